@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Measures crowd-kit (the Python peer) on every set in ../shared/datasets and
+# writes tests/data/crowdkit_reference.csv (dataset,method,accuracy,fit_s),
+# the reference the accuracy tests compare accord against.
+# Needs a Python with crowd-kit: see ../shared/peer/crowdkit_run.py for the set-up.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+datasets=${ACCORD_DATASETS:-$here/../shared/datasets}
+python=${CROWDKIT_PYTHON:-/tmp/ck/bin/python}
+runner=${CROWDKIT_RUNNER:-$here/../shared/peer/crowdkit_run.py}
+out=$here/tests/data/crowdkit_reference.csv
+tmp=$(mktemp)
+echo "dataset,method,accuracy,fit_s" > "$tmp"
+for dir in "$datasets"/*/; do
+  name=$(basename "$dir")
+  for method in ${METHODS:-MV DS OneCoinDS}; do
+    line=$("$python" "$runner" "$dir/labels.csv" --gold "$dir/gold.csv" --method "$method")
+    acc=$(sed -n 's/.*accuracy=\([0-9.]*\).*/\1/p' <<<"$line")
+    fit=$(sed -n 's/.*fit_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    echo "$name,$method,$acc,$fit" >> "$tmp"
+    echo "$name $method $acc (fit ${fit}s)" >&2
+  done
+done
+mkdir -p "$(dirname "$out")"
+mv "$tmp" "$out"

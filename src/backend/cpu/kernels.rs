@@ -1,0 +1,324 @@
+//! Reference kernels. Each `pub fn` is the CPU twin of `shaders/<name>.wgsl`.
+
+use rayon::prelude::*;
+
+use crate::backend::{ConfusionRule, COUNT_FLOOR, PROB_FLOOR};
+
+/// Items per rayon task: large enough to amortise scheduling, small enough
+/// to balance skewed rows.
+const ITEM_CHUNK: usize = 4096;
+
+/// Twin of `mv_counts.wgsl`: votes per `[item][class]`.
+pub fn mv_counts(item_offsets: &[u32], item_label: &[u32], k: usize) -> Vec<u32> {
+    let n_items = item_offsets.len() - 1;
+    let mut counts = vec![0u32; n_items * k];
+    counts
+        .par_chunks_mut(ITEM_CHUNK * k)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let first = chunk * ITEM_CHUNK;
+            for (local, row) in out.chunks_mut(k).enumerate() {
+                let i = first + local;
+                for &l in &item_label[item_offsets[i] as usize..item_offsets[i + 1] as usize] {
+                    row[l as usize] += 1;
+                }
+            }
+        });
+    counts
+}
+
+/// Each item's vote shares; uniform where an item has no vote.
+pub fn vote_shares(counts: &[u32], k: usize) -> Vec<f32> {
+    let mut shares = vec![0f32; counts.len()];
+    shares
+        .par_chunks_mut(ITEM_CHUNK * k)
+        .zip(counts.par_chunks(ITEM_CHUNK * k))
+        .for_each(|(out, cnt)| {
+            for (row, c) in out.chunks_mut(k).zip(cnt.chunks(k)) {
+                let total: u32 = c.iter().sum();
+                for (p, &v) in row.iter_mut().zip(c) {
+                    *p = if total == 0 {
+                        1.0 / k as f32
+                    } else {
+                        v as f32 / total as f32
+                    };
+                }
+            }
+        });
+    shares
+}
+
+/// A 32-bit integer hash (PCG output permutation), identical in WGSL, used to
+/// break ties reproducibly and independently of thread scheduling.
+pub fn pcg_hash(x: u32) -> u32 {
+    let state = x.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
+    (word >> 22) ^ word
+}
+
+/// The tie-break draw of `item` under `seed`.
+pub fn tie_draw(seed: u32, item: u32) -> u32 {
+    pcg_hash(item ^ pcg_hash(seed))
+}
+
+/// The log of the symmetric confusion table `M(a)` in `[given][true]` order.
+pub fn symmetric_log_table(accuracy: f32, k: usize) -> Vec<f32> {
+    let off = (1.0 - accuracy) / (k.max(2) - 1) as f32;
+    let mut table = vec![off.max(PROB_FLOOR).ln(); k * k];
+    for c in 0..k {
+        table[c * k + c] = accuracy.max(PROB_FLOOR).ln();
+    }
+    table
+}
+
+/// Twin of `class_priors.wgsl`: the mean posterior per class.
+pub fn class_priors(posteriors: &[f32], k: usize) -> Vec<f32> {
+    let n_items = posteriors.len() / k;
+    if n_items == 0 {
+        return vec![1.0 / k as f32; k];
+    }
+    let sums = posteriors
+        .par_chunks(ITEM_CHUNK * k)
+        .map(|chunk| {
+            let mut s = vec![0f64; k];
+            for row in chunk.chunks(k) {
+                for (acc, &p) in s.iter_mut().zip(row) {
+                    *acc += p as f64;
+                }
+            }
+            s
+        })
+        .reduce(
+            || vec![0f64; k],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    sums.iter().map(|s| (s / n_items as f64) as f32).collect()
+}
+
+/// Twin of `ds_m_step_counts.wgsl`: soft counts `[worker][true][given]`,
+/// `C[t][l] = Σ posterior[item][t]` over the worker's annotations with label l.
+pub fn ds_m_step_counts(
+    worker_offsets: &[u32],
+    worker_item: &[u32],
+    worker_label: &[u32],
+    posteriors: &[f32],
+    k: usize,
+) -> Vec<f32> {
+    let n_workers = worker_offsets.len() - 1;
+    let mut counts = vec![0f32; n_workers * k * k];
+    counts
+        .par_chunks_mut(k * k)
+        .enumerate()
+        .for_each(|(w, out)| {
+            // Accumulate in f64: this is the reference the GPU's segmented f32
+            // sums are checked against.
+            let mut acc = vec![0f64; k * k];
+            let range = worker_offsets[w] as usize..worker_offsets[w + 1] as usize;
+            for (&i, &l) in worker_item[range.clone()].iter().zip(&worker_label[range]) {
+                let post = &posteriors[i as usize * k..(i as usize + 1) * k];
+                for (t, &p) in post.iter().enumerate() {
+                    acc[t * k + l as usize] += p as f64;
+                }
+            }
+            out.iter_mut().zip(&acc).for_each(|(o, a)| *o = *a as f32);
+        });
+    counts
+}
+
+/// Twin of `confusion_normalise.wgsl`: turns soft counts `[worker][true][given]`
+/// into log-confusion `[worker][given][true]` under `rule`, and returns each
+/// worker's `trace(C)/n` too.
+pub fn confusion_normalise(
+    counts: &[f32],
+    worker_offsets: &[u32],
+    k: usize,
+    rule: ConfusionRule,
+) -> (Vec<f32>, Vec<f32>) {
+    let n_workers = worker_offsets.len() - 1;
+    let mut log_confusion = vec![0f32; n_workers * k * k];
+    let mut accuracy = vec![0f32; n_workers];
+    log_confusion
+        .par_chunks_mut(k * k)
+        .zip(accuracy.par_iter_mut())
+        .enumerate()
+        .for_each(|(w, (out, acc_out))| {
+            let c = &counts[w * k * k..(w + 1) * k * k];
+            let n = (worker_offsets[w + 1] - worker_offsets[w]) as f32;
+            let trace: f32 = (0..k).map(|t| c[t * k + t]).sum();
+            let acc = if n > 0.0 { trace / n } else { 0.0 };
+            *acc_out = acc;
+            let mut table = vec![0f32; k * k]; // [true][given] probabilities
+            let off_share = 1.0 / (k.max(2) - 1) as f32;
+            match rule {
+                ConfusionRule::Full {
+                    smoothing,
+                    prior_correct,
+                } => {
+                    for t in 0..k {
+                        for l in 0..k {
+                            let prior = if t == l { prior_correct } else { 0.0 };
+                            table[t * k + l] = c[t * k + l].max(COUNT_FLOOR) + smoothing + prior;
+                        }
+                    }
+                }
+                ConfusionRule::OneCoin { smoothing } => {
+                    let a = (trace + smoothing) / (n + k as f32 * smoothing).max(COUNT_FLOOR);
+                    let a = a.clamp(0.0, 1.0);
+                    for t in 0..k {
+                        for l in 0..k {
+                            table[t * k + l] = if t == l { a } else { (1.0 - a) * off_share };
+                        }
+                    }
+                }
+                ConfusionRule::Modified { prior_accuracy } => {
+                    let p = prior_accuracy;
+                    for t in 0..k {
+                        for l in 0..k {
+                            let own = if t == l { acc } else { (1.0 - acc) * off_share };
+                            let pop = if t == l { p } else { (1.0 - p) * off_share };
+                            table[t * k + l] =
+                                c[t * k + l].max(COUNT_FLOOR) + n * own + 0.5 * n * pop;
+                        }
+                    }
+                }
+            }
+            for t in 0..k {
+                let row_sum: f32 = table[t * k..(t + 1) * k].iter().sum();
+                for l in 0..k {
+                    let p = if row_sum > 0.0 {
+                        table[t * k + l] / row_sum
+                    } else {
+                        1.0 / k as f32
+                    };
+                    out[l * k + t] = p.max(PROB_FLOOR).ln();
+                }
+            }
+        });
+    (log_confusion, accuracy)
+}
+
+/// Twin of `ds_e_step.wgsl`: for each item, the log-posterior over its
+/// annotations, normalised with log-sum-exp (max-shift). Writes posteriors
+/// and returns each item's log-likelihood term `log Σ_t p(t) Π p(l|t)`.
+pub fn ds_e_step(
+    item_offsets: &[u32],
+    item_worker: &[u32],
+    item_label: &[u32],
+    log_confusion: &[f32],
+    log_priors: &[f32],
+    posteriors: &mut [f32],
+) -> Vec<f32> {
+    let k = log_priors.len();
+    let n_items = item_offsets.len() - 1;
+    let mut ll = vec![0f32; n_items];
+    posteriors
+        .par_chunks_mut(ITEM_CHUNK * k)
+        .zip(ll.par_chunks_mut(ITEM_CHUNK))
+        .enumerate()
+        .for_each(|(chunk, (post, ll_out))| {
+            let first = chunk * ITEM_CHUNK;
+            for (local, (row, ll_i)) in post.chunks_mut(k).zip(ll_out.iter_mut()).enumerate() {
+                let i = first + local;
+                row.copy_from_slice(log_priors);
+                let range = item_offsets[i] as usize..item_offsets[i + 1] as usize;
+                for (&w, &l) in item_worker[range.clone()].iter().zip(&item_label[range]) {
+                    let base = (w as usize * k + l as usize) * k;
+                    for (r, &lc) in row.iter_mut().zip(&log_confusion[base..base + k]) {
+                        *r += lc;
+                    }
+                }
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0f32;
+                for r in row.iter_mut() {
+                    *r = (*r - max).exp();
+                    sum += *r;
+                }
+                for r in row.iter_mut() {
+                    *r /= sum;
+                }
+                *ll_i = max + sum.ln();
+            }
+        });
+    ll
+}
+
+/// Twin of `ll_reduce.wgsl`: the total log-likelihood, summed in f64.
+pub fn ll_reduce(terms: &[f32]) -> f64 {
+    terms.par_iter().map(|&t| t as f64).sum()
+}
+
+/// The mean of `trace(C)/n` over workers with at least one annotation.
+pub fn mean_worker_accuracy(accuracy: &[f32], worker_offsets: &[u32]) -> f32 {
+    let (sum, n) = accuracy
+        .iter()
+        .enumerate()
+        .filter(|(w, _)| worker_offsets[w + 1] > worker_offsets[*w])
+        .fold((0f64, 0usize), |(s, n), (_, &a)| (s + a as f64, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        (sum / n as f64) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Ground Truth blog's example: two workers of accuracy 0.6 say owl,
+    /// one of accuracy 0.8 says falcon; uniform prior over two classes.
+    #[test]
+    fn e_step_reproduces_ground_truth_blog_bayes_example() {
+        let k = 2;
+        let mut log_conf = Vec::new();
+        for acc in [0.6f32, 0.6, 0.8] {
+            log_conf.extend(symmetric_log_table(acc, k));
+        }
+        // One item; workers 0 and 1 say owl (0), worker 2 says falcon (1).
+        let mut post = vec![0.0; 2];
+        let ll = ds_e_step(
+            &[0, 3],
+            &[0, 1, 2],
+            &[0, 0, 1],
+            &log_conf,
+            &[0.5f32.ln(); 2],
+            &mut post,
+        );
+        assert!((post[0] - 0.36).abs() < 1e-6, "P(owl) = {}", post[0]);
+        // p = 0.5·0.6·0.6·0.2 + 0.5·0.4·0.4·0.8 = 0.036 + 0.064
+        assert!((ll[0] - 0.1f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn m_step_counts_sum_posteriors_per_given_label() {
+        // Worker 0 labelled item 0 as class 1 and item 1 as class 0.
+        let post = vec![0.25, 0.75, 1.0, 0.0];
+        let counts = ds_m_step_counts(&[0, 2], &[0, 1], &[1, 0], &post, 2);
+        // C[t][l]: t=0,l=1 gets 0.25; t=1,l=1 gets 0.75; t=0,l=0 gets 1.0.
+        assert_eq!(counts, vec![1.0, 0.25, 0.0, 0.75]);
+    }
+
+    #[test]
+    fn one_coin_spreads_errors_evenly() {
+        let counts = vec![3.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let (log_conf, acc) = confusion_normalise(
+            &counts,
+            &[0, 4],
+            3,
+            ConfusionRule::OneCoin { smoothing: 0.0 },
+        );
+        assert!((acc[0] - 0.75).abs() < 1e-6);
+        let p = |l: usize, t: usize| log_conf[l * 3 + t].exp();
+        assert!((p(0, 0) - 0.75).abs() < 1e-6 && (p(1, 0) - 0.125).abs() < 1e-6);
+        assert!((p(2, 2) - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tie_draw_is_a_pure_function() {
+        assert_eq!(tie_draw(7, 11), tie_draw(7, 11));
+        assert_ne!(tie_draw(7, 11), tie_draw(8, 11));
+    }
+}

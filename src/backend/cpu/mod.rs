@@ -1,0 +1,146 @@
+//! The CPU backend: reference kernels, parallel with rayon.
+//!
+//! Each public kernel function here is the twin of a shader in `shaders/`
+//! with the same name, and does the same f32 log-space arithmetic, so the
+//! parity tests can compare them closely.
+
+mod kernels;
+
+pub use kernels::*;
+
+use ndarray::{Array2, Array3};
+
+use super::{Backend, ConfusionRule, EmSession, ModelParams};
+use crate::error::Result;
+use crate::pack::Packed;
+
+/// Runs the kernels on the host's cores.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+
+    fn mv_counts(&self, data: &Packed) -> Result<Array2<u32>> {
+        let counts = mv_counts(&data.item_offsets, &data.item_label, data.n_classes());
+        Ok(Array2::from_shape_vec((data.n_items(), data.n_classes()), counts).expect("shape"))
+    }
+
+    fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
+        Ok(Box::new(CpuSession::new(data)))
+    }
+}
+
+/// Model state in host memory.
+struct CpuSession<'a> {
+    data: &'a Packed,
+    /// `[item][class]`
+    posteriors: Vec<f32>,
+    /// `[class]`
+    log_priors: Vec<f32>,
+    /// `[worker][given][true]`: the E-step reads a contiguous run over the
+    /// true class for each annotation.
+    log_confusion: Vec<f32>,
+    /// `[worker]` trace(C)/n from the last M-step.
+    worker_accuracy: Vec<f32>,
+}
+
+impl<'a> CpuSession<'a> {
+    fn new(data: &'a Packed) -> Self {
+        let (i, w, k) = (data.n_items(), data.n_workers(), data.n_classes());
+        CpuSession {
+            data,
+            posteriors: vec![1.0 / k as f32; i * k],
+            log_priors: vec![-(k as f32).ln(); k],
+            log_confusion: vec![-(k as f32).ln(); w * k * k],
+            worker_accuracy: vec![0.0; w],
+        }
+    }
+}
+
+impl EmSession for CpuSession<'_> {
+    fn init_posteriors_from_votes(&mut self) -> Result<()> {
+        let d = self.data;
+        let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());
+        self.posteriors = vote_shares(&counts, d.n_classes());
+        Ok(())
+    }
+
+    fn init_symmetric(&mut self, accuracy: f32) -> Result<()> {
+        let d = self.data;
+        let k = d.n_classes();
+        let table = symmetric_log_table(accuracy, k);
+        for w in 0..d.n_workers() {
+            self.log_confusion[w * k * k..(w + 1) * k * k].copy_from_slice(&table);
+        }
+        self.log_priors = vec![-(k as f32).ln(); k];
+        Ok(())
+    }
+
+    fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
+        let d = self.data;
+        let k = d.n_classes();
+        self.log_priors = class_priors(&self.posteriors, k)
+            .iter()
+            .map(|p| p.max(super::PROB_FLOOR).ln())
+            .collect();
+        let counts = ds_m_step_counts(
+            &d.worker_offsets,
+            &d.worker_item,
+            &d.worker_label,
+            &self.posteriors,
+            k,
+        );
+        let (log_confusion, accuracy) = confusion_normalise(&counts, &d.worker_offsets, k, rule);
+        self.log_confusion = log_confusion;
+        self.worker_accuracy = accuracy;
+        Ok(())
+    }
+
+    fn e_step(&mut self) -> Result<f64> {
+        let d = self.data;
+        let ll_terms = ds_e_step(
+            &d.item_offsets,
+            &d.item_worker,
+            &d.item_label,
+            &self.log_confusion,
+            &self.log_priors,
+            &mut self.posteriors,
+        );
+        Ok(ll_reduce(&ll_terms))
+    }
+
+    fn mean_worker_accuracy(&mut self) -> Result<f32> {
+        Ok(mean_worker_accuracy(
+            &self.worker_accuracy,
+            &self.data.worker_offsets,
+        ))
+    }
+
+    fn read_posteriors(&mut self) -> Result<Array2<f32>> {
+        let d = self.data;
+        Ok(
+            Array2::from_shape_vec((d.n_items(), d.n_classes()), self.posteriors.clone())
+                .expect("shape"),
+        )
+    }
+
+    fn read_params(&mut self) -> Result<ModelParams> {
+        let d = self.data;
+        let k = d.n_classes();
+        Ok(ModelParams {
+            class_priors: self.log_priors.iter().map(|l| l.exp()).collect(),
+            confusion: confusion_from_log(&self.log_confusion, d.n_workers(), k),
+        })
+    }
+}
+
+/// Converts `[worker][given][true]` log-probabilities to `[worker][true][given]`
+/// probabilities.
+pub fn confusion_from_log(log_confusion: &[f32], n_workers: usize, k: usize) -> Array3<f32> {
+    Array3::from_shape_fn((n_workers, k, k), |(w, t, l)| {
+        log_confusion[(w * k + l) * k + t].exp()
+    })
+}

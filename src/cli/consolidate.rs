@@ -1,0 +1,291 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use accord::algo::{self, Method, Params, TieBreak};
+use accord::backend::cpu::CpuBackend;
+use accord::backend::Backend;
+use accord::io::write::{self, DataType, OutputFormat, WriteOptions};
+use accord::io::{self, InputFormat, ReadOptions};
+use accord::pack::{self, DuplicatePolicy};
+use accord::Error;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Which backend runs the kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// The GPU when an adapter is found, else the CPU.
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Annotations: CSV/TSV or JSON Lines with item (or task), worker, label; or a Ground Truth request.
+    input: PathBuf,
+    /// Input format [default: from the extension, then the content].
+    #[arg(long, value_enum)]
+    format: Option<InputFormat>,
+    /// The label set, in order (e.g. owl,falcon,parrot); a label outside it is an error.
+    /// Default: the labels found, sorted (numerically when all are integers).
+    #[arg(long, value_delimiter = ',')]
+    categories: Option<Vec<String>>,
+    /// Consolidation method.
+    #[arg(long, value_enum, default_value_t = Method::default())]
+    method: Method,
+    /// Where the kernels run.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Most EM iterations [default: 100; mds: 20].
+    #[arg(long)]
+    max_iter: Option<usize>,
+    /// Stop EM when |ΔLL|/|LL| falls below this [default: 1e-5; mds: 1e-8].
+    #[arg(long)]
+    tol: Option<f64>,
+    /// Dirichlet smoothing added to each soft count (ds, one-coin).
+    #[arg(long, default_value_t = 0.0)]
+    smoothing: f32,
+    /// Pseudo-counts of a correct answer added to each diagonal cell of every
+    /// worker's confusion counts (ds): a Dirichlet prior that workers beat chance.
+    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds].
+    #[arg(long)]
+    prior_correct: Option<f32>,
+    /// Seed of majority vote's random tie-break.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How majority vote breaks ties.
+    #[arg(long, value_enum, default_value_t = TieBreak::Lowest)]
+    ties: TieBreak,
+    /// What to do when a worker labels the same item more than once.
+    #[arg(long, value_enum, default_value_t = DuplicatePolicy::Keep)]
+    duplicates: DuplicatePolicy,
+    /// Output file, written atomically [default: stdout].
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
+    out_format: OutputFormat,
+    /// Add a p_<class> posterior column per class (CSV output).
+    #[arg(long)]
+    posteriors: bool,
+    /// Ground Truth label attribute name (manifest, gt-response).
+    #[arg(long, default_value = "label")]
+    label_attribute: String,
+    /// Ground Truth task type written in the metadata.
+    #[arg(long, value_enum, default_value_t = DataType::Image)]
+    data_type: DataType,
+    /// Ground Truth job name written in the metadata.
+    #[arg(long, default_value = "accord")]
+    job_name: String,
+    /// creation-date written in the metadata [default: now, UTC, ISO 8601].
+    #[arg(long)]
+    creation_date: Option<String>,
+    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
+    #[arg(long, value_name = "FILE")]
+    workers_out: Option<PathBuf>,
+    /// Print each phase's time.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Print nothing on success.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Files at least this large get a progress bar while being read.
+const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn Backend>> {
+    match choice {
+        BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
+        BackendChoice::Gpu => Err(Error::Usage(
+            "--backend gpu: this build of accord has no GPU backend yet; use --backend cpu".into(),
+        )
+        .into()),
+        BackendChoice::Auto => {
+            if !quiet {
+                eprintln!("accord: no GPU backend in this build; using the CPU");
+            }
+            Ok(Box::new(CpuBackend))
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    for out in [&args.out, &args.workers_out].into_iter().flatten() {
+        if same_file(out, &args.input) {
+            return Err(Error::Usage(format!(
+                "the output {} is the input file: choose another path",
+                out.display()
+            ))
+            .into());
+        }
+    }
+    if let (Some(a), Some(b)) = (&args.out, &args.workers_out) {
+        if a == b {
+            return Err(Error::Usage("--out and --workers-out name the same file".into()).into());
+        }
+    }
+    let mut params = Params::new(args.method);
+    if let Some(m) = args.max_iter {
+        params.max_iter = m;
+    }
+    if let Some(t) = args.tol {
+        params.tol = t;
+    }
+    params.smoothing = args.smoothing;
+    if let Some(p) = args.prior_correct {
+        params.prior_correct = p;
+    }
+    params.seed = args.seed;
+    params.ties = args.ties;
+    params.validate()?;
+    let backend = choose_backend(args.backend, args.quiet)?;
+
+    // Read.
+    let t = Instant::now();
+    let size = std::fs::metadata(&args.input)
+        .map_err(|source| Error::Read {
+            path: args.input.clone(),
+            source,
+        })?
+        .len();
+    let bar = progress_bar(size, args.quiet);
+    let report = |bytes: u64| bar.set_position(bytes);
+    let options = ReadOptions {
+        format: args.format,
+        categories: args.categories.clone(),
+    };
+    let input = io::read(&args.input, &options, &report)?;
+    bar.finish_and_clear();
+    let read_s = t.elapsed().as_secs_f64();
+
+    // Pack.
+    let t = Instant::now();
+    let data_objects = input.data_objects;
+    let data = pack::pack(input.annotations, args.duplicates)?;
+    let pack_s = t.elapsed().as_secs_f64();
+    let s = &data.stats;
+    if !args.quiet {
+        eprintln!(
+            "accord: {} annotations of {} items by {} workers, {} classes; {} repeated (item, worker) annotations{}",
+            s.annotations,
+            s.items,
+            s.workers,
+            s.classes,
+            s.duplicates,
+            match (s.duplicates, args.duplicates) {
+                (0, _) => String::new(),
+                (_, DuplicatePolicy::Keep) => " (all kept)".into(),
+                (_, DuplicatePolicy::First) => format!(" ({} dropped, first kept)", s.duplicates_dropped),
+            }
+        );
+        if s.items_without_annotations > 0 {
+            eprintln!(
+                "accord: {} items have no annotation; their label comes from the class prior",
+                s.items_without_annotations
+            );
+        }
+    }
+
+    // Fit.
+    let t = Instant::now();
+    let spinner = if args.quiet || data.n_annotations() < 1_000_000 {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    };
+    let fit = algo::fit(&data, backend.as_ref(), &params, &mut |iteration, ll| {
+        spinner.set_message(format!("EM iteration {iteration}, log-likelihood {ll:.6e}"));
+        spinner.tick();
+    })?;
+    spinner.finish_and_clear();
+    let fit_s = t.elapsed().as_secs_f64();
+
+    // Write.
+    let t = Instant::now();
+    let write_options = WriteOptions {
+        format: args.out_format,
+        posteriors: args.posteriors,
+        label_attribute: args.label_attribute.clone(),
+        data_type: args.data_type,
+        job_name: args.job_name.clone(),
+        creation_date: args
+            .creation_date
+            .clone()
+            .unwrap_or_else(write::now_iso8601),
+    };
+    let fill =
+        |out: &mut dyn Write| write::write_labels(out, &data, &fit, &data_objects, &write_options);
+    match &args.out {
+        Some(path) => io::write_atomic(path, fill)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            fill(&mut lock)?;
+            lock.flush()?;
+        }
+    }
+    if let Some(path) = &args.workers_out {
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        io::write_atomic(path, |out| write::write_workers(out, &data, &fit, json))?;
+    }
+    let write_s = t.elapsed().as_secs_f64();
+
+    if !args.quiet {
+        let ll = fit
+            .log_likelihood
+            .last()
+            .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"));
+        eprintln!(
+            "accord: {} on {}: {} iteration{}, {}{}",
+            args.method.name(),
+            backend.name(),
+            fit.iterations,
+            if fit.iterations == 1 { "" } else { "s" },
+            if fit.converged {
+                "converged"
+            } else {
+                "not converged (raise --max-iter?)"
+            },
+            ll
+        );
+        let target = args
+            .out
+            .as_ref()
+            .map_or("stdout".to_string(), |p| p.display().to_string());
+        eprintln!(
+            "accord: wrote {} labels to {target} in {:.3} s",
+            data.n_items(),
+            started.elapsed().as_secs_f64()
+        );
+        if args.verbose {
+            eprintln!("accord: phases: read {read_s:.3} s, pack {pack_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s");
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(size: u64, quiet: bool) -> ProgressBar {
+    if quiet || size < PROGRESS_MIN_BYTES {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "accord: reading {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {wide_bar}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}

@@ -1,0 +1,36 @@
+//! Flag parsing and printing; all work is done by the library.
+
+mod consolidate;
+mod generate;
+
+use clap::{Parser, Subcommand};
+
+/// accord: consolidates noisy crowd annotations into one label per item.
+#[derive(Debug, Parser)]
+#[command(name = "accord", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consolidate classification annotations into one label per item.
+    Consolidate(consolidate::Args),
+    /// Generate a synthetic labelled dataset (with gold) from the Dawid-Skene model.
+    Generate(generate::Args),
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout (exit 0), usage errors to stderr (exit 2).
+            e.exit();
+        }
+    };
+    match cli.command {
+        Command::Consolidate(args) => consolidate::run(args),
+        Command::Generate(args) => generate::run(args),
+    }
+}

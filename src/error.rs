@@ -1,0 +1,96 @@
+//! The one error type of the library. Every message says what went wrong and,
+//! where it can, what to do about it.
+
+use std::path::PathBuf;
+
+/// Where in an input a problem was found: a line of a text file, or an object
+/// of a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// 1-based line number.
+    Line(u64),
+    /// An object of a JSON array, by 0-based index and its id when it has one.
+    Object { index: usize, id: Option<String> },
+    /// The file as a whole.
+    File,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Object {
+                index,
+                id: Some(id),
+            } => {
+                write!(f, "object {index} (datasetObjectId {id:?})")
+            }
+            Location::Object { index, id: None } => write!(f, "object {index}"),
+            Location::File => write!(f, "(whole file)"),
+        }
+    }
+}
+
+fn describe_bad_input(path: &std::path::Path, location: &Location, problem: &str) -> String {
+    match location {
+        Location::File => format!("{}: {problem}", path.display()),
+        other => format!("{}: {other}: {problem}", path.display()),
+    }
+}
+
+/// Errors of accord. Bad input, bad usage and limits map to exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A record of an input file is malformed.
+    #[error("{}", describe_bad_input(path, location, problem))]
+    BadInput {
+        path: PathBuf,
+        location: Location,
+        problem: String,
+    },
+    /// The options contradict each other or the data.
+    #[error("{0}")]
+    Usage(String),
+    /// The job would not fit (memory, sizes); the message names the numbers.
+    #[error("{0}")]
+    Limit(String),
+    /// Reading a file failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Writing a file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The GPU backend failed (no adapter, device lost, out of memory, ...).
+    #[error("GPU backend: {0}")]
+    Gpu(String),
+}
+
+impl Error {
+    /// The process exit code this error maps to: 2 for bad input, usage and
+    /// limits (the caller can fix them), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::BadInput { .. } | Error::Usage(_) | Error::Limit(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// Shorthand for a [`Error::BadInput`] at a line.
+    pub fn at_line(path: &std::path::Path, line: u64, problem: impl Into<String>) -> Self {
+        Error::BadInput {
+            path: path.to_path_buf(),
+            location: Location::Line(line),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,140 @@
+//! Ground Truth's annotation-consolidation request: a JSON array of
+//! `{"datasetObjectId", "dataObject", "annotations": [{"workerId",
+//! "annotationData": {"content": "<JSON string>"}}]}`, where the content is
+//! e.g. `{"crowd-image-classifier": {"label": "owl"}}`.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::jsonl::id_text;
+use super::Input;
+use crate::error::{Error, Location, Result};
+use crate::pack::AnnotationBuilder;
+
+fn bad(path: &Path, index: usize, id: Option<&str>, problem: impl Into<String>) -> Error {
+    Error::BadInput {
+        path: path.into(),
+        location: Location::Object {
+            index,
+            id: id.map(str::to_owned),
+        },
+        problem: problem.into(),
+    }
+}
+
+/// The class label inside an annotation's content: the `label` of the one
+/// task-type key (`crowd-image-classifier`, `crowd-classifier`, ...).
+fn content_label(content: &str) -> std::result::Result<String, String> {
+    let value: Value =
+        serde_json::from_str(content).map_err(|e| format!("content is not valid JSON: {e}"))?;
+    let Value::Object(obj) = value else {
+        return Err("content must be a JSON object".into());
+    };
+    for (key, inner) in &obj {
+        if let Some(label) = inner.get("label") {
+            return id_text(label)
+                .ok_or_else(|| format!("content {key:?}.label must be a string, not {label}"));
+        }
+        if inner.get("labels").is_some() {
+            return Err(format!(
+                "content {key:?} holds a multi-label answer (\"labels\"); accord consolidates single-label classification"
+            ));
+        }
+    }
+    Err(format!(
+        "content has no classification label (expected e.g. {{\"crowd-image-classifier\": {{\"label\": \"owl\"}}}}), found keys {:?}",
+        obj.keys().collect::<Vec<_>>()
+    ))
+}
+
+pub fn read_request(
+    path: &Path,
+    mut reader: impl Read,
+    mut builder: AnnotationBuilder,
+) -> Result<Input> {
+    let mut text = Vec::new();
+    reader
+        .read_to_end(&mut text)
+        .map_err(|e| super::read_error(path, e))?;
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+    let value: Value = serde_json::from_slice(text)
+        .map_err(|e| Error::at_line(path, e.line() as u64, format!("invalid JSON: {e}")))?;
+    let Value::Array(objects) = value else {
+        return Err(Error::BadInput {
+            path: path.into(),
+            location: Location::File,
+            problem: "a Ground Truth request must be a JSON array of objects".into(),
+        });
+    };
+    let mut data_objects = Vec::with_capacity(objects.len());
+    for (index, object) in objects.iter().enumerate() {
+        let id = object.get("datasetObjectId").and_then(id_text);
+        let Some(id) = id else {
+            return Err(bad(
+                path,
+                index,
+                None,
+                "missing datasetObjectId (a string or an integer)",
+            ));
+        };
+        let item = builder
+            .declare_item(&id)
+            .map_err(|p| bad(path, index, Some(&id), p))?;
+        if item as usize != data_objects.len() {
+            return Err(bad(
+                path,
+                index,
+                Some(&id),
+                "datasetObjectId repeats an earlier object",
+            ));
+        }
+        data_objects.push(object.get("dataObject").cloned());
+        let annotations = match object.get("annotations") {
+            Some(Value::Array(a)) => a,
+            _ => return Err(bad(path, index, Some(&id), "missing \"annotations\" array")),
+        };
+        for (n, annotation) in annotations.iter().enumerate() {
+            let worker = annotation
+                .get("workerId")
+                .and_then(id_text)
+                .ok_or_else(|| {
+                    bad(
+                        path,
+                        index,
+                        Some(&id),
+                        format!("annotation {n}: missing workerId"),
+                    )
+                })?;
+            let content = annotation
+                .get("annotationData")
+                .and_then(|d| d.get("content"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    bad(
+                        path,
+                        index,
+                        Some(&id),
+                        format!("annotation {n}: missing annotationData.content string"),
+                    )
+                })?;
+            let label = content_label(content).map_err(|p| {
+                bad(
+                    path,
+                    index,
+                    Some(&id),
+                    format!("annotation {n} (worker {worker}): {p}"),
+                )
+            })?;
+            builder
+                .push(&id, &worker, &label)
+                .map_err(|p| bad(path, index, Some(&id), format!("annotation {n}: {p}")))?;
+        }
+    }
+    Ok(Input {
+        annotations: builder.finish(),
+        data_objects,
+        format: None,
+    })
+}

@@ -1,0 +1,129 @@
+//! Readers and writers. Readers turn files into [`Annotations`]; writers turn
+//! a [`Consolidation`](crate::algo::Consolidation) into files. No maths here.
+
+mod atomic;
+mod csv_reader;
+mod gt;
+mod jsonl;
+mod progress;
+pub mod write;
+
+pub use atomic::write_atomic;
+pub use progress::CountingReader;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::pack::{AnnotationBuilder, Annotations};
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    /// Comma-separated with a header naming `item` (or `task`), `worker`, `label`.
+    Csv,
+    /// Tab-separated, same header.
+    Tsv,
+    /// One JSON object per line with the same fields.
+    Jsonl,
+    /// Ground Truth's annotation-consolidation request (a JSON array).
+    GtRequest,
+}
+
+/// What was read: the annotations, and for Ground Truth requests each item's
+/// `dataObject` (echoed into the output manifest).
+#[derive(Debug, Default)]
+pub struct Input {
+    pub annotations: Annotations,
+    /// Indexed by item id; empty unless the input was a Ground Truth request.
+    pub data_objects: Vec<Option<serde_json::Value>>,
+    pub format: Option<InputFormat>,
+}
+
+/// Options of the readers.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// `None`: detect from the extension, then the first bytes.
+    pub format: Option<InputFormat>,
+    /// The label set, in order; `None`: learn it from the data.
+    pub categories: Option<Vec<String>>,
+}
+
+/// Detects the format from the file name, then from the first non-blank byte
+/// (`[` → Ground Truth request, `{` → JSON Lines, else CSV/TSV by header).
+pub fn detect_format(path: &Path) -> Result<InputFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => return Ok(InputFormat::Csv),
+        "tsv" | "tab" => return Ok(InputFormat::Tsv),
+        "jsonl" | "ndjson" => return Ok(InputFormat::Jsonl),
+        _ => {}
+    }
+    use std::io::Read;
+    let mut head = [0u8; 4096];
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
+    let n = file.read(&mut head).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
+    let head = &head[..n];
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Ok(InputFormat::GtRequest),
+        Some(b'{') => Ok(InputFormat::Jsonl),
+        _ => {
+            let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            if first_line.contains(&b'\t') && !first_line.contains(&b',') {
+                Ok(InputFormat::Tsv)
+            } else {
+                Ok(InputFormat::Csv)
+            }
+        }
+    }
+}
+
+/// Reads annotations from `path`. `progress` receives the bytes read so far.
+pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Input> {
+    let format = match options.format {
+        Some(f) => f,
+        None => detect_format(path)?,
+    };
+    let builder = match &options.categories {
+        Some(c) => AnnotationBuilder::with_categories(c)?,
+        None => AnnotationBuilder::new(),
+    };
+    let file = std::fs::File::open(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
+    let reader = CountingReader::new(std::io::BufReader::with_capacity(1 << 20, file), progress);
+    let mut input = match format {
+        InputFormat::Csv => csv_reader::read(path, reader, b',', builder)?,
+        InputFormat::Tsv => csv_reader::read(path, reader, b'\t', builder)?,
+        InputFormat::Jsonl => jsonl::read(path, reader, builder)?,
+        InputFormat::GtRequest => gt::read_request(path, reader, builder)?,
+    };
+    input.format = Some(format);
+    if input.annotations.labels.is_empty() {
+        return Err(Error::BadInput {
+            path: path.into(),
+            location: crate::error::Location::File,
+            problem: "holds no annotation, so there is no label set: pass --categories to write an empty result".into(),
+        });
+    }
+    Ok(input)
+}
+
+pub(crate) fn read_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Read {
+        path: path.into(),
+        source,
+    }
+}

@@ -1,0 +1,24 @@
+//! The `accord` command line: glue around the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed stdout (e.g. `accord ... | head`) is not a failure.
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("accord: error: {err:#}");
+            let code = err
+                .downcast_ref::<accord::Error>()
+                .map_or(1, accord::Error::exit_code);
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Bad input and bad usage: a clear message naming file and line, exit
+//! code 2, and no output file.
+
+use crate::support::*;
+
+fn assert_no_output(dir: &std::path::Path) {
+    let names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("out") || n.starts_with(".accord-"))
+        .collect();
+    assert!(
+        names.is_empty(),
+        "output or temp files left behind: {names:?}"
+    );
+}
+
+fn fails_at(content: &[u8], name: &str, extra: &[&str], expected: &[&str]) {
+    let dir = tmp();
+    let input = file(dir.path(), name, content);
+    let out = dir.path().join("out.csv");
+    let mut args = vec!["consolidate", input.as_str(), "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let stderr = accord_bad_input(&args);
+    for e in expected {
+        assert!(stderr.contains(e), "stderr should contain {e:?}: {stderr}");
+    }
+    assert!(
+        stderr.contains(name),
+        "stderr should name the file: {stderr}"
+    );
+    assert_no_output(dir.path());
+}
+
+#[test]
+fn ragged_line_names_the_line() {
+    fails_at(
+        b"item,worker,label\na,w,x\nb,w\n",
+        "ragged.csv",
+        &[],
+        &["line 3", "expected 3 fields"],
+    );
+    fails_at(
+        b"item,worker,label\na,w,x,extra\n",
+        "extra.csv",
+        &[],
+        &["line 2", "found 4"],
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_name_the_line() {
+    fails_at(
+        b"item,worker,label\na,w,x\nb,w\xff\xfe,x\n",
+        "latin.csv",
+        &[],
+        &["line 3", "not valid UTF-8"],
+    );
+    fails_at(
+        b"{\"item\":\"a\",\"worker\":\"w\",\"label\":\"x\"}\n{\"item\":\"\xff\"}\n",
+        "bad.jsonl",
+        &[],
+        &["line 2", "UTF-8"],
+    );
+}
+
+#[test]
+fn missing_header_and_empty_ids_are_errors() {
+    fails_at(
+        b"a,w,x\nb,w,y\n",
+        "noheader.csv",
+        &[],
+        &["line 1", "header"],
+    );
+    fails_at(
+        b"item,worker,label\na,,x\n",
+        "empty.csv",
+        &[],
+        &["line 2", "empty worker id"],
+    );
+}
+
+#[test]
+fn label_outside_categories_names_the_line() {
+    fails_at(
+        b"item,worker,label\na,w,owl\nb,w,parrot\n",
+        "birds.csv",
+        &["--categories", "owl,falcon"],
+        &["line 3", "\"parrot\"", "owl,falcon"],
+    );
+}
+
+#[test]
+fn empty_input_needs_categories() {
+    fails_at(b"", "empty.csv", &[], &["line 1", "empty"]);
+    fails_at(
+        b"item,worker,label\n",
+        "header_only.csv",
+        &[],
+        &["--categories"],
+    );
+    // With a label set, an empty input is a valid empty result.
+    let dir = tmp();
+    let input = file(dir.path(), "h.csv", "item,worker,label\n");
+    let out = accord_ok(&["consolidate", &input, "-q", "--categories", "a,b"]);
+    assert_eq!(out, "item,label,confidence\n");
+}
+
+#[test]
+fn malformed_json_names_line_or_object() {
+    fails_at(
+        b"{\"item\":\"a\",\"worker\":\"w\",\"label\":\"x\"}\n{\"item\": \"a\",\n",
+        "cut.jsonl",
+        &[],
+        &["line 2", "invalid JSON"],
+    );
+    fails_at(
+        b"{\"item\":\"a\",\"worker\":\"w\"}\n",
+        "nolabel.jsonl",
+        &[],
+        &["line 1", "missing field \"label\""],
+    );
+    fails_at(
+        b"[{\"datasetObjectId\": \"1\", \"annotations\": [",
+        "cut.json",
+        &["--format", "gt-request"],
+        &["line 1", "invalid JSON"],
+    );
+    fails_at(
+        br#"[{"datasetObjectId": "7", "annotations": [{"workerId": "w", "annotationData": {"content": "{\"crowd-image-classifier\": {}}"}}]}]"#,
+        "nolabel.json",
+        &[],
+        &["object 0", "\"7\"", "no classification label"],
+    );
+}
+
+#[test]
+fn output_may_not_be_the_input() {
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w,x\n");
+    let stderr = accord_bad_input(&["consolidate", &input, "-o", &input]);
+    assert!(stderr.contains("is the input file"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&input).unwrap(),
+        "item,worker,label\na,w,x\n"
+    );
+}
+
+#[test]
+fn unknown_flag_and_bad_values_are_usage_errors() {
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w,x\n");
+    accord_bad_input(&["consolidate", &input, "--no-such-flag"]);
+    let stderr = accord_bad_input(&["consolidate", &input, "--max-iter", "0"]);
+    assert!(stderr.contains("--max-iter"), "{stderr}");
+    let stderr = accord_bad_input(&["consolidate", &input, "--backend", "gpu"]);
+    assert!(stderr.contains("GPU"), "{stderr}");
+}
+
+#[test]
+fn missing_input_file_is_a_clear_error() {
+    let out = accord(&["consolidate", "/nonexistent/labels.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/labels.csv"), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_flag_with_defaults() {
+    let help = accord_ok(&["consolidate", "--help"]);
+    for flag in [
+        "--format",
+        "--categories",
+        "--method",
+        "--backend",
+        "--max-iter",
+        "--tol",
+        "--smoothing",
+        "--prior-correct",
+        "--seed",
+        "--ties",
+        "--duplicates",
+        "--out",
+        "--out-format",
+        "--posteriors",
+        "--label-attribute",
+        "--data-type",
+        "--job-name",
+        "--creation-date",
+        "--workers-out",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(help.contains("[default: ds]"), "{help}");
+}

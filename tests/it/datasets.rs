@@ -1,0 +1,64 @@
+//! Accuracy on the shared real datasets against crowd-kit's measured
+//! accuracy (tests/data/crowdkit_reference.csv, made by
+//! scripts/crowdkit_reference.sh). Skipped when ../shared/datasets is absent.
+
+use std::collections::HashMap;
+
+use accord::algo::{fit, Method, Params};
+use accord::backend::cpu::CpuBackend;
+use accord::eval::{gold_accuracy, read_gold};
+use accord::io::{read, ReadOptions};
+use accord::pack::{pack, DuplicatePolicy};
+
+use crate::support::shared_datasets;
+
+fn crowdkit_reference() -> HashMap<(String, String), f64> {
+    let text = include_str!("../data/crowdkit_reference.csv");
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            ((f[0].to_string(), f[1].to_string()), f[2].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
+    let Some(root) = shared_datasets() else {
+        return;
+    };
+    let reference = crowdkit_reference();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("labels.csv").is_file() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let input = read(&dir.join("labels.csv"), &ReadOptions::default(), &|_| {}).unwrap();
+        let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
+        let gold = read_gold(&dir.join("gold.csv")).unwrap();
+        let accuracy = |method| {
+            let f = fit(&data, &CpuBackend, &Params::new(method), &mut |_, _| {}).unwrap();
+            let (correct, scored) = gold_accuracy(&data, &f.labels, &gold);
+            correct as f64 / scored as f64
+        };
+        let (ds, mv) = (accuracy(Method::Ds), accuracy(Method::Mv));
+        let ck_ds = reference[&(name.clone(), "DS".to_string())];
+        let ck_mv = reference[&(name.clone(), "MV".to_string())];
+        eprintln!(
+            "{name}: accord ds {ds:.4} (crowd-kit {ck_ds:.4}), mv {mv:.4} (crowd-kit {ck_mv:.4})"
+        );
+        assert!(
+            ds >= ck_ds - 0.005,
+            "{name}: ds {ds:.4} is more than 0.5 point below crowd-kit's {ck_ds:.4}"
+        );
+        assert!(
+            (mv - ck_mv).abs() <= 0.01,
+            "{name}: mv {mv:.4} is not within 1 point of crowd-kit's {ck_mv:.4}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "no dataset found under {}", root.display());
+}

@@ -1,0 +1,319 @@
+//! Every reader and writer, field by field.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const TRIPLES_CSV: &str =
+    "item,worker,label\na,w1,owl\na,w2,owl\na,w3,falcon\nb,w1,falcon\nb,w2,falcon\nb,w3,falcon\n";
+
+#[test]
+fn csv_tsv_task_header_and_jsonl_give_the_same_labels() {
+    let dir = tmp();
+    let d = dir.path();
+    let csv = file(d, "in.csv", TRIPLES_CSV);
+    let tsv = file(d, "in.tsv", TRIPLES_CSV.replace(',', "\t"));
+    let reordered = file(d, "re.csv", "label,task,worker\nowl,a,w1\nowl,a,w2\nfalcon,a,w3\nfalcon,b,w1\nfalcon,b,w2\nfalcon,b,w3\n");
+    let jsonl = file(
+        d,
+        "in.jsonl",
+        TRIPLES_CSV
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                format!(
+                    "{{\"task\":\"{}\",\"worker\":\"{}\",\"label\":\"{}\"}}\n",
+                    f[0], f[1], f[2]
+                )
+            })
+            .collect::<String>(),
+    );
+    let expected = accord_ok(&["consolidate", &csv, "-q"]);
+    assert!(
+        expected.starts_with("item,label,confidence\na,owl,"),
+        "{expected}"
+    );
+    for input in [&tsv, &reordered, &jsonl] {
+        assert_eq!(
+            accord_ok(&["consolidate", input, "-q"]),
+            expected,
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn bom_crlf_quotes_and_embedded_newlines_are_read() {
+    let dir = tmp();
+    let input = file(
+        dir.path(),
+        "in.csv",
+        "\u{feff}item,worker,label\r\n\"x, \"\"quoted\"\"\",w1,\"multi\nline\"\r\n\"x, \"\"quoted\"\"\",w2,\"multi\nline\"\r\n",
+    );
+    let out = accord_ok(&["consolidate", &input, "-q", "--method", "mv"]);
+    let rows = csv_rows(&out);
+    assert_eq!(
+        rows,
+        vec![vec![
+            "x, \"quoted\"".to_string(),
+            "multi\nline".into(),
+            "1".into()
+        ]]
+    );
+}
+
+#[test]
+fn posteriors_columns_follow_class_order_and_sum_to_one() {
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", TRIPLES_CSV);
+    let out = accord_ok(&[
+        "consolidate",
+        &input,
+        "-q",
+        "--posteriors",
+        "--categories",
+        "owl,falcon,parrot",
+    ]);
+    let header = out.lines().next().unwrap();
+    assert_eq!(header, "item,label,confidence,p_owl,p_falcon,p_parrot");
+    for row in csv_rows(&out) {
+        let p: Vec<f64> = row[3..].iter().map(|x| x.parse().unwrap()).collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{row:?}");
+        let conf: f64 = row[2].parse().unwrap();
+        assert!((conf - p.iter().cloned().fold(0.0, f64::max)).abs() < 1e-6);
+    }
+}
+
+fn gt_request() -> String {
+    let answer = |label: &str| {
+        serde_json::to_string(&serde_json::json!({"crowd-image-classifier": {"label": label}}))
+            .unwrap()
+    };
+    serde_json::json!([
+        {
+            "datasetObjectId": "0",
+            "dataObject": {"s3Uri": "s3://bucket/owl.jpg"},
+            "annotations": [
+                {"workerId": "private.us-east-1.A", "annotationData": {"content": answer("owl")}},
+                {"workerId": "private.us-east-1.B", "annotationData": {"content": answer("owl")}},
+                {"workerId": "private.us-east-1.C", "annotationData": {"content": answer("falcon")}}
+            ]
+        },
+        {
+            "datasetObjectId": "1",
+            "dataObject": {"s3Uri": "s3://bucket/falcon.jpg"},
+            "annotations": [
+                {"workerId": "private.us-east-1.A", "annotationData": {"content": answer("falcon")}},
+                {"workerId": "private.us-east-1.B", "annotationData": {"content": answer("falcon")}}
+            ]
+        },
+        {
+            "datasetObjectId": "2",
+            "dataObject": {"content": "a text nobody labelled"},
+            "annotations": []
+        }
+    ])
+    .to_string()
+}
+
+#[test]
+fn ground_truth_request_to_manifest_field_by_field() {
+    let dir = tmp();
+    let input = file(dir.path(), "request.json", gt_request());
+    let out = dir.path().join("output.manifest");
+    accord_ok(&[
+        "consolidate",
+        &input,
+        "-q",
+        "--categories",
+        "owl,falcon",
+        "--out-format",
+        "manifest",
+        "--label-attribute",
+        "bird",
+        "--job-name",
+        "birds-job",
+        "--creation-date",
+        "2026-11-23T10:00:00.000000",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "every object appears, even the unlabelled one"
+    );
+    let first = &lines[0];
+    assert_eq!(first["source-ref"], "s3://bucket/owl.jpg");
+    assert_eq!(first["bird"], 0);
+    let meta = &first["bird-metadata"];
+    assert_eq!(meta["class-name"], "owl");
+    assert_eq!(meta["type"], "groundtruth/image-classification");
+    assert_eq!(meta["job-name"], "birds-job");
+    assert_eq!(meta["human-annotated"], "yes");
+    assert_eq!(meta["creation-date"], "2026-11-23T10:00:00.000000");
+    let conf = meta["confidence"].as_f64().unwrap();
+    assert!(conf > 0.5 && conf <= 1.0, "{conf}");
+    assert_eq!(lines[1]["bird"], 1);
+    assert_eq!(lines[1]["bird-metadata"]["class-name"], "falcon");
+    assert_eq!(lines[2]["source"], "a text nobody labelled");
+    assert!(lines[2]["bird"].is_u64());
+}
+
+#[test]
+fn ground_truth_request_to_lambda_response_field_by_field() {
+    let dir = tmp();
+    let input = file(dir.path(), "request.json", gt_request());
+    let out = accord_ok(&[
+        "consolidate",
+        &input,
+        "-q",
+        "--format",
+        "gt-request",
+        "--out-format",
+        "gt-response",
+        "--data-type",
+        "text",
+        "--creation-date",
+        "2026-11-23T10:00:00.000000",
+    ]);
+    let response: Value = serde_json::from_str(&out).unwrap();
+    let entries = response.as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["datasetObjectId"], "0");
+    let content = &entries[0]["consolidatedAnnotation"]["content"];
+    // Classes from the data, sorted: falcon = 0, owl = 1.
+    assert_eq!(content["label"]["label"], "owl");
+    assert_eq!(content["label"]["class-id"], 1);
+    assert!(content["label"]["confidence"].as_f64().unwrap() > 0.5);
+    assert_eq!(
+        content["label-metadata"]["type"],
+        "groundtruth/text-classification"
+    );
+    assert_eq!(content["label-metadata"]["class-name"], "owl");
+    assert_eq!(content["label-metadata"]["human-annotated"], "yes");
+    assert_eq!(
+        entries[1]["consolidatedAnnotation"]["content"]["label"]["label"],
+        "falcon"
+    );
+}
+
+#[test]
+fn worker_report_csv_and_json() {
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", TRIPLES_CSV);
+    let csv_path = dir.path().join("workers.csv");
+    let json_path = dir.path().join("workers.json");
+    for p in [&csv_path, &json_path] {
+        accord_ok(&[
+            "consolidate",
+            &input,
+            "-q",
+            "--workers-out",
+            p.to_str().unwrap(),
+            "-o",
+            dir.path().join("o.csv").to_str().unwrap(),
+        ]);
+    }
+    let csv_text = std::fs::read_to_string(&csv_path).unwrap();
+    assert!(
+        csv_text.starts_with(
+            "worker,annotations,accuracy,c_falcon_falcon,c_falcon_owl,c_owl_falcon,c_owl_owl\n"
+        ),
+        "{csv_text}"
+    );
+    assert_eq!(csv_rows(&csv_text).len(), 3);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(report["classes"], serde_json::json!(["falcon", "owl"]));
+    let w3 = &report["workers"][2];
+    assert_eq!(w3["worker"], "w3");
+    assert_eq!(w3["annotations"], 2);
+    let acc = w3["accuracy"].as_f64().unwrap();
+    assert!(
+        acc < report["workers"][0]["accuracy"].as_f64().unwrap(),
+        "w3 disagreed once"
+    );
+    for row in w3["confusion"].as_array().unwrap() {
+        let s: f64 = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert!((s - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn demo_dataset_is_regenerated_byte_for_byte() {
+    let dir = tmp();
+    accord_ok(&[
+        "generate",
+        "--preset",
+        "birds",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/birds");
+    for name in ["labels.csv", "gold.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(name)).unwrap(),
+            std::fs::read(shipped.join(name)).unwrap(),
+            "{name} differs from the generator's output"
+        );
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_output_and_random_ties_depend_on_it() {
+    let dir = tmp();
+    // Every item is a 1-1 tie between two classes.
+    let mut text = String::from("item,worker,label\n");
+    for i in 0..200 {
+        text.push_str(&format!("i{i},a,x\ni{i},b,y\n"));
+    }
+    let input = file(dir.path(), "ties.csv", text);
+    let run = |seed: &str| {
+        accord_ok(&[
+            "consolidate",
+            &input,
+            "-q",
+            "--method",
+            "mv",
+            "--ties",
+            "random",
+            "--seed",
+            seed,
+        ])
+    };
+    assert_eq!(run("7"), run("7"));
+    assert_ne!(run("7"), run("8"));
+    let labels: Vec<String> = csv_rows(&run("7"))
+        .into_iter()
+        .map(|r| r[1].clone())
+        .collect();
+    let x = labels.iter().filter(|l| *l == "x").count();
+    assert!(
+        (60..140).contains(&x),
+        "random ties should split roughly evenly, got {x} of 200"
+    );
+    let lowest = accord_ok(&[
+        "consolidate",
+        &input,
+        "-q",
+        "--method",
+        "mv",
+        "--ties",
+        "lowest",
+    ]);
+    assert!(csv_rows(&lowest)
+        .iter()
+        .all(|r| r[1] == "x" && r[2] == "0.5"));
+}

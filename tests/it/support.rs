@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the `accord` binary with `args`.
+pub fn accord(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .output()
+        .expect("run accord")
+}
+
+/// Runs `accord` and asserts success; returns stdout as text.
+pub fn accord_ok(args: &[&str]) -> String {
+    let out = accord(args);
+    assert!(
+        out.status.success(),
+        "accord {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// Runs `accord`, asserts exit code 2, and returns stderr.
+pub fn accord_bad_input(args: &[&str]) -> String {
+    let out = accord(args);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "accord {args:?} should fail with 2; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh temporary folder.
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Writes `bytes` to `dir/name` and returns the path as a string.
+pub fn file(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Parses `item,label,confidence,...` CSV output into rows of fields.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// The shared real datasets, or `None` (with the reason printed) when absent.
+pub fn shared_datasets() -> Option<PathBuf> {
+    let dir = std::env::var_os("ACCORD_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} not found (set ACCORD_DATASETS to run this test)",
+            dir.display()
+        );
+        None
+    }
+}
