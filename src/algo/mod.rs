@@ -211,7 +211,8 @@ pub fn decide_votes(counts: &[u32], k: usize, ties: TieBreak, seed: u64) -> (Vec
 
 fn majority_vote(data: &Packed, backend: &dyn Backend, params: &Params) -> Result<Consolidation> {
     let k = data.n_classes();
-    let counts = backend.mv_counts(data)?;
+    let mut session = backend.em_session(data)?;
+    let counts = session.mv_counts()?;
     let (labels, confidence) = decide_votes(
         counts.as_slice().expect("standard layout"),
         k,
@@ -219,7 +220,6 @@ fn majority_vote(data: &Packed, backend: &dyn Backend, params: &Params) -> Resul
         params.seed,
     );
     // The worker tables of majority vote are one M-step on the vote shares.
-    let mut session = backend.em_session(data)?;
     session.init_posteriors_from_votes()?;
     session.m_step(ConfusionRule::Full {
         smoothing: params.smoothing,

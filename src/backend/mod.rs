@@ -8,6 +8,7 @@
 //! the end.
 
 pub mod cpu;
+pub mod gpu;
 
 use ndarray::{Array2, Array3};
 
@@ -54,15 +55,15 @@ pub trait Backend: Send + Sync {
     /// A short human-readable name, e.g. `cpu (2 threads)` or the adapter.
     fn name(&self) -> String;
 
-    /// Majority-vote counts: `[item][class]` number of votes.
-    fn mv_counts(&self, data: &Packed) -> Result<Array2<u32>>;
-
     /// Starts an EM session over `data`: uploads what the steps need.
     fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>>;
 }
 
 /// The model state of one EM run, kept where the backend computes.
 pub trait EmSession {
+    /// Majority-vote counts: `[item][class]` number of votes.
+    fn mv_counts(&mut self) -> Result<Array2<u32>>;
+
     /// Posteriors := each item's vote shares (soft majority vote); an item
     /// without votes gets uniform posteriors.
     fn init_posteriors_from_votes(&mut self) -> Result<()>;

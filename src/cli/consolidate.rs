@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use accord::algo::{self, Method, Params, TieBreak};
 use accord::backend::cpu::CpuBackend;
+use accord::backend::gpu::GpuBackend;
 use accord::backend::Backend;
 use accord::io::write::{self, DataType, OutputFormat, WriteOptions};
 use accord::io::{self, InputFormat, ReadOptions};
@@ -84,7 +85,7 @@ pub struct Args {
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE")]
     workers_out: Option<PathBuf>,
-    /// Print each phase's time.
+    /// Print each phase's time and each EM iteration's log-likelihood.
     #[arg(short, long)]
     verbose: bool,
     /// Print nothing on success.
@@ -105,16 +106,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn Backend>> {
     match choice {
         BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
-        BackendChoice::Gpu => Err(Error::Usage(
-            "--backend gpu: this build of accord has no GPU backend yet; use --backend cpu".into(),
-        )
-        .into()),
-        BackendChoice::Auto => {
-            if !quiet {
-                eprintln!("accord: no GPU backend in this build; using the CPU");
+        BackendChoice::Gpu => Ok(Box::new(GpuBackend::new()?)),
+        BackendChoice::Auto => match GpuBackend::new() {
+            Ok(gpu) => Ok(Box::new(gpu)),
+            Err(e) => {
+                if !quiet {
+                    eprintln!("accord: using the CPU backend: {e}");
+                }
+                Ok(Box::new(CpuBackend))
             }
-            Ok(Box::new(CpuBackend))
-        }
+        },
     }
 }
 
@@ -203,10 +204,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
     };
-    let fit = algo::fit(&data, backend.as_ref(), &params, &mut |iteration, ll| {
+    let verbose = args.verbose && !args.quiet;
+    let mut previous_ll: Option<f64> = None;
+    let mut on_iteration = |iteration: usize, ll: f64| {
+        if verbose {
+            let change = previous_ll.map_or(String::new(), |p| {
+                format!(", |ΔLL|/|LL| {:.3e}", (ll - p).abs() / ll.abs())
+            });
+            spinner.suspend(|| {
+                eprintln!("accord: iteration {iteration}: log-likelihood {ll:.10e}{change}")
+            });
+            previous_ll = Some(ll);
+        }
         spinner.set_message(format!("EM iteration {iteration}, log-likelihood {ll:.6e}"));
         spinner.tick();
-    })?;
+    };
+    let mut backend = backend;
+    let fit = match algo::fit(&data, backend.as_ref(), &params, &mut on_iteration) {
+        // With --backend auto, a GPU failure (device lost, out of memory,
+        // data beyond its limits) is retried on the CPU.
+        Err(e @ (Error::Gpu(_) | Error::Limit(_)))
+            if args.backend == BackendChoice::Auto && backend.name().starts_with("gpu") =>
+        {
+            if !args.quiet {
+                eprintln!("accord: warning: the GPU backend failed ({e}); retrying on the CPU");
+            }
+            backend = Box::new(CpuBackend);
+            algo::fit(&data, backend.as_ref(), &params, &mut on_iteration)?
+        }
+        other => other?,
+    };
     spinner.finish_and_clear();
     let fit_s = t.elapsed().as_secs_f64();
 

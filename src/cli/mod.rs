@@ -2,6 +2,7 @@
 
 mod consolidate;
 mod generate;
+mod info;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +20,8 @@ enum Command {
     Consolidate(consolidate::Args),
     /// Generate a synthetic labelled dataset (with gold) from the Dawid-Skene model.
     Generate(generate::Args),
+    /// Print the GPU adapters, the backend `--backend auto` picks, and its limits.
+    Info,
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -32,5 +35,6 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Consolidate(args) => consolidate::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Info => info::run(),
     }
 }

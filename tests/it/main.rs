@@ -4,4 +4,5 @@ mod cli_errors;
 mod datasets;
 mod edge_cases;
 mod formats;
+mod gpu;
 mod support;

@@ -71,7 +71,8 @@ pub fn symmetric_log_table(accuracy: f32, k: usize) -> Vec<f32> {
     table
 }
 
-/// Twin of `class_priors.wgsl`: the mean posterior per class.
+/// The mean posterior per class, summed in f64. (The GPU computes the same
+/// with `reduce_rows` and `log_priors`.)
 pub fn class_priors(posteriors: &[f32], k: usize) -> Vec<f32> {
     let n_items = posteriors.len() / k;
     if n_items == 0 {
@@ -98,8 +99,10 @@ pub fn class_priors(posteriors: &[f32], k: usize) -> Vec<f32> {
     sums.iter().map(|s| (s / n_items as f64) as f32).collect()
 }
 
-/// Twin of `ds_m_step_counts.wgsl`: soft counts `[worker][true][given]`,
-/// `C[t][l] = Σ posterior[item][t]` over the worker's annotations with label l.
+/// Soft counts `[worker][true][given]`, `C[t][l] = Σ posterior[item][t]` over
+/// the worker's annotations with label l, accumulated in f64 per worker. The
+/// GPU computes the same in two passes: [`ds_m_step_segments`] then
+/// [`ds_m_step_combine`].
 pub fn ds_m_step_counts(
     worker_offsets: &[u32],
     worker_item: &[u32],
@@ -245,9 +248,149 @@ pub fn ds_e_step(
     ll
 }
 
-/// Twin of `ll_reduce.wgsl`: the total log-likelihood, summed in f64.
+/// The total log-likelihood: the exact fixed-point sum that the GPU's
+/// `reduce_rows` passes compute, so both backends see the same total for
+/// the same terms.
 pub fn ll_reduce(terms: &[f32]) -> f64 {
-    terms.par_iter().map(|&t| t as f64).sum()
+    fixed_sum(terms, LL_FRAC_BITS)
+}
+
+/// Twin of `ds_m_step_segments.wgsl`: per segment of a worker's annotations,
+/// `partial[s][t][l] = Σ posterior[item][t]` in f32, in annotation order.
+pub fn ds_m_step_segments(
+    segment_start: &[u32],
+    wk_item: &[u32],
+    wk_label: &[u32],
+    posteriors: &[f32],
+    k: usize,
+) -> Vec<f32> {
+    let n_segments = segment_start.len().saturating_sub(1);
+    let mut partial = vec![0f32; n_segments * k * k];
+    partial
+        .par_chunks_mut(k * k)
+        .enumerate()
+        .for_each(|(s, out)| {
+            for t in 0..k {
+                for a in segment_start[s] as usize..segment_start[s + 1] as usize {
+                    let l = wk_label[a] as usize;
+                    out[t * k + l] += posteriors[wk_item[a] as usize * k + t];
+                }
+            }
+        });
+    partial
+}
+
+/// Twin of `ds_m_step_combine.wgsl`: adds each run's segment sums (in f32,
+/// segment order) into its worker's soft counts.
+pub fn ds_m_step_combine(
+    run_start: &[u32],
+    run_worker: &[u32],
+    partial: &[f32],
+    counts: &mut [f32],
+    k: usize,
+) {
+    for (r, &w) in run_worker.iter().enumerate() {
+        for t in 0..k {
+            for l in 0..k {
+                let mut sum = 0f32;
+                for s in run_start[r] as usize..run_start[r + 1] as usize {
+                    sum += partial[(s * k + t) * k + l];
+                }
+                counts[(w as usize * k + t) * k + l] += sum;
+            }
+        }
+    }
+}
+
+/// Fractional bits of the fixed-point sums of probabilities (class priors,
+/// worker accuracies): values in [0, 1], up to 2^31 of them.
+pub const PROB_FRAC_BITS: u32 = 32;
+/// Fractional bits of the fixed-point sum of log-likelihood terms: a
+/// resolution of 1e-6 per term, totals up to 8.8e12 in magnitude.
+pub const LL_FRAC_BITS: u32 = 20;
+
+/// `round(x · 2^frac_bits)` as a 64-bit integer, computed in f32 exactly as
+/// `reduce_rows.wgsl` does.
+fn to_fixed(x: f32, frac_bits: u32) -> i64 {
+    let y = (x.abs() * (frac_bits as f32).exp2()).round_ties_even();
+    let high = (y / 4_294_967_296.0).floor();
+    let low = y - high * 4_294_967_296.0;
+    let magnitude = ((high as u32 as i64) << 32) | low as u32 as i64;
+    if x < 0.0 {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    }
+}
+
+/// A fixed-point (lo, hi) pair as a number.
+pub fn fixed_value(lo: u32, hi: u32, frac_bits: u32) -> f64 {
+    let v = ((hi as i32 as i64) << 32) | lo as i64;
+    v as f64 / (frac_bits as f64).exp2()
+}
+
+/// Twin of `reduce_rows.wgsl`: the column sums of each block of 256 rows of
+/// `input` (`[n][width]` f32, or `[n][width]` (lo, hi) pairs when
+/// `input_pairs`), as exact fixed-point `[blocks][width]` (lo, hi) pairs.
+pub fn reduce_rows(input: &[u32], width: usize, input_pairs: bool, frac_bits: u32) -> Vec<u32> {
+    let per_row = if input_pairs { width * 2 } else { width };
+    let n_rows = input.len() / per_row.max(1);
+    let blocks = n_rows.div_ceil(256).max(1);
+    let mut out = vec![0u32; blocks * width * 2];
+    for g in 0..blocks {
+        for c in 0..width {
+            let mut sum = 0i64;
+            for row in g * 256..((g + 1) * 256).min(n_rows) {
+                sum = sum.wrapping_add(if input_pairs {
+                    let at = (row * width + c) * 2;
+                    ((input[at + 1] as i32 as i64) << 32) | input[at] as i64
+                } else {
+                    to_fixed(f32::from_bits(input[row * width + c]), frac_bits)
+                });
+            }
+            out[(g * width + c) * 2] = sum as u32;
+            out[(g * width + c) * 2 + 1] = (sum >> 32) as u32;
+        }
+    }
+    out
+}
+
+/// The exact fixed-point sum of `values` (what repeated `reduce_rows`
+/// passes give), as a number.
+pub fn fixed_sum(values: &[f32], frac_bits: u32) -> f64 {
+    let total = values
+        .par_iter()
+        .map(|&x| to_fixed(x, frac_bits))
+        .reduce(|| 0i64, i64::wrapping_add);
+    total as f64 / (frac_bits as f64).exp2()
+}
+
+/// Twin of `log_priors.wgsl`: `log(max(sum / n_items, floor))` per class from
+/// fixed-point (lo, hi) column sums.
+pub fn log_priors(sum_pairs: &[u32], n_items: usize, frac_bits: u32) -> Vec<f32> {
+    let k = sum_pairs.len() / 2;
+    (0..k)
+        .map(|c| {
+            let p = if n_items == 0 {
+                1.0 / k as f32
+            } else {
+                let sum = (sum_pairs[2 * c + 1] as i32) as f32 * 4_294_967_296.0
+                    + sum_pairs[2 * c] as f32;
+                sum / (frac_bits as f32).exp2() / n_items as f32
+            };
+            p.max(PROB_FLOOR).ln()
+        })
+        .collect()
+}
+
+/// Twin of `loop_probe.wgsl`: a hash chain of `iterations` steps. Returns
+/// (hash, steps).
+pub fn loop_probe(iterations: u32, seed: u32) -> (u32, u32) {
+    let mut h = seed;
+    for i in 0..iterations {
+        h = pcg_hash(h ^ i);
+    }
+    (h, iterations)
 }
 
 /// The mean of `trace(C)/n` over workers with at least one annotation.
@@ -314,6 +457,34 @@ mod tests {
         let p = |l: usize, t: usize| log_conf[l * 3 + t].exp();
         assert!((p(0, 0) - 0.75).abs() < 1e-6 && (p(1, 0) - 0.125).abs() < 1e-6);
         assert!((p(2, 2) - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn segments_and_combine_equal_the_fused_counts() {
+        // One worker with 3 annotations cut into segments [0,2) and [2,3).
+        let post = vec![0.2, 0.8, 0.6, 0.4, 1.0, 0.0];
+        let fused = ds_m_step_counts(&[0, 3], &[0, 1, 2], &[1, 0, 1], &post, 2);
+        let partial = ds_m_step_segments(&[0, 2, 3], &[0, 1, 2], &[1, 0, 1], &post, 2);
+        let mut counts = vec![0f32; 4];
+        ds_m_step_combine(&[0, 2], &[0], &partial, &mut counts, 2);
+        assert_eq!(counts, fused);
+    }
+
+    #[test]
+    fn fixed_point_reduction_keeps_what_plain_f32_loses() {
+        // 1 + 300 × 1e-6 − 2: plain f32 sums lose the small terms.
+        let mut values = vec![1.0f32];
+        values.extend(std::iter::repeat_n(1e-6f32, 300));
+        values.push(-2.0);
+        let bits: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
+        let pairs = reduce_rows(&bits, 1, false, LL_FRAC_BITS);
+        let total = reduce_rows(&pairs, 1, true, LL_FRAC_BITS);
+        let sum = fixed_value(total[0], total[1], LL_FRAC_BITS);
+        assert!(
+            (sum - (-1.0 + 300.0 * 1e-6)).abs() < 301.0 / (1u64 << 20) as f64,
+            "{sum}"
+        );
+        assert_eq!(sum, fixed_sum(&values, LL_FRAC_BITS));
     }
 
     #[test]

@@ -23,11 +23,6 @@ impl Backend for CpuBackend {
         format!("cpu ({} threads)", rayon::current_num_threads())
     }
 
-    fn mv_counts(&self, data: &Packed) -> Result<Array2<u32>> {
-        let counts = mv_counts(&data.item_offsets, &data.item_label, data.n_classes());
-        Ok(Array2::from_shape_vec((data.n_items(), data.n_classes()), counts).expect("shape"))
-    }
-
     fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
         Ok(Box::new(CpuSession::new(data)))
     }
@@ -61,6 +56,12 @@ impl<'a> CpuSession<'a> {
 }
 
 impl EmSession for CpuSession<'_> {
+    fn mv_counts(&mut self) -> Result<Array2<u32>> {
+        let d = self.data;
+        let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());
+        Ok(Array2::from_shape_vec((d.n_items(), d.n_classes()), counts).expect("shape"))
+    }
+
     fn init_posteriors_from_votes(&mut self) -> Result<()> {
         let d = self.data;
         let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());

@@ -1,0 +1,89 @@
+// Turns soft counts [worker][true][given] into log-confusion
+// [worker][given][true] under the M-step rule, one thread per (worker, true
+// class t); thread t = 0 also writes the worker's trace(C)/n.
+// CPU twin: backend::cpu::confusion_normalise. Keep Params in sync with
+// NormaliseParams in src/backend/gpu/params.rs.
+
+const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
+const COUNT_FLOOR: f32 = 1e-10;
+const PROB_FLOOR: f32 = 1e-30;
+
+struct Params {
+    n_workers: u32,
+    // 0: full Dawid-Skene, 1: one-coin, 2: Ground Truth's modified DS
+    rule: u32,
+    smoothing: f32,
+    prior_correct: f32,
+    prior_accuracy: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> counts: array<f32>;
+@group(0) @binding(2) var<storage, read> worker_n: array<f32>;
+@group(0) @binding(3) var<storage, read_write> log_confusion: array<f32>;
+@group(0) @binding(4) var<storage, read_write> accuracy: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let id = gid.x + gid.y * groups.x * 256u;
+    let w = id / K;
+    let t = id % K;
+    if (w >= params.n_workers) {
+        return;
+    }
+    let base = w * K * K;
+    let n = worker_n[w];
+    var trace = 0.0;
+    for (var c = 0u; c < K; c = c + 1u) {
+        trace = trace + counts[base + c * K + c];
+    }
+    var acc = 0.0;
+    if (n > 0.0) {
+        acc = trace / n;
+    }
+    if (t == 0u) {
+        accuracy[w] = acc;
+    }
+    let off_share = 1.0 / f32(max(K, 2u) - 1u);
+    var row: array<f32, K>;
+    for (var l = 0u; l < K; l = l + 1u) {
+        let c = counts[base + t * K + l];
+        if (params.rule == 0u) {
+            var prior = 0.0;
+            if (t == l) {
+                prior = params.prior_correct;
+            }
+            row[l] = max(c, COUNT_FLOOR) + params.smoothing + prior;
+        } else if (params.rule == 1u) {
+            let a = clamp((trace + params.smoothing) / max(n + f32(K) * params.smoothing, COUNT_FLOOR), 0.0, 1.0);
+            if (t == l) {
+                row[l] = a;
+            } else {
+                row[l] = (1.0 - a) * off_share;
+            }
+        } else {
+            let p = params.prior_accuracy;
+            var own = (1.0 - acc) * off_share;
+            var pop = (1.0 - p) * off_share;
+            if (t == l) {
+                own = acc;
+                pop = p;
+            }
+            row[l] = max(c, COUNT_FLOOR) + n * own + 0.5 * n * pop;
+        }
+    }
+    var row_sum = 0.0;
+    for (var l = 0u; l < K; l = l + 1u) {
+        row_sum = row_sum + row[l];
+    }
+    for (var l = 0u; l < K; l = l + 1u) {
+        var p = 1.0 / f32(K);
+        if (row_sum > 0.0) {
+            p = row[l] / row_sum;
+        }
+        log_confusion[base + l * K + t] = log(max(p, PROB_FLOOR));
+    }
+}

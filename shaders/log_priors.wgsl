@@ -1,0 +1,31 @@
+// Class priors from the posterior column sums, given by reduce_rows as
+// fixed-point (lo, hi) pairs with frac_bits fractional bits:
+// log(max(sum / n_items, floor)). One thread per class.
+// CPU twin: backend::cpu::log_priors.
+
+const PROB_FLOOR: f32 = 1e-30;
+
+struct Params {
+    n_classes: u32,
+    n_items: u32,
+    frac_bits: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> sums: array<u32>;
+@group(0) @binding(2) var<storage, read_write> log_priors: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if (c >= params.n_classes) {
+        return;
+    }
+    var p = 1.0 / f32(params.n_classes);
+    if (params.n_items > 0u) {
+        let sum = f32(bitcast<i32>(sums[2u * c + 1u])) * 4294967296.0 + f32(sums[2u * c]);
+        p = sum / exp2(f32(params.frac_bits)) / f32(params.n_items);
+    }
+    log_priors[c] = log(max(p, PROB_FLOOR));
+}

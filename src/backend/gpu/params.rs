@@ -1,0 +1,67 @@
+//! Uniform blocks shared with the shaders. `#[repr(C)]`, u32/f32 only,
+//! padded to 16 bytes.
+
+use bytemuck::{Pod, Zeroable};
+
+/// `Params` of mv_counts, vote_shares and ds_e_step (keep in sync with
+/// those shaders): the number of items in the chunk.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct CountParams {
+    pub n: u32,
+    pub _pad: [u32; 3],
+}
+
+impl CountParams {
+    pub fn new(n: usize) -> Self {
+        CountParams {
+            n: n as u32,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// `Params` of confusion_normalise.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct NormaliseParams {
+    pub n_workers: u32,
+    /// 0: full, 1: one-coin, 2: modified.
+    pub rule: u32,
+    pub smoothing: f32,
+    pub prior_correct: f32,
+    pub prior_accuracy: f32,
+    pub _pad: [u32; 3],
+}
+
+/// `Params` of reduce_rows.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct ReduceParams {
+    pub n_rows: u32,
+    pub width: u32,
+    pub out_row: u32,
+    /// 1 when the input rows are fixed-point (lo, hi) pairs, 0 for f32.
+    pub input_pairs: u32,
+    pub frac_bits: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `Params` of log_priors.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct PriorParams {
+    pub n_classes: u32,
+    pub n_items: u32,
+    pub frac_bits: u32,
+    pub _pad: u32,
+}
+
+/// `Params` of loop_probe.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct LoopParams {
+    pub iterations: u32,
+    pub seed: u32,
+    pub _pad: [u32; 2],
+}

@@ -1,0 +1,65 @@
+use accord::backend::gpu::{list_adapters, GpuBackend, MAX_BINDING_ENV, MAX_GPU_CLASSES};
+
+pub fn run() -> anyhow::Result<()> {
+    println!("accord {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "cpu: {} ({} threads)",
+        cpu_model(),
+        rayon::current_num_threads()
+    );
+    let adapters = list_adapters();
+    if adapters.is_empty() {
+        println!("adapters: none");
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        println!(
+            "adapter {i}: {} ({:?}, {:?}, driver {} {})",
+            a.name, a.backend, a.device_type, a.driver, a.driver_info
+        );
+    }
+    match GpuBackend::new() {
+        Ok(gpu) => {
+            let ctx = gpu.context();
+            let l = &ctx.limits;
+            println!("backend (auto): {}", accord::backend::Backend::name(&gpu));
+            println!("  max_buffer_size: {} bytes", l.max_buffer_size);
+            println!(
+                "  max_storage_buffer_binding_size: {} bytes",
+                l.max_storage_buffer_binding_size
+            );
+            println!(
+                "  binding limit used: {} bytes ({MAX_BINDING_ENV} lowers it)",
+                ctx.max_binding_bytes()
+            );
+            println!(
+                "  max_compute_workgroups_per_dimension: {}",
+                l.max_compute_workgroups_per_dimension
+            );
+            println!(
+                "  max_compute_invocations_per_workgroup: {}",
+                l.max_compute_invocations_per_workgroup
+            );
+            println!(
+                "  max_compute_workgroup_storage_size: {} bytes",
+                l.max_compute_workgroup_storage_size
+            );
+            println!("  classes handled: up to {MAX_GPU_CLASSES}");
+            println!("  features: {:?}", ctx.features);
+        }
+        Err(e) => println!("backend (auto): cpu ({e})"),
+    }
+    Ok(())
+}
+
+/// The CPU's model name from /proc/cpuinfo, where there is one.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}

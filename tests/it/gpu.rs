@@ -1,0 +1,453 @@
+//! The GPU backend against its CPU twin. Tests that need an adapter skip with
+//! a printed reason when none is found, unless ACCORD_REQUIRE_GPU=1 (CI),
+//! where they fail.
+
+use accord::algo::{fit, Consolidation, Method, Params};
+use accord::backend::cpu::{self, CpuBackend};
+use accord::backend::gpu::GpuBackend;
+use accord::backend::{Backend, ConfusionRule};
+use accord::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::support::*;
+
+/// The shared GPU backend, or `None` (printed) when there is no adapter.
+pub fn gpu() -> Option<GpuBackend> {
+    match GpuBackend::new() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            if std::env::var("ACCORD_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("ACCORD_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
+            }
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
+/// A random dataset from the one-coin model with skewed worker loads: worker
+/// w is picked with weight 1/(w+1) (a power law), items get 1..=max_per_item
+/// annotations (so some have one), and `busy` extra annotations go to one
+/// worker.
+pub fn random_dataset(
+    seed: u64,
+    k: usize,
+    items: usize,
+    workers: usize,
+    max_per_item: usize,
+    busy: usize,
+) -> Packed {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let weights: Vec<f64> = (0..workers).map(|w| 1.0 / (w as f64 + 1.0)).collect();
+    let total: f64 = weights.iter().sum();
+    let accuracy: Vec<f64> = (0..workers).map(|_| rng.gen_range(0.3..0.95)).collect();
+    let mut b =
+        AnnotationBuilder::with_categories(&(0..k).map(|c| c.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let answer = |rng: &mut ChaCha8Rng, truth: usize, w: usize| -> usize {
+        if rng.gen_bool(accuracy[w]) {
+            truth
+        } else {
+            rng.gen_range(0..k)
+        }
+    };
+    for i in 0..items {
+        let truth = rng.gen_range(0..k);
+        for _ in 0..rng.gen_range(1..=max_per_item) {
+            let mut x = rng.gen_range(0.0..total);
+            let mut w = 0;
+            while x >= weights[w] && w + 1 < workers {
+                x -= weights[w];
+                w += 1;
+            }
+            let label = answer(&mut rng, truth, w);
+            b.push(&format!("i{i}"), &format!("w{w}"), &label.to_string())
+                .unwrap();
+        }
+        if i < busy {
+            let label = answer(&mut rng, truth, 0);
+            b.push(&format!("i{i}"), "busy", &label.to_string())
+                .unwrap();
+        }
+    }
+    pack(b.finish(), DuplicatePolicy::Keep).unwrap()
+}
+
+fn params(method: Method) -> Params {
+    let mut p = Params::new(method);
+    if method == Method::Mds {
+        // Ground Truth's 1e-8 is below what f32 log-likelihoods resolve: the
+        // backends' exp/log differ by ~1e-8 relative, which can move the
+        // stopping iteration. 1e-6 is decided the same way on both.
+        p.tol = 1e-6;
+    }
+    p
+}
+
+/// Labels equal except where the CPU's top two posteriors are within 1e-4
+/// (an exact tie up to f32 noise); posteriors within 1e-4; log-likelihoods
+/// within 1e-5 relative; iterations within one.
+fn assert_parity(what: &str, data: &Packed, a: &Consolidation, b: &Consolidation) {
+    let k = data.n_classes();
+    assert!(
+        a.iterations.abs_diff(b.iterations) <= 1,
+        "{what}: iterations {} vs {}",
+        a.iterations,
+        b.iterations
+    );
+    for (x, y) in a.log_likelihood.iter().zip(&b.log_likelihood) {
+        assert!(
+            (x - y).abs() <= 1e-5 * x.abs(),
+            "{what}: log-likelihood {x} vs {y}"
+        );
+    }
+    let mut max_diff = 0f32;
+    for i in 0..data.n_items() {
+        let (pa, pb) = (a.posteriors.row(i), b.posteriors.row(i));
+        for c in 0..k {
+            max_diff = max_diff.max((pa[c] - pb[c]).abs());
+        }
+        if a.labels[i] != b.labels[i] {
+            let mut sorted: Vec<f32> = pa.to_vec();
+            sorted.sort_by(|x, y| y.partial_cmp(x).unwrap());
+            assert!(
+                a.method == Method::Mv || sorted[0] - sorted[1] < 1e-4,
+                "{what}: item {i} labelled {} on cpu and {} on gpu (posteriors {pa:?} vs {pb:?})",
+                a.labels[i],
+                b.labels[i]
+            );
+        }
+    }
+    assert!(max_diff <= 1e-4, "{what}: posteriors differ by {max_diff}");
+    if a.method == Method::Mv {
+        assert_eq!(a.labels, b.labels, "{what}: majority-vote labels");
+    }
+}
+
+fn compare_backends(name: &str, data: &Packed, gpu: &dyn Backend) {
+    for method in [Method::Mv, Method::Ds, Method::OneCoin, Method::Mds] {
+        let p = params(method);
+        let on_cpu = fit(data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
+        let on_gpu = fit(data, gpu, &p, &mut |_, _| {}).unwrap();
+        assert_parity(&format!("{name} {}", method.name()), data, &on_cpu, &on_gpu);
+    }
+}
+
+#[test]
+fn fits_agree_on_random_datasets_from_2_to_64_classes() {
+    let Some(gpu) = gpu() else { return };
+    for (seed, k, items, workers, per_item) in [
+        (1, 2, 3000, 40, 6),
+        (2, 3, 2000, 200, 3),
+        (3, 7, 1500, 30, 9),
+        (4, 16, 800, 25, 5),
+        (5, 64, 400, 20, 8),
+    ] {
+        let data = random_dataset(seed, k, items, workers, per_item, 0);
+        compare_backends(&format!("K={k}"), &data, &gpu);
+    }
+}
+
+#[test]
+fn a_worker_with_100k_annotations_is_split_and_combined_alike() {
+    let Some(gpu) = gpu() else { return };
+    let data = random_dataset(6, 3, 100_000, 50, 2, 100_000);
+    let busy = data.worker_names.iter().position(|w| w == "busy").unwrap();
+    assert_eq!(data.worker_range(busy).len(), 100_000);
+    compare_backends("busy worker", &data, &gpu);
+}
+
+#[test]
+fn chunked_buffers_give_the_same_fit() {
+    let Some(_) = gpu() else { return };
+    // 16 KiB per binding forces dozens of chunks.
+    let small = GpuBackend::with_binding_limit(16 * 1024).unwrap();
+    assert_eq!(small.context().max_binding_bytes(), 16 * 1024);
+    let data = random_dataset(7, 5, 5000, 60, 6, 2000);
+    let chunks = accord::backend::gpu::plan::plan_chunks(&data, 16 * 1024).unwrap();
+    assert!(chunks.len() > 10, "{} chunks", chunks.len());
+    compare_backends("chunked", &data, &small);
+}
+
+#[test]
+fn each_step_matches_its_cpu_twin() {
+    let Some(gpu) = gpu() else { return };
+    let data = random_dataset(8, 4, 3000, 50, 5, 500);
+    let k = data.n_classes();
+    let mut c = CpuBackend.em_session(&data).unwrap();
+    let mut g = gpu.em_session(&data).unwrap();
+    assert_eq!(
+        c.mv_counts().unwrap(),
+        g.mv_counts().unwrap(),
+        "mv_counts must be exact"
+    );
+    c.init_posteriors_from_votes().unwrap();
+    g.init_posteriors_from_votes().unwrap();
+    assert_eq!(
+        c.read_posteriors().unwrap(),
+        g.read_posteriors().unwrap(),
+        "vote shares"
+    );
+    for rule in [
+        ConfusionRule::Full {
+            smoothing: 0.5,
+            prior_correct: 1.0,
+        },
+        ConfusionRule::OneCoin { smoothing: 0.1 },
+        ConfusionRule::Modified {
+            prior_accuracy: 0.7,
+        },
+    ] {
+        c.m_step(rule).unwrap();
+        g.m_step(rule).unwrap();
+        let (pc, pg) = (c.read_params().unwrap(), g.read_params().unwrap());
+        for (x, y) in pc.class_priors.iter().zip(&pg.class_priors) {
+            assert!((x - y).abs() < 1e-5, "{rule:?}: priors {x} vs {y}");
+        }
+        let diff = (&pc.confusion - &pg.confusion)
+            .mapv(f32::abs)
+            .fold(0f32, |m, &v| m.max(v));
+        assert!(diff < 1e-5, "{rule:?}: confusion differs by {diff}");
+        let (ac, ag) = (
+            c.mean_worker_accuracy().unwrap(),
+            g.mean_worker_accuracy().unwrap(),
+        );
+        assert!(
+            (ac - ag).abs() < 1e-5,
+            "{rule:?}: mean accuracy {ac} vs {ag}"
+        );
+        let (lc, lg) = (c.e_step().unwrap(), g.e_step().unwrap());
+        assert!(
+            (lc - lg).abs() <= 1e-5 * lc.abs(),
+            "{rule:?}: log-likelihood {lc} vs {lg}"
+        );
+        let diff = (&c.read_posteriors().unwrap() - &g.read_posteriors().unwrap())
+            .mapv(f32::abs)
+            .fold(0f32, |m, &v| m.max(v));
+        assert!(diff < 1e-4, "{rule:?}: posteriors differ by {diff}");
+    }
+    // Ground Truth's start.
+    c.init_symmetric(0.7).unwrap();
+    g.init_symmetric(0.7).unwrap();
+    let (lc, lg) = (c.e_step().unwrap(), g.e_step().unwrap());
+    assert!((lc - lg).abs() <= 1e-5 * lc.abs());
+    let _ = k;
+}
+
+#[test]
+fn m_step_segments_and_combine_match_their_cpu_twins_bit_for_bit() {
+    // The CPU twins of the two M-step passes equal the fused CPU kernel on
+    // a prolific worker, so the GPU's split cannot change the counts.
+    let data = random_dataset(9, 3, 5000, 10, 3, 5000);
+    let k = data.n_classes();
+    let chunks = accord::backend::gpu::plan::plan_chunks(&data, 1 << 30).unwrap();
+    let posteriors = cpu::vote_shares(&cpu::mv_counts(&data.item_offsets, &data.item_label, k), k);
+    let mut counts = vec![0f32; data.n_workers() * k * k];
+    for c in &chunks {
+        let local = &posteriors[c.items.start * k..c.items.end * k];
+        let partial = cpu::ds_m_step_segments(&c.segment_start, &c.wk_item, &c.wk_label, local, k);
+        cpu::ds_m_step_combine(&c.run_start, &c.run_worker, &partial, &mut counts, k);
+    }
+    let fused = cpu::ds_m_step_counts(
+        &data.worker_offsets,
+        &data.worker_item,
+        &data.worker_label,
+        &posteriors,
+        k,
+    );
+    for (a, b) in counts.iter().zip(&fused) {
+        assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn fixed_point_reduction_is_bit_identical() {
+    let Some(gpu) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    for (n, width, frac_bits) in [
+        (1usize, 1usize, 20u32),
+        (1000, 1, 20),
+        (70_000, 3, 32),
+        (300, 64, 32),
+    ] {
+        let values: Vec<u32> = (0..n * width)
+            .map(|_| {
+                let v: f32 = if frac_bits == 20 {
+                    rng.gen_range(-5000.0..0.0)
+                } else {
+                    rng.gen_range(0.0..1.0)
+                };
+                v.to_bits()
+            })
+            .collect();
+        let on_gpu = gpu.reduce_rows(&values, width, false, frac_bits).unwrap();
+        let on_cpu = cpu::reduce_rows(&values, width, false, frac_bits);
+        assert_eq!(on_gpu, on_cpu, "first pass, n={n} width={width}");
+        let again_gpu = gpu.reduce_rows(&on_gpu, width, true, frac_bits).unwrap();
+        assert_eq!(
+            again_gpu,
+            cpu::reduce_rows(&on_cpu, width, true, frac_bits),
+            "pair pass, n={n}"
+        );
+    }
+}
+
+/// Debian 12's own Mesa silently stops shader loops near 65,535 iterations;
+/// this fails on such a driver.
+#[test]
+fn a_shader_loop_of_300k_iterations_runs_in_full() {
+    let Some(gpu) = gpu() else { return };
+    let (hash, steps) = gpu.loop_probe(300_000, 12345).unwrap();
+    assert_eq!(
+        steps, 300_000,
+        "the driver cut the loop short: use Mesa ≥ 25 (bookworm-backports)"
+    );
+    assert_eq!((hash, steps), cpu::loop_probe(300_000, 12345));
+}
+
+#[test]
+fn cli_backends_agree_with_forced_chunking() {
+    let Some(_) = gpu() else { return };
+    let birds = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/birds/labels.csv");
+    let cpu_out = accord_ok(&["consolidate", birds, "-q", "--backend", "cpu"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["consolidate", birds, "--backend", "gpu", "--verbose"])
+        .env(accord::backend::gpu::MAX_BINDING_ENV, "16384")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let labels = |text: &str| {
+        csv_rows(text)
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        labels(&cpu_out),
+        labels(&String::from_utf8_lossy(&out.stdout))
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ds on gpu"), "{stderr}");
+    let data = accord::pack::pack(
+        accord::io::read(birds.as_ref(), &Default::default(), &|_| {})
+            .unwrap()
+            .annotations,
+        DuplicatePolicy::Keep,
+    )
+    .unwrap();
+    let chunks = accord::backend::gpu::plan::plan_chunks(&data, 16384).unwrap();
+    assert!(chunks.len() > 10, "only {} chunks", chunks.len());
+}
+
+#[test]
+fn gpu_and_cpu_give_the_same_labels_on_every_shared_dataset() {
+    let Some(gpu) = gpu() else { return };
+    let Some(root) = shared_datasets() else {
+        return;
+    };
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("labels.csv").is_file() {
+            continue;
+        }
+        let input =
+            accord::io::read(&dir.join("labels.csv"), &Default::default(), &|_| {}).unwrap();
+        let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
+        for method in [Method::Mv, Method::Ds, Method::OneCoin, Method::Mds] {
+            // Defaults as the CLI uses them (mds at 1e-8 too): labels must match.
+            let p = Params::new(method);
+            let on_cpu = fit(&data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
+            let on_gpu = fit(&data, &gpu, &p, &mut |_, _| {}).unwrap();
+            let name = format!("{} {}", dir.display(), method.name());
+            assert_eq!(on_cpu.labels, on_gpu.labels, "{name}");
+        }
+    }
+}
+
+/// Behaviour every backend must have, written once and run on each (the
+/// cubecl pattern): a test that passes on the CPU and fails on the GPU, or
+/// the reverse, points at a kernel.
+mod every_backend {
+    use super::*;
+
+    fn recovers_the_truth(backend: &dyn Backend) {
+        let spec = accord::synth::SynthSpec::numbered(2000, 20, 5, 5, 3);
+        let mut b = AnnotationBuilder::with_categories(&spec.classes).unwrap();
+        let mut gold = Vec::new();
+        accord::synth::generate(
+            &spec,
+            |_, c| {
+                gold.push(c as u32);
+                Ok(())
+            },
+            |i, w, l| {
+                b.push(&format!("i{i}"), &format!("w{w}"), &l.to_string())
+                    .unwrap();
+                Ok(())
+            },
+        )
+        .unwrap();
+        let data = pack(b.finish(), DuplicatePolicy::Keep).unwrap();
+        for method in [Method::Mv, Method::Ds, Method::OneCoin, Method::Mds] {
+            let f = fit(&data, backend, &Params::new(method), &mut |_, _| {}).unwrap();
+            let acc = f.labels.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64
+                / gold.len() as f64;
+            assert!(
+                acc > 0.9,
+                "{} on {}: accuracy {acc}",
+                method.name(),
+                backend.name()
+            );
+            for row in f.posteriors.rows() {
+                assert!((row.sum() - 1.0).abs() < 1e-4);
+            }
+            assert!(f.confidence.iter().all(|c| (0.0..=1.0).contains(c)));
+        }
+    }
+
+    fn handles_items_without_annotations_and_single_votes(backend: &dyn Backend) {
+        let mut b = AnnotationBuilder::new();
+        b.declare_item("nobody").unwrap();
+        for (i, w, l) in [
+            ("a", "w1", "x"),
+            ("a", "w2", "x"),
+            ("b", "w1", "y"),
+            ("c", "w3", "y"),
+        ] {
+            b.push(i, w, l).unwrap();
+        }
+        let data = pack(b.finish(), DuplicatePolicy::Keep).unwrap();
+        for method in [Method::Mv, Method::Ds, Method::OneCoin] {
+            let f = fit(&data, backend, &Params::new(method), &mut |_, _| {}).unwrap();
+            assert_eq!(f.labels.len(), 4);
+            assert_eq!(
+                &f.labels[1..],
+                &[0, 1, 1],
+                "{} on {}",
+                method.name(),
+                backend.name()
+            );
+        }
+    }
+
+    macro_rules! on_every_backend {
+        ($($name:ident),* $(,)?) => {
+            mod cpu_backend {
+                $( #[test] fn $name() { super::$name(&accord::backend::cpu::CpuBackend); } )*
+            }
+            mod gpu_backend {
+                $( #[test] fn $name() { if let Some(g) = super::super::gpu() { super::$name(&g); } } )*
+            }
+        };
+    }
+
+    on_every_backend!(
+        recovers_the_truth,
+        handles_items_without_annotations_and_single_votes
+    );
+}
