@@ -85,6 +85,9 @@ pub struct Args {
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE")]
     workers_out: Option<PathBuf>,
+    /// Gold labels (CSV item,label): print the accuracy on the items they cover.
+    #[arg(long, value_name = "FILE")]
+    gold: Option<PathBuf>,
     /// Print each phase's time and each EM iteration's log-likelihood.
     #[arg(short, long)]
     verbose: bool,
@@ -108,6 +111,17 @@ fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn 
         BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
         BackendChoice::Gpu => Ok(Box::new(GpuBackend::new()?)),
         BackendChoice::Auto => match GpuBackend::new() {
+            // A software rasteriser (lavapipe, llvmpipe) is slower than the
+            // CPU backend: auto leaves it to an explicit --backend gpu.
+            Ok(gpu) if gpu.context().adapter_info.device_type == wgpu::DeviceType::Cpu => {
+                if !quiet {
+                    eprintln!(
+                        "accord: using the CPU backend: the only adapter, {}, is a software rasteriser (--backend gpu forces it)",
+                        gpu.context().adapter_info.name
+                    );
+                }
+                Ok(Box::new(CpuBackend))
+            }
             Ok(gpu) => Ok(Box::new(gpu)),
             Err(e) => {
                 if !quiet {
@@ -296,11 +310,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             data.n_items(),
             started.elapsed().as_secs_f64()
         );
+        if let Some(gold_path) = &args.gold {
+            let gold = accord::eval::read_gold(gold_path)?;
+            let (correct, scored) = accord::eval::gold_accuracy(&data, &fit.labels, &gold);
+            let accuracy = if scored == 0 {
+                f64::NAN
+            } else {
+                correct as f64 / scored as f64
+            };
+            eprintln!("accord: accuracy on gold: {accuracy:.4} ({correct} of {scored} gold items)");
+        }
         if args.verbose {
-            eprintln!("accord: phases: read {read_s:.3} s, pack {pack_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s");
+            eprintln!(
+                "accord: phases: read {read_s:.3} s, pack {pack_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s; peak memory {:.0} MiB",
+                peak_memory_mib()
+            );
         }
     }
     Ok(())
+}
+
+/// This process's peak resident memory (VmHWM), in MiB; 0 where unknown.
+pub fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn progress_bar(size: u64, quiet: bool) -> ProgressBar {

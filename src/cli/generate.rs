@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 
-use accord::synth::{write_csv_dataset, SynthSpec};
+use accord::synth::{write_dataset, AccuracyDist, SynthFormat, SynthSpec};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Folder to write labels.csv (item,worker,label) and gold.csv (item,label) into.
+    /// Folder to write labels.csv (or labels.jsonl) and gold.csv (item,label) into.
     #[arg(long)]
     out: PathBuf,
     /// Number of items.
@@ -19,10 +19,25 @@ pub struct Args {
     /// Distinct workers per item.
     #[arg(long, default_value_t = 5)]
     per_item: usize,
-    /// Worker accuracies are drawn uniformly from LO,HI.
-    #[arg(long, value_parser = parse_range, default_value = "0.55,0.95")]
-    accuracy: (f64, f64),
-    /// Seed of the generator: the same seed gives the same bytes.
+    /// Worker accuracy distribution: `uniform:LO,HI` or `beta:A,B` (a bare LO,HI means uniform).
+    #[arg(long, value_parser = parse_accuracy, default_value = "uniform:0.55,0.95")]
+    accuracy: AccuracyDist,
+    /// Share of workers who answer uniformly at random.
+    #[arg(long, default_value_t = 0.0)]
+    spammers: f64,
+    /// Share of workers who give the class after the true one, with their accuracy's probability.
+    #[arg(long, default_value_t = 0.0)]
+    adversarial: f64,
+    /// Skewed class priors: P(class c) ∝ 1/(c+1)^S (0 = uniform).
+    #[arg(long, default_value_t = 0.0)]
+    class_skew: f64,
+    /// Skewed worker loads: worker w is picked with weight 1/(w+1)^S, so a few label most items (0 = uniform).
+    #[arg(long, default_value_t = 0.0)]
+    load_skew: f64,
+    /// Output format of the labels.
+    #[arg(long, value_enum, default_value_t = SynthFormat::Csv)]
+    format: SynthFormat,
+    /// Seed of the generator: the same seed and options give the same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Generate a named preset instead: `birds` is the demo set in datasets/birds.
@@ -30,17 +45,30 @@ pub struct Args {
     preset: Option<String>,
 }
 
-fn parse_range(s: &str) -> Result<(f64, f64), String> {
-    let (lo, hi) = s.split_once(',').ok_or("expected LO,HI, e.g. 0.55,0.95")?;
+fn parse_accuracy(s: &str) -> Result<AccuracyDist, String> {
+    let (kind, values) = s.split_once(':').unwrap_or(("uniform", s));
+    let (a, b) = values
+        .split_once(',')
+        .ok_or("expected two numbers, e.g. uniform:0.55,0.95 or beta:8,2")?;
     let parse = |v: &str| v.trim().parse::<f64>().map_err(|e| format!("{v:?}: {e}"));
-    Ok((parse(lo)?, parse(hi)?))
+    match kind {
+        "uniform" => Ok(AccuracyDist::Uniform(parse(a)?, parse(b)?)),
+        "beta" => Ok(AccuracyDist::Beta(parse(a)?, parse(b)?)),
+        other => Err(format!(
+            "unknown distribution {other:?}: use uniform:LO,HI or beta:A,B"
+        )),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = match args.preset.as_deref() {
         Some("birds") => SynthSpec::birds(),
         _ => SynthSpec {
-            accuracy_range: args.accuracy,
+            accuracy: args.accuracy,
+            spammers: args.spammers,
+            adversarial: args.adversarial,
+            class_skew: args.class_skew,
+            load_skew: args.load_skew,
             ..SynthSpec::numbered(
                 args.items,
                 args.workers,
@@ -50,14 +78,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         },
     };
-    write_csv_dataset(&spec, &args.out)?;
+    let started = std::time::Instant::now();
+    let path = write_dataset(
+        &spec,
+        &args.out,
+        if args.preset.is_some() {
+            SynthFormat::Csv
+        } else {
+            args.format
+        },
+    )?;
     eprintln!(
-        "accord: wrote {} items × {} annotations each ({} workers, {} classes) to {}",
+        "accord: wrote {} annotations ({} items × {}, {} workers, {} classes) to {} and gold.csv in {:.1} s",
+        spec.items * spec.per_item,
         spec.items,
         spec.per_item,
         spec.workers,
         spec.classes.len(),
-        args.out.display()
+        path.display(),
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

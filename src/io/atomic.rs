@@ -2,9 +2,68 @@
 //! so a crash or an error never leaves half a file under the target's name.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// A file being written under a temporary name; [`AtomicFile::commit`]
+/// renames it into place. Dropped without a commit, it is removed.
+pub struct AtomicFile {
+    path: PathBuf,
+    writer: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path` (its folder must exist).
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let write_err = |source| Error::Write {
+            path: path.into(),
+            source,
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".accord-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(write_err)?;
+        // tempfile creates 0600; outputs are ordinary files.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(write_err)?;
+        }
+        Ok(AtomicFile {
+            path: path.into(),
+            writer: std::io::BufWriter::with_capacity(1 << 20, tmp),
+        })
+    }
+
+    /// Where to write.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        &mut self.writer
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let write_err = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let tmp = self
+            .writer
+            .into_inner()
+            .map_err(|e| write_err(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(write_err)?;
+        tmp.persist(&path).map_err(|e| write_err(e.error))?;
+        Ok(())
+    }
+}
 
 /// Writes `path` through `fill`, atomically. On error the temporary file is
 /// removed and `path` is untouched.
@@ -12,25 +71,10 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let write_err = |source| Error::Write {
+    let mut file = AtomicFile::create(path)?;
+    fill(file.writer()).map_err(|source| Error::Write {
         path: path.into(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".accord-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
-    {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        fill(&mut out).map_err(write_err)?;
-        out.flush().map_err(write_err)?;
-    }
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(path).map_err(|e| write_err(e.error))?;
-    Ok(())
+    })?;
+    file.commit()
 }

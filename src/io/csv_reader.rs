@@ -4,9 +4,66 @@
 use std::io::Read;
 use std::path::Path;
 
+use super::fast_csv::{self, Columns, FastError};
 use super::Input;
 use crate::error::{Error, Result};
 use crate::pack::AnnotationBuilder;
+
+/// Finds the three columns in a header; `None` if one is missing.
+fn columns(names: &[String]) -> Option<Columns> {
+    let find = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
+    Some(Columns {
+        item: find(&["item", "task"])?,
+        worker: find(&["worker"])?,
+        label: find(&["label"])?,
+        n_fields: names.len(),
+    })
+}
+
+/// The fast path: a plain header on line 1 and no quotes anywhere. Anything
+/// else returns [`FastError::NeedsGeneralReader`] before any record is read,
+/// or as soon as a quote is seen.
+pub fn read_fast(
+    path: &Path,
+    mut reader: impl Read,
+    delimiter: u8,
+    mut builder: AnnotationBuilder,
+) -> std::result::Result<Input, FastError> {
+    let mut head = vec![0u8; 64 << 10];
+    let mut filled = 0;
+    let newline = loop {
+        let n = reader
+            .read(&mut head[filled..])
+            .map_err(|e| FastError::Failed(super::read_error(path, e)))?;
+        filled += n;
+        if let Some(p) = head[..filled].iter().position(|&b| b == b'\n') {
+            break p;
+        }
+        if n == 0 || filled == head.len() {
+            return Err(FastError::NeedsGeneralReader);
+        }
+    };
+    head.truncate(filled);
+    let line = &head[..newline];
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.contains(&b'"') {
+        return Err(FastError::NeedsGeneralReader);
+    }
+    let names: Vec<String> = line
+        .split(|&b| b == delimiter)
+        .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
+        .collect();
+    let Some(cols) = columns(&names) else {
+        return Err(FastError::NeedsGeneralReader);
+    };
+    let rest = head.split_off(newline + 1);
+    fast_csv::read_records(path, reader, rest, 1, delimiter, cols, &mut builder)?;
+    Ok(Input {
+        annotations: builder.finish(),
+        ..Default::default()
+    })
+}
 
 pub fn read(
     path: &Path,
@@ -49,9 +106,12 @@ pub fn read(
             String::from_utf8_lossy(f).trim().to_ascii_lowercase()
         })
         .collect();
-    let find = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
-    let (Some(item_col), Some(worker_col), Some(label_col)) =
-        (find(&["item", "task"]), find(&["worker"]), find(&["label"]))
+    let Some(Columns {
+        item: item_col,
+        worker: worker_col,
+        label: label_col,
+        ..
+    }) = columns(&names)
     else {
         let sep = if delimiter == b'\t' { "tab" } else { "comma" };
         return Err(Error::at_line(

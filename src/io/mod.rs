@@ -3,12 +3,13 @@
 
 mod atomic;
 mod csv_reader;
+mod fast_csv;
 mod gt;
 mod jsonl;
 mod progress;
 pub mod write;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, AtomicFile};
 pub use progress::CountingReader;
 
 use std::path::Path;
@@ -95,20 +96,38 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
         Some(f) => f,
         None => detect_format(path)?,
     };
-    let builder = match &options.categories {
-        Some(c) => AnnotationBuilder::with_categories(c)?,
-        None => AnnotationBuilder::new(),
+    let builder = || match &options.categories {
+        Some(c) => AnnotationBuilder::with_categories(c),
+        None => Ok(AnnotationBuilder::new()),
     };
-    let file = std::fs::File::open(path).map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
-    let reader = CountingReader::new(std::io::BufReader::with_capacity(1 << 20, file), progress);
+    let open = || -> Result<_> {
+        let file = std::fs::File::open(path).map_err(|source| Error::Read {
+            path: path.into(),
+            source,
+        })?;
+        Ok(CountingReader::new(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            progress,
+        ))
+    };
     let mut input = match format {
-        InputFormat::Csv => csv_reader::read(path, reader, b',', builder)?,
-        InputFormat::Tsv => csv_reader::read(path, reader, b'\t', builder)?,
-        InputFormat::Jsonl => jsonl::read(path, reader, builder)?,
-        InputFormat::GtRequest => gt::read_request(path, reader, builder)?,
+        InputFormat::Csv | InputFormat::Tsv => {
+            let delimiter = if format == InputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            match csv_reader::read_fast(path, open()?, delimiter, builder()?) {
+                Ok(input) => input,
+                Err(fast_csv::FastError::Failed(e)) => return Err(e),
+                // Quotes or an unusual header: start again with the general reader.
+                Err(fast_csv::FastError::NeedsGeneralReader) => {
+                    csv_reader::read(path, open()?, delimiter, builder()?)?
+                }
+            }
+        }
+        InputFormat::Jsonl => jsonl::read(path, open()?, builder()?)?,
+        InputFormat::GtRequest => gt::read_request(path, open()?, builder()?)?,
     };
     input.format = Some(format);
     if input.annotations.labels.is_empty() {

@@ -9,6 +9,8 @@ mod interner;
 
 pub use interner::Interner;
 
+use rayon::iter::ParallelExtend;
+
 use crate::error::{Error, Result};
 
 /// What to do when one worker labels the same item more than once.
@@ -89,22 +91,49 @@ impl AnnotationBuilder {
         check_id("item", item)?;
         check_id("worker", worker)?;
         check_id("label", label)?;
-        let label_id = if self.data.categories_fixed {
-            self.data.labels.get(label).ok_or_else(|| {
-                format!(
-                    "label {label:?} is not one of --categories ({})",
-                    self.data.labels.names().join(",")
-                )
-            })?
-        } else {
-            self.data.labels.intern(label)
-        };
+        let label_id = self.intern_label(label)?;
         let item_id = self.data.items.intern(item);
         let worker_id = self.data.workers.intern(worker);
         self.data.item.push(item_id);
         self.data.worker.push(worker_id);
         self.data.label.push(label_id);
         Ok(())
+    }
+
+    /// Interns an item name (checked by the caller); its id.
+    pub fn intern_item(&mut self, item: &str) -> u32 {
+        self.data.items.intern(item)
+    }
+
+    /// Interns a worker name (checked by the caller); its id.
+    pub fn intern_worker(&mut self, worker: &str) -> u32 {
+        self.data.workers.intern(worker)
+    }
+
+    /// The id of a label: looked up in the fixed categories, or interned.
+    pub fn intern_label(&mut self, label: &str) -> std::result::Result<u32, String> {
+        if self.data.categories_fixed {
+            self.data.labels.get(label).ok_or_else(|| {
+                format!(
+                    "label {label:?} is not one of --categories ({})",
+                    self.data.labels.names().join(",")
+                )
+            })
+        } else {
+            Ok(self.data.labels.intern(label))
+        }
+    }
+
+    /// Appends annotations given as ids from the `intern_*` methods.
+    pub fn extend_ids(
+        &mut self,
+        items: impl rayon::iter::IndexedParallelIterator<Item = u32>,
+        workers: impl rayon::iter::IndexedParallelIterator<Item = u32>,
+        labels: impl rayon::iter::IndexedParallelIterator<Item = u32>,
+    ) {
+        self.data.item.par_extend(items);
+        self.data.worker.par_extend(workers);
+        self.data.label.par_extend(labels);
     }
 
     /// Number of annotations so far.

@@ -317,3 +317,44 @@ fn same_seed_gives_identical_output_and_random_ties_depend_on_it() {
         .iter()
         .all(|r| r[1] == "x" && r[2] == "0.5"));
 }
+
+#[test]
+fn fast_and_general_csv_readers_agree_on_ids_labels_and_error_lines() {
+    let dir = tmp();
+    let spec = accord::synth::SynthSpec::numbered(6000, 40, 4, 3, 21);
+    accord::synth::write_csv_dataset(&spec, dir.path()).unwrap();
+    let plain = std::fs::read_to_string(dir.path().join("labels.csv")).unwrap();
+    // A quoted header sends the same records through the general reader.
+    let quoted = plain.replacen("item,worker,label", "\"item\",worker,label", 1);
+    let fast = file(dir.path(), "fast.csv", &plain);
+    let general = file(dir.path(), "general.csv", &quoted);
+    let a = accord_ok(&["consolidate", &fast, "-q", "--posteriors"]);
+    let b = accord_ok(&["consolidate", &general, "-q", "--posteriors"]);
+    assert_eq!(a, b);
+    for (path, reader) in [(&fast, "fast"), (&general, "general")] {
+        let workers = dir.path().join(format!("{reader}-workers.csv"));
+        accord_ok(&[
+            "consolidate",
+            path,
+            "-q",
+            "--workers-out",
+            workers.to_str().unwrap(),
+            "-o",
+            dir.path().join("o.csv").to_str().unwrap(),
+        ]);
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("fast-workers.csv")).unwrap(),
+        std::fs::read(dir.path().join("general-workers.csv")).unwrap(),
+        "worker ids must come out in the same first-seen order"
+    );
+    // A ragged line deep in the file, past several parallel pieces.
+    let mut lines: Vec<&str> = plain.lines().collect();
+    lines[15_000] = "item-5000,w-1";
+    let broken = file(dir.path(), "broken.csv", lines.join("\n"));
+    let stderr = accord_bad_input(&["consolidate", &broken]);
+    assert!(
+        stderr.contains("line 15001") && stderr.contains("expected 3 fields"),
+        "{stderr}"
+    );
+}
