@@ -20,6 +20,7 @@
 
 pub mod algo;
 pub mod backend;
+pub mod bench;
 pub mod error;
 pub mod eval;
 pub mod io;

@@ -1,5 +1,6 @@
 //! Flag parsing and printing; all work is done by the library.
 
+mod bench;
 mod consolidate;
 mod generate;
 mod info;
@@ -22,6 +23,8 @@ enum Command {
     Generate(generate::Args),
     /// Print the GPU adapters, the backend `--backend auto` picks, and its limits.
     Info,
+    /// Time the methods on CPU and GPU over generated data of several sizes.
+    Bench(bench::Args),
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -36,5 +39,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Consolidate(args) => consolidate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Info => info::run(),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -50,7 +50,22 @@ struct LocalNames<'a> {
 }
 
 impl<'a> LocalNames<'a> {
+    /// Adds one occurrence. Repeats of the previous name (annotations are
+    /// usually grouped by item) and of the few names seen last skip the
+    /// hash table.
     fn push(&mut self, name: &'a [u8], line: u64) {
+        if let Some(&last) = self.per_annotation.last() {
+            if self.names[last as usize] == name {
+                self.per_annotation.push(last);
+                return;
+            }
+        }
+        if self.names.len() <= 16 {
+            if let Some(id) = self.names.iter().position(|n| *n == name) {
+                self.per_annotation.push(id as u32);
+                return;
+            }
+        }
         let next = self.names.len() as u32;
         let id = *self.ids.entry(name).or_insert_with(|| {
             self.names.push(name);
@@ -178,7 +193,7 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
 pub fn read_records(
     path: &Path,
     mut reader: impl Read,
-    mut rest: Vec<u8>,
+    rest: Vec<u8>,
     header_line: u64,
     delimiter: u8,
     cols: Columns,
@@ -186,27 +201,35 @@ pub fn read_records(
 ) -> std::result::Result<(), FastError> {
     let mut next_line = header_line + 1;
     let pieces_per_block = rayon::current_num_threads() * 4;
-    let mut buffer = std::mem::take(&mut rest);
+    // One block buffer for the whole file (calloc'd: pages are zeroed lazily
+    // by the OS); the partial line at a block's end moves to the front.
+    let mut buffer = vec![0u8; BLOCK_BYTES.max(2 * rest.len())];
+    buffer[..rest.len()].copy_from_slice(&rest);
+    let mut filled = rest.len();
     let mut eof = false;
-    while !eof || !buffer.is_empty() {
-        // Fill the buffer to a block, then cut at the last newline.
-        while !eof && buffer.len() < BLOCK_BYTES {
-            let old = buffer.len();
-            buffer.resize(old + (BLOCK_BYTES - old).max(1 << 20), 0);
+    loop {
+        while !eof && filled < buffer.len() {
             let n = reader
-                .read(&mut buffer[old..])
+                .read(&mut buffer[filled..])
                 .map_err(|e| super::read_error(path, e))?;
-            buffer.truncate(old + n);
             if n == 0 {
                 eof = true;
             }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
         }
         let cut = if eof {
-            buffer.len()
+            filled
         } else {
-            match buffer.iter().rposition(|&b| b == b'\n') {
+            match buffer[..filled].iter().rposition(|&b| b == b'\n') {
                 Some(p) => p + 1,
-                None => continue, // a line longer than a block: read more
+                None => {
+                    // A line longer than the block: grow and read on.
+                    buffer.resize(buffer.len() * 2, 0);
+                    continue;
+                }
             }
         };
         let block = &buffer[..cut];
@@ -225,7 +248,11 @@ pub fn read_records(
             merge(path, &piece, builder)?;
         }
         next_line += block.iter().filter(|&&b| b == b'\n').count() as u64;
-        buffer.drain(..cut);
+        buffer.copy_within(cut..filled, 0);
+        filled -= cut;
+        if eof && filled == 0 {
+            break;
+        }
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ mod interner;
 
 pub use interner::Interner;
 
-use rayon::iter::ParallelExtend;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -289,33 +289,49 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
 
     let n_items = data.items.len();
     let n_workers = data.workers.len();
-    let (item_offsets_all, by_item) = csr_permutation(&data.item, n_items);
+    let (mut item_offsets, mut by_item) = csr_permutation(&data.item, n_items);
 
-    // Find repeated (item, worker) pairs within each item's row.
-    let mut keep = vec![true; n_annotations];
-    let mut n_duplicates = 0usize;
-    let mut row_workers: Vec<(u32, u32)> = Vec::new();
-    for i in 0..n_items {
-        let row = &by_item[item_offsets_all[i] as usize..item_offsets_all[i + 1] as usize];
-        if row.len() < 2 {
-            continue;
-        }
-        row_workers.clear();
-        row_workers.extend(row.iter().map(|&a| (data.worker[a as usize], a)));
-        row_workers.sort_unstable();
-        for pair in row_workers.windows(2) {
-            if pair[0].0 == pair[1].0 {
-                n_duplicates += 1;
-                if duplicates == DuplicatePolicy::First {
-                    // Sorted by (worker, input index): the later one goes.
-                    keep[pair[1].1 as usize] = false;
+    // Find repeated (item, worker) pairs within each item's row, in parallel.
+    let (n_duplicates, mut dropped_indices) = (0..n_items)
+        .into_par_iter()
+        .with_min_len(4096)
+        .fold(
+            || (0usize, Vec::new(), Vec::new()),
+            |(mut count, mut drop_list, mut row_workers): (usize, Vec<u32>, Vec<(u32, u32)>), i| {
+                let row = &by_item[item_offsets[i] as usize..item_offsets[i + 1] as usize];
+                if row.len() >= 2 {
+                    row_workers.clear();
+                    row_workers.extend(row.iter().map(|&a| (data.worker[a as usize], a)));
+                    row_workers.sort_unstable();
+                    for pair in row_workers.windows(2) {
+                        if pair[0].0 == pair[1].0 {
+                            count += 1;
+                            if duplicates == DuplicatePolicy::First {
+                                // Sorted by (worker, input index): the later one goes.
+                                drop_list.push(pair[1].1);
+                            }
+                        }
+                    }
                 }
-            }
-        }
-    }
-    let dropped = keep.iter().filter(|k| !**k).count();
+                (count, drop_list, row_workers)
+            },
+        )
+        .map(|(count, drop_list, _)| (count, drop_list))
+        .reduce(
+            || (0, Vec::new()),
+            |(c1, mut d1), (c2, d2)| {
+                d1.extend(d2);
+                (c1 + c2, d1)
+            },
+        );
+    let dropped = dropped_indices.len();
 
     let (item, worker, label) = if dropped > 0 {
+        dropped_indices.par_sort_unstable();
+        let mut keep = vec![true; n_annotations];
+        for &a in &dropped_indices {
+            keep[a as usize] = false;
+        }
         let filter = |v: &[u32]| -> Vec<u32> {
             v.iter()
                 .zip(&keep)
@@ -323,27 +339,27 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
                 .map(|(x, _)| *x)
                 .collect()
         };
-        (
+        let filtered = (
             filter(&data.item),
             filter(&data.worker),
             filter(&data.label),
-        )
+        );
+        (item_offsets, by_item) = csr_permutation(&filtered.0, n_items);
+        filtered
     } else {
         (data.item, data.worker, data.label)
     };
-    drop(by_item);
 
-    let (item_offsets, by_item) = csr_permutation(&item, n_items);
-    let item_worker: Vec<u32> = by_item.iter().map(|&a| worker[a as usize]).collect();
+    let item_worker: Vec<u32> = by_item.par_iter().map(|&a| worker[a as usize]).collect();
     let item_label: Vec<u32> = by_item
-        .iter()
+        .par_iter()
         .map(|&a| label_map[label[a as usize] as usize])
         .collect();
     drop(by_item);
     let (worker_offsets, by_worker) = csr_permutation(&worker, n_workers);
-    let worker_item: Vec<u32> = by_worker.iter().map(|&a| item[a as usize]).collect();
+    let worker_item: Vec<u32> = by_worker.par_iter().map(|&a| item[a as usize]).collect();
     let worker_label: Vec<u32> = by_worker
-        .iter()
+        .par_iter()
         .map(|&a| label_map[label[a as usize] as usize])
         .collect();
 

@@ -110,14 +110,59 @@ pub fn ds_m_step_counts(
     posteriors: &[f32],
     k: usize,
 ) -> Vec<f32> {
+    let args = (worker_offsets, worker_item, worker_label, posteriors);
+    match k {
+        2 => m_step_fixed::<2>(args),
+        3 => m_step_fixed::<3>(args),
+        4 => m_step_fixed::<4>(args),
+        5 => m_step_fixed::<5>(args),
+        6 => m_step_fixed::<6>(args),
+        8 => m_step_fixed::<8>(args),
+        10 => m_step_fixed::<10>(args),
+        _ => m_step_general(args, k),
+    }
+}
+
+type MStepArgs<'a> = (&'a [u32], &'a [u32], &'a [u32], &'a [f32]);
+
+fn m_step_fixed<const K: usize>(args: MStepArgs) -> Vec<f32> {
+    let (worker_offsets, worker_item, worker_label, posteriors) = args;
+    let n_workers = worker_offsets.len() - 1;
+    let mut counts = vec![0f32; n_workers * K * K];
+    counts
+        .par_chunks_mut(K * K)
+        .enumerate()
+        .for_each(|(w, out)| {
+            // f64 accumulators (the reference the GPU's f32 segment sums are
+            // checked against), [given][true] so each annotation adds one row.
+            let mut acc = [[0f64; K]; K];
+            let range = worker_offsets[w] as usize..worker_offsets[w + 1] as usize;
+            for (&i, &l) in worker_item[range.clone()].iter().zip(&worker_label[range]) {
+                let post: &[f32; K] = posteriors[i as usize * K..(i as usize + 1) * K]
+                    .try_into()
+                    .expect("K");
+                let row = &mut acc[l as usize];
+                for t in 0..K {
+                    row[t] += post[t] as f64;
+                }
+            }
+            for t in 0..K {
+                for l in 0..K {
+                    out[t * K + l] = acc[l][t] as f32;
+                }
+            }
+        });
+    counts
+}
+
+fn m_step_general(args: MStepArgs, k: usize) -> Vec<f32> {
+    let (worker_offsets, worker_item, worker_label, posteriors) = args;
     let n_workers = worker_offsets.len() - 1;
     let mut counts = vec![0f32; n_workers * k * k];
     counts
         .par_chunks_mut(k * k)
         .enumerate()
         .for_each(|(w, out)| {
-            // Accumulate in f64: this is the reference the GPU's segmented f32
-            // sums are checked against.
             let mut acc = vec![0f64; k * k];
             let range = worker_offsets[w] as usize..worker_offsets[w + 1] as usize;
             for (&i, &l) in worker_item[range.clone()].iter().zip(&worker_label[range]) {
@@ -214,6 +259,77 @@ pub fn ds_e_step(
     log_priors: &[f32],
     posteriors: &mut [f32],
 ) -> Vec<f32> {
+    let args = (
+        item_offsets,
+        item_worker,
+        item_label,
+        log_confusion,
+        log_priors,
+    );
+    // Small K gets a copy with the row on the stack and the class loops
+    // unrolled; the arithmetic and its order are those of the general one.
+    match log_priors.len() {
+        2 => e_step_fixed::<2>(args, posteriors),
+        3 => e_step_fixed::<3>(args, posteriors),
+        4 => e_step_fixed::<4>(args, posteriors),
+        5 => e_step_fixed::<5>(args, posteriors),
+        6 => e_step_fixed::<6>(args, posteriors),
+        8 => e_step_fixed::<8>(args, posteriors),
+        10 => e_step_fixed::<10>(args, posteriors),
+        _ => e_step_general(args, posteriors),
+    }
+}
+
+type EStepArgs<'a> = (&'a [u32], &'a [u32], &'a [u32], &'a [f32], &'a [f32]);
+
+/// Normalises one row of log-posteriors in place; returns its log-sum-exp.
+#[inline(always)]
+fn normalise_row(row: &mut [f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for r in row.iter_mut() {
+        *r = (*r - max).exp();
+        sum += *r;
+    }
+    for r in row.iter_mut() {
+        *r /= sum;
+    }
+    max + sum.ln()
+}
+
+fn e_step_fixed<const K: usize>(args: EStepArgs, posteriors: &mut [f32]) -> Vec<f32> {
+    let (item_offsets, item_worker, item_label, log_confusion, log_priors) = args;
+    let n_items = item_offsets.len() - 1;
+    let priors: [f32; K] = log_priors.try_into().expect("K priors");
+    let mut ll = vec![0f32; n_items];
+    posteriors
+        .par_chunks_mut(ITEM_CHUNK * K)
+        .zip(ll.par_chunks_mut(ITEM_CHUNK))
+        .enumerate()
+        .for_each(|(chunk, (post, ll_out))| {
+            let first = chunk * ITEM_CHUNK;
+            for (local, (row, ll_i)) in post.chunks_exact_mut(K).zip(ll_out.iter_mut()).enumerate()
+            {
+                let i = first + local;
+                let mut lp = priors;
+                let range = item_offsets[i] as usize..item_offsets[i + 1] as usize;
+                for (&w, &l) in item_worker[range.clone()].iter().zip(&item_label[range]) {
+                    let base = (w as usize * K + l as usize) * K;
+                    let lc: &[f32; K] =
+                        log_confusion[base..base + K].try_into().expect("K entries");
+                    for t in 0..K {
+                        lp[t] += lc[t];
+                    }
+                }
+                *ll_i = normalise_row(&mut lp);
+                row.copy_from_slice(&lp);
+            }
+        });
+    ll
+}
+
+fn e_step_general(args: EStepArgs, posteriors: &mut [f32]) -> Vec<f32> {
+    let (item_offsets, item_worker, item_label, log_confusion, log_priors) = args;
     let k = log_priors.len();
     let n_items = item_offsets.len() - 1;
     let mut ll = vec![0f32; n_items];
@@ -233,16 +349,7 @@ pub fn ds_e_step(
                         *r += lc;
                     }
                 }
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut sum = 0f32;
-                for r in row.iter_mut() {
-                    *r = (*r - max).exp();
-                    sum += *r;
-                }
-                for r in row.iter_mut() {
-                    *r /= sum;
-                }
-                *ll_i = max + sum.ln();
+                *ll_i = normalise_row(row);
             }
         });
     ll

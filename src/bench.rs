@@ -1,0 +1,94 @@
+//! Timing of the EM steps on a backend, for `accord bench` and the criterion
+//! benches. The session (and so the device upload) is made before timing;
+//! each timed step waits for the device (the GPU session's steps submit and
+//! wait), so the times are real.
+
+use std::time::Instant;
+
+use crate::algo::{Method, MDS_PRIOR_ACCURACY};
+use crate::backend::{Backend, ConfusionRule};
+use crate::error::Result;
+use crate::pack::Packed;
+
+/// Median step times of one method on one backend.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct StepTimes {
+    /// Seconds per E-step (with its log-likelihood readback); for `mv`, per
+    /// vote count (with its readback).
+    pub e_step_s: f64,
+    /// Seconds per M-step (soft counts, normalisation, class priors).
+    pub m_step_s: f64,
+    /// Seconds to create the session (upload), once.
+    pub setup_s: f64,
+}
+
+impl StepTimes {
+    /// One EM iteration: E + M.
+    pub fn iteration_s(&self) -> f64 {
+        self.e_step_s + self.m_step_s
+    }
+}
+
+/// The M-step rule a method uses (for `mv`, the one M-step of its report).
+pub fn rule_of(method: Method) -> ConfusionRule {
+    match method {
+        Method::Mv => ConfusionRule::Full {
+            smoothing: 0.0,
+            prior_correct: 0.0,
+        },
+        Method::Ds => ConfusionRule::Full {
+            smoothing: 0.0,
+            prior_correct: crate::algo::DS_PRIOR_CORRECT,
+        },
+        Method::OneCoin => ConfusionRule::OneCoin { smoothing: 0.0 },
+        Method::Mds => ConfusionRule::Modified {
+            prior_accuracy: MDS_PRIOR_ACCURACY,
+        },
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    v[v.len() / 2]
+}
+
+/// Times `iterations` EM iterations of `method` (at least one).
+pub fn time_steps(
+    data: &Packed,
+    backend: &dyn Backend,
+    method: Method,
+    iterations: usize,
+) -> Result<StepTimes> {
+    let t = Instant::now();
+    let mut session = backend.em_session(data)?;
+    session.init_posteriors_from_votes()?;
+    let setup_s = t.elapsed().as_secs_f64();
+    let rule = rule_of(method);
+    let (mut e, mut m) = (Vec::new(), Vec::new());
+    if method == Method::Mv {
+        // Majority vote has no iterations: time the vote counting.
+        for _ in 0..iterations.max(1) {
+            let t = Instant::now();
+            session.mv_counts()?;
+            e.push(t.elapsed().as_secs_f64());
+        }
+        return Ok(StepTimes {
+            e_step_s: median(e),
+            m_step_s: 0.0,
+            setup_s,
+        });
+    }
+    for _ in 0..iterations.max(1) {
+        let t = Instant::now();
+        session.m_step(rule)?;
+        m.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        session.e_step()?;
+        e.push(t.elapsed().as_secs_f64());
+    }
+    Ok(StepTimes {
+        e_step_s: median(e),
+        m_step_s: median(m),
+        setup_s,
+    })
+}

@@ -1,0 +1,286 @@
+//! `accord bench`: the CPU/GPU × method × size matrix on generated data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use accord::algo::Method;
+use accord::backend::cpu::CpuBackend;
+use accord::backend::gpu::GpuBackend;
+use accord::backend::Backend;
+use accord::bench::time_steps;
+use accord::io::{self, ReadOptions};
+use accord::pack::{self, DuplicatePolicy};
+use accord::synth::{write_dataset, SynthFormat, SynthSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchBackend {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Annotation counts to run (e.g. 1e5,1e6,1e7).
+    #[arg(long, value_delimiter = ',', value_parser = parse_count, default_value = "1e5,1e6")]
+    sizes: Vec<usize>,
+    /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
+    #[arg(long, value_delimiter = ',', value_enum, default_value = "cpu,gpu")]
+    backends: Vec<BenchBackend>,
+    /// Methods to run.
+    #[arg(long, value_delimiter = ',', value_enum, default_value = "ds")]
+    methods: Vec<Method>,
+    /// Classes K of the generated data.
+    #[arg(long, default_value_t = 5)]
+    classes: usize,
+    /// Annotations per item of the generated data.
+    #[arg(long, default_value_t = 5)]
+    per_item: usize,
+    /// EM iterations timed per kernel measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    iterations: usize,
+    /// Skip the end-to-end runs (read, pack, fit, write in a child process).
+    #[arg(long)]
+    kernels_only: bool,
+    /// Keep the generated data in this folder (default: a temporary folder).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if !(v >= 1.0 && v.is_finite()) {
+        return Err(format!("{s:?} is not a positive count"));
+    }
+    Ok(v as usize)
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    annotations: usize,
+    items: usize,
+    workers: usize,
+    classes: usize,
+    backend: BenchBackend,
+    method: String,
+    iteration_ms: Option<f64>,
+    e_step_ms: Option<f64>,
+    m_step_ms: Option<f64>,
+    annotations_per_s: Option<f64>,
+    end_to_end_s: Option<f64>,
+    phases: Option<String>,
+    iterations: Option<usize>,
+    peak_mib: Option<f64>,
+    note: Option<String>,
+}
+
+/// Runs `accord consolidate` on `labels` and reads its summary.
+fn end_to_end(
+    labels: &Path,
+    out: &Path,
+    backend: BenchBackend,
+    method: Method,
+) -> anyhow::Result<(f64, String, usize, f64)> {
+    let started = Instant::now();
+    let output = Command::new(std::env::current_exe()?)
+        .arg("consolidate")
+        .arg(labels)
+        .args([
+            "--backend",
+            if backend == BenchBackend::Cpu {
+                "cpu"
+            } else {
+                "gpu"
+            },
+        ])
+        .args(["--method", method.name(), "--verbose", "-o"])
+        .arg(out)
+        .output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        anyhow::bail!("accord consolidate failed: {stderr}");
+    }
+    let phases = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("accord: phases: "))
+        .unwrap_or("")
+        .to_string();
+    let (phase_text, peak) = phases
+        .split_once("; peak memory ")
+        .unwrap_or((&phases, "0 MiB"));
+    let peak_mib: f64 = peak.trim_end_matches(" MiB").parse().unwrap_or(0.0);
+    let summary = format!("accord: {} on ", method.name());
+    let iterations = stderr
+        .lines()
+        .find(|l| l.starts_with(&summary))
+        .and_then(|l| l.split("): ").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Ok((seconds, phase_text.to_string(), iterations, peak_mib))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let root = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let gpu = if args.backends.contains(&BenchBackend::Gpu) {
+        Some(GpuBackend::new().map_err(|e| e.to_string()))
+    } else {
+        None
+    };
+    let adapter = match &gpu {
+        Some(Ok(g)) => format!(
+            "{} ({:?}, {:?})",
+            g.context().adapter_info.name,
+            g.context().adapter_info.backend,
+            g.context().adapter_info.device_type
+        ),
+        Some(Err(e)) => format!("none ({e})"),
+        None => "not used".into(),
+    };
+    let cpu_model = super::info::cpu_model();
+    let threads = rayon::current_num_threads();
+    if !args.json {
+        println!(
+            "accord {} bench — cpu: {cpu_model} ({threads} threads); gpu adapter: {adapter}",
+            env!("CARGO_PKG_VERSION")
+        );
+        println!(
+            "data: generated, K = {}, {} annotations per item, workers = items / 50 (20..200000)",
+            args.classes, args.per_item
+        );
+        println!("iter ms = one EM iteration (E + M; for mv: counting the votes), median of --iterations; e2e = accord consolidate in a child process");
+        println!(
+            "{:>11} {:>4} {:>8} {:>10} {:>9} {:>9} {:>12} {:>9} {:>5} {:>9}  phases",
+            "annotations",
+            "bknd",
+            "method",
+            "iter ms",
+            "E ms",
+            "M ms",
+            "ann/s/iter",
+            "e2e s",
+            "iters",
+            "peak MiB"
+        );
+    }
+    let mut rows = Vec::new();
+    for &size in &args.sizes {
+        let items = (size / args.per_item.max(1)).max(1);
+        let workers = (items / 50).clamp(20.max(args.per_item), 200_000);
+        let spec = SynthSpec::numbered(items, workers, args.classes, args.per_item, 1);
+        let dir = root.join(format!("bench-{size}"));
+        let labels = dir.join("labels.csv");
+        if !labels.is_file() {
+            write_dataset(&spec, &dir, SynthFormat::Csv)?;
+        }
+        let input = io::read(&labels, &ReadOptions::default(), &|_| {})?;
+        let data = pack::pack(input.annotations, DuplicatePolicy::Keep)?;
+        for &backend_kind in &args.backends {
+            let backend: Box<dyn Backend> = match backend_kind {
+                BenchBackend::Cpu => Box::new(CpuBackend),
+                BenchBackend::Gpu => match &gpu {
+                    Some(Ok(g)) => Box::new(g.clone()),
+                    _ => {
+                        rows.push(Row {
+                            annotations: data.n_annotations(),
+                            items,
+                            workers,
+                            classes: args.classes,
+                            backend: backend_kind,
+                            method: "-".into(),
+                            iteration_ms: None,
+                            e_step_ms: None,
+                            m_step_ms: None,
+                            annotations_per_s: None,
+                            end_to_end_s: None,
+                            phases: None,
+                            iterations: None,
+                            peak_mib: None,
+                            note: Some(format!("skipped: {adapter}")),
+                        });
+                        if !args.json {
+                            println!(
+                                "{:>11} {:>4} skipped: no GPU adapter ({adapter})",
+                                data.n_annotations(),
+                                "gpu"
+                            );
+                        }
+                        continue;
+                    }
+                },
+            };
+            for &method in &args.methods {
+                let steps = time_steps(&data, backend.as_ref(), method, args.iterations)?;
+                let e2e = if args.kernels_only {
+                    None
+                } else {
+                    Some(end_to_end(
+                        &labels,
+                        &dir.join("out.csv"),
+                        backend_kind,
+                        method,
+                    )?)
+                };
+                let row = Row {
+                    annotations: data.n_annotations(),
+                    items,
+                    workers,
+                    classes: args.classes,
+                    backend: backend_kind,
+                    method: method.name().into(),
+                    iteration_ms: Some(steps.iteration_s() * 1e3),
+                    e_step_ms: Some(steps.e_step_s * 1e3),
+                    m_step_ms: Some(steps.m_step_s * 1e3),
+                    annotations_per_s: Some(data.n_annotations() as f64 / steps.iteration_s()),
+                    end_to_end_s: e2e.as_ref().map(|e| e.0),
+                    phases: e2e.as_ref().map(|e| e.1.clone()),
+                    iterations: e2e.as_ref().map(|e| e.2),
+                    peak_mib: e2e.as_ref().map(|e| e.3),
+                    note: None,
+                };
+                if !args.json {
+                    let opt = |v: Option<f64>, p: usize| {
+                        v.map_or("-".to_string(), |x| format!("{x:.p$}"))
+                    };
+                    println!(
+                        "{:>11} {:>4} {:>8} {:>10.2} {:>9.2} {:>9.2} {:>12.3e} {:>9} {:>5} {:>9}  {}",
+                        row.annotations,
+                        if backend_kind == BenchBackend::Cpu { "cpu" } else { "gpu" },
+                        row.method,
+                        row.iteration_ms.unwrap_or(0.0),
+                        row.e_step_ms.unwrap_or(0.0),
+                        row.m_step_ms.unwrap_or(0.0),
+                        row.annotations_per_s.unwrap_or(0.0),
+                        opt(row.end_to_end_s, 2),
+                        row.iterations.map_or("-".into(), |i| i.to_string()),
+                        opt(row.peak_mib, 0),
+                        row.phases.clone().unwrap_or_default()
+                    );
+                }
+                rows.push(row);
+            }
+        }
+    }
+    if args.json {
+        let report = serde_json::json!({
+            "accord": env!("CARGO_PKG_VERSION"),
+            "cpu": cpu_model,
+            "threads": threads,
+            "gpu_adapter": adapter,
+            "classes": args.classes,
+            "per_item": args.per_item,
+            "rows": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
