@@ -25,13 +25,15 @@ for n in "${@:-1000000}"; do
   items=$((n / 5)); workers=$((items / 50)); [ "$workers" -lt 20 ] && workers=20
   dir="$work/data-$n"
   [ -f "$dir/labels.csv" ] || "$accord" generate --out "$dir" --items "$items" --workers "$workers" --classes 5 --per-item 5 --seed 1 2>/dev/null
-  # accord: end to end, as a user runs it.
+  # accord: end to end, as a user runs it (gold scoring left out of the
+  # timing, as crowd-kit's total_s leaves it out; a second run scores).
   start=$(date +%s.%N)
-  log=$("$accord" consolidate "$dir/labels.csv" --method ds --backend cpu -o "$dir/accord.csv" --gold "$dir/gold.csv" --verbose 2>&1 >/dev/null)
+  log=$("$accord" consolidate "$dir/labels.csv" --method ds --backend cpu -o "$dir/accord.csv" --verbose 2>&1 >/dev/null)
   end=$(date +%s.%N)
   a_s=$(echo "$end - $start" | bc -l)
   a_mem=$(sed -n 's/.*peak memory \([0-9.]*\) MiB.*/\1/p' <<<"$log")
-  a_acc=$(sed -n 's/.*accuracy on gold: \([0-9.]*\).*/\1/p' <<<"$log")
+  scored=$("$accord" consolidate "$dir/labels.csv" --method ds --backend cpu -o "$dir/accord.csv" --gold "$dir/gold.csv" 2>&1 >/dev/null)
+  a_acc=$(sed -n 's/.*accuracy on gold: \([0-9.]*\).*/\1/p' <<<"$scored")
   a_it=$(sed -n 's/^accord: ds on [^:]*: \([0-9]*\) iteration.*/\1/p' <<<"$log")
   printf '%-12s %-9s %10.2f %10.0f %9s %10s\n' "$n" accord "$a_s" "$a_mem" "$a_acc" "$a_it"
   # crowd-kit: end to end (CSV loading included), as its runner reports it.

@@ -126,7 +126,7 @@ fn write_csv(
     let mut row: Vec<String> = Vec::with_capacity(header.len());
     for item in 0..data.n_items() {
         row.clear();
-        row.push(data.item_names[item].clone());
+        row.push(data.item_names[item].to_string());
         row.push(data.class_names[fit.labels[item] as usize].clone());
         row.push(prob_text(fit.confidence[item]));
         if posteriors {
@@ -249,7 +249,7 @@ pub fn write_workers(
     w.write_record(&header)?;
     for worker in 0..data.n_workers() {
         let mut row = vec![
-            data.worker_names[worker].clone(),
+            data.worker_names[worker].to_string(),
             data.worker_range(worker).len().to_string(),
             prob_text(fit.worker_accuracy[worker]),
         ];

@@ -1,29 +1,109 @@
-//! String → dense `u32` id, keeping the names for output.
+//! String → dense `u32` id, keeping the names for output. Names live in one
+//! arena (a single `String` and its end offsets), indexed by a hash table of
+//! ids: no allocation per name and each name stored once, which matters at
+//! tens of millions of items.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+/// Names in id order, stored back to back.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Names {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Names {
+    /// Appends a name; its id is the previous length.
+    pub fn push(&mut self, name: &str) {
+        self.text.push_str(name);
+        self.ends.push(self.text.len());
+    }
+
+    /// The name of `id`.
+    pub fn get(&self, id: usize) -> &str {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.text[start..self.ends[id]]
+    }
+
+    /// The bytes of name `id` (no char-boundary checks: the interner's
+    /// comparisons).
+    #[inline]
+    fn bytes(&self, id: usize) -> &[u8] {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.text.as_bytes()[start..self.ends[id]]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The names in id order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// The names as owned strings (for small sets such as classes).
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+impl std::ops::Index<usize> for Names {
+    type Output = str;
+    fn index(&self, id: usize) -> &str {
+        self.get(id)
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Names {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut names = Names::default();
+        for n in iter {
+            names.push(n);
+        }
+        names
+    }
+}
 
 /// Interns names to dense ids `0..len()` in first-seen order.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    ids: HashMap<Box<str>, u32>,
-    names: Vec<String>,
+    names: Names,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
 }
 
 impl Interner {
     /// The id of `name`, assigning the next free one if it is new.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
+        let hash = self.hasher.hash_one(name.as_bytes());
+        let names = &self.names;
+        if let Some(&id) = self
+            .table
+            .find(hash, |&id| names.bytes(id as usize) == name.as_bytes())
+        {
             return id;
         }
         let id = self.names.len() as u32;
-        self.ids.insert(name.into(), id);
-        self.names.push(name.to_owned());
+        self.names.push(name);
+        let (names, hasher) = (&self.names, &self.hasher);
+        self.table
+            .insert_unique(hash, id, |&id| hasher.hash_one(names.bytes(id as usize)));
         id
     }
 
     /// The id of `name`, if it was interned.
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+        let hash = self.hasher.hash_one(name.as_bytes());
+        self.table
+            .find(hash, |&id| self.names.bytes(id as usize) == name.as_bytes())
+            .copied()
     }
 
     pub fn len(&self) -> usize {
@@ -34,12 +114,12 @@ impl Interner {
         self.names.is_empty()
     }
 
-    /// Names in id order.
-    pub fn names(&self) -> &[String] {
+    /// The names in id order.
+    pub fn names(&self) -> &Names {
         &self.names
     }
 
-    pub fn into_names(self) -> Vec<String> {
+    pub fn into_names(self) -> Names {
         self.names
     }
 }

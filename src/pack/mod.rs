@@ -7,7 +7,7 @@
 
 mod interner;
 
-pub use interner::Interner;
+pub use interner::{Interner, Names};
 
 use rayon::prelude::*;
 
@@ -116,7 +116,7 @@ impl AnnotationBuilder {
             self.data.labels.get(label).ok_or_else(|| {
                 format!(
                     "label {label:?} is not one of --categories ({})",
-                    self.data.labels.names().join(",")
+                    self.data.labels.names().to_vec().join(",")
                 )
             })
         } else {
@@ -190,8 +190,8 @@ pub struct PackStats {
 /// into `item_worker` / `item_label`, in input order; likewise by worker.
 #[derive(Debug, Clone)]
 pub struct Packed {
-    pub item_names: Vec<String>,
-    pub worker_names: Vec<String>,
+    pub item_names: Names,
+    pub worker_names: Names,
     /// Class names in class-id order.
     pub class_names: Vec<String>,
     pub item_offsets: Vec<u32>,
@@ -268,7 +268,7 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
             u32::MAX
         )));
     }
-    let label_names = data.labels.into_names();
+    let label_names = data.labels.into_names().to_vec();
     let n_classes = label_names.len();
     if n_classes == 0 {
         return Err(Error::Usage(

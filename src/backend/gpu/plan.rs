@@ -80,7 +80,7 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
             return Err(Error::Limit(format!(
                 "item {:?} alone has {} annotations, too many for the GPU's binding limit of {max_binding_bytes} \
                  bytes: use --backend cpu",
-                data.item_names[start],
+                &data.item_names[start],
                 data.item_range(start).len()
             )));
         }
