@@ -58,7 +58,9 @@ impl Consolidation {
 }
 
 fn expected_worker_accuracy(data: &Packed, posteriors: &Array2<f32>) -> Vec<f32> {
+    use rayon::prelude::*;
     (0..data.n_workers())
+        .into_par_iter()
         .map(|w| {
             let range = data.worker_range(w);
             let n = range.len();

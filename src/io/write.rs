@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::algo::Consolidation;
@@ -111,30 +112,54 @@ pub fn write_labels(
     }
 }
 
+/// Rows formatted per parallel task; a batch of tasks is written before the
+/// next is formatted, so memory stays bounded at any size.
+const CSV_ROWS_PER_TASK: usize = 16_384;
+
 fn write_csv(
     out: &mut dyn Write,
     data: &Packed,
     fit: &Consolidation,
     posteriors: bool,
 ) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    let mut header = vec!["item".to_string(), "label".into(), "confidence".into()];
+    let mut header = csv::Writer::from_writer(Vec::new());
+    let mut names = vec!["item".to_string(), "label".into(), "confidence".into()];
     if posteriors {
-        header.extend(data.class_names.iter().map(|c| format!("p_{c}")));
+        names.extend(data.class_names.iter().map(|c| format!("p_{c}")));
     }
-    w.write_record(&header)?;
-    let mut row: Vec<String> = Vec::with_capacity(header.len());
-    for item in 0..data.n_items() {
-        row.clear();
-        row.push(data.item_names[item].to_string());
-        row.push(data.class_names[fit.labels[item] as usize].clone());
-        row.push(prob_text(fit.confidence[item]));
-        if posteriors {
-            row.extend(fit.posteriors.row(item).iter().map(|&p| prob_text(p)));
+    header.write_record(&names)?;
+    out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    // Each task formats its rows with its own csv writer (quoting included);
+    // the byte buffers are written in order.
+    let format_rows = |rows: std::ops::Range<usize>| -> std::io::Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 32));
+        let mut row: Vec<String> = Vec::new();
+        for item in rows {
+            row.clear();
+            row.push(data.item_names[item].to_string());
+            row.push(data.class_names[fit.labels[item] as usize].clone());
+            row.push(prob_text(fit.confidence[item]));
+            if posteriors {
+                row.extend(fit.posteriors.row(item).iter().map(|&p| prob_text(p)));
+            }
+            w.write_record(&row)?;
         }
-        w.write_record(&row)?;
+        w.into_inner().map_err(|e| e.into_error())
+    };
+    let batch = CSV_ROWS_PER_TASK * rayon::current_num_threads().max(1) * 2;
+    for start in (0..data.n_items()).step_by(batch) {
+        let end = (start + batch).min(data.n_items());
+        let buffers: Vec<std::io::Result<Vec<u8>>> = (start..end)
+            .step_by(CSV_ROWS_PER_TASK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|s| format_rows(s..(s + CSV_ROWS_PER_TASK).min(end)))
+            .collect();
+        for buffer in buffers {
+            out.write_all(&buffer?)?;
+        }
     }
-    w.flush()
+    Ok(())
 }
 
 fn metadata(data: &Packed, fit: &Consolidation, options: &WriteOptions, item: usize) -> Value {
