@@ -113,7 +113,7 @@ fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn 
         BackendChoice::Auto => match GpuBackend::new() {
             // A software rasteriser (lavapipe, llvmpipe) is slower than the
             // CPU backend: auto leaves it to an explicit --backend gpu.
-            Ok(gpu) if gpu.context().adapter_info.device_type == wgpu::DeviceType::Cpu => {
+            Ok(gpu) if gpu.is_software() => {
                 if !quiet {
                     eprintln!(
                         "accord: using the CPU backend: the only adapter, {}, is a software rasteriser (--backend gpu forces it)",

@@ -21,7 +21,15 @@ pub fn run() -> anyhow::Result<()> {
         Ok(gpu) => {
             let ctx = gpu.context();
             let l = &ctx.limits;
-            println!("backend (auto): {}", accord::backend::Backend::name(&gpu));
+            let software = if gpu.is_software() {
+                ", a software rasteriser"
+            } else {
+                ""
+            };
+            println!(
+                "gpu backend: {}{software}",
+                accord::backend::Backend::name(&gpu)
+            );
             println!("  max_buffer_size: {} bytes", l.max_buffer_size);
             println!(
                 "  max_storage_buffer_binding_size: {} bytes",
@@ -45,6 +53,11 @@ pub fn run() -> anyhow::Result<()> {
             );
             println!("  classes handled: up to {MAX_GPU_CLASSES}");
             println!("  features: {:?}", ctx.features);
+            if gpu.is_software() {
+                println!("backend (auto): cpu (the only adapter is a software rasteriser; --backend gpu uses it)");
+            } else {
+                println!("backend (auto): gpu");
+            }
         }
         Err(e) => println!("backend (auto): cpu ({e})"),
     }

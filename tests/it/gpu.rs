@@ -451,3 +451,19 @@ mod every_backend {
         handles_items_without_annotations_and_single_votes
     );
 }
+
+#[test]
+fn info_names_the_adapter_its_limits_and_autos_choice() {
+    let out = accord_ok(&["info"]);
+    assert!(out.contains("backend (auto): "), "{out}");
+    if let Some(gpu) = gpu() {
+        assert!(out.contains("max_storage_buffer_binding_size"), "{out}");
+        assert!(out.contains(&gpu.context().adapter_info.name), "{out}");
+        let auto_cpu = out.contains("backend (auto): cpu");
+        assert_eq!(
+            auto_cpu,
+            gpu.is_software(),
+            "auto must skip software adapters only: {out}"
+        );
+    }
+}

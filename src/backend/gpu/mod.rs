@@ -38,6 +38,12 @@ impl GpuBackend {
         })
     }
 
+    /// True when the adapter is a software rasteriser (lavapipe, llvmpipe):
+    /// slower than the CPU backend, so `--backend auto` passes it over.
+    pub fn is_software(&self) -> bool {
+        self.ctx.adapter_info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// The context, for `accord info` and kernel-level tests.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
