@@ -191,3 +191,25 @@ fn help_documents_every_flag_with_defaults() {
     }
     assert!(help.contains("[default: ds]"), "{help}");
 }
+
+#[test]
+fn fast_reader_counts_crlf_and_blank_lines_in_error_positions() {
+    fails_at(
+        b"item,worker,label\r\na,w,x\r\n\r\nb,w,y\r\n\nc,w\r\n",
+        "crlf.csv",
+        &[],
+        &[
+            "line 6",
+            "expected 3 fields, found 2".split(", ").next().unwrap(),
+        ],
+    );
+    // And the same file without the bad line reads all records.
+    let dir = tmp();
+    let input = file(
+        dir.path(),
+        "ok.csv",
+        "item,worker,label\r\na,w,x\r\n\r\nb,w,y\r\n\n",
+    );
+    let rows = csv_rows(&accord_ok(&["consolidate", &input, "-q"]));
+    assert_eq!(rows.len(), 2);
+}
