@@ -198,7 +198,7 @@ fn fast_reader_counts_crlf_and_blank_lines_in_error_positions() {
         b"item,worker,label\r\na,w,x\r\n\r\nb,w,y\r\n\nc,w\r\n",
         "crlf.csv",
         &[],
-        &["line 6", "expected 3 fields, found 2"],
+        &["line 6", "expected 3 fields as in the header, found 2"],
     );
     // And the same file without the bad line reads all records.
     let dir = tmp();
