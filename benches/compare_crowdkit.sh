@@ -22,6 +22,7 @@ work=${WORK_DIR:-$(mktemp -d)}
 repeats=${REPEATS:-3}
 [ -x "$accord" ] || { echo "build accord first: cargo build --release" >&2; exit 2; }
 [ -x "$python" ] || { echo "no crowd-kit Python at $python (set CROWDKIT_PYTHON)" >&2; exit 2; }
+command -v bc >/dev/null || { echo "this script needs bc (apt-get install bc)" >&2; exit 2; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "hardware: $cpu, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; accord $("$accord" --version | cut -d' ' -f2); medians of $repeats runs"
