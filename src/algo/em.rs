@@ -1,7 +1,7 @@
 //! The EM loop, written once for every backend and EM method.
 
 use super::{Consolidation, Params};
-use crate::backend::{Backend, ConfusionRule};
+use crate::backend::{Backend, ConfusionRule, EmSession};
 use crate::error::Result;
 use crate::pack::Packed;
 
@@ -15,6 +15,17 @@ pub enum Start {
     Symmetric(f32),
 }
 
+/// The M-step rule of an EM method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MStepRule {
+    /// The same rule every iteration.
+    Fixed(ConfusionRule),
+    /// Ground Truth's modified Dawid-Skene: the all-worker prior accuracy is
+    /// the start's accuracy, then the mean worker accuracy of the previous
+    /// M-step (the only rule that reads that mean back from the device).
+    Modified,
+}
+
 /// True when EM has converged: `|ΔLL| ≤ tol·|LL|`.
 ///
 /// Ground Truth's notebook tests `(LL − prevLL)/prevLL < tol`, which is
@@ -25,29 +36,29 @@ pub fn converged(previous: f64, current: f64, tol: f64) -> bool {
 }
 
 /// Runs EM: start, then E-step / stopping test / M-step until converged or
-/// `params.max_iter` E-steps. `rule` gives the M-step rule from the current
-/// population accuracy (the mean `trace(C)/n` of the last M-step; the start's
-/// accuracy before any).
+/// `params.max_iter` E-steps.
 pub fn fit_em(
     data: &Packed,
     backend: &dyn Backend,
     params: &Params,
     start: Start,
-    rule: &mut dyn FnMut(f32) -> ConfusionRule,
+    m_rule: MStepRule,
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
     let mut session = backend.em_session(data)?;
+    // The population accuracy only matters to (and is only read back for)
+    // the modified rule.
     let mut population_accuracy = match start {
+        Start::Symmetric(accuracy) => accuracy,
+        Start::Votes => super::MDS_PRIOR_ACCURACY,
+    };
+    match start {
         Start::Votes => {
             session.init_posteriors_from_votes()?;
-            session.m_step(rule(0.0))?;
-            session.mean_worker_accuracy()?
+            m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
         }
-        Start::Symmetric(accuracy) => {
-            session.init_symmetric(accuracy)?;
-            accuracy
-        }
-    };
+        Start::Symmetric(accuracy) => session.init_symmetric(accuracy)?,
+    }
     let mut history = Vec::new();
     let mut converged_flag = false;
     for iteration in 1..=params.max_iter {
@@ -62,8 +73,7 @@ pub fn fit_em(
         if iteration == params.max_iter {
             break;
         }
-        session.m_step(rule(population_accuracy))?;
-        population_accuracy = session.mean_worker_accuracy()?;
+        m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
     }
     let posteriors = session.read_posteriors()?;
     let model = session.read_params()?;
@@ -84,6 +94,21 @@ pub fn fit_em(
         iterations,
         converged_flag,
     ))
+}
+
+/// One M-step under `m_rule`; the modified rule also reads back the new
+/// population accuracy into `population`.
+fn m_step(session: &mut dyn EmSession, m_rule: MStepRule, population: &mut f32) -> Result<()> {
+    match m_rule {
+        MStepRule::Fixed(rule) => session.m_step(rule),
+        MStepRule::Modified => {
+            session.m_step(ConfusionRule::Modified {
+                prior_accuracy: *population,
+            })?;
+            *population = session.mean_worker_accuracy()?;
+            Ok(())
+        }
+    }
 }
 
 /// Each row's most probable class (the first on exact ties) and its

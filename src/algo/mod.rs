@@ -144,10 +144,10 @@ pub fn fit(
             backend,
             params,
             em::Start::Votes,
-            &mut |_| ConfusionRule::Full {
+            em::MStepRule::Fixed(ConfusionRule::Full {
                 smoothing: params.smoothing,
                 prior_correct: params.prior_correct,
-            },
+            }),
             on_iteration,
         ),
         Method::OneCoin => em::fit_em(
@@ -155,9 +155,9 @@ pub fn fit(
             backend,
             params,
             em::Start::Votes,
-            &mut |_| ConfusionRule::OneCoin {
+            em::MStepRule::Fixed(ConfusionRule::OneCoin {
                 smoothing: params.smoothing,
-            },
+            }),
             on_iteration,
         ),
         Method::Mds => em::fit_em(
@@ -165,7 +165,7 @@ pub fn fit(
             backend,
             params,
             em::Start::Symmetric(MDS_PRIOR_ACCURACY),
-            &mut |prior_accuracy| ConfusionRule::Modified { prior_accuracy },
+            em::MStepRule::Modified,
             on_iteration,
         )
         .map(|mut c| {
