@@ -3,8 +3,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// `Params` of mv_counts, vote_shares and ds_e_step (keep in sync with
-/// those shaders): the number of items in the chunk.
+/// `Params` of mv_counts, vote_shares, ds_e_step, ds_m_step_segments and
+/// ds_m_step_combine (keep in sync with those shaders): how many threads'
+/// worth of work the chunk has (items, segments or runs).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct CountParams {
