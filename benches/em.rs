@@ -36,8 +36,7 @@ fn sizes() -> Vec<usize> {
 }
 
 fn spec(annotations: usize) -> SynthSpec {
-    let items = annotations / 5;
-    SynthSpec::numbered(items, (items / 50).clamp(20, 200_000), 5, 5, 1)
+    accord::bench::bench_spec(annotations, 5, 5)
 }
 
 fn packed(annotations: usize) -> Packed {
@@ -58,15 +57,7 @@ fn packed(annotations: usize) -> Packed {
 }
 
 fn print_hardware(gpu: &Option<GpuBackend>) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpu = accord::bench::cpu_model();
     eprintln!(
         "accord benches — {cpu}, {} threads",
         rayon::current_num_threads()

@@ -9,6 +9,30 @@ use crate::algo::{Method, MDS_PRIOR_ACCURACY};
 use crate::backend::{Backend, ConfusionRule};
 use crate::error::Result;
 use crate::pack::Packed;
+use crate::synth::SynthSpec;
+
+/// The CPU's model name from /proc/cpuinfo, where there is one (printed with
+/// every benchmark).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// The generated data every benchmark uses: `annotations / per_item` items,
+/// workers = items / 50 (20 to 200,000), accuracies uniform on [0.55, 0.95],
+/// seed 1.
+pub fn bench_spec(annotations: usize, classes: usize, per_item: usize) -> SynthSpec {
+    let items = (annotations / per_item.max(1)).max(1);
+    let workers = (items / 50).clamp(20.max(per_item), 200_000);
+    SynthSpec::numbered(items, workers, classes, per_item, 1)
+}
 
 /// Median step times of one method on one backend.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -18,8 +42,6 @@ pub struct StepTimes {
     pub e_step_s: f64,
     /// Seconds per M-step (soft counts, normalisation, class priors).
     pub m_step_s: f64,
-    /// Seconds to create the session (upload), once.
-    pub setup_s: f64,
 }
 
 impl StepTimes {
@@ -59,10 +81,8 @@ pub fn time_steps(
     method: Method,
     iterations: usize,
 ) -> Result<StepTimes> {
-    let t = Instant::now();
     let mut session = backend.em_session(data)?;
     session.init_posteriors_from_votes()?;
-    let setup_s = t.elapsed().as_secs_f64();
     let rule = rule_of(method);
     let (mut e, mut m) = (Vec::new(), Vec::new());
     if method == Method::Mv {
@@ -75,7 +95,6 @@ pub fn time_steps(
         return Ok(StepTimes {
             e_step_s: median(e),
             m_step_s: 0.0,
-            setup_s,
         });
     }
     for _ in 0..iterations.max(1) {
@@ -89,6 +108,5 @@ pub fn time_steps(
     Ok(StepTimes {
         e_step_s: median(e),
         m_step_s: median(m),
-        setup_s,
     })
 }

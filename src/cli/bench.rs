@@ -11,7 +11,7 @@ use accord::backend::Backend;
 use accord::bench::time_steps;
 use accord::io::{self, ReadOptions};
 use accord::pack::{self, DuplicatePolicy};
-use accord::synth::{write_dataset, SynthFormat, SynthSpec};
+use accord::synth::{write_dataset, SynthFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -146,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(Err(e)) => format!("none ({e})"),
         None => "not used".into(),
     };
-    let cpu_model = super::info::cpu_model();
+    let cpu_model = accord::bench::cpu_model();
     let threads = rayon::current_num_threads();
     if !args.json {
         println!(
@@ -174,9 +174,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for &size in &args.sizes {
-        let items = (size / args.per_item.max(1)).max(1);
-        let workers = (items / 50).clamp(20.max(args.per_item), 200_000);
-        let spec = SynthSpec::numbered(items, workers, args.classes, args.per_item, 1);
+        let spec = accord::bench::bench_spec(size, args.classes, args.per_item);
+        let (items, workers) = (spec.items, spec.workers);
         let dir = root.join(format!("bench-{size}"));
         let labels = dir.join("labels.csv");
         if !labels.is_file() {

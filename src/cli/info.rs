@@ -1,4 +1,5 @@
 use accord::backend::gpu::{list_adapters, GpuBackend, MAX_BINDING_ENV, MAX_GPU_CLASSES};
+use accord::bench::cpu_model;
 
 pub fn run() -> anyhow::Result<()> {
     println!("accord {}", env!("CARGO_PKG_VERSION"));
@@ -62,17 +63,4 @@ pub fn run() -> anyhow::Result<()> {
         Err(e) => println!("backend (auto): cpu ({e})"),
     }
     Ok(())
-}
-
-/// The CPU's model name from /proc/cpuinfo, where there is one.
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }

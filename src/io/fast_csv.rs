@@ -53,9 +53,13 @@ struct LocalNames<'a> {
 /// call to memcmp, which `==` on slices makes.
 #[inline(always)]
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len()
-        && (a.len() > 32 || a.iter().zip(b).all(|(x, y)| x == y))
-        && (a.len() <= 32 || a == b)
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 32 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 impl<'a> LocalNames<'a> {

@@ -73,15 +73,17 @@ pub fn now_iso8601() -> String {
         .to_string()
 }
 
-/// A probability as JSON: rounded to 6 decimals so f32 noise stays out.
+/// A probability rounded to 6 decimals, so f32 noise stays out of outputs.
+fn round6(p: f32) -> f64 {
+    (p as f64 * 1e6).round() / 1e6
+}
+
 fn prob(p: f32) -> Value {
-    let rounded = (p as f64 * 1e6).round() / 1e6;
-    json!(rounded)
+    json!(round6(p))
 }
 
 fn prob_text(p: f32) -> String {
-    let rounded = (p as f64 * 1e6).round() / 1e6;
-    format!("{rounded}")
+    format!("{}", round6(p))
 }
 
 /// Writes one label per item in `options.format`.

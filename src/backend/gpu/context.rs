@@ -284,6 +284,23 @@ impl GpuContext {
         (x as u32, groups.div_ceil(x) as u32)
     }
 
+    /// Records one compute pass with `record`, submits it and waits.
+    pub fn run_pass(
+        &self,
+        label: &str,
+        record: impl FnOnce(&mut wgpu::ComputePass<'_>),
+    ) -> Result<()> {
+        let mut encoder = self.encoder(label);
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: None,
+            });
+            record(&mut pass);
+        }
+        self.submit(encoder)
+    }
+
     pub fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
         self.device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
@@ -380,15 +397,12 @@ impl GpuContext {
             "reduce_rows",
             &[&uniform, &input_buffer, &output],
         );
-        let mut encoder = self.encoder("reduce_rows");
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        let (x, y) = self.grid_groups(groups as u64);
+        self.run_pass("reduce_rows", |pass| {
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
-            let (x, y) = self.grid_groups(groups as u64);
             pass.dispatch_workgroups(x, y, 1);
-        }
-        self.submit(encoder)?;
+        })?;
         self.read(&output, 0, (groups * width * 2) as u64)
     }
 
@@ -405,14 +419,11 @@ impl GpuContext {
             },
         );
         let bind_group = self.bind(&pipeline, "loop_probe", &[&uniform, &result]);
-        let mut encoder = self.encoder("loop_probe");
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        self.run_pass("loop_probe", |pass| {
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(1, 1, 1);
-        }
-        self.submit(encoder)?;
+        })?;
         let out = self.read::<u32>(&result, 0, 2)?;
         Ok((out[0], out[1]))
     }

@@ -441,15 +441,7 @@ impl GpuSession {
     }
 
     fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) -> Result<()> {
-        let mut encoder = self.ctx.encoder(label);
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(label),
-                timestamp_writes: None,
-            });
-            record(&mut pass);
-        }
-        self.ctx.submit(encoder)
+        self.ctx.run_pass(label, record)
     }
 }
 
