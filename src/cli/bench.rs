@@ -1,5 +1,6 @@
 //! `accord bench`: the CPU/GPU × method × size matrix on generated data.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -126,6 +127,8 @@ fn end_to_end(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Through io::Write: a closed pipe is an io error main treats as success.
+    let mut out = std::io::stdout().lock();
     let tmp = tempfile::tempdir()?;
     let root = args
         .data_dir
@@ -149,16 +152,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cpu_model = accord::bench::cpu_model();
     let threads = rayon::current_num_threads();
     if !args.json {
-        println!(
+        writeln!(
+            out,
             "accord {} bench — cpu: {cpu_model} ({threads} threads); gpu adapter: {adapter}",
             env!("CARGO_PKG_VERSION")
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "data: generated, K = {}, {} annotations per item, workers = items / 50 (20..200000)",
             args.classes, args.per_item
-        );
-        println!("iter ms = one EM iteration (E + M; for mv: counting the votes), median of --iterations; e2e = accord consolidate in a child process");
-        println!(
+        )?;
+        writeln!(out, "iter ms = one EM iteration (E + M; for mv: counting the votes), median of --iterations; e2e = accord consolidate in a child process")?;
+        writeln!(
+            out,
             "{:>11} {:>4} {:>8} {:>10} {:>9} {:>9} {:>12} {:>9} {:>5} {:>9}  phases",
             "annotations",
             "bknd",
@@ -170,7 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "e2e s",
             "iters",
             "peak MiB"
-        );
+        )?;
     }
     let mut rows = Vec::new();
     for &size in &args.sizes {
@@ -207,11 +213,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                             note: Some(format!("skipped: {adapter}")),
                         });
                         if !args.json {
-                            println!(
+                            writeln!(
+                                out,
                                 "{:>11} {:>4} skipped: no GPU adapter ({adapter})",
                                 data.n_annotations(),
                                 "gpu"
-                            );
+                            )?;
                         }
                         continue;
                     }
@@ -250,7 +257,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     let opt = |v: Option<f64>, p: usize| {
                         v.map_or("-".to_string(), |x| format!("{x:.p$}"))
                     };
-                    println!(
+                    writeln!(
+                        out,
                         "{:>11} {:>4} {:>8} {:>10.2} {:>9.2} {:>9.2} {:>12.3e} {:>9} {:>5} {:>9}  {}",
                         row.annotations,
                         if backend_kind == BenchBackend::Cpu { "cpu" } else { "gpu" },
@@ -263,7 +271,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         row.iterations.map_or("-".into(), |i| i.to_string()),
                         opt(row.peak_mib, 0),
                         row.phases.clone().unwrap_or_default()
-                    );
+                    )?;
                 }
                 rows.push(row);
             }
@@ -279,7 +287,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "per_item": args.per_item,
             "rows": rows,
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     }
     Ok(())
 }

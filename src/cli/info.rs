@@ -1,22 +1,28 @@
 use accord::backend::gpu::{list_adapters, GpuBackend, MAX_BINDING_ENV, MAX_GPU_CLASSES};
 use accord::bench::cpu_model;
+use std::io::Write;
 
 pub fn run() -> anyhow::Result<()> {
-    println!("accord {}", env!("CARGO_PKG_VERSION"));
-    println!(
+    // Through io::Write: a closed pipe (`accord info | head`) is an io error
+    // main treats as success, where println! would panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "accord {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(
+        out,
         "cpu: {} ({} threads)",
         cpu_model(),
         rayon::current_num_threads()
-    );
+    )?;
     let adapters = list_adapters();
     if adapters.is_empty() {
-        println!("adapters: none");
+        writeln!(out, "adapters: none")?;
     }
     for (i, a) in adapters.iter().enumerate() {
-        println!(
+        writeln!(
+            out,
             "adapter {i}: {} ({:?}, {:?}, driver {} {})",
             a.name, a.backend, a.device_type, a.driver, a.driver_info
-        );
+        )?;
     }
     match GpuBackend::new() {
         Ok(gpu) => {
@@ -27,40 +33,46 @@ pub fn run() -> anyhow::Result<()> {
             } else {
                 ""
             };
-            println!(
+            writeln!(
+                out,
                 "gpu backend: {}{software}",
                 accord::backend::Backend::name(&gpu)
-            );
-            println!("  max_buffer_size: {} bytes", l.max_buffer_size);
-            println!(
+            )?;
+            writeln!(out, "  max_buffer_size: {} bytes", l.max_buffer_size)?;
+            writeln!(
+                out,
                 "  max_storage_buffer_binding_size: {} bytes",
                 l.max_storage_buffer_binding_size
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "  binding limit used: {} bytes ({MAX_BINDING_ENV} lowers it)",
                 ctx.max_binding_bytes()
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "  max_compute_workgroups_per_dimension: {}",
                 l.max_compute_workgroups_per_dimension
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "  max_compute_invocations_per_workgroup: {}",
                 l.max_compute_invocations_per_workgroup
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "  max_compute_workgroup_storage_size: {} bytes",
                 l.max_compute_workgroup_storage_size
-            );
-            println!("  classes handled: up to {MAX_GPU_CLASSES}");
-            println!("  features: {:?}", ctx.features);
+            )?;
+            writeln!(out, "  classes handled: up to {MAX_GPU_CLASSES}")?;
+            writeln!(out, "  features: {:?}", ctx.features)?;
             if gpu.is_software() {
-                println!("backend (auto): cpu (the only adapter is a software rasteriser; --backend gpu uses it)");
+                writeln!(out, "backend (auto): cpu (the only adapter is a software rasteriser; --backend gpu uses it)")?;
             } else {
-                println!("backend (auto): gpu");
+                writeln!(out, "backend (auto): gpu")?;
             }
         }
-        Err(e) => println!("backend (auto): cpu ({e})"),
+        Err(e) => writeln!(out, "backend (auto): cpu ({e})")?,
     }
     Ok(())
 }

@@ -210,3 +210,24 @@ fn fast_reader_counts_crlf_and_blank_lines_in_error_positions() {
     let rows = csv_rows(&accord_ok(&["consolidate", &input, "-q"]));
     assert_eq!(rows.len(), 2);
 }
+
+/// Regression: `accord info | head` panicked in println! on the closed pipe.
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let birds = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/birds/labels.csv");
+    for args in [
+        vec!["info"],
+        vec!["consolidate", birds, "--backend", "cpu", "-q"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // every write now fails with EPIPE
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "accord {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "accord {args:?}: {stderr}");
+    }
+}
