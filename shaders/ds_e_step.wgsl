@@ -47,8 +47,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         lp[t] = exp(lp[t] - m);
         s = s + lp[t];
     }
+    let inverse = 1.0 / s;
     for (var t = 0u; t < K; t = t + 1u) {
-        posteriors[i * K + t] = lp[t] / s;
+        posteriors[i * K + t] = lp[t] * inverse;
     }
     ll_terms[i] = m + log(s);
 }

@@ -5,10 +5,11 @@
 //! first-seen order exactly as the sequential reader would. A quote anywhere
 //! sends the caller back to the general reader.
 
+use std::hash::BuildHasher;
 use std::io::Read;
 use std::path::Path;
 
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -40,61 +41,122 @@ impl From<Error> for FastError {
 }
 
 /// Names seen in one piece, in first-seen order, and each annotation's local id.
-#[derive(Default)]
+///
+/// Names of at most 16 bytes (nearly all ids) are looked up by their bytes
+/// packed into a `u128` held in the table itself: a lookup then touches only
+/// the table, never the input where the name was first seen, which would be
+/// a cache miss per line. Longer names go through a map of byte slices.
 struct LocalNames<'a> {
-    ids: HashMap<&'a [u8], u32>,
+    short: HashTable<ShortEntry>,
+    long: HashMap<&'a [u8], u32>,
+    hasher: DefaultHashBuilder,
     names: Vec<&'a [u8]>,
     /// Line of each name's first occurrence, for error messages.
     first_line: Vec<u64>,
     per_annotation: Vec<u32>,
+    /// The previous short name's key and id: annotations are usually grouped
+    /// by item, so most item lookups end here.
+    last: Option<(ShortKey, u32)>,
 }
 
-/// Byte equality for the short names of CSV fields: an inline loop beats a
-/// call to memcmp, which `==` on slices makes.
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// A name of at most 16 bytes: its bytes (little-endian, zero-padded) and
+/// its length, so that names ending in NUL bytes stay distinct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShortKey {
+    bytes: u128,
+    len: u32,
+}
+
+#[derive(Clone, Copy)]
+struct ShortEntry {
+    key: ShortKey,
+    id: u32,
+}
+
+impl ShortKey {
+    /// The key of `bytes[start..end]`, or `None` for names over 16 bytes.
+    /// Reads 16 bytes at once where the slice allows, and masks the tail.
+    #[inline(always)]
+    fn of(bytes: &[u8], start: usize, end: usize) -> Option<ShortKey> {
+        let len = end - start;
+        if len > 16 {
+            return None;
+        }
+        let word = match bytes.get(start..start + 16) {
+            Some(w) => u128::from_le_bytes(w.try_into().expect("16 bytes")),
+            None => {
+                let mut w = [0u8; 16];
+                w[..len].copy_from_slice(&bytes[start..end]);
+                u128::from_le_bytes(w)
+            }
+        };
+        let mask = if len == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * len)) - 1
+        };
+        Some(ShortKey {
+            bytes: word & mask,
+            len: len as u32,
+        })
     }
-    if a.len() > 32 {
-        return a == b;
-    }
-    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 impl<'a> LocalNames<'a> {
     fn with_capacity(n: usize) -> Self {
         LocalNames {
-            ids: HashMap::with_capacity(n),
+            short: HashTable::with_capacity(n),
+            long: HashMap::new(),
+            hasher: DefaultHashBuilder::default(),
             names: Vec::with_capacity(n),
             first_line: Vec::with_capacity(n),
             per_annotation: Vec::new(),
+            last: None,
         }
     }
 
-    /// Adds one occurrence. Repeats of the previous name (annotations are
-    /// usually grouped by item) and of the few names seen last skip the
-    /// hash table.
-    fn push(&mut self, name: &'a [u8], line: u64) {
-        if let Some(&last) = self.per_annotation.last() {
-            if same(self.names[last as usize], name) {
-                self.per_annotation.push(last);
-                return;
-            }
-        }
-        if self.names.len() <= 16 {
-            if let Some(id) = self.names.iter().position(|n| same(n, name)) {
-                self.per_annotation.push(id as u32);
-                return;
-            }
-        }
+    /// Adds one occurrence of `bytes[start..end]`; returns whether the name
+    /// is new to this piece.
+    #[inline(always)]
+    fn push(&mut self, bytes: &'a [u8], start: usize, end: usize, line: u64) -> bool {
+        let name = &bytes[start..end];
         let next = self.names.len() as u32;
-        let id = *self.ids.entry(name).or_insert_with(|| {
+        let Some(key) = ShortKey::of(bytes, start, end) else {
+            let id = *self.long.entry(name).or_insert(next);
+            return self.record(id, name, line);
+        };
+        if let Some((last_key, id)) = self.last {
+            if last_key == key {
+                self.per_annotation.push(id);
+                return false;
+            }
+        }
+        let hash = self.hasher.hash_one(key.bytes);
+        let id = match self.short.find(hash, |e| e.key == key) {
+            Some(e) => e.id,
+            None => {
+                let hasher = &self.hasher;
+                self.short
+                    .insert_unique(hash, ShortEntry { key, id: next }, |e| {
+                        hasher.hash_one(e.key.bytes)
+                    });
+                next
+            }
+        };
+        self.last = Some((key, id));
+        self.record(id, name, line)
+    }
+
+    /// Appends annotation `id`, registering its name if it is new.
+    #[inline(always)]
+    fn record(&mut self, id: u32, name: &'a [u8], line: u64) -> bool {
+        self.per_annotation.push(id);
+        let is_new = id as usize == self.names.len();
+        if is_new {
             self.names.push(name);
             self.first_line.push(line);
-            next
-        });
-        self.per_annotation.push(id);
+        }
+        is_new
     }
 }
 
@@ -104,32 +166,34 @@ struct Piece<'a> {
     labels: LocalNames<'a>,
 }
 
-fn trim(field: &[u8]) -> &[u8] {
-    let start = field
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(field.len());
-    let end = field
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &field[start..end]
+/// `bytes[start..end]` without surrounding ASCII whitespace, as a range.
+#[inline(always)]
+fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && bytes[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    while end > start && bytes[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    (start, end)
 }
 
-/// Parses one piece of whole lines starting at line `first_line`.
-/// Checks and records one line's fields (CR stripped, blank lines skipped),
-/// then clears `fields` for the next line.
+/// Checks and records one line's fields, given as ranges of `bytes` (CR
+/// stripped, blank lines skipped), then clears `fields` for the next line.
 #[inline(always)]
 fn finish_line<'a>(
     piece: &mut Piece<'a>,
-    fields: &mut Vec<&'a [u8]>,
+    bytes: &'a [u8],
+    fields: &mut Vec<(usize, usize)>,
     line: u64,
     cols: Columns,
 ) -> std::result::Result<(), (u64, String)> {
-    if let Some(last) = fields.last_mut() {
-        *last = last.strip_suffix(b"\r").unwrap_or(last);
+    if let Some((start, end)) = fields.last_mut() {
+        if *end > *start && bytes[*end - 1] == b'\r' {
+            *end -= 1;
+        }
     }
-    if fields.len() == 1 && fields[0].is_empty() {
+    if fields.len() == 1 && fields[0].0 == fields[0].1 {
         fields.clear();
         return Ok(());
     }
@@ -148,23 +212,21 @@ fn finish_line<'a>(
         ("worker", cols.worker, &mut piece.workers),
         ("label", cols.label, &mut piece.labels),
     ] {
-        let value = trim(fields[col]);
-        if value.is_empty() {
+        let (start, end) = trim(bytes, fields[col].0, fields[col].1);
+        if start == end {
             return Err((line, format!("empty {what} id")));
         }
-        if value.len() > MAX_ID_BYTES {
+        if end - start > MAX_ID_BYTES {
             return Err((
                 line,
                 format!(
                     "{what} id is {} bytes long; at most {MAX_ID_BYTES} are accepted",
-                    value.len()
+                    end - start
                 ),
             ));
         }
-        let before = names.names.len();
-        names.push(value, line);
-        if names.names.len() > before {
-            if let Err(e) = std::str::from_utf8(value) {
+        if names.push(bytes, start, end, line) {
+            if let Err(e) = std::str::from_utf8(&bytes[start..end]) {
                 return Err((
                     line,
                     format!(
@@ -188,29 +250,29 @@ fn parse_piece(
     // A guess at the number of distinct names, to spare rehashing.
     let lines = bytes.len() / 16 + 1;
     let mut piece = Piece {
-        items: LocalNames::with_capacity(lines / 2),
-        workers: LocalNames::with_capacity(lines.min(1 << 14)),
-        labels: LocalNames::default(),
+        items: LocalNames::with_capacity(lines / 8),
+        workers: LocalNames::with_capacity(lines / 64),
+        labels: LocalNames::with_capacity(16),
     };
     piece.items.per_annotation.reserve(lines);
     piece.workers.per_annotation.reserve(lines);
     piece.labels.per_annotation.reserve(lines);
     // One SIMD pass finds every delimiter and newline in order: cheaper than
     // a search per line and per field over spans of a few bytes.
-    let mut fields: Vec<&[u8]> = Vec::with_capacity(cols.n_fields);
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(cols.n_fields);
     let mut line = first_line;
     let mut field_start = 0;
     for p in memchr::memchr2_iter(delimiter, b'\n', bytes) {
-        fields.push(&bytes[field_start..p]);
+        fields.push((field_start, p));
         field_start = p + 1;
         if bytes[p] == b'\n' {
-            finish_line(&mut piece, &mut fields, line, cols)?;
+            finish_line(&mut piece, bytes, &mut fields, line, cols)?;
             line += 1;
         }
     }
     if field_start < bytes.len() {
-        fields.push(&bytes[field_start..]);
-        finish_line(&mut piece, &mut fields, line, cols)?;
+        fields.push((field_start, bytes.len()));
+        finish_line(&mut piece, bytes, &mut fields, line, cols)?;
     }
     Ok(piece)
 }
@@ -322,6 +384,12 @@ fn text(bytes: &[u8]) -> &str {
 
 /// Interns a piece's local names in their order and appends its annotations.
 fn merge(path: &Path, piece: &Piece, builder: &mut AnnotationBuilder) -> Result<()> {
+    let size = |names: &LocalNames| (names.names.len(), names.names.iter().map(|n| n.len()).sum());
+    builder.reserve(
+        size(&piece.items),
+        size(&piece.workers),
+        piece.items.per_annotation.len(),
+    );
     let items: Vec<u32> = piece
         .items
         .names

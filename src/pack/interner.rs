@@ -98,6 +98,16 @@ impl Interner {
         id
     }
 
+    /// Makes room for `names` more names of `bytes` bytes in all, so a
+    /// reader that knows a batch's size interns it without regrowing.
+    pub fn reserve(&mut self, names: usize, bytes: usize) {
+        self.names.text.reserve(bytes);
+        self.names.ends.reserve(names);
+        let (stored, hasher) = (&self.names, &self.hasher);
+        self.table
+            .reserve(names, |&id| hasher.hash_one(stored.bytes(id as usize)));
+    }
+
     /// The id of `name`, if it was interned.
     pub fn get(&self, name: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(name.as_bytes());

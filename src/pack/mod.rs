@@ -124,6 +124,25 @@ impl AnnotationBuilder {
         }
     }
 
+    /// Makes room for a batch of at most `items` new item names (`item_bytes`
+    /// bytes in all), `workers` new worker names and `annotations` annotations.
+    pub fn reserve(
+        &mut self,
+        (items, item_bytes): (usize, usize),
+        (workers, worker_bytes): (usize, usize),
+        annotations: usize,
+    ) {
+        self.data.items.reserve(items, item_bytes);
+        self.data.workers.reserve(workers, worker_bytes);
+        for ids in [
+            &mut self.data.item,
+            &mut self.data.worker,
+            &mut self.data.label,
+        ] {
+            ids.reserve(annotations);
+        }
+    }
+
     /// Appends annotations given as ids from the `intern_*` methods.
     pub fn extend_ids(
         &mut self,

@@ -424,3 +424,33 @@ fn generate_with_every_option_is_reproducible_and_readable() {
     let from_jsonl = accord_ok(&["consolidate", &format!("{j}/labels.jsonl"), "-q"]);
     assert_eq!(from_csv, from_jsonl);
 }
+
+#[test]
+fn fast_reader_keeps_ids_apart_that_share_prefixes_or_end_in_nul() {
+    // Ids that are prefixes of one another across the 16-byte boundary of
+    // the fast reader's packed keys, ids ending in NUL bytes, multi-byte
+    // UTF-8, and a last line with no newline (fewer than 16 bytes left).
+    let long = "abcdefghijklmnopqrstuvwxyz0123456789é";
+    let mut ids: Vec<String> = (1..=long.len())
+        .filter(|&n| long.is_char_boundary(n))
+        .map(|n| long[..n].to_string())
+        .collect();
+    ids.push("ab\0".into());
+    ids.push("ab\0\0".into());
+    ids.push("abcdefghijklmno\0".into());
+    let mut plain = String::from("item,worker,label\n");
+    for (i, item) in ids.iter().enumerate() {
+        for (j, worker) in ids.iter().enumerate().take(5) {
+            plain.push_str(&format!("{item},{worker},{}\n", (i + j) % 3));
+        }
+    }
+    plain.push_str("z,a,1");
+    let dir = tmp();
+    let quoted = plain.replacen("item,worker,label", "\"item\",worker,label", 1);
+    let fast = file(dir.path(), "fast.csv", &plain);
+    let general = file(dir.path(), "general.csv", &quoted);
+    let a = accord_ok(&["consolidate", &fast, "-q", "--method", "mv"]);
+    let b = accord_ok(&["consolidate", &general, "-q", "--method", "mv"]);
+    assert_eq!(a, b);
+    assert_eq!(csv_rows(&a).len(), ids.len() + 1, "{a}");
+}
