@@ -10,7 +10,7 @@
 # accord runs `consolidate --method ds --backend cpu` (tolerance 1e-5 too).
 # Both are timed end to end (CSV in, labels out; gold scoring left out).
 # Times are medians of REPEATS runs (default 3; crowd-kit runs once above
-# 2M annotations, where one run takes minutes). Needs a Python with crowd-kit
+# 2M annotations, where one run takes minutes), the two tools taking turns. Needs a Python with crowd-kit
 # (CROWDKIT_PYTHON, default /tmp/ck/bin/python; set-up in
 # ../shared/peer/crowdkit_run.py) and a release build of accord.
 set -euo pipefail
@@ -31,13 +31,21 @@ for n in "${@:-1000000}"; do
   items=$((n / 5)); workers=$((items / 50)); [ "$workers" -lt 20 ] && workers=20
   dir="$work/data-$n"
   [ -f "$dir/labels.csv" ] || "$accord" generate --out "$dir" --items "$items" --workers "$workers" --classes 5 --per-item 5 --seed 1 2>/dev/null
-  a_times=(); a_mems=()
-  for _ in $(seq "$repeats"); do
+  # accord and crowd-kit take turns, so that both sample the same spells of
+  # a noisy machine; crowd-kit runs once above 2M annotations.
+  c_repeats=$repeats; [ "$n" -gt 2000000 ] && c_repeats=1
+  a_times=(); a_mems=(); c_times=(); c_fits=(); c_mems=()
+  for r in $(seq "$repeats"); do
     start=$(date +%s.%N)
     log=$("$accord" consolidate "$dir/labels.csv" --method ds --backend cpu -o "$dir/accord.csv" --verbose 2>&1 >/dev/null)
     end=$(date +%s.%N)
     a_times+=("$(echo "$end - $start" | bc -l)")
     a_mems+=("$(sed -n 's/.*peak memory \([0-9.]*\) MiB.*/\1/p' <<<"$log")")
+    [ "$r" -le "$c_repeats" ] || continue
+    line=$("$python" "$runner" "$dir/labels.csv" --gold "$dir/gold.csv" --method DS)
+    c_times+=("$(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$line")")
+    c_fits+=("$(sed -n 's/.*fit_s=\([0-9.]*\).*/\1/p' <<<"$line")")
+    c_mems+=("$(sed -n 's/.*peak_rss_mib=\([0-9.]*\).*/\1/p' <<<"$line")")
   done
   a_s=$(printf '%s\n' "${a_times[@]}" | median)
   a_mem=$(printf '%s\n' "${a_mems[@]}" | median)
@@ -45,14 +53,6 @@ for n in "${@:-1000000}"; do
   scored=$("$accord" consolidate "$dir/labels.csv" --method ds --backend cpu -o "$dir/accord.csv" --gold "$dir/gold.csv" 2>&1 >/dev/null)
   a_acc=$(sed -n 's/.*accuracy on gold: \([0-9.]*\).*/\1/p' <<<"$scored")
   printf '%-12s %-9s %10.2f %10.0f %9s %10s\n' "$n" accord "$a_s" "$a_mem" "$a_acc" "$a_it"
-  c_repeats=$repeats; [ "$n" -gt 2000000 ] && c_repeats=1
-  c_times=(); c_fits=(); c_mems=()
-  for _ in $(seq "$c_repeats"); do
-    line=$("$python" "$runner" "$dir/labels.csv" --gold "$dir/gold.csv" --method DS)
-    c_times+=("$(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$line")")
-    c_fits+=("$(sed -n 's/.*fit_s=\([0-9.]*\).*/\1/p' <<<"$line")")
-    c_mems+=("$(sed -n 's/.*peak_rss_mib=\([0-9.]*\).*/\1/p' <<<"$line")")
-  done
   c_s=$(printf '%s\n' "${c_times[@]}" | median)
   c_fit=$(printf '%s\n' "${c_fits[@]}" | median)
   c_mem=$(printf '%s\n' "${c_mems[@]}" | median)

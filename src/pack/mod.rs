@@ -146,13 +146,13 @@ impl AnnotationBuilder {
     /// Appends annotations given as ids from the `intern_*` methods.
     pub fn extend_ids(
         &mut self,
-        items: impl rayon::iter::IndexedParallelIterator<Item = u32>,
-        workers: impl rayon::iter::IndexedParallelIterator<Item = u32>,
-        labels: impl rayon::iter::IndexedParallelIterator<Item = u32>,
+        items: impl IntoIterator<Item = u32>,
+        workers: impl IntoIterator<Item = u32>,
+        labels: impl IntoIterator<Item = u32>,
     ) {
-        self.data.item.par_extend(items);
-        self.data.worker.par_extend(workers);
-        self.data.label.par_extend(labels);
+        self.data.item.extend(items);
+        self.data.worker.extend(workers);
+        self.data.label.extend(labels);
     }
 
     /// Number of annotations so far.
@@ -266,6 +266,11 @@ fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Vec<u32>) {
     }
     for r in 0..n_rows {
         offsets[r + 1] += offsets[r];
+    }
+    // Input grouped by row (the usual layout, and that of Ground Truth's
+    // output) is its own order.
+    if rows.is_sorted() {
+        return (offsets, (0..rows.len() as u32).collect());
     }
     let mut cursor = offsets.clone();
     let mut order = vec![0u32; rows.len()];

@@ -351,6 +351,8 @@ fn fast_and_general_csv_readers_agree_on_ids_labels_and_error_lines() {
     // A ragged line deep in the file, past several parallel pieces.
     let mut lines: Vec<&str> = plain.lines().collect();
     lines[15_000] = "item-5000,w-1";
+    // A later piece, parsed first or not, must not be the one reported.
+    lines[17_500] = "item-5001,,1";
     let broken = file(dir.path(), "broken.csv", lines.join("\n"));
     let stderr = accord_bad_input(&["consolidate", &broken]);
     assert!(
