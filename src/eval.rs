@@ -73,3 +73,71 @@ pub fn gold_accuracy(
     }
     (correct, scored)
 }
+
+/// Agreement of predicted and gold segmentation masks, pooled over images.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SegScores {
+    /// Mean of the per-class IoU over classes present in the gold or the
+    /// prediction.
+    pub mean_iou: f64,
+    pub pixel_accuracy: f64,
+    /// IoU per class; `None` for a class in neither.
+    pub per_class_iou: Vec<Option<f64>>,
+}
+
+/// Accumulates pixel counts of predicted/gold pairs of masks.
+#[derive(Debug, Clone)]
+pub struct SegScorer {
+    intersection: Vec<u64>,
+    union: Vec<u64>,
+    correct: u64,
+    pixels: u64,
+}
+
+impl SegScorer {
+    pub fn new(classes: usize) -> Self {
+        SegScorer {
+            intersection: vec![0; classes],
+            union: vec![0; classes],
+            correct: 0,
+            pixels: 0,
+        }
+    }
+
+    /// Adds one image (class ids, the same length, below `classes`).
+    pub fn add(&mut self, predicted: &[u8], gold: &[u8]) {
+        let k = self.union.len();
+        let mut predicted_count = vec![0u64; k];
+        let mut gold_count = vec![0u64; k];
+        for (&p, &g) in predicted.iter().zip(gold) {
+            predicted_count[p as usize] += 1;
+            gold_count[g as usize] += 1;
+            if p == g {
+                self.intersection[p as usize] += 1;
+                self.correct += 1;
+            }
+        }
+        for c in 0..k {
+            self.union[c] += predicted_count[c] + gold_count[c];
+        }
+        self.pixels += predicted.len().min(gold.len()) as u64;
+    }
+
+    pub fn scores(&self) -> SegScores {
+        let per_class_iou: Vec<Option<f64>> = self
+            .intersection
+            .iter()
+            .zip(&self.union)
+            .map(|(&i, &u)| {
+                let union = u - i; // |P| + |G| − |P ∩ G|
+                (union > 0).then(|| i as f64 / union as f64)
+            })
+            .collect();
+        let present: Vec<f64> = per_class_iou.iter().flatten().copied().collect();
+        SegScores {
+            mean_iou: present.iter().sum::<f64>() / present.len().max(1) as f64,
+            pixel_accuracy: self.correct as f64 / self.pixels.max(1) as f64,
+            per_class_iou,
+        }
+    }
+}

@@ -26,5 +26,6 @@ pub mod eval;
 pub mod io;
 pub mod pack;
 pub mod synth;
+pub mod synth_seg;
 
 pub use error::{Error, Result};

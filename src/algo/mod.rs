@@ -3,6 +3,7 @@
 
 pub mod em;
 mod result;
+pub mod segmentation;
 
 pub use result::Consolidation;
 

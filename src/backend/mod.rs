@@ -12,7 +12,9 @@ pub mod gpu;
 
 use ndarray::{Array2, Array3};
 
+use crate::algo::TieBreak;
 use crate::error::Result;
+use crate::pack::masks::MaskBatch;
 use crate::pack::Packed;
 
 /// Probabilities below this are floored before taking logs, so that a
@@ -89,4 +91,32 @@ pub trait EmSession {
 
     /// Reads the class priors and confusion tables.
     fn read_params(&mut self) -> Result<ModelParams>;
+}
+
+/// A backend that runs the segmentation steps.
+pub trait SegBackend: Send + Sync {
+    /// A short human-readable name, e.g. `cpu (2 threads)` or the adapter.
+    fn name(&self) -> String;
+
+    /// Starts a session over `batch`: uploads the masks.
+    fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>>;
+}
+
+/// Vote maps and the consensus of one batch of masks, kept where the
+/// backend computes. Steps run in the order vote → decide → agreement.
+pub trait SegSession {
+    /// Votes := each mask's one-hot labels times its weight (`[mask]`,
+    /// at most [`cpu::seg::MAX_PIXEL_WEIGHT`] per pixel in all), summed per
+    /// pixel, then smoothed along rows and columns with `taps` (one tap:
+    /// no smoothing).
+    fn vote(&mut self, mask_weight: &[u32], taps: &[u32]) -> Result<()>;
+
+    /// Consensus := each pixel's winning class and its share of the votes.
+    fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()>;
+
+    /// For each mask, how many of its pixels carry the consensus label.
+    fn agreement(&mut self) -> Result<Vec<u32>>;
+
+    /// Reads the consensus labels and per-pixel confidence, `[pixel]`.
+    fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)>;
 }

@@ -6,6 +6,7 @@ mod csv_reader;
 mod fast_csv;
 mod gt;
 mod jsonl;
+pub mod png_mask;
 mod progress;
 pub mod write;
 

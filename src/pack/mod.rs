@@ -6,6 +6,7 @@
 //! M-step), so every kernel walks contiguous memory without atomics.
 
 mod interner;
+pub mod masks;
 
 pub use interner::{Interner, Names};
 

@@ -5,13 +5,16 @@
 //! parity tests can compare them closely.
 
 mod kernels;
+pub mod seg;
 
 pub use kernels::*;
 
 use ndarray::{Array2, Array3};
 
-use super::{Backend, ConfusionRule, EmSession, ModelParams};
+use super::{Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegSession};
+use crate::algo::TieBreak;
 use crate::error::Result;
+use crate::pack::masks::MaskBatch;
 use crate::pack::Packed;
 
 /// Runs the kernels on the host's cores.
@@ -144,4 +147,56 @@ pub fn confusion_from_log(log_confusion: &[f32], n_workers: usize, k: usize) -> 
     Array3::from_shape_fn((n_workers, k, k), |(w, t, l)| {
         log_confusion[(w * k + l) * k + t].exp()
     })
+}
+
+impl SegBackend for CpuBackend {
+    fn name(&self) -> String {
+        Backend::name(self)
+    }
+
+    fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>> {
+        Ok(Box::new(CpuSegSession {
+            batch,
+            votes: Vec::new(),
+            labels: Vec::new(),
+            confidence: Vec::new(),
+        }))
+    }
+}
+
+/// Vote maps and consensus in host memory.
+struct CpuSegSession<'a> {
+    batch: &'a MaskBatch,
+    /// `[pixel][class]`
+    votes: Vec<u32>,
+    labels: Vec<u8>,
+    confidence: Vec<f32>,
+}
+
+impl SegSession for CpuSegSession<'_> {
+    fn vote(&mut self, mask_weight: &[u32], taps: &[u32]) -> Result<()> {
+        let b = self.batch;
+        let k = b.n_classes();
+        self.votes = seg::seg_vote(b, mask_weight);
+        if taps.len() > 1 {
+            let rows = seg::seg_smooth_rows(&b.images, &self.votes, k, taps);
+            self.votes = seg::seg_smooth_cols(&b.images, &rows, k, taps);
+        }
+        Ok(())
+    }
+
+    fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()> {
+        let b = self.batch;
+        (self.labels, self.confidence) =
+            seg::seg_argmax(&b.images, &self.votes, b.n_classes(), ties, seed);
+        Ok(())
+    }
+
+    fn agreement(&mut self) -> Result<Vec<u32>> {
+        Ok(seg::seg_agreement(self.batch, &self.labels))
+    }
+
+    fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)> {
+        Ok((self.labels.clone(), self.confidence.clone()))
+    }
 }
