@@ -467,3 +467,106 @@ fn info_names_the_adapter_its_limits_and_autos_choice() {
         );
     }
 }
+
+/// A random batch of masks: images of different sizes (some 1 pixel wide),
+/// 1 to 6 masks each, workers shared across images.
+fn random_masks(seed: u64, k: usize, images: usize) -> accord::pack::masks::MaskBatch {
+    use accord::pack::masks::{Mask, MaskBuilder};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut b = MaskBuilder::new((0..k).map(|c| c.to_string()).collect()).unwrap();
+    for i in 0..images {
+        let (w, h) = (rng.gen_range(1..40u32), rng.gen_range(1..30u32));
+        let truth: Vec<u8> = (0..w * h).map(|_| rng.gen_range(0..k) as u8).collect();
+        for r in 0..rng.gen_range(1..=6) {
+            // Masks that copy the truth with noise, so votes tie and differ.
+            let pixels: Vec<u8> = truth
+                .iter()
+                .map(|&t| {
+                    if rng.gen_bool(0.6) {
+                        t
+                    } else {
+                        rng.gen_range(0..k) as u8
+                    }
+                })
+                .collect();
+            b.push(Mask {
+                image: &format!("img{i}"),
+                worker: &format!("w{r}"),
+                width: w,
+                height: h,
+                pixels: &pixels,
+            })
+            .unwrap();
+        }
+    }
+    b.finish()
+}
+
+/// Runs vote → decide → agreement with the same inputs on both backends.
+fn segmentation_steps_agree(
+    batch: &accord::pack::masks::MaskBatch,
+    gpu: &dyn accord::backend::SegBackend,
+    seed: u64,
+) {
+    use accord::algo::TieBreak;
+    use accord::backend::cpu::seg::Smoothing;
+    use accord::backend::SegBackend;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let weights: Vec<u32> = (0..batch.mask_worker.len())
+        .map(|_| rng.gen_range(0..600))
+        .collect();
+    for (taps, ties) in [
+        (vec![1], TieBreak::Lowest),
+        (Smoothing::Gaussian { sigma: 1.5 }.taps(), TieBreak::Random),
+        (Smoothing::Box { radius: 2 }.taps(), TieBreak::Lowest),
+    ] {
+        let mut results = Vec::new();
+        for backend in [&CpuBackend as &dyn SegBackend, gpu] {
+            let mut s = backend.seg_session(batch).unwrap();
+            s.vote(&weights, &taps).unwrap();
+            s.decide(ties, 17).unwrap();
+            let agreement = s.agreement().unwrap();
+            let (labels, confidence) = s.read_consensus().unwrap();
+            results.push((labels, confidence, agreement));
+        }
+        let (cpu, gpu) = (&results[0], &results[1]);
+        assert_eq!(cpu.0, gpu.0, "labels, taps {taps:?}, {ties:?}");
+        assert_eq!(cpu.2, gpu.2, "agreement, taps {taps:?}");
+        for (p, (a, b)) in cpu.1.iter().zip(&gpu.1).enumerate() {
+            assert!((a - b).abs() <= 1e-6, "confidence of pixel {p}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn segmentation_kernels_match_their_cpu_twins() {
+    let Some(gpu) = gpu() else { return };
+    for (seed, k) in [(1, 2), (2, 3), (3, 7), (4, 40)] {
+        segmentation_steps_agree(&random_masks(seed, k, 12), &gpu, seed);
+    }
+}
+
+#[test]
+fn segmentation_in_small_chunks_matches_the_cpu() {
+    if gpu().is_none() {
+        return;
+    }
+    // 16 KiB bindings: one to a few images per chunk.
+    let small = GpuBackend::with_binding_limit(16 * 1024).unwrap();
+    segmentation_steps_agree(&random_masks(9, 3, 30), &small, 9);
+}
+
+#[test]
+fn segmentation_fits_agree_on_both_backends() {
+    use accord::algo::segmentation::{fit, SegMethod, SegParams};
+    let Some(gpu) = gpu() else { return };
+    let batch = random_masks(5, 4, 10);
+    for method in [SegMethod::Mv, SegMethod::SmoothMv, SegMethod::Weighted] {
+        let params = SegParams::new(method);
+        let a = fit(&batch, &CpuBackend, &params).unwrap();
+        let b = fit(&batch, &gpu, &params).unwrap();
+        assert_eq!(a.labels, b.labels, "{method:?}");
+        assert_eq!(a.iterations, b.iterations, "{method:?}");
+        assert_eq!(a.worker_weight, b.worker_weight, "{method:?}");
+    }
+}

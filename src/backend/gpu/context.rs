@@ -62,6 +62,11 @@ fn shader_source(name: &str) -> &'static str {
         "reduce_rows" => include_str!("../../../shaders/reduce_rows.wgsl"),
         "log_priors" => include_str!("../../../shaders/log_priors.wgsl"),
         "loop_probe" => include_str!("../../../shaders/loop_probe.wgsl"),
+        "seg_vote" => include_str!("../../../shaders/seg_vote.wgsl"),
+        "seg_smooth_rows" => include_str!("../../../shaders/seg_smooth_rows.wgsl"),
+        "seg_smooth_cols" => include_str!("../../../shaders/seg_smooth_cols.wgsl"),
+        "seg_argmax" => include_str!("../../../shaders/seg_argmax.wgsl"),
+        "seg_agreement" => include_str!("../../../shaders/seg_agreement.wgsl"),
         other => panic!("unknown shader {other}"),
     }
 }

@@ -5,6 +5,7 @@
 mod context;
 mod params;
 pub mod plan;
+mod seg;
 mod session;
 
 pub use context::{list_adapters, specialise, GpuContext, MAX_BINDING_ENV, NO_ADAPTER_HELP};
@@ -12,8 +13,9 @@ pub use session::MAX_GPU_CLASSES;
 
 use std::sync::Arc;
 
-use super::{Backend, EmSession};
+use super::{Backend, EmSession, SegBackend, SegSession};
 use crate::error::Result;
+use crate::pack::masks::MaskBatch;
 use crate::pack::Packed;
 
 /// Runs the kernels on the process's shared GPU context.
@@ -78,5 +80,15 @@ impl Backend for GpuBackend {
 
     fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
         Ok(Box::new(session::GpuSession::new(self.ctx.clone(), data)?))
+    }
+}
+
+impl SegBackend for GpuBackend {
+    fn name(&self) -> String {
+        Backend::name(self)
+    }
+
+    fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>> {
+        Ok(Box::new(seg::GpuSegSession::new(self.ctx.clone(), batch)?))
     }
 }

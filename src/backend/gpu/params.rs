@@ -66,3 +66,20 @@ pub struct LoopParams {
     pub seed: u32,
     pub _pad: [u32; 2],
 }
+
+/// `Params` of the segmentation shaders `seg_*.wgsl` (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct SegParams {
+    /// Output pixels of the chunk.
+    pub n_pixels: u32,
+    pub n_images: u32,
+    pub n_taps: u32,
+    /// Batch index of the chunk's first image (for the tie-break seed).
+    pub image_base: u32,
+    pub seed: u32,
+    pub random_ties: u32,
+    /// Masks of the chunk.
+    pub n_masks: u32,
+    pub _pad: u32,
+}

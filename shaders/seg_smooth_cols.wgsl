@@ -1,0 +1,68 @@
+// Smoothing of segmentation votes along columns, one thread per (pixel,
+// class): the vote map convolved with fixed-point taps, zero outside the
+// image. Integer arithmetic (wrapping, like the twin), so both backends agree
+// exactly. CPU twin: backend::cpu::seg::seg_smooth_cols. Keep Params in sync
+// with SegParams in src/backend/gpu/params.rs.
+
+const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
+
+struct Params {
+    n_pixels: u32,
+    n_images: u32,
+    n_taps: u32,
+    image_base: u32,
+    seed: u32,
+    random_ties: u32,
+    n_masks: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// Per image: output_start, width, height, n_masks, first_mask, label_byte_start.
+@group(0) @binding(1) var<storage, read> images: array<u32>;
+@group(0) @binding(2) var<storage, read> taps: array<u32>;
+@group(0) @binding(3) var<storage, read> input: array<u32>;
+@group(0) @binding(4) var<storage, read_write> output: array<u32>;
+
+fn image_of(p: u32) -> u32 {
+    var lo = 0u;
+    var hi = params.n_images;
+    while (hi - lo > 1u) {
+        let mid = (lo + hi) / 2u;
+        if (images[mid * 6u] <= p) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let e = gid.x + gid.y * groups.x * 256u;
+    if (e >= params.n_pixels * K) {
+        return;
+    }
+    let p = e / K;
+    let c = e % K;
+    let im = image_of(p) * 6u;
+    let start = images[im];
+    let w = images[im + 1u];
+    let h = images[im + 2u];
+    let local = p - start;
+    let x = local % w;
+    let y = local / w;
+    let radius = i32(params.n_taps / 2u);
+    var sum = 0u;
+    for (var j = 0u; j < params.n_taps; j = j + 1u) {
+        let d = i32(j) - radius;
+        let n = i32(y) + d;
+        if (n < 0 || n >= i32(h)) {
+            continue;
+        }
+        let source = u32(n) * w + x;
+        sum = sum + taps[j] * input[(start + source) * K + c];
+    }
+    output[e] = sum;
+}

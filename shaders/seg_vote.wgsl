@@ -1,0 +1,63 @@
+// Segmentation votes, one thread per output pixel: votes[p][c] = Σ of the
+// weights of the image's masks that give pixel p given c.
+// CPU twin: backend::cpu::seg::seg_vote. Keep Params in sync with SegParams
+// in src/backend/gpu/params.rs; the image table is built by
+// backend::gpu::seg (6 u32 per image).
+
+const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
+
+struct Params {
+    n_pixels: u32,
+    n_images: u32,
+    n_taps: u32,
+    image_base: u32,
+    seed: u32,
+    random_ties: u32,
+    n_masks: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// Per image: output_start, width, height, n_masks, first_mask, label_byte_start.
+@group(0) @binding(1) var<storage, read> images: array<u32>;
+// Class ids, one byte per pixel, four to a word (little-endian).
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+@group(0) @binding(3) var<storage, read> mask_weight: array<u32>;
+@group(0) @binding(4) var<storage, read_write> votes: array<u32>;
+
+// The image holding output pixel p: the last whose output_start ≤ p.
+fn image_of(p: u32) -> u32 {
+    var lo = 0u;
+    var hi = params.n_images;
+    while (hi - lo > 1u) {
+        let mid = (lo + hi) / 2u;
+        if (images[mid * 6u] <= p) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+fn class_at(byte: u32) -> u32 {
+    return (labels[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let p = gid.x + gid.y * groups.x * 256u;
+    if (p >= params.n_pixels) {
+        return;
+    }
+    let im = image_of(p) * 6u;
+    let local = p - images[im];
+    let pixels = images[im + 1u] * images[im + 2u];
+    for (var c = 0u; c < K; c = c + 1u) {
+        votes[p * K + c] = 0u;
+    }
+    for (var r = 0u; r < images[im + 3u]; r = r + 1u) {
+        let given = class_at(images[im + 5u] + r * pixels + local);
+        votes[p * K + given] += mask_weight[images[im + 4u] + r];
+    }
+}
