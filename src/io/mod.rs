@@ -8,6 +8,7 @@ mod gt;
 mod jsonl;
 pub mod png_mask;
 mod progress;
+pub mod seg_read;
 pub mod write;
 
 pub use atomic::{write_atomic, AtomicFile};

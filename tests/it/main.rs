@@ -5,4 +5,5 @@ mod datasets;
 mod edge_cases;
 mod formats;
 mod gpu;
+mod segmentation;
 mod support;

@@ -1,0 +1,157 @@
+//! Segmentation readers: masks from a JSON Lines manifest of PNGs and from
+//! Ground Truth's request, classes unified by name, bad masks refused with
+//! their line or object.
+
+use accord::io::png_mask::{encode_mask, ColourMap};
+use accord::io::seg_read::{read_gt_segmentation_request, read_mask_manifest};
+use accord::Error;
+use base64::Engine;
+use serde_json::json;
+
+use crate::support::*;
+
+const MAX_PIXELS: u64 = 1 << 20;
+
+#[test]
+fn a_manifest_of_index_pngs_is_packed_by_image() {
+    let dir = tmp();
+    let masks = [
+        ("a", "w1", 3, 2, vec![0, 1, 1, 0, 2, 2]),
+        ("a", "w2", 3, 2, vec![0, 1, 1, 0, 2, 1]),
+        ("b", "w1", 1, 1, vec![2]),
+    ];
+    let mut manifest = String::new();
+    for (n, (image, worker, w, h, pixels)) in masks.iter().enumerate() {
+        let name = format!("m{n}.png");
+        std::fs::write(
+            dir.path().join(&name),
+            encode_mask(*w, *h, pixels, None).unwrap(),
+        )
+        .unwrap();
+        manifest.push_str(&format!(
+            "{}\n",
+            json!({"image": image, "worker": worker, "mask": name})
+        ));
+    }
+    let path = dir.path().join("masks.jsonl");
+    std::fs::write(&path, &manifest).unwrap();
+    let input = read_mask_manifest(&path, None, MAX_PIXELS).unwrap();
+    let b = &input.batch;
+    assert_eq!(b.class_names, vec!["0", "1", "2"]);
+    assert_eq!(b.images.len(), 2);
+    assert_eq!(b.mask(0, 1), &[0, 1, 1, 0, 2, 1]);
+    assert_eq!(b.mask(1, 0), &[2]);
+    assert!(input.colours.is_none());
+
+    // A mask of another size for image a: refused, naming line 4.
+    std::fs::write(
+        dir.path().join("small.png"),
+        encode_mask(2, 2, &[0; 4], None).unwrap(),
+    )
+    .unwrap();
+    manifest.push_str(&format!(
+        "{}\n",
+        json!({"image": "a", "worker": "w3", "mask": "small.png"})
+    ));
+    std::fs::write(&path, &manifest).unwrap();
+    let e = read_mask_manifest(&path, None, MAX_PIXELS).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::BadInput { .. }), "{text}");
+    assert!(
+        text.contains("line 4") && text.contains("2×2") && text.contains("3×2"),
+        "{text}"
+    );
+
+    // A missing file and a damaged PNG name the mask.
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n",
+            json!({"image": "a", "worker": "w", "mask": "nope.png"})
+        ),
+    )
+    .unwrap();
+    let text = read_mask_manifest(&path, None, MAX_PIXELS)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("line 1") && text.contains("nope.png"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("cut.png"),
+        &encode_mask(3, 2, &[0; 6], None).unwrap()[..30],
+    )
+    .unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n",
+            json!({"image": "a", "worker": "w", "mask": "cut.png"})
+        ),
+    )
+    .unwrap();
+    let text = read_mask_manifest(&path, None, MAX_PIXELS)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("cut.png"), "{text}");
+}
+
+/// One worker's Ground Truth answer for a `w`×`h` image.
+fn gt_answer(
+    worker: &str,
+    mappings: serde_json::Value,
+    w: u32,
+    h: u32,
+    pixels: &[u8],
+    declared: (u32, u32),
+) -> serde_json::Value {
+    let map = ColourMap::from_label_mappings(&mappings).unwrap();
+    let png = encode_mask(w, h, pixels, Some(&map)).unwrap();
+    let content = json!({"crowd-semantic-segmentation": {
+        "inputImageProperties": {"width": declared.0, "height": declared.1},
+        "labelMappings": mappings,
+        "labeledImage": {"pngImageData": base64::engine::general_purpose::STANDARD.encode(png)},
+    }});
+    json!({"workerId": worker, "annotationData": {"content": content.to_string()}})
+}
+
+#[test]
+fn ground_truth_requests_unify_classes_by_name_and_check_sizes() {
+    let dir = tmp();
+    let cat_dog = json!({"cat": {"color": "#ff0000"}, "dog": {"color": "#00ff00"}});
+    let dog_only = json!({"dog": {"color": "#0000ff"}});
+    let request = json!([
+        {"datasetObjectId": "0", "dataObject": {"s3Uri": "s3://b/0.png"}, "annotations": [
+            gt_answer("w1", cat_dog.clone(), 2, 2, &[0, 1, 2, 2], (2, 2)),
+            // Class 1 of this worker's map is dog: it must land on dog.
+            gt_answer("w2", dog_only, 2, 2, &[0, 1, 1, 1], (2, 2)),
+        ]},
+        {"datasetObjectId": "1", "dataObject": {"s3Uri": "s3://b/1.png"}, "annotations": []},
+    ]);
+    let path = dir.path().join("request.json");
+    std::fs::write(&path, request.to_string()).unwrap();
+    let input = read_gt_segmentation_request(&path, None, MAX_PIXELS).unwrap();
+    assert_eq!(input.batch.class_names, vec!["BACKGROUND", "cat", "dog"]);
+    assert_eq!(input.batch.mask(0, 0), &[0, 1, 2, 2]);
+    assert_eq!(input.batch.mask(0, 1), &[0, 2, 2, 2]);
+    assert_eq!(input.without_masks, vec!["1"]);
+    let colours = input.colours.unwrap();
+    assert_eq!(colours.classes[2], ("dog".to_string(), [0, 255, 0]));
+
+    // A mask whose size differs from inputImageProperties names the object.
+    let wrong = json!([{"datasetObjectId": "7", "annotations": [gt_answer("w1", cat_dog, 2, 2, &[0; 4], (3, 2))]}]);
+    std::fs::write(&path, wrong.to_string()).unwrap();
+    let text = read_gt_segmentation_request(&path, None, MAX_PIXELS)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("\"7\"") && text.contains("3×2"), "{text}");
+    // Bad base64.
+    let broken = json!([{"datasetObjectId": "8", "annotations": [{"workerId": "w", "annotationData": {"content":
+        json!({"crowd-semantic-segmentation": {"labelMappings": {}, "labeledImage": {"pngImageData": "%%%"}}}).to_string()}}]}]);
+    std::fs::write(&path, broken.to_string()).unwrap();
+    let text = read_gt_segmentation_request(&path, None, MAX_PIXELS)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("base64") && text.contains("\"8\""), "{text}");
+}
