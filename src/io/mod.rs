@@ -9,6 +9,7 @@ mod jsonl;
 pub mod png_mask;
 mod progress;
 pub mod seg_read;
+pub mod seg_write;
 pub mod write;
 
 pub use atomic::{write_atomic, AtomicFile};

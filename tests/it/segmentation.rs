@@ -155,3 +155,80 @@ fn ground_truth_requests_unify_classes_by_name_and_check_sizes() {
         .to_string();
     assert!(text.contains("base64") && text.contains("\"8\""), "{text}");
 }
+
+#[test]
+fn ground_truth_request_in_manifest_and_masks_out() {
+    use accord::algo::segmentation::{fit, SegMethod, SegParams};
+    use accord::backend::cpu::CpuBackend;
+    use accord::io::png_mask::decode_mask;
+    use accord::io::seg_write::{write_segmentation, SegWriteOptions};
+    let dir = tmp();
+    let cat_dog = json!({"cat": {"color": "#ff0000"}, "dog": {"color": "#00ff00"}});
+    // Two of three workers agree on every pixel: the consensus is theirs.
+    let truth = [0, 1, 1, 2, 2, 0];
+    let request = json!([{"datasetObjectId": "s3://bucket/img 1.jpg", "annotations": [
+        gt_answer("w1", cat_dog.clone(), 3, 2, &truth, (3, 2)),
+        gt_answer("w2", cat_dog.clone(), 3, 2, &truth, (3, 2)),
+        gt_answer("w3", cat_dog, 3, 2, &[2, 2, 2, 1, 1, 1], (3, 2)),
+    ]}]);
+    let path = dir.path().join("request.json");
+    std::fs::write(&path, request.to_string()).unwrap();
+    let input = read_gt_segmentation_request(&path, None, MAX_PIXELS).unwrap();
+    let result = fit(&input.batch, &CpuBackend, &SegParams::new(SegMethod::Mv)).unwrap();
+    let out = dir.path().join("out");
+    let options = SegWriteOptions {
+        label_attribute: "category".into(),
+        job_name: "seg-job".into(),
+        creation_date: "2026-11-23T12:00:00.000000".into(),
+        confidence_maps: true,
+    };
+    let manifest = write_segmentation(
+        &out,
+        &input.batch,
+        input.colours.as_ref(),
+        &result,
+        &options,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line["source-ref"], "s3://bucket/img 1.jpg");
+    assert_eq!(line["category-ref"], "masks/000000-img_1.jpg.png");
+    let meta = &line["category-ref-metadata"];
+    assert_eq!(meta["type"], "groundtruth/semantic-segmentation");
+    assert_eq!(meta["job-name"], "seg-job");
+    assert_eq!(meta["human-annotated"], "yes");
+    assert_eq!(meta["creation-date"], "2026-11-23T12:00:00.000000");
+    let colours = &meta["internal-color-map"];
+    assert_eq!(colours["0"]["class-name"], "BACKGROUND");
+    assert_eq!(colours["0"]["hex-color"], "#ffffff");
+    assert_eq!(colours["1"]["class-name"], "cat");
+    assert_eq!(colours["1"]["hex-color"], "#ff0000");
+    assert_eq!(colours["2"]["class-name"], "dog");
+    assert_eq!(colours["2"]["hex-color"], "#00ff00");
+    for c in ["0", "1", "2"] {
+        let confidence = colours[c]["confidence"].as_f64().unwrap();
+        assert!(
+            (confidence - 2.0 / 3.0).abs() < 1e-6,
+            "class {c}: {confidence}"
+        );
+    }
+    // The mask PNG decodes, through the manifest's own colour map, to the consensus.
+    let map = ColourMap::from_internal(colours).unwrap();
+    let png = std::fs::read(out.join("masks/000000-img_1.jpg.png")).unwrap();
+    assert_eq!(
+        decode_mask(&png, Some(&map), MAX_PIXELS).unwrap().pixels,
+        truth
+    );
+    assert!(out.join("confidence/000000-img_1.jpg.png").is_file());
+    let summary = std::fs::read_to_string(out.join("images.csv")).unwrap();
+    assert_eq!(
+        summary,
+        "image,mask,confidence,width,height,masks\ns3://bucket/img 1.jpg,masks/000000-img_1.jpg.png,0.666667,3,2,3\n"
+    );
+}
