@@ -185,6 +185,74 @@ fn inside_polygon(dx: f64, dy: f64, n: u32) -> bool {
     r * angle.cos() <= (sector / 2.0).cos()
 }
 
+/// Writes the spec's data to `dir`: `masks/<image>-<worker>.png` (index
+/// PNGs), `gold/<image>.png`, `annotations.jsonl` (`image`, `worker`,
+/// `mask` per line) and `gold.jsonl` (`image`, `mask`). Images are made and
+/// written in parallel batches, so memory stays small. Returns the path of
+/// `annotations.jsonl`.
+pub fn write_seg_dataset(
+    spec: &SegSpec,
+    dir: &std::path::Path,
+) -> crate::error::Result<std::path::PathBuf> {
+    use crate::error::Error;
+    use crate::io::png_mask::encode_mask;
+    use crate::io::write_atomic;
+    use rayon::prelude::*;
+
+    if spec.classes < 2 || spec.classes > 256 {
+        return Err(Error::Usage(format!(
+            "--classes {}: segmentation needs 2 to 256 (background included)",
+            spec.classes
+        )));
+    }
+    if spec.width == 0 || spec.height == 0 || spec.workers == 0 {
+        return Err(Error::Usage("--size and --workers must be positive".into()));
+    }
+    for sub in ["masks", "gold"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;
+    }
+    let habits = worker_habits(spec);
+    let name = |i: usize| format!("img-{i:06}");
+    let encode = |path: std::path::PathBuf, pixels: &[u8]| -> crate::error::Result<()> {
+        let png = encode_mask(spec.width, spec.height, pixels, None).map_err(|e| Error::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic(&path, |w| w.write_all(&png))
+    };
+    (0..spec.images).into_par_iter().try_for_each(|i| {
+        let s = sample(spec, &habits, i);
+        encode(dir.join("gold").join(format!("{}.png", name(i))), &s.gold)?;
+        for (r, mask) in s.masks.iter().enumerate() {
+            encode(
+                dir.join("masks").join(format!("{}-w{r}.png", name(i))),
+                mask,
+            )?;
+        }
+        Ok::<_, Error>(())
+    })?;
+    let annotations = dir.join("annotations.jsonl");
+    write_atomic(&annotations, |w| {
+        for i in 0..spec.images {
+            for r in 0..spec.workers {
+                let line = serde_json::json!({"image": name(i), "worker": format!("w{r}"), "mask": format!("masks/{}-w{r}.png", name(i))});
+                writeln!(w, "{line}")?;
+            }
+        }
+        Ok(())
+    })?;
+    write_atomic(&dir.join("gold.jsonl"), |w| {
+        for i in 0..spec.images {
+            let line =
+                serde_json::json!({"image": name(i), "mask": format!("gold/{}.png", name(i))});
+            writeln!(w, "{line}")?;
+        }
+        Ok(())
+    })?;
+    Ok(annotations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

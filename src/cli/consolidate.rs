@@ -2,6 +2,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use accord::algo::segmentation::SegMethod;
 use accord::algo::{self, Method, Params, TieBreak};
 use accord::backend::cpu::CpuBackend;
 use accord::backend::gpu::GpuBackend;
@@ -21,26 +22,106 @@ pub enum BackendChoice {
     Gpu,
 }
 
+/// What the annotations label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Task {
+    /// One class per item.
+    Classification,
+    /// One class per pixel: PNG masks.
+    Segmentation,
+}
+
+/// Methods of both tasks, checked against `--task` once parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Majority vote (both tasks); confidence is the winning share.
+    Mv,
+    /// Classification: Dawid-Skene EM with a full confusion matrix per worker (the default).
+    Ds,
+    /// Classification: Ground Truth's modified Dawid-Skene (priors on worker accuracy).
+    Mds,
+    /// Classification: one accuracy per worker, errors spread evenly.
+    OneCoin,
+    /// Segmentation: votes smoothed over a neighbourhood (--sigma or --radius) before the plurality (the default).
+    SmoothMv,
+    /// Segmentation: smoothed votes weighted by each worker's reliability, learnt across the batch.
+    Weighted,
+}
+
+impl MethodArg {
+    fn classification(self) -> Result<Method, Error> {
+        match self {
+            MethodArg::Mv => Ok(Method::Mv),
+            MethodArg::Ds => Ok(Method::Ds),
+            MethodArg::Mds => Ok(Method::Mds),
+            MethodArg::OneCoin => Ok(Method::OneCoin),
+            MethodArg::SmoothMv | MethodArg::Weighted => Err(Error::Usage(format!(
+                "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
+                self.name()
+            ))),
+        }
+    }
+
+    pub fn segmentation(self) -> Result<SegMethod, Error> {
+        match self {
+            MethodArg::Mv => Ok(SegMethod::Mv),
+            MethodArg::SmoothMv => Ok(SegMethod::SmoothMv),
+            MethodArg::Weighted => Ok(SegMethod::Weighted),
+            MethodArg::Ds | MethodArg::Mds | MethodArg::OneCoin => Err(Error::Usage(format!(
+                "--method {} is a classification method; segmentation takes mv, smooth-mv or weighted",
+                self.name()
+            ))),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            MethodArg::Mv => "mv",
+            MethodArg::Ds => "ds",
+            MethodArg::Mds => "mds",
+            MethodArg::OneCoin => "one-coin",
+            MethodArg::SmoothMv => "smooth-mv",
+            MethodArg::Weighted => "weighted",
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Annotations: CSV/TSV or JSON Lines with item (or task), worker, label; or a Ground Truth request.
-    input: PathBuf,
+    /// With --task segmentation: a JSON Lines manifest of PNG masks, or a Ground Truth segmentation request.
+    pub input: PathBuf,
+    /// What the annotations label.
+    #[arg(long, value_enum, default_value_t = Task::Classification)]
+    pub task: Task,
     /// Input format [default: from the extension, then the content].
     #[arg(long, value_enum)]
-    format: Option<InputFormat>,
+    pub format: Option<InputFormat>,
     /// The label set, in order (e.g. owl,falcon,parrot); a label outside it is an error.
     /// Default: the labels found, sorted (numerically when all are integers).
     #[arg(long, value_delimiter = ',')]
-    categories: Option<Vec<String>>,
-    /// Consolidation method.
-    #[arg(long, value_enum, default_value_t = Method::default())]
-    method: Method,
+    pub categories: Option<Vec<String>>,
+    /// Consolidation method [default: ds; segmentation: smooth-mv].
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
     /// Where the kernels run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    pub backend: BackendChoice,
+    /// Segmentation: standard deviation in pixels of the Gaussian that votes are smoothed with [default: 1].
+    #[arg(long, conflicts_with = "radius")]
+    pub sigma: Option<f32>,
+    /// Segmentation: smooth votes with a box of 2·RADIUS+1 pixels instead of a Gaussian.
+    #[arg(long)]
+    pub radius: Option<u32>,
+    /// Segmentation: also write an 8-bit confidence map per image.
+    #[arg(long)]
+    pub confidence_maps: bool,
+    /// Segmentation: refuse masks of more pixels than this.
+    #[arg(long, default_value_t = 100_000_000)]
+    pub max_pixels: u64,
     /// Most EM iterations [default: 100; mds: 20].
     #[arg(long)]
-    max_iter: Option<usize>,
+    pub max_iter: Option<usize>,
     /// Stop EM when |ΔLL|/|LL| falls below this [default: 1e-5; mds: 1e-8].
     #[arg(long)]
     tol: Option<f64>,
@@ -54,16 +135,16 @@ pub struct Args {
     prior_correct: Option<f32>,
     /// Seed of majority vote's random tie-break.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// How majority vote breaks ties.
     #[arg(long, value_enum, default_value_t = TieBreak::Lowest)]
-    ties: TieBreak,
+    pub ties: TieBreak,
     /// What to do when a worker labels the same item more than once.
     #[arg(long, value_enum, default_value_t = DuplicatePolicy::Keep)]
     duplicates: DuplicatePolicy,
     /// Output file, written atomically [default: stdout].
     #[arg(short, long)]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
     out_format: OutputFormat,
@@ -72,16 +153,16 @@ pub struct Args {
     posteriors: bool,
     /// Ground Truth label attribute name (manifest, gt-response).
     #[arg(long, default_value = "label")]
-    label_attribute: String,
+    pub label_attribute: String,
     /// Ground Truth task type written in the metadata.
     #[arg(long, value_enum, default_value_t = DataType::Image)]
     data_type: DataType,
     /// Ground Truth job name written in the metadata.
     #[arg(long, default_value = "accord")]
-    job_name: String,
+    pub job_name: String,
     /// creation-date written in the metadata [default: now, UTC, ISO 8601].
     #[arg(long)]
-    creation_date: Option<String>,
+    pub creation_date: Option<String>,
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE")]
     workers_out: Option<PathBuf>,
@@ -90,26 +171,28 @@ pub struct Args {
     gold: Option<PathBuf>,
     /// Print each phase's time and each EM iteration's log-likelihood.
     #[arg(short, long)]
-    verbose: bool,
+    pub verbose: bool,
     /// Print nothing on success.
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 /// Files at least this large get a progress bar while being read.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
-fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
 }
 
-fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn Backend>> {
+/// The GPU backend when `choice` asks for it or `auto` finds a hardware
+/// adapter; `None` means the CPU.
+pub fn choose_gpu(choice: BackendChoice, quiet: bool) -> anyhow::Result<Option<GpuBackend>> {
     match choice {
-        BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
-        BackendChoice::Gpu => Ok(Box::new(GpuBackend::new()?)),
+        BackendChoice::Cpu => Ok(None),
+        BackendChoice::Gpu => Ok(Some(GpuBackend::new()?)),
         BackendChoice::Auto => match GpuBackend::new() {
             // A software rasteriser (lavapipe, llvmpipe) is slower than the
             // CPU backend: auto leaves it to an explicit --backend gpu.
@@ -120,20 +203,31 @@ fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn 
                         gpu.context().adapter_info.name
                     );
                 }
-                Ok(Box::new(CpuBackend))
+                Ok(None)
             }
-            Ok(gpu) => Ok(Box::new(gpu)),
+            Ok(gpu) => Ok(Some(gpu)),
             Err(e) => {
                 if !quiet {
                     eprintln!("accord: using the CPU backend: {e}");
                 }
-                Ok(Box::new(CpuBackend))
+                Ok(None)
             }
         },
     }
 }
 
+fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn Backend>> {
+    Ok(match choose_gpu(choice, quiet)? {
+        Some(gpu) => Box::new(gpu),
+        None => Box::new(CpuBackend),
+    })
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.task == Task::Segmentation {
+        return super::segment::run(args);
+    }
+    let method = args.method.unwrap_or(MethodArg::Ds).classification()?;
     let started = Instant::now();
     for out in [&args.out, &args.workers_out].into_iter().flatten() {
         if same_file(out, &args.input) {
@@ -149,7 +243,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Err(Error::Usage("--out and --workers-out name the same file".into()).into());
         }
     }
-    let mut params = Params::new(args.method);
+    let mut params = Params::new(method);
     if let Some(m) = args.max_iter {
         params.max_iter = m;
     }
@@ -290,7 +384,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"));
         eprintln!(
             "accord: {} on {}: {} iteration{}, {}{}",
-            args.method.name(),
+            method.name(),
             backend.name(),
             fit.iterations,
             if fit.iterations == 1 { "" } else { "s" },

@@ -1,19 +1,36 @@
 use std::path::PathBuf;
 
 use accord::synth::{write_dataset, AccuracyDist, SynthFormat, SynthSpec};
+use accord::synth_seg::{write_seg_dataset, SegSpec};
+
+use super::consolidate::Task;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Folder to write labels.csv (or labels.jsonl) and gold.csv (item,label) into.
+    /// Folder to write labels.csv (or labels.jsonl) and gold.csv (item,label) into;
+    /// for segmentation, annotations.jsonl, gold.jsonl and the PNG masks.
     #[arg(long)]
     out: PathBuf,
+    /// What to generate: classification labels, or segmentation scenes with worker masks.
+    #[arg(long, value_enum, default_value_t = Task::Classification)]
+    task: Task,
+    /// Segmentation: number of images.
+    #[arg(long, default_value_t = 100)]
+    images: usize,
+    /// Segmentation: image size, WIDTHxHEIGHT.
+    #[arg(long, value_parser = parse_size, default_value = "256x256")]
+    size: (u32, u32),
+    /// Segmentation: shapes per image.
+    #[arg(long, default_value_t = 6)]
+    shapes: usize,
     /// Number of items.
     #[arg(long, default_value_t = 10_000)]
     items: usize,
-    /// Number of workers.
-    #[arg(long, default_value_t = 100)]
-    workers: usize,
-    /// Number of classes K (named 0..K).
+    /// Number of workers [default: 100; segmentation: 5, each labelling every image,
+    /// skills spread from 0.95 down to 0.25].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Number of classes K (named 0..K; for segmentation, class 0 is the background).
     #[arg(long, default_value_t = 5)]
     classes: usize,
     /// Distinct workers per item.
@@ -45,6 +62,39 @@ pub struct Args {
     preset: Option<String>,
 }
 
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, e.g. 512x512")?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((parse(w)?, parse(h)?))
+}
+
+fn run_segmentation(args: Args) -> anyhow::Result<()> {
+    let spec = SegSpec {
+        images: args.images,
+        width: args.size.0,
+        height: args.size.1,
+        workers: args.workers.unwrap_or(5),
+        classes: args.classes,
+        shapes: args.shapes,
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let path = write_seg_dataset(&spec, &args.out)?;
+    eprintln!(
+        "accord: wrote {} images ({}×{}, {} classes) with {} worker masks each to {} and gold.jsonl in {:.1} s",
+        spec.images,
+        spec.width,
+        spec.height,
+        spec.classes,
+        spec.workers,
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn parse_accuracy(s: &str) -> Result<AccuracyDist, String> {
     let (kind, values) = s.split_once(':').unwrap_or(("uniform", s));
     let (a, b) = values
@@ -61,6 +111,9 @@ fn parse_accuracy(s: &str) -> Result<AccuracyDist, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.task == Task::Segmentation {
+        return run_segmentation(args);
+    }
     let spec = match args.preset.as_deref() {
         Some("birds") => SynthSpec::birds(),
         _ => SynthSpec {
@@ -71,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             load_skew: args.load_skew,
             ..SynthSpec::numbered(
                 args.items,
-                args.workers,
+                args.workers.unwrap_or(100),
                 args.classes,
                 args.per_item,
                 args.seed,

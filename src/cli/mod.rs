@@ -2,8 +2,10 @@
 
 mod bench;
 mod consolidate;
+mod evaluate;
 mod generate;
 mod info;
+mod segment;
 
 use clap::{Parser, Subcommand};
 
@@ -17,10 +19,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Consolidate classification annotations into one label per item.
+    /// Consolidate annotations: one label per item (classification) or per pixel (--task segmentation).
     Consolidate(consolidate::Args),
     /// Generate a synthetic labelled dataset (with gold) from the Dawid-Skene model.
     Generate(generate::Args),
+    /// Score consolidated segmentation masks against gold masks (mean IoU, pixel accuracy).
+    Evaluate(evaluate::Args),
     /// Print the GPU adapters, the backend `--backend auto` picks, and its limits.
     Info,
     /// Time the methods on CPU and GPU over generated data of several sizes.
@@ -38,6 +42,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Consolidate(args) => consolidate::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Info => info::run(),
         Command::Bench(args) => bench::run(args),
     }

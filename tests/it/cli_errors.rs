@@ -186,10 +186,18 @@ fn help_documents_every_flag_with_defaults() {
         "--job-name",
         "--creation-date",
         "--workers-out",
+        "--task",
+        "--sigma",
+        "--radius",
+        "--confidence-maps",
+        "--max-pixels",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
-    assert!(help.contains("[default: ds]"), "{help}");
+    assert!(
+        help.contains("[default: ds; segmentation: smooth-mv]"),
+        "{help}"
+    );
 }
 
 #[test]

@@ -232,3 +232,116 @@ fn ground_truth_request_in_manifest_and_masks_out() {
         "image,mask,confidence,width,height,masks\ns3://bucket/img 1.jpg,masks/000000-img_1.jpg.png,0.666667,3,2,3\n"
     );
 }
+
+#[test]
+fn cli_generate_consolidate_evaluate_ranks_the_methods() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    accord_ok(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "--out",
+        d,
+        "--images",
+        "8",
+        "--size",
+        "96x64",
+        "--seed",
+        "4",
+    ]);
+    let annotations = data.join("annotations.jsonl");
+    let gold = data.join("gold.jsonl");
+    let mut ious = Vec::new();
+    for method in ["mv", "smooth-mv", "weighted"] {
+        let out = dir.path().join(method);
+        accord_ok(&[
+            "consolidate",
+            "--task",
+            "segmentation",
+            annotations.to_str().unwrap(),
+            "--method",
+            method,
+            "--backend",
+            "cpu",
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ]);
+        let manifest = out.join("output.manifest");
+        let json = accord_ok(&[
+            "evaluate",
+            "--task",
+            "segmentation",
+            "--pred",
+            manifest.to_str().unwrap(),
+            "--gold",
+            gold.to_str().unwrap(),
+            "--json",
+        ]);
+        let scores: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(scores["images"], 8);
+        assert!(
+            scores["per_class_iou"].as_object().unwrap().len() == 5,
+            "{json}"
+        );
+        ious.push(scores["mean_iou"].as_f64().unwrap());
+    }
+    assert!(
+        ious[0] < ious[1] && ious[1] < ious[2],
+        "mean IoU mv, smooth-mv, weighted: {ious:?}"
+    );
+}
+
+#[test]
+fn cli_refuses_a_mask_of_the_wrong_size_and_a_classification_method() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("a.png"),
+        encode_mask(4, 4, &[0; 16], None).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.png"),
+        encode_mask(4, 3, &[0; 12], None).unwrap(),
+    )
+    .unwrap();
+    let manifest = file(
+        dir.path(),
+        "masks.jsonl",
+        format!(
+            "{}\n{}\n",
+            json!({"image": "x", "worker": "w1", "mask": "a.png"}),
+            json!({"image": "x", "worker": "w2", "mask": "b.png"})
+        ),
+    );
+    let out = dir.path().join("out");
+    let stderr = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        &manifest,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains("masks.jsonl") && stderr.contains("line 2") && stderr.contains("4×3"),
+        "{stderr}"
+    );
+    assert!(
+        !out.join("output.manifest").exists(),
+        "no output after an error"
+    );
+    let stderr = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        &manifest,
+        "--method",
+        "ds",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("classification method"), "{stderr}");
+}

@@ -1,0 +1,155 @@
+//! `accord consolidate --task segmentation`: masks in, consolidated masks,
+//! confidence and Ground Truth's manifest out.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use accord::algo::segmentation::{self, SegParams};
+use accord::backend::cpu::seg::Smoothing;
+use accord::backend::cpu::CpuBackend;
+use accord::backend::SegBackend;
+use accord::io::seg_read::{read_gt_segmentation_request, read_mask_manifest};
+use accord::io::seg_write::{write_segmentation, SegWriteOptions};
+use accord::io::{self, InputFormat};
+use accord::Error;
+
+use super::consolidate::{choose_gpu, peak_memory_mib, same_file, Args, BackendChoice, MethodArg};
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let method = args.method.unwrap_or(MethodArg::SmoothMv).segmentation()?;
+    let Some(out) = args.out.clone() else {
+        return Err(Error::Usage(
+            "segmentation writes a folder of masks and a manifest: name it with -o DIR".into(),
+        )
+        .into());
+    };
+    if same_file(&out, &args.input) {
+        return Err(Error::Usage(format!("the output {} is the input file", out.display())).into());
+    }
+    let mut params = SegParams::new(method);
+    params.seed = args.seed as u32;
+    params.ties = args.ties;
+    if let Some(m) = args.max_iter {
+        params.max_iter = m as u32;
+    }
+    params.smoothing = match (args.sigma, args.radius) {
+        (_, Some(radius)) => Smoothing::Box { radius },
+        (Some(sigma), None) if sigma.is_finite() && sigma >= 0.0 => Smoothing::Gaussian { sigma },
+        (Some(sigma), None) => {
+            return Err(Error::Usage(format!("--sigma {sigma}: give a number ≥ 0")).into())
+        }
+        (None, None) => params.smoothing,
+    };
+
+    // Read.
+    let t = Instant::now();
+    let format = match args.format {
+        Some(f) => f,
+        None => io::detect_format(&args.input)?,
+    };
+    let categories = args.categories.as_deref();
+    let input = match format {
+        InputFormat::Jsonl => read_mask_manifest(&args.input, categories, args.max_pixels)?,
+        InputFormat::GtRequest => {
+            read_gt_segmentation_request(&args.input, categories, args.max_pixels)?
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "segmentation reads a JSON Lines manifest of masks or a Ground Truth request, not {other:?}"
+            ))
+            .into())
+        }
+    };
+    let read_s = t.elapsed().as_secs_f64();
+    let batch = &input.batch;
+    if !args.quiet {
+        eprintln!(
+            "accord: {} masks of {} images by {} workers, {} classes",
+            batch.mask_worker.len(),
+            batch.images.len(),
+            batch.n_workers(),
+            batch.n_classes()
+        );
+        if !input.without_masks.is_empty() {
+            eprintln!(
+                "accord: {} images have no mask and are left out of the output: {}",
+                input.without_masks.len(),
+                input.without_masks.join(", ")
+            );
+        }
+    }
+
+    // Fit, retrying on the CPU when an automatically chosen GPU fails.
+    let t = Instant::now();
+    let gpu = choose_gpu(args.backend, args.quiet)?;
+    let mut backend: &dyn SegBackend = match &gpu {
+        Some(g) => g,
+        None => &CpuBackend,
+    };
+    let fit = match segmentation::fit(batch, backend, &params) {
+        Err(e @ (Error::Gpu(_) | Error::Limit(_)))
+            if args.backend == BackendChoice::Auto && gpu.is_some() =>
+        {
+            if !args.quiet {
+                eprintln!("accord: warning: the GPU backend failed ({e}); retrying on the CPU");
+            }
+            backend = &CpuBackend;
+            segmentation::fit(batch, backend, &params)?
+        }
+        other => other?,
+    };
+    let fit_s = t.elapsed().as_secs_f64();
+
+    // Write.
+    let t = Instant::now();
+    let options = SegWriteOptions {
+        label_attribute: args.label_attribute.clone(),
+        job_name: args.job_name.clone(),
+        creation_date: args
+            .creation_date
+            .clone()
+            .unwrap_or_else(io::write::now_iso8601),
+        confidence_maps: args.confidence_maps,
+    };
+    let manifest: PathBuf =
+        write_segmentation(&out, batch, input.colours.as_ref(), &fit, &options)?;
+    let write_s = t.elapsed().as_secs_f64();
+    if !args.quiet {
+        let mean =
+            fit.image_confidence.iter().sum::<f64>() / fit.image_confidence.len().max(1) as f64;
+        eprintln!(
+            "accord: {} on {}: {} round{}{}, mean image confidence {mean:.4}",
+            method_name(method),
+            backend.name(),
+            fit.iterations,
+            if fit.iterations == 1 { "" } else { "s" },
+            if fit.converged {
+                ""
+            } else {
+                " (not settled: raise --max-iter?)"
+            },
+        );
+        eprintln!(
+            "accord: wrote {} masks and {} in {:.3} s",
+            batch.images.len(),
+            manifest.display(),
+            started.elapsed().as_secs_f64()
+        );
+        if args.verbose {
+            eprintln!(
+                "accord: phases: read and decode {read_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s; peak memory {:.0} MiB",
+                peak_memory_mib()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn method_name(method: segmentation::SegMethod) -> &'static str {
+    match method {
+        segmentation::SegMethod::Mv => "mv",
+        segmentation::SegMethod::SmoothMv => "smooth-mv",
+        segmentation::SegMethod::Weighted => "weighted",
+    }
+}
