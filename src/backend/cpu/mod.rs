@@ -157,43 +157,56 @@ impl SegBackend for CpuBackend {
     fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>> {
         Ok(Box::new(CpuSegSession {
             batch,
-            votes: Vec::new(),
-            labels: Vec::new(),
-            confidence: Vec::new(),
+            mask_weight: vec![1; batch.mask_worker.len()],
+            taps: vec![1],
+            labels: vec![0; batch.output_pixels()],
+            confidence: vec![0.0; batch.output_pixels()],
         }))
     }
 }
 
-/// Vote maps and consensus in host memory.
+/// Images voted on at a time: vote maps are `K` words per pixel, so a
+/// batch of thousands of large images is processed a slice at a time.
+const SEG_IMAGES_PER_PASS: usize = 32;
+
+/// The consensus in host memory; vote maps live only while a slice of
+/// images is decided.
 struct CpuSegSession<'a> {
     batch: &'a MaskBatch,
-    /// `[pixel][class]`
-    votes: Vec<u32>,
+    mask_weight: Vec<u32>,
+    taps: Vec<u32>,
     labels: Vec<u8>,
     confidence: Vec<f32>,
 }
 
 impl SegSession for CpuSegSession<'_> {
     fn vote(&mut self, mask_weight: &[u32], taps: &[u32]) -> Result<()> {
-        let b = self.batch;
-        let k = b.n_classes();
-        self.votes = seg::seg_vote(b, mask_weight);
-        if taps.len() > 1 {
-            let rows = seg::seg_smooth_rows(&b.images, &self.votes, k, taps);
-            self.votes = seg::seg_smooth_cols(&b.images, &rows, k, taps);
-        }
+        self.mask_weight = mask_weight.to_vec();
+        self.taps = taps.to_vec();
         Ok(())
     }
 
     fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()> {
         let b = self.batch;
-        (self.labels, self.confidence) =
-            seg::seg_argmax(&b.images, &self.votes, b.n_classes(), ties, seed);
+        let k = b.n_classes();
+        for (pass, images) in b.images.chunks(SEG_IMAGES_PER_PASS).enumerate() {
+            let mut votes = seg::seg_vote(images, &b.labels, &self.mask_weight, k);
+            if self.taps.len() > 1 {
+                let rows = seg::seg_smooth_rows(images, &votes, k, &self.taps);
+                votes = seg::seg_smooth_cols(images, &rows, k, &self.taps);
+            }
+            let first = pass * SEG_IMAGES_PER_PASS;
+            let (labels, confidence) = seg::seg_argmax(images, first, &votes, k, ties, seed);
+            let start = images[0].output_start as usize;
+            self.labels[start..start + labels.len()].copy_from_slice(&labels);
+            self.confidence[start..start + confidence.len()].copy_from_slice(&confidence);
+        }
         Ok(())
     }
 
     fn agreement(&mut self) -> Result<Vec<u32>> {
-        Ok(seg::seg_agreement(self.batch, &self.labels))
+        let b = self.batch;
+        Ok(seg::seg_agreement(&b.images, &b.labels, &self.labels))
     }
 
     fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)> {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::kernels::{pcg_hash, tie_draw};
 use crate::algo::TieBreak;
-use crate::pack::masks::{ImageSlot, MaskBatch};
+use crate::pack::masks::ImageSlot;
 
 /// The taps of one smoothing pass sum to at most this.
 pub const TAP_SCALE: u32 = 1024;
@@ -60,16 +60,18 @@ impl Smoothing {
 }
 
 /// Twin of `seg_vote.wgsl`: `votes[pixel][class] = Σ weight[mask]` over the
-/// masks of the pixel's image that give it that class. `[pixels][K]`.
-pub fn seg_vote(batch: &MaskBatch, mask_weight: &[u32]) -> Vec<u32> {
-    let k = batch.n_classes();
-    let mut votes = vec![0u32; batch.output_pixels() * k];
-    for_each_image_mut(&batch.images, &mut votes, k, |slot, out| {
+/// masks of the pixel's image that give it that class. `[pixels][K]`, the
+/// pixels of `images` in order (their `output_start` counted from the first
+/// of them, so any run of a batch's images can be voted on its own).
+pub fn seg_vote(images: &[ImageSlot], labels: &[u8], mask_weight: &[u32], k: usize) -> Vec<u32> {
+    let pixels: usize = images.iter().map(ImageSlot::pixels).sum();
+    let mut votes = vec![0u32; pixels * k];
+    for_each_image_mut(images, &mut votes, k, |slot, out| {
         let pixels = slot.pixels();
         for r in 0..slot.n_masks as usize {
             let weight = mask_weight[slot.first_mask as usize + r];
             let start = slot.pixel_start as usize + r * pixels;
-            for (p, &class) in batch.labels[start..start + pixels].iter().enumerate() {
+            for (p, &class) in labels[start..start + pixels].iter().enumerate() {
                 out[p * k + class as usize] += weight;
             }
         }
@@ -96,10 +98,11 @@ fn smooth(
     along_rows: bool,
 ) -> Vec<u32> {
     let radius = (taps.len() / 2) as i64;
+    let base = images.first().map_or(0, |s| s.output_start) as usize;
     let mut out = vec![0u32; votes.len()];
     for_each_image_mut(images, &mut out, k, |slot, out| {
         let (w, h) = (slot.width as i64, slot.height as i64);
-        let input = &votes[slot.output_start as usize * k..][..slot.pixels() * k];
+        let input = &votes[(slot.output_start as usize - base) * k..][..slot.pixels() * k];
         for y in 0..h {
             for x in 0..w {
                 let at = ((y * w + x) as usize) * k;
@@ -122,21 +125,25 @@ fn smooth(
 
 /// Twin of `seg_argmax.wgsl`: each pixel's winning class and its share of
 /// the pixel's votes. Ties go to the lowest class, or with
-/// [`TieBreak::Random`] to a tied class drawn from the seed, the image and
-/// the pixel. A pixel without votes gets class 0 and confidence 0.
+/// [`TieBreak::Random`] to a tied class drawn from the seed, the image (its
+/// index in the batch: `first_image` for the first of `images`) and the
+/// pixel. A pixel without votes gets class 0 and confidence 0.
 pub fn seg_argmax(
     images: &[ImageSlot],
+    first_image: usize,
     votes: &[u32],
     k: usize,
     ties: TieBreak,
     seed: u32,
 ) -> (Vec<u8>, Vec<f32>) {
     let n = votes.len() / k.max(1);
+    let base = images.first().map_or(0, |s| s.output_start) as usize;
     let mut labels = vec![0u8; n];
     let mut confidence = vec![0f32; n];
     for (image, slot) in images.iter().enumerate() {
-        let range = slot.output_start as usize..slot.output_start as usize + slot.pixels();
-        let image_seed = seed ^ pcg_hash(image as u32);
+        let start = slot.output_start as usize - base;
+        let range = start..start + slot.pixels();
+        let image_seed = seed ^ pcg_hash((first_image + image) as u32);
         labels[range.clone()]
             .par_iter_mut()
             .zip(confidence[range.clone()].par_iter_mut())
@@ -185,25 +192,25 @@ fn argmax_pixel(row: &[u32], ties: TieBreak, image_seed: u32, pixel: u32) -> (u8
     (class as u8, best as f32 / total as f32)
 }
 
-/// Twin of `seg_agreement.wgsl`: for each mask, the number of its pixels
-/// that carry the consensus label.
-pub fn seg_agreement(batch: &MaskBatch, consensus: &[u8]) -> Vec<u32> {
-    let mut agree = vec![0u32; batch.mask_worker.len()];
-    for slot in &batch.images {
+/// Twin of `seg_agreement.wgsl`: for each mask of `images`, the number of
+/// its pixels that carry the consensus label (`consensus` holds the pixels
+/// of `images`, from the first of them).
+pub fn seg_agreement(images: &[ImageSlot], labels: &[u8], consensus: &[u8]) -> Vec<u32> {
+    let base = images.first().map_or(0, |s| s.output_start) as usize;
+    let mut agree = Vec::new();
+    for slot in images {
         let pixels = slot.pixels();
-        let out = &consensus[slot.output_start as usize..][..pixels];
-        let first = slot.first_mask as usize;
-        agree[first..first + slot.n_masks as usize]
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(r, count)| {
-                let start = slot.pixel_start as usize + r * pixels;
-                *count = batch.labels[start..start + pixels]
-                    .iter()
-                    .zip(out)
-                    .filter(|(a, b)| a == b)
-                    .count() as u32;
-            });
+        let out = &consensus[slot.output_start as usize - base..][..pixels];
+        let mut counts = vec![0u32; slot.n_masks as usize];
+        counts.par_iter_mut().enumerate().for_each(|(r, count)| {
+            let start = slot.pixel_start as usize + r * pixels;
+            *count = labels[start..start + pixels]
+                .iter()
+                .zip(out)
+                .filter(|(a, b)| a == b)
+                .count() as u32;
+        });
+        agree.extend(counts);
     }
     agree
 }
@@ -229,7 +236,7 @@ fn for_each_image_mut(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pack::masks::{Mask, MaskBuilder};
+    use crate::pack::masks::{Mask, MaskBatch, MaskBuilder};
 
     fn batch(masks: &[(&str, &str, u32, u32, &[u8])], k: usize) -> MaskBatch {
         let mut b = MaskBuilder::new((0..k).map(|c| c.to_string()).collect()).unwrap();
@@ -257,12 +264,20 @@ mod tests {
             ],
             3,
         );
-        let votes = seg_vote(&b, &[1, 2, 1, 5]);
+        let votes = seg_vote(&b.images, &b.labels, &[1, 2, 1, 5], 3);
         assert_eq!(votes, vec![2, 2, 0, 0, 3, 1, 0, 0, 5]);
-        let (labels, confidence) = seg_argmax(&b.images, &votes, 3, TieBreak::Lowest, 0);
+        let (labels, confidence) = seg_argmax(&b.images, 0, &votes, 3, TieBreak::Lowest, 0);
         assert_eq!(labels, vec![0, 1, 2]);
         assert_eq!(confidence, vec![0.5, 0.75, 1.0]);
-        assert_eq!(seg_agreement(&b, &labels), vec![2, 1, 1, 1]);
+        assert_eq!(
+            seg_agreement(&b.images, &b.labels, &labels),
+            vec![2, 1, 1, 1]
+        );
+        // The second image alone gives the same as its part of the batch.
+        let votes_b = seg_vote(&b.images[1..], &b.labels, &[1, 2, 1, 5], 3);
+        assert_eq!(votes_b, vec![0, 0, 5]);
+        let (labels_b, _) = seg_argmax(&b.images[1..], 1, &votes_b, 3, TieBreak::Lowest, 0);
+        assert_eq!(seg_agreement(&b.images[1..], &b.labels, &labels_b), vec![1]);
     }
 
     #[test]
@@ -283,7 +298,7 @@ mod tests {
         let mut pixels = [0u8; 25];
         pixels[12] = 1;
         let b = batch(&[("a", "w", 5, 5, &pixels)], 2);
-        let votes = seg_vote(&b, &[1]);
+        let votes = seg_vote(&b.images, &b.labels, &[1], 2);
         let taps = [1, 2, 1];
         let rows = seg_smooth_rows(&b.images, &votes, 2, &taps);
         let both = seg_smooth_cols(&b.images, &rows, 2, &taps);
@@ -315,12 +330,12 @@ mod tests {
             &[("a", "w1", 20, 20, &pixels), ("a", "w2", 20, 20, &flipped)],
             2,
         );
-        let votes = seg_vote(&b, &[1, 1]);
-        let (lowest, _) = seg_argmax(&b.images, &votes, 2, TieBreak::Lowest, 7);
+        let votes = seg_vote(&b.images, &b.labels, &[1, 1], 2);
+        let (lowest, _) = seg_argmax(&b.images, 0, &votes, 2, TieBreak::Lowest, 7);
         assert!(lowest.iter().all(|&c| c == 0));
-        let (first, conf) = seg_argmax(&b.images, &votes, 2, TieBreak::Random, 7);
-        let (again, _) = seg_argmax(&b.images, &votes, 2, TieBreak::Random, 7);
-        let (other, _) = seg_argmax(&b.images, &votes, 2, TieBreak::Random, 8);
+        let (first, conf) = seg_argmax(&b.images, 0, &votes, 2, TieBreak::Random, 7);
+        let (again, _) = seg_argmax(&b.images, 0, &votes, 2, TieBreak::Random, 7);
+        let (other, _) = seg_argmax(&b.images, 0, &votes, 2, TieBreak::Random, 8);
         assert_eq!(first, again);
         assert_ne!(first, other);
         let ones = first.iter().filter(|&&c| c == 1).count();
