@@ -23,6 +23,17 @@ pub enum SegMethod {
     Weighted,
 }
 
+impl SegMethod {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SegMethod::Mv => "mv",
+            SegMethod::SmoothMv => "smooth-mv",
+            SegMethod::Weighted => "weighted",
+        }
+    }
+}
+
 /// Parameters of a segmentation fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegParams {

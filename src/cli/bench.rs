@@ -6,6 +6,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use accord::algo::Method;
+
+use super::consolidate::{MethodArg, Task};
 use accord::backend::cpu::CpuBackend;
 use accord::backend::gpu::GpuBackend;
 use accord::backend::Backend;
@@ -23,33 +25,45 @@ pub enum BenchBackend {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// What to benchmark: classification EM, or segmentation of generated masks.
+    #[arg(long, value_enum, default_value_t = Task::Classification)]
+    pub task: Task,
+    /// Segmentation: images to generate.
+    #[arg(long, default_value_t = 100)]
+    pub images: usize,
+    /// Segmentation: image size, WIDTHxHEIGHT.
+    #[arg(long, value_parser = super::generate::parse_size, default_value = "512x512")]
+    pub size: (u32, u32),
+    /// Segmentation: workers (masks) per image.
+    #[arg(long, default_value_t = 5)]
+    pub workers: usize,
     /// Annotation counts to run (e.g. 1e5,1e6,1e7).
     #[arg(long, value_delimiter = ',', value_parser = parse_count, default_value = "1e5,1e6")]
     sizes: Vec<usize>,
     /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
     #[arg(long, value_delimiter = ',', value_enum, default_value = "cpu,gpu")]
-    backends: Vec<BenchBackend>,
-    /// Methods to run.
-    #[arg(long, value_delimiter = ',', value_enum, default_value = "ds")]
-    methods: Vec<Method>,
-    /// Classes K of the generated data.
+    pub backends: Vec<BenchBackend>,
+    /// Methods to run [default: ds; segmentation: smooth-mv].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub methods: Option<Vec<MethodArg>>,
+    /// Classes K of the generated data (for segmentation, background included).
     #[arg(long, default_value_t = 5)]
-    classes: usize,
+    pub classes: usize,
     /// Annotations per item of the generated data.
     #[arg(long, default_value_t = 5)]
     per_item: usize,
     /// EM iterations timed per kernel measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
-    iterations: usize,
+    pub iterations: usize,
     /// Skip the end-to-end runs (read, pack, fit, write in a child process).
     #[arg(long)]
     kernels_only: bool,
     /// Keep the generated data in this folder (default: a temporary folder).
     #[arg(long)]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {
@@ -127,6 +141,16 @@ fn end_to_end(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.task == Task::Segmentation {
+        return super::bench_seg::run(args);
+    }
+    let methods = args
+        .methods
+        .clone()
+        .unwrap_or(vec![MethodArg::Ds])
+        .into_iter()
+        .map(MethodArg::classification)
+        .collect::<Result<Vec<Method>, _>>()?;
     // Through io::Write: a closed pipe is an io error main treats as success.
     let mut out = std::io::stdout().lock();
     let tmp = tempfile::tempdir()?;
@@ -224,7 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     }
                 },
             };
-            for &method in &args.methods {
+            for &method in &methods {
                 let steps = time_steps(&data, backend.as_ref(), method, args.iterations)?;
                 let e2e = if args.kernels_only {
                     None

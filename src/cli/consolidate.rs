@@ -49,7 +49,7 @@ pub enum MethodArg {
 }
 
 impl MethodArg {
-    fn classification(self) -> Result<Method, Error> {
+    pub fn classification(self) -> Result<Method, Error> {
         match self {
             MethodArg::Mv => Ok(Method::Mv),
             MethodArg::Ds => Ok(Method::Ds),
@@ -74,7 +74,7 @@ impl MethodArg {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             MethodArg::Mv => "mv",
             MethodArg::Ds => "ds",

@@ -62,7 +62,7 @@ pub struct Args {
     preset: Option<String>,
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or("expected WIDTHxHEIGHT, e.g. 512x512")?;

@@ -1,6 +1,7 @@
 //! Flag parsing and printing; all work is done by the library.
 
 mod bench;
+mod bench_seg;
 mod consolidate;
 mod evaluate;
 mod generate;

@@ -120,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             fit.image_confidence.iter().sum::<f64>() / fit.image_confidence.len().max(1) as f64;
         eprintln!(
             "accord: {} on {}: {} round{}{}, mean image confidence {mean:.4}",
-            method_name(method),
+            method.name(),
             backend.name(),
             fit.iterations,
             if fit.iterations == 1 { "" } else { "s" },
@@ -144,12 +144,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn method_name(method: segmentation::SegMethod) -> &'static str {
-    match method {
-        segmentation::SegMethod::Mv => "mv",
-        segmentation::SegMethod::SmoothMv => "smooth-mv",
-        segmentation::SegMethod::Weighted => "weighted",
-    }
 }

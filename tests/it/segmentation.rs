@@ -345,3 +345,35 @@ fn cli_refuses_a_mask_of_the_wrong_size_and_a_classification_method() {
     ]);
     assert!(stderr.contains("classification method"), "{stderr}");
 }
+
+#[test]
+fn bench_segmentation_reports_decoding_and_each_method() {
+    let dir = tmp();
+    let json = accord_ok(&[
+        "bench",
+        "--task",
+        "segmentation",
+        "--images",
+        "3",
+        "--size",
+        "32x24",
+        "--backends",
+        "cpu",
+        "--methods",
+        "mv,smooth-mv",
+        "--iterations",
+        "1",
+        "--json",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["images"], 3);
+    assert!(report["decode_s"].as_f64().unwrap() >= 0.0);
+    let rows = report["rows"].as_array().unwrap();
+    let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["mv", "smooth-mv"]);
+    assert!(rows
+        .iter()
+        .all(|r| r["images_per_s"].as_f64().unwrap() > 0.0));
+}

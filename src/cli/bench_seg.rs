@@ -1,0 +1,179 @@
+//! `accord bench --task segmentation`: generated masks, PNG decoding timed
+//! on its own, then each method on each backend.
+
+use std::io::Write;
+use std::time::Instant;
+
+use accord::algo::segmentation::{fit, SegParams};
+use accord::backend::cpu::CpuBackend;
+use accord::backend::gpu::GpuBackend;
+use accord::backend::SegBackend;
+use accord::io::seg_read::read_mask_manifest;
+use accord::synth_seg::{write_seg_dataset, SegSpec};
+
+use super::bench::{Args, BenchBackend};
+use super::consolidate::{peak_memory_mib, MethodArg};
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    backend: BenchBackend,
+    method: String,
+    /// Median seconds of `fit` (upload, vote, smooth, decide, read back).
+    fit_s: Option<f64>,
+    images_per_s: Option<f64>,
+    megapixels_per_s: Option<f64>,
+    note: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let methods = args
+        .methods
+        .clone()
+        .unwrap_or(vec![MethodArg::SmoothMv])
+        .into_iter()
+        .map(MethodArg::segmentation)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = std::io::stdout().lock();
+    let tmp = tempfile::tempdir()?;
+    let (w, h) = args.size;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf())
+        .join(format!("seg-{}-{w}x{h}-{}", args.images, args.workers));
+    let spec = SegSpec {
+        images: args.images,
+        width: w,
+        height: h,
+        workers: args.workers,
+        classes: args.classes,
+        shapes: 6,
+        seed: 1,
+    };
+    let manifest = dir.join("annotations.jsonl");
+    if !manifest.is_file() {
+        write_seg_dataset(&spec, &dir)?;
+    }
+    let t = Instant::now();
+    let input = read_mask_manifest(&manifest, None, u64::MAX)?;
+    let decode_s = t.elapsed().as_secs_f64();
+    let batch = &input.batch;
+    let pixels = batch.output_pixels() as f64;
+    let gpu = if args.backends.contains(&BenchBackend::Gpu) {
+        Some(GpuBackend::new().map_err(|e| e.to_string()))
+    } else {
+        None
+    };
+    let adapter = match &gpu {
+        Some(Ok(g)) => format!(
+            "{} ({:?}, {:?})",
+            g.context().adapter_info.name,
+            g.context().adapter_info.backend,
+            g.context().adapter_info.device_type
+        ),
+        Some(Err(e)) => format!("none ({e})"),
+        None => "not used".into(),
+    };
+    let cpu_model = accord::bench::cpu_model();
+    let threads = rayon::current_num_threads();
+    if !args.json {
+        writeln!(
+            out,
+            "accord {} bench — cpu: {cpu_model} ({threads} threads); gpu adapter: {adapter}",
+            env!("CARGO_PKG_VERSION")
+        )?;
+        writeln!(
+            out,
+            "data: {} generated images of {w}×{h}, {} masks each, K = {}; PNG decoding of the {} masks: {decode_s:.2} s ({:.0} masks/s)",
+            args.images,
+            args.workers,
+            args.classes,
+            batch.mask_worker.len(),
+            batch.mask_worker.len() as f64 / decode_s
+        )?;
+        writeln!(
+            out,
+            "fit s = median of --iterations runs of the fit alone (upload, vote, smoothing, decision, read-back), decoding excluded"
+        )?;
+        writeln!(
+            out,
+            "{:>4} {:>9} {:>9} {:>10} {:>10}",
+            "bknd", "method", "fit s", "images/s", "Mpixel/s"
+        )?;
+    }
+    let mut rows = Vec::new();
+    for &kind in &args.backends {
+        let backend: &dyn SegBackend = match (kind, &gpu) {
+            (BenchBackend::Cpu, _) => &CpuBackend,
+            (BenchBackend::Gpu, Some(Ok(g))) => g,
+            (BenchBackend::Gpu, _) => {
+                if !args.json {
+                    writeln!(out, "{:>4} skipped: no GPU adapter ({adapter})", "gpu")?;
+                }
+                rows.push(Row {
+                    backend: kind,
+                    method: "-".into(),
+                    fit_s: None,
+                    images_per_s: None,
+                    megapixels_per_s: None,
+                    note: Some(format!("skipped: {adapter}")),
+                });
+                continue;
+            }
+        };
+        for &method in &methods {
+            let params = SegParams::new(method);
+            let mut times = Vec::new();
+            for _ in 0..args.iterations.max(1) {
+                let t = Instant::now();
+                fit(batch, backend, &params)?;
+                times.push(t.elapsed().as_secs_f64());
+            }
+            times.sort_by(f64::total_cmp);
+            let median = times[times.len() / 2];
+            let row = Row {
+                backend: kind,
+                method: method.name().into(),
+                fit_s: Some(median),
+                images_per_s: Some(args.images as f64 / median),
+                megapixels_per_s: Some(pixels / median / 1e6),
+                note: None,
+            };
+            if !args.json {
+                writeln!(
+                    out,
+                    "{:>4} {:>9} {:>9.3} {:>10.1} {:>10.1}",
+                    if kind == BenchBackend::Cpu {
+                        "cpu"
+                    } else {
+                        "gpu"
+                    },
+                    row.method,
+                    median,
+                    row.images_per_s.unwrap_or(0.0),
+                    row.megapixels_per_s.unwrap_or(0.0)
+                )?;
+            }
+            rows.push(row);
+        }
+    }
+    if args.json {
+        let report = serde_json::json!({
+            "accord": env!("CARGO_PKG_VERSION"),
+            "cpu": cpu_model,
+            "threads": threads,
+            "gpu_adapter": adapter,
+            "images": args.images,
+            "size": [w, h],
+            "workers": args.workers,
+            "classes": args.classes,
+            "decode_s": decode_s,
+            "peak_mib": peak_memory_mib(),
+            "rows": rows,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        writeln!(out, "peak memory {:.0} MiB", peak_memory_mib())?;
+    }
+    Ok(())
+}
