@@ -148,8 +148,23 @@ pub fn decode_mask(
     let (colour_type, depth, line) = (frame.color_type, frame.bit_depth, frame.line_size);
     let palette = reader.info().palette.as_ref().map(|p| p.to_vec());
     let transparency = reader.info().trns.as_ref().map(|t| t.to_vec());
-    let mut pixels = Vec::with_capacity(n as usize);
     let bits = depth as usize;
+    // 8-bit index images, the common case, are their own class ids.
+    let plain_index = bits == 8
+        && (colour_type == png::ColorType::Grayscale
+            || (colour_type == png::ColorType::Indexed && colours.is_none()));
+    if plain_index {
+        let mut pixels = Vec::with_capacity(n as usize);
+        for y in 0..height as usize {
+            pixels.extend_from_slice(&buffer[y * line..y * line + width as usize]);
+        }
+        return Ok(DecodedMask {
+            width,
+            height,
+            pixels,
+        });
+    }
+    let mut pixels = Vec::with_capacity(n as usize);
     for y in 0..height as usize {
         let row = &buffer[y * line..(y + 1) * line];
         for x in 0..width as usize {
