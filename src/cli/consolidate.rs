@@ -119,7 +119,7 @@ pub struct Args {
     /// Segmentation: refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000)]
     pub max_pixels: u64,
-    /// Most EM iterations [default: 100; mds: 20].
+    /// Most EM iterations [default: 100; mds: 20]; for segmentation weighted, reliability rounds [default: 10].
     #[arg(long)]
     pub max_iter: Option<usize>,
     /// Stop EM when |ΔLL|/|LL| falls below this [default: 1e-5; mds: 1e-8].
