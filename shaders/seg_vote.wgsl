@@ -14,7 +14,7 @@ struct Params {
     seed: u32,
     random_ties: u32,
     n_masks: u32,
-    _pad: u32,
+    along_rows: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

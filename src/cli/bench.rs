@@ -66,6 +66,25 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The GPU backend when `backends` asks for it (or why there is none), and
+/// the adapter's description for the report's header.
+pub fn bench_gpu(backends: &[BenchBackend]) -> (Option<Result<GpuBackend, String>>, String) {
+    let gpu = backends
+        .contains(&BenchBackend::Gpu)
+        .then(|| GpuBackend::new().map_err(|e| e.to_string()));
+    let adapter = match &gpu {
+        Some(Ok(g)) => format!(
+            "{} ({:?}, {:?})",
+            g.context().adapter_info.name,
+            g.context().adapter_info.backend,
+            g.context().adapter_info.device_type
+        ),
+        Some(Err(e)) => format!("none ({e})"),
+        None => "not used".into(),
+    };
+    (gpu, adapter)
+}
+
 fn parse_count(s: &str) -> Result<usize, String> {
     let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
     if !(v >= 1.0 && v.is_finite()) {
@@ -158,21 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let gpu = if args.backends.contains(&BenchBackend::Gpu) {
-        Some(GpuBackend::new().map_err(|e| e.to_string()))
-    } else {
-        None
-    };
-    let adapter = match &gpu {
-        Some(Ok(g)) => format!(
-            "{} ({:?}, {:?})",
-            g.context().adapter_info.name,
-            g.context().adapter_info.backend,
-            g.context().adapter_info.device_type
-        ),
-        Some(Err(e)) => format!("none ({e})"),
-        None => "not used".into(),
-    };
+    let (gpu, adapter) = bench_gpu(&args.backends);
     let cpu_model = accord::bench::cpu_model();
     let threads = rayon::current_num_threads();
     if !args.json {

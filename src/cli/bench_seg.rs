@@ -6,12 +6,11 @@ use std::time::Instant;
 
 use accord::algo::segmentation::{fit, SegParams};
 use accord::backend::cpu::CpuBackend;
-use accord::backend::gpu::GpuBackend;
 use accord::backend::SegBackend;
 use accord::io::seg_read::read_mask_manifest;
 use accord::synth_seg::{write_seg_dataset, SegSpec};
 
-use super::bench::{Args, BenchBackend};
+use super::bench::{bench_gpu, Args, BenchBackend};
 use super::consolidate::{peak_memory_mib, MethodArg};
 
 #[derive(Debug, serde::Serialize)]
@@ -59,21 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let decode_s = t.elapsed().as_secs_f64();
     let batch = &input.batch;
     let pixels = batch.output_pixels() as f64;
-    let gpu = if args.backends.contains(&BenchBackend::Gpu) {
-        Some(GpuBackend::new().map_err(|e| e.to_string()))
-    } else {
-        None
-    };
-    let adapter = match &gpu {
-        Some(Ok(g)) => format!(
-            "{} ({:?}, {:?})",
-            g.context().adapter_info.name,
-            g.context().adapter_info.backend,
-            g.context().adapter_info.device_type
-        ),
-        Some(Err(e)) => format!("none ({e})"),
-        None => "not used".into(),
-    };
+    let (gpu, adapter) = bench_gpu(&args.backends);
     let cpu_model = accord::bench::cpu_model();
     let threads = rayon::current_num_threads();
     if !args.json {

@@ -192,8 +192,8 @@ impl SegSession for CpuSegSession<'_> {
         for (pass, images) in b.images.chunks(SEG_IMAGES_PER_PASS).enumerate() {
             let mut votes = seg::seg_vote(images, &b.labels, &self.mask_weight, k);
             if self.taps.len() > 1 {
-                let rows = seg::seg_smooth_rows(images, &votes, k, &self.taps);
-                votes = seg::seg_smooth_cols(images, &rows, k, &self.taps);
+                let rows = seg::seg_smooth(images, &votes, k, &self.taps, true);
+                votes = seg::seg_smooth(images, &rows, k, &self.taps, false);
             }
             let first = pass * SEG_IMAGES_PER_PASS;
             let (labels, confidence) = seg::seg_argmax(images, first, &votes, k, ties, seed);

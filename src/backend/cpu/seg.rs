@@ -79,18 +79,10 @@ pub fn seg_vote(images: &[ImageSlot], labels: &[u8], mask_weight: &[u32], k: usi
     votes
 }
 
-/// Twin of `seg_smooth_rows.wgsl`: each class's vote map convolved along
-/// rows with `taps` (centred), zero outside the image.
-pub fn seg_smooth_rows(images: &[ImageSlot], votes: &[u32], k: usize, taps: &[u32]) -> Vec<u32> {
-    smooth(images, votes, k, taps, true)
-}
-
-/// Twin of `seg_smooth_cols.wgsl`: the same along columns.
-pub fn seg_smooth_cols(images: &[ImageSlot], votes: &[u32], k: usize, taps: &[u32]) -> Vec<u32> {
-    smooth(images, votes, k, taps, false)
-}
-
-fn smooth(
+/// Twin of `seg_smooth.wgsl`: one separable pass, each class's vote map
+/// convolved with `taps` (centred) along rows, or along columns when
+/// `along_rows` is false; zero outside the image.
+pub fn seg_smooth(
     images: &[ImageSlot],
     votes: &[u32],
     k: usize,
@@ -300,8 +292,8 @@ mod tests {
         let b = batch(&[("a", "w", 5, 5, &pixels)], 2);
         let votes = seg_vote(&b.images, &b.labels, &[1], 2);
         let taps = [1, 2, 1];
-        let rows = seg_smooth_rows(&b.images, &votes, 2, &taps);
-        let both = seg_smooth_cols(&b.images, &rows, 2, &taps);
+        let rows = seg_smooth(&b.images, &votes, 2, &taps, true);
+        let both = seg_smooth(&b.images, &rows, 2, &taps, false);
         for y in 0..5i64 {
             for x in 0..5i64 {
                 let tap = |d: i64| {

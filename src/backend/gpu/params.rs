@@ -81,5 +81,6 @@ pub struct SegParams {
     pub random_ties: u32,
     /// Masks of the chunk.
     pub n_masks: u32,
-    pub _pad: u32,
+    /// seg_smooth: 1 along rows, 0 along columns.
+    pub along_rows: u32,
 }

@@ -1,6 +1,6 @@
 //! The segmentation session on the GPU: masks uploaded once, in chunks of
 //! whole images that fit the device's binding limit; each `decide` runs
-//! vote → smooth rows → smooth columns → argmax per chunk in scratch
+//! vote → smooth along rows → along columns → argmax per chunk in scratch
 //! buffers, keeping only the consensus and confidence on the device.
 
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl<'a> GpuSegSession<'a> {
             seed,
             random_ties: (ties == TieBreak::Random) as u32,
             n_masks: chunk.n_masks as u32,
-            _pad: 0,
+            along_rows: 1,
         }
     }
 
@@ -182,15 +182,18 @@ impl SegSession for GpuSegSession<'_> {
             if self.taps.len() > 1 {
                 let taps = self.ctx.storage("seg taps", &self.taps)?;
                 let rows = self.ctx.zeroed("seg smoothed rows", pixels * k * 4)?;
+                let mut along_columns = self.params(chunk, ties, seed);
+                along_columns.along_rows = 0;
+                let along_columns = self.ctx.uniform("seg params", &along_columns);
                 self.stage(
-                    "seg_smooth_rows",
+                    "seg_smooth",
                     pixels * k,
                     &[&params, &chunk.images, &taps, &votes, &rows],
                 )?;
                 self.stage(
-                    "seg_smooth_cols",
+                    "seg_smooth",
                     pixels * k,
-                    &[&params, &chunk.images, &taps, &rows, &votes],
+                    &[&along_columns, &chunk.images, &taps, &rows, &votes],
                 )?;
             }
             self.stage(

@@ -1,8 +1,9 @@
-// Smoothing of segmentation votes along rows, one thread per (pixel,
-// class): the vote map convolved with fixed-point taps, zero outside the
-// image. Integer arithmetic (wrapping, like the twin), so both backends agree
-// exactly. CPU twin: backend::cpu::seg::seg_smooth_rows. Keep Params in sync
-// with SegParams in src/backend/gpu/params.rs.
+// One separable smoothing pass over segmentation votes, along rows or (when
+// params.along_rows is 0) along columns, one thread per (pixel, class): the
+// vote map convolved with fixed-point taps, zero outside the image. Integer
+// arithmetic (wrapping, like the twin), so both backends agree exactly.
+// CPU twin: backend::cpu::seg::seg_smooth. Keep Params in sync with
+// SegParams in src/backend/gpu/params.rs.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 
@@ -14,7 +15,7 @@ struct Params {
     seed: u32,
     random_ties: u32,
     n_masks: u32,
-    _pad: u32,
+    along_rows: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -57,11 +58,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var sum = 0u;
     for (var j = 0u; j < params.n_taps; j = j + 1u) {
         let d = i32(j) - radius;
-        let n = i32(x) + d;
-        if (n < 0 || n >= i32(w)) {
-            continue;
+        var source: u32;
+        if (params.along_rows != 0u) {
+            let n = i32(x) + d;
+            if (n < 0 || n >= i32(w)) {
+                continue;
+            }
+            source = y * w + u32(n);
+        } else {
+            let n = i32(y) + d;
+            if (n < 0 || n >= i32(h)) {
+                continue;
+            }
+            source = u32(n) * w + x;
         }
-        let source = y * w + u32(n);
         sum = sum + taps[j] * input[(start + source) * K + c];
     }
     output[e] = sum;
