@@ -189,14 +189,27 @@ impl SegSession for CpuSegSession<'_> {
     fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()> {
         let b = self.batch;
         let k = b.n_classes();
+        // Two vote buffers for the largest slice, reused: fresh buffers per
+        // slice cost more in page faults than the smoothing itself.
+        let largest = b
+            .images
+            .chunks(SEG_IMAGES_PER_PASS)
+            .map(|s| s.iter().map(|i| i.pixels()).sum::<usize>())
+            .max()
+            .unwrap_or(0);
+        let mut votes = vec![0u32; largest * k];
+        let mut rows = vec![0u32; if self.taps.len() > 1 { largest * k } else { 0 }];
         for (pass, images) in b.images.chunks(SEG_IMAGES_PER_PASS).enumerate() {
-            let mut votes = seg::seg_vote(images, &b.labels, &self.mask_weight, k);
+            let n = images.iter().map(|i| i.pixels()).sum::<usize>() * k;
+            let rows_len = n.min(rows.len());
+            let (votes, rows) = (&mut votes[..n], &mut rows[..rows_len]);
+            seg::seg_vote_into(images, &b.labels, &self.mask_weight, k, votes);
             if self.taps.len() > 1 {
-                let rows = seg::seg_smooth(images, &votes, k, &self.taps, true);
-                votes = seg::seg_smooth(images, &rows, k, &self.taps, false);
+                seg::seg_smooth_into(images, votes, k, &self.taps, true, rows);
+                seg::seg_smooth_into(images, rows, k, &self.taps, false, votes);
             }
             let first = pass * SEG_IMAGES_PER_PASS;
-            let (labels, confidence) = seg::seg_argmax(images, first, &votes, k, ties, seed);
+            let (labels, confidence) = seg::seg_argmax(images, first, votes, k, ties, seed);
             let start = images[0].output_start as usize;
             self.labels[start..start + labels.len()].copy_from_slice(&labels);
             self.confidence[start..start + confidence.len()].copy_from_slice(&confidence);

@@ -66,7 +66,21 @@ impl Smoothing {
 pub fn seg_vote(images: &[ImageSlot], labels: &[u8], mask_weight: &[u32], k: usize) -> Vec<u32> {
     let pixels: usize = images.iter().map(ImageSlot::pixels).sum();
     let mut votes = vec![0u32; pixels * k];
-    for_each_image_mut(images, &mut votes, k, |slot, out| {
+    seg_vote_into(images, labels, mask_weight, k, &mut votes);
+    votes
+}
+
+/// [`seg_vote`] into `votes` (`[pixels][K]` of `images`, overwritten), so
+/// a caller deciding slice after slice reuses one buffer.
+pub fn seg_vote_into(
+    images: &[ImageSlot],
+    labels: &[u8],
+    mask_weight: &[u32],
+    k: usize,
+    votes: &mut [u32],
+) {
+    votes.fill(0);
+    for_each_image_mut(images, votes, k, |slot, out| {
         let pixels = slot.pixels();
         for r in 0..slot.n_masks as usize {
             let weight = mask_weight[slot.first_mask as usize + r];
@@ -76,7 +90,6 @@ pub fn seg_vote(images: &[ImageSlot], labels: &[u8], mask_weight: &[u32], k: usi
             }
         }
     });
-    votes
 }
 
 /// Twin of `seg_smooth.wgsl`: one separable pass, each class's vote map
@@ -89,30 +102,66 @@ pub fn seg_smooth(
     taps: &[u32],
     along_rows: bool,
 ) -> Vec<u32> {
+    let mut out = vec![0u32; votes.len()];
+    seg_smooth_into(images, votes, k, taps, along_rows, &mut out);
+    out
+}
+
+/// [`seg_smooth`] into `out` (the length of `votes`, overwritten).
+pub fn seg_smooth_into(
+    images: &[ImageSlot],
+    votes: &[u32],
+    k: usize,
+    taps: &[u32],
+    along_rows: bool,
+    out: &mut [u32],
+) {
     let radius = (taps.len() / 2) as i64;
     let base = images.first().map_or(0, |s| s.output_start) as usize;
-    let mut out = vec![0u32; votes.len()];
-    for_each_image_mut(images, &mut out, k, |slot, out| {
+    out.fill(0);
+    for_each_image_mut(images, out, k, |slot, out| {
         let (w, h) = (slot.width as i64, slot.height as i64);
+        let row = w as usize * k;
         let input = &votes[(slot.output_start as usize - base) * k..][..slot.pixels() * k];
-        for y in 0..h {
-            for x in 0..w {
-                let at = ((y * w + x) as usize) * k;
-                for (j, &tap) in taps.iter().enumerate() {
-                    let d = j as i64 - radius;
-                    let (nx, ny) = if along_rows { (x + d, y) } else { (x, y + d) };
-                    if nx < 0 || nx >= w || ny < 0 || ny >= h {
+        // Each tap adds a shifted, scaled copy of the input: along rows a
+        // shift within each row, along columns a whole row. Contiguous
+        // slices, so the additions vectorise; integer sums, so the order
+        // does not change the result.
+        for (j, &tap) in taps.iter().enumerate() {
+            let d = j as i64 - radius;
+            if along_rows {
+                let (lo, hi) = ((-d).max(0), (w - d).min(w));
+                if lo >= hi {
+                    continue;
+                }
+                let (lo, hi) = (lo as usize * k, hi as usize * k);
+                let shift = d * k as i64;
+                for y in 0..h as usize {
+                    let dst = &mut out[y * row..][lo..hi];
+                    let src = &input[y * row..]
+                        [(lo as i64 + shift) as usize..(hi as i64 + shift) as usize];
+                    add_scaled(dst, src, tap);
+                }
+            } else {
+                for y in 0..h {
+                    let from = y + d;
+                    if from < 0 || from >= h {
                         continue;
                     }
-                    let from = ((ny * w + nx) as usize) * k;
-                    for c in 0..k {
-                        out[at + c] = out[at + c].wrapping_add(tap.wrapping_mul(input[from + c]));
-                    }
+                    let dst = &mut out[y as usize * row..][..row];
+                    let src = &input[from as usize * row..][..row];
+                    add_scaled(dst, src, tap);
                 }
             }
         }
     });
-    out
+}
+
+/// `dst += tap · src`, wrapping like the shader's u32 arithmetic.
+fn add_scaled(dst: &mut [u32], src: &[u32], tap: u32) {
+    for (o, &i) in dst.iter_mut().zip(src) {
+        *o = o.wrapping_add(tap.wrapping_mul(i));
+    }
 }
 
 /// Twin of `seg_argmax.wgsl`: each pixel's winning class and its share of
