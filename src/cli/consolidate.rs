@@ -142,7 +142,8 @@ pub struct Args {
     /// What to do when a worker labels the same item more than once.
     #[arg(long, value_enum, default_value_t = DuplicatePolicy::Keep)]
     duplicates: DuplicatePolicy,
-    /// Output file, written atomically [default: stdout].
+    /// Output file, written atomically; `-` is stdout [default: stdout].
+    /// With --task segmentation: the output folder (required).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Output format.
@@ -223,9 +224,13 @@ fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn 
     })
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::segment::run(args);
+    }
+    // `-o -` is stdout, as with most tools, not a file named "-".
+    if args.out.as_deref() == Some(Path::new("-")) {
+        args.out = None;
     }
     let method = args.method.unwrap_or(MethodArg::Ds).classification()?;
     let started = Instant::now();

@@ -24,6 +24,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .into());
     };
+    if out.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "segmentation writes a folder of masks, not to stdout: name it with -o DIR".into(),
+        )
+        .into());
+    }
     if same_file(&out, &args.input) {
         return Err(Error::Usage(format!("the output {} is the input file", out.display())).into());
     }

@@ -456,3 +456,23 @@ fn fast_reader_keeps_ids_apart_that_share_prefixes_or_end_in_nul() {
     assert_eq!(a, b);
     assert_eq!(csv_rows(&a).len(), ids.len() + 1, "{a}");
 }
+
+#[test]
+fn out_dash_means_stdout_not_a_file_named_dash() {
+    let dir = tmp();
+    let input = file(dir.path(), "l.csv", "item,worker,label\na,w1,x\na,w2,x\n");
+    // Run inside the folder so a file named "-" would land there.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .args(["consolidate", &input, "-o", "-", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "item,label,confidence\na,x,1\n"
+    );
+    assert!(!dir.path().join("-").exists());
+    let stderr = accord_bad_input(&["consolidate", "--task", "segmentation", &input, "-o", "-"]);
+    assert!(stderr.contains("-o DIR"), "{stderr}");
+}
