@@ -117,6 +117,7 @@ pub trait SegSession {
     /// For each mask, how many of its pixels carry the consensus label.
     fn agreement(&mut self) -> Result<Vec<u32>>;
 
-    /// Reads the consensus labels and per-pixel confidence, `[pixel]`.
+    /// Reads the consensus labels and per-pixel confidence, `[pixel]`; once,
+    /// at the end (a session may hand over its buffers).
     fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)>;
 }

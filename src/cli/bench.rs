@@ -66,23 +66,63 @@ pub struct Args {
     pub json: bool,
 }
 
-/// The GPU backend when `backends` asks for it (or why there is none), and
-/// the adapter's description for the report's header.
-pub fn bench_gpu(backends: &[BenchBackend]) -> (Option<Result<GpuBackend, String>>, String) {
-    let gpu = backends
-        .contains(&BenchBackend::Gpu)
-        .then(|| GpuBackend::new().map_err(|e| e.to_string()));
-    let adapter = match &gpu {
-        Some(Ok(g)) => format!(
-            "{} ({:?}, {:?})",
-            g.context().adapter_info.name,
-            g.context().adapter_info.backend,
-            g.context().adapter_info.device_type
-        ),
-        Some(Err(e)) => format!("none ({e})"),
-        None => "not used".into(),
-    };
-    (gpu, adapter)
+/// The machine a benchmark runs on: the GPU backend when `backends` asks
+/// for it (or why there is none), the adapter's and CPU's names, for the
+/// report's title and JSON.
+pub struct BenchHost {
+    pub gpu: Option<Result<GpuBackend, String>>,
+    pub adapter: String,
+    cpu: String,
+    threads: usize,
+}
+
+impl BenchHost {
+    pub fn new(backends: &[BenchBackend]) -> Self {
+        let gpu = backends
+            .contains(&BenchBackend::Gpu)
+            .then(|| GpuBackend::new().map_err(|e| e.to_string()));
+        let adapter = match &gpu {
+            Some(Ok(g)) => format!(
+                "{} ({:?}, {:?})",
+                g.context().adapter_info.name,
+                g.context().adapter_info.backend,
+                g.context().adapter_info.device_type
+            ),
+            Some(Err(e)) => format!("none ({e})"),
+            None => "not used".into(),
+        };
+        BenchHost {
+            gpu,
+            adapter,
+            cpu: accord::bench::cpu_model(),
+            threads: rayon::current_num_threads(),
+        }
+    }
+
+    /// The first line of a table.
+    pub fn title(&self) -> String {
+        format!(
+            "accord {} bench — cpu: {} ({} threads); gpu adapter: {}",
+            env!("CARGO_PKG_VERSION"),
+            self.cpu,
+            self.threads,
+            self.adapter
+        )
+    }
+
+    /// The JSON report: the host's fields, then `fields`' (an object).
+    pub fn report(&self, fields: serde_json::Value) -> serde_json::Value {
+        let mut report = serde_json::json!({
+            "accord": env!("CARGO_PKG_VERSION"),
+            "cpu": self.cpu,
+            "threads": self.threads,
+            "gpu_adapter": self.adapter,
+        });
+        if let (Some(r), serde_json::Value::Object(f)) = (report.as_object_mut(), fields) {
+            r.extend(f);
+        }
+        report
+    }
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {
@@ -177,15 +217,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let (gpu, adapter) = bench_gpu(&args.backends);
-    let cpu_model = accord::bench::cpu_model();
-    let threads = rayon::current_num_threads();
+    let host = BenchHost::new(&args.backends);
+    let (gpu, adapter) = (&host.gpu, &host.adapter);
     if !args.json {
-        writeln!(
-            out,
-            "accord {} bench — cpu: {cpu_model} ({threads} threads); gpu adapter: {adapter}",
-            env!("CARGO_PKG_VERSION")
-        )?;
+        writeln!(out, "{}", host.title())?;
         writeln!(
             out,
             "data: generated, K = {}, {} annotations per item, workers = items / 50 (20..200000)",
@@ -221,7 +256,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for &backend_kind in &args.backends {
             let backend: Box<dyn Backend> = match backend_kind {
                 BenchBackend::Cpu => Box::new(CpuBackend),
-                BenchBackend::Gpu => match &gpu {
+                BenchBackend::Gpu => match gpu {
                     Some(Ok(g)) => Box::new(g.clone()),
                     _ => {
                         rows.push(Row {
@@ -307,15 +342,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if args.json {
-        let report = serde_json::json!({
-            "accord": env!("CARGO_PKG_VERSION"),
-            "cpu": cpu_model,
-            "threads": threads,
-            "gpu_adapter": adapter,
+        let report = host.report(serde_json::json!({
             "classes": args.classes,
             "per_item": args.per_item,
             "rows": rows,
-        });
+        }));
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     }
     Ok(())

@@ -10,7 +10,7 @@ use accord::backend::SegBackend;
 use accord::io::seg_read::read_mask_manifest;
 use accord::synth_seg::{write_seg_dataset, SegSpec};
 
-use super::bench::{bench_gpu, Args, BenchBackend};
+use super::bench::{Args, BenchBackend, BenchHost};
 use super::consolidate::{peak_memory_mib, MethodArg};
 
 #[derive(Debug, serde::Serialize)]
@@ -58,15 +58,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let decode_s = t.elapsed().as_secs_f64();
     let batch = &input.batch;
     let pixels = batch.output_pixels() as f64;
-    let (gpu, adapter) = bench_gpu(&args.backends);
-    let cpu_model = accord::bench::cpu_model();
-    let threads = rayon::current_num_threads();
+    let host = BenchHost::new(&args.backends);
+    let (gpu, adapter) = (&host.gpu, &host.adapter);
     if !args.json {
-        writeln!(
-            out,
-            "accord {} bench — cpu: {cpu_model} ({threads} threads); gpu adapter: {adapter}",
-            env!("CARGO_PKG_VERSION")
-        )?;
+        writeln!(out, "{}", host.title())?;
         writeln!(
             out,
             "data: {} generated images of {w}×{h}, {} masks each, K = {}; PNG decoding of the {} masks: {decode_s:.2} s ({:.0} masks/s)",
@@ -88,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for &kind in &args.backends {
-        let backend: &dyn SegBackend = match (kind, &gpu) {
+        let backend: &dyn SegBackend = match (kind, gpu) {
             (BenchBackend::Cpu, _) => &CpuBackend,
             (BenchBackend::Gpu, Some(Ok(g))) => g,
             (BenchBackend::Gpu, _) => {
@@ -143,11 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if args.json {
-        let report = serde_json::json!({
-            "accord": env!("CARGO_PKG_VERSION"),
-            "cpu": cpu_model,
-            "threads": threads,
-            "gpu_adapter": adapter,
+        let report = host.report(serde_json::json!({
             "images": args.images,
             "size": [w, h],
             "workers": args.workers,
@@ -155,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "decode_s": decode_s,
             "peak_mib": peak_memory_mib(),
             "rows": rows,
-        });
+        }));
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         writeln!(out, "peak memory {:.0} MiB", peak_memory_mib())?;

@@ -74,15 +74,13 @@ impl MethodArg {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            MethodArg::Mv => "mv",
-            MethodArg::Ds => "ds",
-            MethodArg::Mds => "mds",
-            MethodArg::OneCoin => "one-coin",
-            MethodArg::SmoothMv => "smooth-mv",
-            MethodArg::Weighted => "weighted",
-        }
+    /// The name on the command line, as clap spells it.
+    fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .expect("no variant is skipped")
+            .get_name()
+            .to_owned()
     }
 }
 

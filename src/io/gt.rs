@@ -49,6 +49,37 @@ fn content_label(content: &str) -> std::result::Result<String, String> {
     ))
 }
 
+/// A request's objects: the file parsed as a JSON array (a BOM allowed).
+pub(crate) fn request_objects(path: &Path, text: &[u8]) -> Result<Vec<Value>> {
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    let value: Value = serde_json::from_slice(text)
+        .map_err(|e| Error::at_line(path, e.line() as u64, format!("invalid JSON: {e}")))?;
+    match value {
+        Value::Array(objects) => Ok(objects),
+        _ => Err(Error::BadInput {
+            path: path.into(),
+            location: Location::File,
+            problem: "a Ground Truth request must be a JSON array of objects".into(),
+        }),
+    }
+}
+
+/// One annotation's `workerId` and `annotationData.content` string.
+pub(crate) fn worker_and_content(
+    annotation: &Value,
+) -> std::result::Result<(String, &str), String> {
+    let worker = annotation
+        .get("workerId")
+        .and_then(id_text)
+        .ok_or("missing workerId")?;
+    let content = annotation
+        .get("annotationData")
+        .and_then(|d| d.get("content"))
+        .and_then(Value::as_str)
+        .ok_or("missing annotationData.content string")?;
+    Ok((worker, content))
+}
+
 pub fn read_request(
     path: &Path,
     mut reader: impl Read,
@@ -58,16 +89,7 @@ pub fn read_request(
     reader
         .read_to_end(&mut text)
         .map_err(|e| super::read_error(path, e))?;
-    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-    let value: Value = serde_json::from_slice(text)
-        .map_err(|e| Error::at_line(path, e.line() as u64, format!("invalid JSON: {e}")))?;
-    let Value::Array(objects) = value else {
-        return Err(Error::BadInput {
-            path: path.into(),
-            location: Location::File,
-            problem: "a Ground Truth request must be a JSON array of objects".into(),
-        });
-    };
+    let objects = request_objects(path, &text)?;
     let mut data_objects = Vec::with_capacity(objects.len());
     for (index, object) in objects.iter().enumerate() {
         let id = object.get("datasetObjectId").and_then(id_text);
@@ -96,29 +118,8 @@ pub fn read_request(
             _ => return Err(bad(path, index, Some(&id), "missing \"annotations\" array")),
         };
         for (n, annotation) in annotations.iter().enumerate() {
-            let worker = annotation
-                .get("workerId")
-                .and_then(id_text)
-                .ok_or_else(|| {
-                    bad(
-                        path,
-                        index,
-                        Some(&id),
-                        format!("annotation {n}: missing workerId"),
-                    )
-                })?;
-            let content = annotation
-                .get("annotationData")
-                .and_then(|d| d.get("content"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    bad(
-                        path,
-                        index,
-                        Some(&id),
-                        format!("annotation {n}: missing annotationData.content string"),
-                    )
-                })?;
+            let (worker, content) = worker_and_content(annotation)
+                .map_err(|p| bad(path, index, Some(&id), format!("annotation {n}: {p}")))?;
             let label = content_label(content).map_err(|p| {
                 bad(
                     path,

@@ -9,6 +9,7 @@ use base64::Engine;
 use rayon::prelude::*;
 use serde_json::Value;
 
+use super::gt::{request_objects, worker_and_content};
 use super::jsonl::id_text;
 use super::png_mask::{decode_mask, ColourMap, DecodedMask};
 use crate::error::{Error, Location, Result};
@@ -147,16 +148,7 @@ pub fn read_gt_segmentation_request(
     max_pixels: u64,
 ) -> Result<SegInput> {
     let text = std::fs::read(path).map_err(|e| super::read_error(path, e))?;
-    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-    let value: Value = serde_json::from_slice(text)
-        .map_err(|e| Error::at_line(path, e.line() as u64, format!("invalid JSON: {e}")))?;
-    let Value::Array(objects) = value else {
-        return Err(bad(
-            path,
-            &Location::File,
-            "a Ground Truth request must be a JSON array of objects",
-        ));
-    };
+    let objects = request_objects(path, &text)?;
     let mut jobs = Vec::new();
     let mut without_masks = Vec::new();
     for (index, object) in objects.iter().enumerate() {
@@ -179,21 +171,8 @@ pub fn read_gt_segmentation_request(
             without_masks.push(id.clone());
         }
         for (n, annotation) in annotations.iter().enumerate() {
-            let worker = annotation
-                .get("workerId")
-                .and_then(id_text)
-                .ok_or_else(|| bad(path, &location, format!("annotation {n}: missing workerId")))?;
-            let content = annotation
-                .get("annotationData")
-                .and_then(|d| d.get("content"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    bad(
-                        path,
-                        &location,
-                        format!("annotation {n}: missing annotationData.content string"),
-                    )
-                })?;
+            let (worker, content) = worker_and_content(annotation)
+                .map_err(|p| bad(path, &location, format!("annotation {n}: {p}")))?;
             jobs.push((location.clone(), id.clone(), n, worker, content.to_string()));
         }
     }

@@ -165,6 +165,12 @@ impl SegBackend for CpuBackend {
     }
 }
 
+/// The output pixels of a run of images.
+fn output_range(images: &[crate::pack::masks::ImageSlot]) -> std::ops::Range<usize> {
+    let start = images[0].output_start as usize;
+    start..start + images.iter().map(|i| i.pixels()).sum::<usize>()
+}
+
 /// Images voted on at a time: vote maps are `K` words per pixel, so a
 /// batch of thousands of large images is processed a slice at a time.
 const SEG_IMAGES_PER_PASS: usize = 32;
@@ -209,10 +215,16 @@ impl SegSession for CpuSegSession<'_> {
                 seg::seg_smooth_into(images, rows, k, &self.taps, false, votes);
             }
             let first = pass * SEG_IMAGES_PER_PASS;
-            let (labels, confidence) = seg::seg_argmax(images, first, votes, k, ties, seed);
-            let start = images[0].output_start as usize;
-            self.labels[start..start + labels.len()].copy_from_slice(&labels);
-            self.confidence[start..start + confidence.len()].copy_from_slice(&confidence);
+            let pixels = output_range(images);
+            seg::seg_argmax_into(
+                images,
+                first,
+                votes,
+                k,
+                (ties, seed),
+                &mut self.labels[pixels.clone()],
+                &mut self.confidence[pixels],
+            );
         }
         Ok(())
     }
@@ -223,6 +235,10 @@ impl SegSession for CpuSegSession<'_> {
     }
 
     fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)> {
-        Ok((self.labels.clone(), self.confidence.clone()))
+        // Handed over, not copied: at a thousand large images they are GBs.
+        Ok((
+            std::mem::take(&mut self.labels),
+            std::mem::take(&mut self.confidence),
+        ))
     }
 }

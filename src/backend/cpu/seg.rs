@@ -178,9 +178,32 @@ pub fn seg_argmax(
     seed: u32,
 ) -> (Vec<u8>, Vec<f32>) {
     let n = votes.len() / k.max(1);
-    let base = images.first().map_or(0, |s| s.output_start) as usize;
     let mut labels = vec![0u8; n];
     let mut confidence = vec![0f32; n];
+    seg_argmax_into(
+        images,
+        first_image,
+        votes,
+        k,
+        (ties, seed),
+        &mut labels,
+        &mut confidence,
+    );
+    (labels, confidence)
+}
+
+/// [`seg_argmax`] into `labels` and `confidence` (one per pixel of
+/// `images`), so a caller deciding slice after slice writes in place.
+pub fn seg_argmax_into(
+    images: &[ImageSlot],
+    first_image: usize,
+    votes: &[u32],
+    k: usize,
+    (ties, seed): (TieBreak, u32),
+    labels: &mut [u8],
+    confidence: &mut [f32],
+) {
+    let base = images.first().map_or(0, |s| s.output_start) as usize;
     for (image, slot) in images.iter().enumerate() {
         let start = slot.output_start as usize - base;
         let range = start..start + slot.pixels();
@@ -196,7 +219,6 @@ pub fn seg_argmax(
                 *conf = share;
             });
     }
-    (labels, confidence)
 }
 
 /// One pixel of [`seg_argmax`].
