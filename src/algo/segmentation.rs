@@ -1,6 +1,6 @@
 //! Consolidation of segmentation masks: per-pixel plurality, smoothed
-//! plurality (Ground Truth's method), and votes weighted by each worker's
-//! reliability learnt across the whole batch.
+//! plurality (Ground Truth's method), votes weighted by each worker's
+//! reliability learnt across the whole batch, and multi-class STAPLE.
 
 use crate::algo::TieBreak;
 use crate::backend::cpu::seg::{Smoothing, MAX_PIXEL_WEIGHT};
@@ -21,6 +21,20 @@ pub enum SegMethod {
     /// Smoothed votes weighted by each worker's reliability: its agreement
     /// with the consensus over the whole batch, refined until it settles.
     Weighted,
+    /// Multi-class STAPLE: EM over a class confusion table per worker (or
+    /// per mask), with each pixel's smoothed votes as its prior.
+    Staple,
+}
+
+/// Whose confusion table STAPLE learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StapleScope {
+    /// One table per worker, learnt from all the worker's masks.
+    #[default]
+    Shared,
+    /// One table per mask: each image on its own, as SimpleITK's STAPLE.
+    PerImage,
 }
 
 impl SegMethod {
@@ -30,6 +44,7 @@ impl SegMethod {
             SegMethod::Mv => "mv",
             SegMethod::SmoothMv => "smooth-mv",
             SegMethod::Weighted => "weighted",
+            SegMethod::Staple => "staple",
         }
     }
 }
@@ -42,8 +57,13 @@ pub struct SegParams {
     pub smoothing: Smoothing,
     pub ties: TieBreak,
     pub seed: u32,
-    /// Rounds of reliability re-estimation for `weighted`.
+    /// Rounds of reliability re-estimation for `weighted`, EM iterations
+    /// for `staple`.
     pub max_iter: u32,
+    /// `staple`: one confusion table per worker or per mask.
+    pub scope: StapleScope,
+    /// `staple` stops when no confusion probability moves more than this.
+    pub tol: f64,
 }
 
 impl SegParams {
@@ -53,7 +73,9 @@ impl SegParams {
             smoothing: Smoothing::Gaussian { sigma: 1.0 },
             ties: TieBreak::Lowest,
             seed: 0,
-            max_iter: 10,
+            max_iter: if method == SegMethod::Staple { 50 } else { 10 },
+            scope: StapleScope::Shared,
+            tol: 1e-4,
         }
     }
 }
@@ -69,9 +91,11 @@ pub struct SegConsolidation {
     pub image_confidence: Vec<f64>,
     /// Per worker: share of its pixels that agree with the consensus.
     pub worker_agreement: Vec<f64>,
-    /// Per worker: the vote weight used last (1 for `mv` and `smooth-mv`).
+    /// Per worker: the vote weight used last (1 for `mv` and `smooth-mv`);
+    /// for `staple`, the share of its pixels its confusion table expects
+    /// to be right.
     pub worker_weight: Vec<f64>,
-    /// Reliability rounds run (1 for `mv` and `smooth-mv`).
+    /// Reliability rounds or EM iterations run (1 for `mv` and `smooth-mv`).
     pub iterations: u32,
     pub converged: bool,
 }
@@ -90,16 +114,22 @@ pub fn fit(
     }
     let taps = match params.method {
         SegMethod::Mv => vec![1],
-        SegMethod::SmoothMv | SegMethod::Weighted => params.smoothing.taps(),
+        SegMethod::SmoothMv | SegMethod::Weighted | SegMethod::Staple => params.smoothing.taps(),
     };
     let mut session = backend.seg_session(batch)?;
     let n_workers = batch.n_workers();
     let mut worker_weight = vec![1.0f64; n_workers];
     let mut mask_weight = vec![1u32; batch.mask_worker.len()];
     session.vote(&mask_weight, &taps)?;
-    session.decide(params.ties, params.seed)?;
-    let mut agreement = session.agreement()?;
     let (mut iterations, mut converged) = (1, true);
+    if params.method == SegMethod::Staple {
+        let staple = staple(batch, session.as_mut(), params)?;
+        (iterations, converged, worker_weight) =
+            (staple.iterations, staple.converged, staple.worker_accuracy);
+    } else {
+        session.decide(params.ties, params.seed)?;
+    }
+    let mut agreement = session.agreement()?;
     if params.method == SegMethod::Weighted {
         converged = false;
         while iterations < params.max_iter.max(1) {
@@ -139,6 +169,122 @@ pub fn fit(
         iterations,
         converged,
     })
+}
+
+/// What a STAPLE fit learnt besides the consensus.
+struct StapleFit {
+    iterations: u32,
+    converged: bool,
+    worker_accuracy: Vec<f64>,
+}
+
+/// Pseudo-count added to every cell of a rater's confusion counts, so that
+/// a class a rater never drew keeps a small probability.
+const STAPLE_PSEUDO_COUNT: f64 = 1.0;
+
+/// Multi-class STAPLE on a session whose votes are set: EM from uniform
+/// confusion tables, so the first E-step's posterior is the spatial prior
+/// alone (soft smoothed majority vote); each M-step normalises the soft
+/// counts per rater and true class. The session's consensus is the last
+/// E-step's.
+fn staple(
+    batch: &MaskBatch,
+    session: &mut dyn crate::backend::SegSession,
+    params: &SegParams,
+) -> Result<StapleFit> {
+    let k = batch.n_classes();
+    let mask_rater: Vec<u32> = match params.scope {
+        StapleScope::Shared => batch.mask_worker.clone(),
+        StapleScope::PerImage => (0..batch.mask_worker.len() as u32).collect(),
+    };
+    let n_raters = match params.scope {
+        StapleScope::Shared => batch.n_workers(),
+        StapleScope::PerImage => batch.mask_worker.len(),
+    };
+    let table_bytes = (n_raters * k * k) as u64 * 4 + (batch.mask_worker.len() * k * k) as u64 * 4;
+    if table_bytes > MAX_STAPLE_TABLE_BYTES {
+        return Err(Error::Limit(format!(
+            "staple needs {n_raters} confusion tables of {k}×{k} classes and {} masks' counts: {} MiB, above accord's {} MiB; use --staple-scope shared or fewer classes",
+            batch.mask_worker.len(),
+            table_bytes >> 20,
+            MAX_STAPLE_TABLE_BYTES >> 20
+        )));
+    }
+    let mut log_confusion = vec![-(k as f32).ln(); n_raters * k * k];
+    let mut confusion = vec![1.0 / k as f64; n_raters * k * k];
+    let mut iterations = 0;
+    loop {
+        let counts = session.staple_step(&mask_rater, &log_confusion)?;
+        iterations += 1;
+        let rater_counts = sum_per_rater(&counts, &mask_rater, n_raters, k);
+        let next = normalise_confusion(&rater_counts, k);
+        let moved = next
+            .iter()
+            .zip(&confusion)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        confusion = next;
+        log_confusion = confusion.iter().map(|&p| (p as f32).ln()).collect();
+        let converged = moved < params.tol;
+        if converged || iterations >= params.max_iter.max(1) {
+            return Ok(StapleFit {
+                iterations,
+                converged,
+                worker_accuracy: worker_accuracy(batch, &counts, k),
+            });
+        }
+    }
+}
+
+/// Confusion tables and per-mask counts above this are refused.
+const MAX_STAPLE_TABLE_BYTES: u64 = 1 << 30;
+
+/// `[rater][given][true]` sums of the per-mask soft counts.
+fn sum_per_rater(counts: &[f32], mask_rater: &[u32], n_raters: usize, k: usize) -> Vec<f64> {
+    let mut sums = vec![0f64; n_raters * k * k];
+    for (mask, table) in counts.chunks_exact(k * k).enumerate() {
+        let rater = &mut sums[mask_rater[mask] as usize * k * k..][..k * k];
+        for (s, &c) in rater.iter_mut().zip(table) {
+            *s += c as f64;
+        }
+    }
+    sums
+}
+
+/// M-step: `θ[given | true]` from `[rater][given][true]` soft counts plus
+/// [`STAPLE_PSEUDO_COUNT`], in the same layout.
+fn normalise_confusion(counts: &[f64], k: usize) -> Vec<f64> {
+    let mut theta = vec![0f64; counts.len()];
+    for (table, out) in counts
+        .chunks_exact(k * k)
+        .zip(theta.chunks_exact_mut(k * k))
+    {
+        for t in 0..k {
+            let column: f64 = (0..k).map(|g| table[g * k + t]).sum::<f64>();
+            let total = column + STAPLE_PSEUDO_COUNT * k as f64;
+            for g in 0..k {
+                out[g * k + t] = (table[g * k + t] + STAPLE_PSEUDO_COUNT) / total;
+            }
+        }
+    }
+    theta
+}
+
+/// Per worker: the posterior share of its pixels whose label is the true
+/// class, from the last E-step's counts.
+fn worker_accuracy(batch: &MaskBatch, counts: &[f32], k: usize) -> Vec<f64> {
+    let mut right = vec![0f64; batch.n_workers()];
+    let mut all = vec![0f64; batch.n_workers()];
+    for (mask, table) in counts.chunks_exact(k * k).enumerate() {
+        let w = batch.mask_worker[mask] as usize;
+        right[w] += (0..k).map(|c| table[c * k + c] as f64).sum::<f64>();
+        all[w] += table.iter().map(|&c| c as f64).sum::<f64>();
+    }
+    right
+        .iter()
+        .zip(&all)
+        .map(|(&r, &a)| if a > 0.0 { r / a } else { 0.0 })
+        .collect()
 }
 
 /// Per worker: (pixels agreeing with the consensus, pixels labelled).
@@ -250,10 +396,47 @@ mod tests {
 
     #[test]
     fn smoothing_beats_plain_votes_and_reliability_beats_smoothing() {
-        let iou = mean_ious(&[SegMethod::Mv, SegMethod::SmoothMv, SegMethod::Weighted]);
+        let iou = mean_ious(&[
+            SegMethod::Mv,
+            SegMethod::SmoothMv,
+            SegMethod::Weighted,
+            SegMethod::Staple,
+        ]);
         assert!(
-            iou[0] < iou[1] && iou[1] < iou[2],
-            "mean IoU mv, smooth-mv, weighted: {iou:?}"
+            iou[0] < iou[1] && iou[1] < iou[2] && iou[1] < iou[3],
+            "mean IoU mv, smooth-mv, weighted, staple: {iou:?}"
+        );
+    }
+
+    #[test]
+    fn staple_refuses_confusion_tables_beyond_the_limit_and_names_the_flag() {
+        let mut builder = MaskBuilder::new((0..256).map(|c| c.to_string()).collect()).unwrap();
+        for i in 0..2100 {
+            builder
+                .push(Mask {
+                    image: &format!("img-{i}"),
+                    worker: "w",
+                    width: 1,
+                    height: 1,
+                    pixels: &[(i % 256) as u8],
+                })
+                .unwrap();
+        }
+        let batch = builder.finish();
+        let mut params = SegParams::new(SegMethod::Staple);
+        params.scope = StapleScope::PerImage;
+        let err = fit(&batch, &CpuBackend, &params).unwrap_err().to_string();
+        assert!(
+            err.contains("2100 confusion tables of 256×256")
+                && err.contains("--staple-scope shared"),
+            "{err}"
+        );
+        // One table for the one worker fits.
+        params.scope = StapleScope::Shared;
+        params.max_iter = 2;
+        assert_eq!(
+            fit(&batch, &CpuBackend, &params).unwrap().labels.len(),
+            2100
         );
     }
 }

@@ -117,6 +117,15 @@ pub trait SegSession {
     /// For each mask, how many of its pixels carry the consensus label.
     fn agreement(&mut self) -> Result<Vec<u32>>;
 
+    /// One STAPLE EM step. E: each pixel's posterior over the true class,
+    /// from the votes of the last `vote` as its spatial prior (see
+    /// [`cpu::staple`]) and the raters' confusion tables `log_confusion`
+    /// (`[rater][given][true]`, log-probabilities; mask `m` is rated by
+    /// `mask_rater[m]`). Consensus := each pixel's most probable class and
+    /// its probability. Returns, per mask, the soft confusion counts
+    /// `[mask][given][true]` that the M-step normalises.
+    fn staple_step(&mut self, mask_rater: &[u32], log_confusion: &[f32]) -> Result<Vec<f32>>;
+
     /// Reads the consensus labels and per-pixel confidence, `[pixel]`; once,
     /// at the end (a session may hand over its buffers).
     fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)>;

@@ -2,7 +2,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use accord::algo::segmentation::SegMethod;
+use accord::algo::segmentation::{SegMethod, StapleScope};
 use accord::algo::{self, Method, Params, TieBreak};
 use accord::backend::cpu::CpuBackend;
 use accord::backend::gpu::GpuBackend;
@@ -46,6 +46,8 @@ pub enum MethodArg {
     SmoothMv,
     /// Segmentation: smoothed votes weighted by each worker's reliability, learnt across the batch.
     Weighted,
+    /// Segmentation: multi-class STAPLE, a class confusion table per worker learnt by EM, smoothed votes as the prior.
+    Staple,
 }
 
 impl MethodArg {
@@ -55,7 +57,7 @@ impl MethodArg {
             MethodArg::Ds => Ok(Method::Ds),
             MethodArg::Mds => Ok(Method::Mds),
             MethodArg::OneCoin => Ok(Method::OneCoin),
-            MethodArg::SmoothMv | MethodArg::Weighted => Err(Error::Usage(format!(
+            MethodArg::SmoothMv | MethodArg::Weighted | MethodArg::Staple => Err(Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name()
             ))),
@@ -67,8 +69,9 @@ impl MethodArg {
             MethodArg::Mv => Ok(SegMethod::Mv),
             MethodArg::SmoothMv => Ok(SegMethod::SmoothMv),
             MethodArg::Weighted => Ok(SegMethod::Weighted),
+            MethodArg::Staple => Ok(SegMethod::Staple),
             MethodArg::Ds | MethodArg::Mds | MethodArg::OneCoin => Err(Error::Usage(format!(
-                "--method {} is a classification method; segmentation takes mv, smooth-mv or weighted",
+                "--method {} is a classification method; segmentation takes mv, smooth-mv, weighted or staple",
                 self.name()
             ))),
         }
@@ -117,7 +120,10 @@ pub struct Args {
     /// Segmentation: refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000)]
     pub max_pixels: u64,
-    /// Most EM iterations [default: 100; mds: 20]; for segmentation weighted, reliability rounds [default: 10].
+    /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
+    #[arg(long, value_enum, default_value_t = StapleScope::Shared)]
+    pub staple_scope: StapleScope,
+    /// Most EM iterations [default: 100; mds: 20; staple: 50]; for segmentation weighted, reliability rounds [default: 10].
     #[arg(long)]
     pub max_iter: Option<usize>,
     /// Stop EM when |ΔLL|/|LL| falls below this [default: 1e-5; mds: 1e-8].

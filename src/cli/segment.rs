@@ -36,6 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut params = SegParams::new(method);
     params.seed = args.seed as u32;
     params.ties = args.ties;
+    params.scope = args.staple_scope;
     if let Some(m) = args.max_iter {
         params.max_iter = m as u32;
     }

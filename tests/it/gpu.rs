@@ -538,11 +538,92 @@ fn segmentation_steps_agree(
     }
 }
 
+/// Runs one STAPLE step with random confusion tables on both backends:
+/// soft counts and confidence within 1e-4; labels equal wherever the CPU's
+/// two most probable classes are more than 1e-4 apart (elsewhere the
+/// backends' `ln` and `exp` may round either way).
+fn staple_steps_agree(
+    batch: &accord::pack::masks::MaskBatch,
+    gpu: &dyn accord::backend::SegBackend,
+    seed: u64,
+) {
+    use accord::backend::cpu::seg::{seg_smooth, seg_vote, Smoothing};
+    use accord::backend::cpu::staple::staple_posterior_into;
+    use accord::backend::SegBackend;
+    let k = batch.n_classes();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n_raters = batch.n_workers();
+    let mut log_confusion = vec![0f32; n_raters * k * k];
+    for table in log_confusion.chunks_exact_mut(k * k) {
+        for t in 0..k {
+            let column: Vec<f32> = (0..k)
+                .map(|g| rng.gen_range(0.01..1.0) + if g == t { 2.0 } else { 0.0 })
+                .collect();
+            let total: f32 = column.iter().sum();
+            for (g, c) in column.iter().enumerate() {
+                table[g * k + t] = (c / total).ln();
+            }
+        }
+    }
+    let ones = vec![1u32; batch.mask_worker.len()];
+    let taps = Smoothing::Gaussian { sigma: 1.0 }.taps();
+    let mut results = Vec::new();
+    for backend in [&CpuBackend as &dyn SegBackend, gpu] {
+        let mut s = backend.seg_session(batch).unwrap();
+        s.vote(&ones, &taps).unwrap();
+        let counts = s.staple_step(&batch.mask_worker, &log_confusion).unwrap();
+        let (labels, confidence) = s.read_consensus().unwrap();
+        results.push((counts, labels, confidence));
+    }
+    let (cpu, gpu) = (&results[0], &results[1]);
+    assert_eq!(cpu.0.len(), batch.mask_worker.len() * k * k);
+    assert_eq!(cpu.0.len(), gpu.0.len());
+    for (i, (a, b)) in cpu.0.iter().zip(&gpu.0).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "count {i}: {a} vs {b}"
+        );
+    }
+    for (p, (a, b)) in cpu.2.iter().zip(&gpu.2).enumerate() {
+        assert!((a - b).abs() <= 1e-4, "confidence of pixel {p}: {a} vs {b}");
+    }
+    // The CPU posteriors, to tell a near tie from a wrong label.
+    let votes = seg_vote(&batch.images, &batch.labels, &ones, k);
+    let rows = seg_smooth(&batch.images, &votes, k, &taps, true);
+    let votes = seg_smooth(&batch.images, &rows, k, &taps, false);
+    let n = batch.output_pixels();
+    let mut posterior = vec![0f32; n * k];
+    let (mut labels, mut confidence) = (vec![0u8; n], vec![0f32; n]);
+    staple_posterior_into(
+        &batch.images,
+        &batch.labels,
+        &votes,
+        &batch.mask_worker,
+        &log_confusion,
+        k,
+        &mut posterior,
+        &mut labels,
+        &mut confidence,
+    );
+    assert_eq!(labels, cpu.1, "the twin on the whole batch = the session");
+    let mut near_ties = 0;
+    for (p, (a, b)) in cpu.1.iter().zip(&gpu.1).enumerate() {
+        if a != b {
+            let post = &posterior[p * k..][..k];
+            let margin = post[*a as usize] - post[*b as usize];
+            assert!(margin <= 1e-4, "pixel {p}: {a} vs {b}, margin {margin}");
+            near_ties += 1;
+        }
+    }
+    assert!(near_ties * 1000 <= n, "{near_ties} of {n} labels differ");
+}
+
 #[test]
 fn segmentation_kernels_match_their_cpu_twins() {
     let Some(gpu) = gpu() else { return };
     for (seed, k) in [(1, 2), (2, 3), (3, 7), (4, 40)] {
         segmentation_steps_agree(&random_masks(seed, k, 12), &gpu, seed);
+        staple_steps_agree(&random_masks(seed, k, 12), &gpu, seed);
     }
 }
 
@@ -555,6 +636,7 @@ fn segmentation_in_small_chunks_matches_the_cpu() {
     let small = GpuBackend::with_binding_limit(16 * 1024).unwrap();
     // 70 images: the CPU also decides them in several slices.
     segmentation_steps_agree(&random_masks(9, 3, 70), &small, 9);
+    staple_steps_agree(&random_masks(9, 3, 70), &small, 9);
 }
 
 #[test]
@@ -569,5 +651,20 @@ fn segmentation_fits_agree_on_both_backends() {
         assert_eq!(a.labels, b.labels, "{method:?}");
         assert_eq!(a.iterations, b.iterations, "{method:?}");
         assert_eq!(a.worker_weight, b.worker_weight, "{method:?}");
+    }
+    // STAPLE's labels come from float posteriors: the same up to near ties.
+    let params = SegParams::new(SegMethod::Staple);
+    let a = fit(&batch, &CpuBackend, &params).unwrap();
+    let b = fit(&batch, &gpu, &params).unwrap();
+    let differ = a
+        .labels
+        .iter()
+        .zip(&b.labels)
+        .filter(|(x, y)| x != y)
+        .count();
+    assert!(differ * 1000 <= a.labels.len(), "{differ} labels differ");
+    assert_eq!(a.iterations, b.iterations);
+    for (x, y) in a.worker_weight.iter().zip(&b.worker_weight) {
+        assert!((x - y).abs() < 1e-4, "worker accuracy {x} vs {y}");
     }
 }

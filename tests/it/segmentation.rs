@@ -254,7 +254,7 @@ fn cli_generate_consolidate_evaluate_ranks_the_methods() {
     let annotations = data.join("annotations.jsonl");
     let gold = data.join("gold.jsonl");
     let mut ious = Vec::new();
-    for method in ["mv", "smooth-mv", "weighted"] {
+    for method in ["mv", "smooth-mv", "weighted", "staple"] {
         let out = dir.path().join(method);
         accord_ok(&[
             "consolidate",
@@ -289,8 +289,8 @@ fn cli_generate_consolidate_evaluate_ranks_the_methods() {
         ious.push(scores["mean_iou"].as_f64().unwrap());
     }
     assert!(
-        ious[0] < ious[1] && ious[1] < ious[2],
-        "mean IoU mv, smooth-mv, weighted: {ious:?}"
+        ious[0] < ious[1] && ious[1] < ious[2] && ious[1] < ious[3],
+        "mean IoU mv, smooth-mv, weighted, staple: {ious:?}"
     );
 }
 

@@ -6,6 +6,7 @@
 
 mod kernels;
 pub mod seg;
+pub mod staple;
 
 pub use kernels::*;
 
@@ -185,6 +186,33 @@ struct CpuSegSession<'a> {
     confidence: Vec<f32>,
 }
 
+/// Output pixels of the largest slice of images decided at once.
+fn largest_pass(b: &MaskBatch) -> usize {
+    b.images
+        .chunks(SEG_IMAGES_PER_PASS)
+        .map(|s| s.iter().map(|i| i.pixels()).sum::<usize>())
+        .max()
+        .unwrap_or(0)
+}
+
+impl CpuSegSession<'_> {
+    /// The weighted votes of `images`, smoothed with the session's taps,
+    /// into `votes` (`rows`: scratch for the first pass).
+    fn smoothed_votes(
+        &self,
+        images: &[crate::pack::masks::ImageSlot],
+        votes: &mut [u32],
+        rows: &mut [u32],
+    ) {
+        let k = self.batch.n_classes();
+        seg::seg_vote_into(images, &self.batch.labels, &self.mask_weight, k, votes);
+        if self.taps.len() > 1 {
+            seg::seg_smooth_into(images, votes, k, &self.taps, true, rows);
+            seg::seg_smooth_into(images, rows, k, &self.taps, false, votes);
+        }
+    }
+}
+
 impl SegSession for CpuSegSession<'_> {
     fn vote(&mut self, mask_weight: &[u32], taps: &[u32]) -> Result<()> {
         self.mask_weight = mask_weight.to_vec();
@@ -197,23 +225,14 @@ impl SegSession for CpuSegSession<'_> {
         let k = b.n_classes();
         // Two vote buffers for the largest slice, reused: fresh buffers per
         // slice cost more in page faults than the smoothing itself.
-        let largest = b
-            .images
-            .chunks(SEG_IMAGES_PER_PASS)
-            .map(|s| s.iter().map(|i| i.pixels()).sum::<usize>())
-            .max()
-            .unwrap_or(0);
+        let largest = largest_pass(b);
         let mut votes = vec![0u32; largest * k];
         let mut rows = vec![0u32; if self.taps.len() > 1 { largest * k } else { 0 }];
         for (pass, images) in b.images.chunks(SEG_IMAGES_PER_PASS).enumerate() {
             let n = images.iter().map(|i| i.pixels()).sum::<usize>() * k;
             let rows_len = n.min(rows.len());
             let (votes, rows) = (&mut votes[..n], &mut rows[..rows_len]);
-            seg::seg_vote_into(images, &b.labels, &self.mask_weight, k, votes);
-            if self.taps.len() > 1 {
-                seg::seg_smooth_into(images, votes, k, &self.taps, true, rows);
-                seg::seg_smooth_into(images, rows, k, &self.taps, false, votes);
-            }
+            self.smoothed_votes(images, votes, rows);
             let first = pass * SEG_IMAGES_PER_PASS;
             let pixels = output_range(images);
             seg::seg_argmax_into(
@@ -227,6 +246,36 @@ impl SegSession for CpuSegSession<'_> {
             );
         }
         Ok(())
+    }
+
+    fn staple_step(&mut self, mask_rater: &[u32], log_confusion: &[f32]) -> Result<Vec<f32>> {
+        let b = self.batch;
+        let k = b.n_classes();
+        let largest = largest_pass(b);
+        let mut votes = vec![0u32; largest * k];
+        let mut rows = vec![0u32; if self.taps.len() > 1 { largest * k } else { 0 }];
+        let mut posterior = vec![0f32; largest * k];
+        let mut counts = Vec::with_capacity(b.mask_worker.len() * k * k);
+        for images in b.images.chunks(SEG_IMAGES_PER_PASS) {
+            let n = images.iter().map(|i| i.pixels()).sum::<usize>() * k;
+            let rows_len = n.min(rows.len());
+            let (votes, rows) = (&mut votes[..n], &mut rows[..rows_len]);
+            self.smoothed_votes(images, votes, rows);
+            let pixels = output_range(images);
+            staple::staple_posterior_into(
+                images,
+                &b.labels,
+                votes,
+                mask_rater,
+                log_confusion,
+                k,
+                &mut posterior[..n],
+                &mut self.labels[pixels.clone()],
+                &mut self.confidence[pixels],
+            );
+            staple::staple_counts(images, &b.labels, &posterior[..n], k, &mut counts);
+        }
+        Ok(counts)
     }
 
     fn agreement(&mut self) -> Result<Vec<u32>> {

@@ -66,6 +66,8 @@ fn shader_source(name: &str) -> &'static str {
         "seg_smooth" => include_str!("../../../shaders/seg_smooth.wgsl"),
         "seg_argmax" => include_str!("../../../shaders/seg_argmax.wgsl"),
         "seg_agreement" => include_str!("../../../shaders/seg_agreement.wgsl"),
+        "staple_posterior" => include_str!("../../../shaders/staple_posterior.wgsl"),
+        "staple_counts" => include_str!("../../../shaders/staple_counts.wgsl"),
         other => panic!("unknown shader {other}"),
     }
 }

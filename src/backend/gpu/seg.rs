@@ -93,6 +93,41 @@ impl<'a> GpuSegSession<'a> {
         }
     }
 
+    /// The chunk's votes under the session's mask weights, smoothed with
+    /// its taps: vote → along rows → along columns, in a scratch buffer.
+    fn smoothed_votes(&self, chunk: &Chunk, params: &wgpu::Buffer) -> Result<wgpu::Buffer> {
+        let k = self.batch.n_classes() as u64;
+        let weights = self.ctx.storage(
+            "seg mask weights",
+            &self.mask_weight[chunk.first_mask..chunk.first_mask + chunk.n_masks],
+        )?;
+        let pixels = chunk.n_pixels as u64;
+        let votes = self.ctx.zeroed("seg votes", pixels * k * 4)?;
+        self.stage(
+            "seg_vote",
+            pixels,
+            &[params, &chunk.images, &chunk.labels, &weights, &votes],
+        )?;
+        if self.taps.len() > 1 {
+            let taps = self.ctx.storage("seg taps", &self.taps)?;
+            let rows = self.ctx.zeroed("seg smoothed rows", pixels * k * 4)?;
+            let mut along_columns = self.params(chunk, TieBreak::Lowest, 0);
+            along_columns.along_rows = 0;
+            let along_columns = self.ctx.uniform("seg params", &along_columns);
+            self.stage(
+                "seg_smooth",
+                pixels * k,
+                &[params, &chunk.images, &taps, &votes, &rows],
+            )?;
+            self.stage(
+                "seg_smooth",
+                pixels * k,
+                &[&along_columns, &chunk.images, &taps, &rows, &votes],
+            )?;
+        }
+        Ok(votes)
+    }
+
     /// Runs one stage over `threads` threads.
     fn stage(&self, name: &'static str, threads: u64, buffers: &[&wgpu::Buffer]) -> Result<()> {
         let pipeline = self.ctx.pipeline(name, self.batch.n_classes())?;
@@ -104,6 +139,23 @@ impl<'a> GpuSegSession<'a> {
             pass.dispatch_workgroups(x, y, 1);
         })
     }
+}
+
+/// The raters of a chunk's masks renumbered from 0, and their confusion
+/// tables (`K·K` each) in that order, so a chunk uploads only its own.
+fn chunk_raters(mask_rater: &[u32], log_confusion: &[f32], k: usize) -> (Vec<u32>, Vec<f32>) {
+    let mut local = std::collections::HashMap::new();
+    let mut tables = Vec::new();
+    let renumbered = mask_rater
+        .iter()
+        .map(|&rater| {
+            *local.entry(rater).or_insert_with(|| {
+                tables.extend_from_slice(&log_confusion[rater as usize * k * k..][..k * k]);
+                (tables.len() / (k * k) - 1) as u32
+            })
+        })
+        .collect();
+    (renumbered, tables)
 }
 
 fn upload_chunk(ctx: &GpuContext, batch: &MaskBatch, first: usize, end: usize) -> Result<Chunk> {
@@ -163,42 +215,14 @@ impl SegSession for GpuSegSession<'_> {
     }
 
     fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()> {
-        let k = self.batch.n_classes() as u64;
         for chunk in &self.chunks {
             let params = self
                 .ctx
                 .uniform("seg params", &self.params(chunk, ties, seed));
-            let weights = self.ctx.storage(
-                "seg mask weights",
-                &self.mask_weight[chunk.first_mask..chunk.first_mask + chunk.n_masks],
-            )?;
-            let pixels = chunk.n_pixels as u64;
-            let votes = self.ctx.zeroed("seg votes", pixels * k * 4)?;
-            self.stage(
-                "seg_vote",
-                pixels,
-                &[&params, &chunk.images, &chunk.labels, &weights, &votes],
-            )?;
-            if self.taps.len() > 1 {
-                let taps = self.ctx.storage("seg taps", &self.taps)?;
-                let rows = self.ctx.zeroed("seg smoothed rows", pixels * k * 4)?;
-                let mut along_columns = self.params(chunk, ties, seed);
-                along_columns.along_rows = 0;
-                let along_columns = self.ctx.uniform("seg params", &along_columns);
-                self.stage(
-                    "seg_smooth",
-                    pixels * k,
-                    &[&params, &chunk.images, &taps, &votes, &rows],
-                )?;
-                self.stage(
-                    "seg_smooth",
-                    pixels * k,
-                    &[&along_columns, &chunk.images, &taps, &rows, &votes],
-                )?;
-            }
+            let votes = self.smoothed_votes(chunk, &params)?;
             self.stage(
                 "seg_argmax",
-                pixels,
+                chunk.n_pixels as u64,
                 &[
                     &params,
                     &chunk.images,
@@ -209,6 +233,64 @@ impl SegSession for GpuSegSession<'_> {
             )?;
         }
         Ok(())
+    }
+
+    fn staple_step(&mut self, mask_rater: &[u32], log_confusion: &[f32]) -> Result<Vec<f32>> {
+        let k = self.batch.n_classes();
+        let mut counts = Vec::with_capacity(self.batch.mask_worker.len() * k * k);
+        for chunk in &self.chunks {
+            let params = self
+                .ctx
+                .uniform("seg params", &self.params(chunk, TieBreak::Lowest, 0));
+            let votes = self.smoothed_votes(chunk, &params)?;
+            let (local_rater, local_tables) = chunk_raters(
+                &mask_rater[chunk.first_mask..chunk.first_mask + chunk.n_masks],
+                log_confusion,
+                k,
+            );
+            let local_rater = self.ctx.storage("staple mask raters", &local_rater)?;
+            let local_tables = self.ctx.storage("staple log confusion", &local_tables)?;
+            let pixels = chunk.n_pixels as u64;
+            let posterior = self.ctx.zeroed("staple posterior", pixels * k as u64 * 4)?;
+            self.stage(
+                "staple_posterior",
+                pixels,
+                &[
+                    &params,
+                    &chunk.images,
+                    &chunk.labels,
+                    &votes,
+                    &local_rater,
+                    &local_tables,
+                    &posterior,
+                    &chunk.consensus,
+                    &chunk.confidence,
+                ],
+            )?;
+            let n_counts = (chunk.n_masks * k * k) as u64;
+            let chunk_counts = self.ctx.zeroed("staple counts", n_counts * 4)?;
+            let pipeline = self.ctx.pipeline("staple_counts", k)?;
+            let bind_group = self.ctx.bind(
+                &pipeline,
+                "staple_counts",
+                &[
+                    &params,
+                    &chunk.masks,
+                    &chunk.labels,
+                    &posterior,
+                    &chunk_counts,
+                ],
+            );
+            // One workgroup per (mask, true class).
+            let (x, y) = self.ctx.grid_groups((chunk.n_masks * k) as u64);
+            self.ctx.run_pass("staple_counts", |pass| {
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(x, y, 1);
+            })?;
+            counts.extend(self.ctx.read::<f32>(&chunk_counts, 0, n_counts)?);
+        }
+        Ok(counts)
     }
 
     fn agreement(&mut self) -> Result<Vec<u32>> {
