@@ -54,7 +54,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_seg_dataset(&spec, &dir)?;
     }
     let t = Instant::now();
-    let input = read_mask_manifest(&manifest, None, u64::MAX)?;
+    let input = read_mask_manifest(
+        &manifest,
+        None,
+        u64::MAX,
+        &mut accord::io::Rejects::strict(),
+    )?;
     let decode_s = t.elapsed().as_secs_f64();
     let batch = &input.batch;
     let pixels = batch.output_pixels() as f64;

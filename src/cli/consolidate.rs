@@ -174,12 +174,50 @@ pub struct Args {
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE")]
     gold: Option<PathBuf>,
+    /// Skip records that cannot be read (bad fields, labels outside --categories, ...) instead of
+    /// stopping; each goes to the rejects file with its line or object and the reason.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// The rejects file of --skip-invalid (CSV: location,problem,record), written even when empty
+    /// [default: OUT.rejects.csv; required when the output is stdout].
+    #[arg(long, value_name = "FILE", requires = "skip_invalid")]
+    pub rejects: Option<PathBuf>,
     /// Print each phase's time and each EM iteration's log-likelihood.
     #[arg(short, long)]
     pub verbose: bool,
     /// Print nothing on success.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Where `--skip-invalid` writes the records it skipped: `--rejects`, or
+/// beside the output.
+pub fn rejects_path(args: &Args) -> anyhow::Result<Option<PathBuf>> {
+    if !args.skip_invalid {
+        return Ok(None);
+    }
+    let path =
+        match (&args.rejects, &args.out) {
+            (Some(r), _) => r.clone(),
+            (None, Some(out)) => {
+                let mut name = out.as_os_str().to_owned();
+                name.push(".rejects.csv");
+                PathBuf::from(name)
+            }
+            (None, None) => return Err(Error::Usage(
+                "--skip-invalid with output to stdout: name the rejects file with --rejects FILE"
+                    .into(),
+            )
+            .into()),
+        };
+    if same_file(&path, &args.input) {
+        return Err(Error::Usage(format!(
+            "the rejects file {} is the input file: choose another path",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(Some(path))
 }
 
 /// Files at least this large get a progress bar while being read.
@@ -252,6 +290,13 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             return Err(Error::Usage("--out and --workers-out name the same file".into()).into());
         }
     }
+    let rejects_path = rejects_path(&args)?;
+    // Read before any work, so a bad gold file stops the run with nothing written.
+    let gold = args
+        .gold
+        .as_ref()
+        .map(|path| accord::eval::read_gold(path))
+        .transpose()?;
     let mut params = Params::new(method);
     if let Some(m) = args.max_iter {
         params.max_iter = m;
@@ -281,6 +326,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let options = ReadOptions {
         format: args.format,
         categories: args.categories.clone(),
+        skip_invalid: args.skip_invalid,
     };
     let input = io::read(&args.input, &options, &report)?;
     bar.finish_and_clear();
@@ -289,6 +335,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     // Pack.
     let t = Instant::now();
     let data_objects = input.data_objects;
+    let rejects = input.rejects;
     let data = pack::pack(input.annotations, args.duplicates)?;
     let pack_s = t.elapsed().as_secs_f64();
     let s = &data.stats;
@@ -384,6 +431,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         io::write_atomic(path, |out| write::write_workers(out, &data, &fit, json))?;
     }
+    if let Some(path) = &rejects_path {
+        io::write_rejects(path, &rejects)?;
+    }
     let write_s = t.elapsed().as_secs_f64();
 
     if !args.quiet {
@@ -413,9 +463,16 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             data.n_items(),
             started.elapsed().as_secs_f64()
         );
-        if let Some(gold_path) = &args.gold {
-            let gold = accord::eval::read_gold(gold_path)?;
-            let (correct, scored) = accord::eval::gold_accuracy(&data, &fit.labels, &gold);
+        if let Some(path) = &rejects_path {
+            eprintln!(
+                "accord: skipped {} invalid record{}, listed in {}",
+                rejects.len(),
+                if rejects.len() == 1 { "" } else { "s" },
+                path.display()
+            );
+        }
+        if let Some(gold) = &gold {
+            let (correct, scored) = accord::eval::gold_accuracy(&data, &fit.labels, gold);
             let accuracy = if scored == 0 {
                 f64::NAN
             } else {

@@ -10,7 +10,7 @@ use accord::backend::cpu::CpuBackend;
 use accord::backend::SegBackend;
 use accord::io::seg_read::{read_gt_segmentation_request, read_mask_manifest};
 use accord::io::seg_write::{write_segmentation, SegWriteOptions};
-use accord::io::{self, InputFormat};
+use accord::io::{self, InputFormat, Rejects};
 use accord::Error;
 
 use super::consolidate::{choose_gpu, peak_memory_mib, same_file, Args, BackendChoice, MethodArg};
@@ -56,11 +56,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => io::detect_format(&args.input)?,
     };
     let categories = args.categories.as_deref();
+    let mut rejects = if args.skip_invalid {
+        Rejects::skipping()
+    } else {
+        Rejects::strict()
+    };
     let input = match format {
-        InputFormat::Jsonl => read_mask_manifest(&args.input, categories, args.max_pixels)?,
-        InputFormat::GtRequest => {
-            read_gt_segmentation_request(&args.input, categories, args.max_pixels)?
+        InputFormat::Jsonl => {
+            read_mask_manifest(&args.input, categories, args.max_pixels, &mut rejects)?
         }
+        InputFormat::GtRequest => read_gt_segmentation_request(
+            &args.input,
+            categories,
+            args.max_pixels,
+            &mut rejects,
+        )?,
         other => {
             return Err(Error::Usage(format!(
                 "segmentation reads a JSON Lines manifest of masks or a Ground Truth request, not {other:?}"
@@ -121,6 +131,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let manifest: PathBuf =
         write_segmentation(&out, batch, input.colours.as_ref(), &fit, &options)?;
+    let rejects_path = args.skip_invalid.then(|| {
+        args.rejects
+            .clone()
+            .unwrap_or_else(|| out.join("rejects.csv"))
+    });
+    if let Some(path) = &rejects_path {
+        io::write_rejects(path, &rejects.records)?;
+    }
     let write_s = t.elapsed().as_secs_f64();
     if !args.quiet {
         let mean =
@@ -143,6 +161,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             manifest.display(),
             started.elapsed().as_secs_f64()
         );
+        if let Some(path) = &rejects_path {
+            eprintln!(
+                "accord: skipped {} invalid record{}, listed in {}",
+                rejects.records.len(),
+                if rejects.records.len() == 1 { "" } else { "s" },
+                path.display()
+            );
+        }
         if args.verbose {
             eprintln!(
                 "accord: phases: read and decode {read_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s; peak memory {:.0} MiB",

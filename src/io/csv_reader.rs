@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::fast_csv::{self, Columns, FastError};
-use super::Input;
+use super::{Input, Rejects};
 use crate::error::{Error, Result};
 use crate::pack::AnnotationBuilder;
 
@@ -65,11 +65,14 @@ pub fn read_fast(
     })
 }
 
+/// The general reader: quotes, embedded newlines, any header layout. Bad
+/// records go to `rejects`.
 pub fn read(
     path: &Path,
     reader: impl Read,
     delimiter: u8,
     mut builder: AnnotationBuilder,
+    rejects: &mut Rejects,
 ) -> Result<Input> {
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -127,34 +130,39 @@ pub fn read(
 
     while csv.read_byte_record(&mut record).map_err(csv_err)? {
         let line = line_of(&record);
-        if record.len() != n_fields {
-            return Err(Error::at_line(
-                path,
-                line,
-                format!(
-                    "expected {n_fields} fields as in the header, found {}",
-                    record.len()
-                ),
-            ));
-        }
-        let field = |col: usize, what: &str| -> Result<&str> {
-            std::str::from_utf8(&record[col]).map_err(|e| {
-                Error::at_line(
+        let mut add = || -> Result<()> {
+            if record.len() != n_fields {
+                return Err(Error::at_line(
                     path,
                     line,
                     format!(
-                        "the {what} field is not valid UTF-8 (bad byte at offset {})",
-                        e.valid_up_to()
+                        "expected {n_fields} fields as in the header, found {}",
+                        record.len()
                     ),
-                )
-            })
+                ));
+            }
+            let field = |col: usize, what: &str| -> Result<&str> {
+                std::str::from_utf8(&record[col]).map_err(|e| {
+                    Error::at_line(
+                        path,
+                        line,
+                        format!(
+                            "the {what} field is not valid UTF-8 (bad byte at offset {})",
+                            e.valid_up_to()
+                        ),
+                    )
+                })
+            };
+            let item = field(item_col, "item")?;
+            let worker = field(worker_col, "worker")?;
+            let label = field(label_col, "label")?;
+            builder
+                .push(item.trim(), worker.trim(), label.trim())
+                .map_err(|p| Error::at_line(path, line, p))
         };
-        let item = field(item_col, "item")?;
-        let worker = field(worker_col, "worker")?;
-        let label = field(label_col, "label")?;
-        builder
-            .push(item.trim(), worker.trim(), label.trim())
-            .map_err(|p| Error::at_line(path, line, p))?;
+        if let Err(e) = add() {
+            rejects.bad(e, &record.iter().collect::<Vec<_>>().join(&delimiter))?;
+        }
     }
     Ok(Input {
         annotations: builder.finish(),

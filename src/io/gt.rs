@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::jsonl::id_text;
-use super::Input;
+use super::{Input, Rejects};
 use crate::error::{Error, Location, Result};
 use crate::pack::AnnotationBuilder;
 
@@ -80,10 +80,13 @@ pub(crate) fn worker_and_content(
     Ok((worker, content))
 }
 
+/// Reads a request; bad objects (or single bad annotations of an object)
+/// go to `rejects`.
 pub fn read_request(
     path: &Path,
     mut reader: impl Read,
     mut builder: AnnotationBuilder,
+    rejects: &mut Rejects,
 ) -> Result<Input> {
     let mut text = Vec::new();
     reader
@@ -91,51 +94,69 @@ pub fn read_request(
         .map_err(|e| super::read_error(path, e))?;
     let objects = request_objects(path, &text)?;
     let mut data_objects = Vec::with_capacity(objects.len());
+    let as_bytes = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
     for (index, object) in objects.iter().enumerate() {
         let id = object.get("datasetObjectId").and_then(id_text);
         let Some(id) = id else {
-            return Err(bad(
+            let e = bad(
                 path,
                 index,
                 None,
                 "missing datasetObjectId (a string or an integer)",
-            ));
+            );
+            rejects.bad(e, &as_bytes(object))?;
+            continue;
         };
-        let item = builder
-            .declare_item(&id)
-            .map_err(|p| bad(path, index, Some(&id), p))?;
-        if item as usize != data_objects.len() {
-            return Err(bad(
-                path,
-                index,
-                Some(&id),
-                "datasetObjectId repeats an earlier object",
-            ));
-        }
-        data_objects.push(object.get("dataObject").cloned());
         let annotations = match object.get("annotations") {
             Some(Value::Array(a)) => a,
-            _ => return Err(bad(path, index, Some(&id), "missing \"annotations\" array")),
+            _ => {
+                let e = bad(path, index, Some(&id), "missing \"annotations\" array");
+                rejects.bad(e, &as_bytes(object))?;
+                continue;
+            }
         };
-        for (n, annotation) in annotations.iter().enumerate() {
-            let (worker, content) = worker_and_content(annotation)
-                .map_err(|p| bad(path, index, Some(&id), format!("annotation {n}: {p}")))?;
-            let label = content_label(content).map_err(|p| {
-                bad(
+        match builder.declare_item(&id) {
+            Ok(item) if item as usize == data_objects.len() => {}
+            Ok(_) => {
+                let e = bad(
                     path,
                     index,
                     Some(&id),
-                    format!("annotation {n} (worker {worker}): {p}"),
-                )
-            })?;
-            builder
-                .push(&id, &worker, &label)
-                .map_err(|p| bad(path, index, Some(&id), format!("annotation {n}: {p}")))?;
+                    "datasetObjectId repeats an earlier object",
+                );
+                rejects.bad(e, &as_bytes(object))?;
+                continue;
+            }
+            Err(p) => {
+                rejects.bad(bad(path, index, Some(&id), p), &as_bytes(object))?;
+                continue;
+            }
+        }
+        data_objects.push(object.get("dataObject").cloned());
+        for (n, annotation) in annotations.iter().enumerate() {
+            let add = |builder: &mut AnnotationBuilder| -> Result<()> {
+                let (worker, content) = worker_and_content(annotation)
+                    .map_err(|p| bad(path, index, Some(&id), format!("annotation {n}: {p}")))?;
+                let label = content_label(content).map_err(|p| {
+                    bad(
+                        path,
+                        index,
+                        Some(&id),
+                        format!("annotation {n} (worker {worker}): {p}"),
+                    )
+                })?;
+                builder
+                    .push(&id, &worker, &label)
+                    .map_err(|p| bad(path, index, Some(&id), format!("annotation {n}: {p}")))
+            };
+            if let Err(e) = add(&mut builder) {
+                rejects.bad(e, &as_bytes(annotation))?;
+            }
         }
     }
     Ok(Input {
         annotations: builder.finish(),
         data_objects,
-        format: None,
+        ..Default::default()
     })
 }

@@ -8,12 +8,14 @@ mod gt;
 mod jsonl;
 pub mod png_mask;
 mod progress;
+mod rejects;
 pub mod seg_read;
 pub mod seg_write;
 pub mod write;
 
 pub use atomic::{write_atomic, AtomicFile};
 pub use progress::CountingReader;
+pub use rejects::{write_rejects, Reject, Rejects};
 
 use std::path::Path;
 
@@ -42,6 +44,8 @@ pub struct Input {
     /// Indexed by item id; empty unless the input was a Ground Truth request.
     pub data_objects: Vec<Option<serde_json::Value>>,
     pub format: Option<InputFormat>,
+    /// Records skipped under [`ReadOptions::skip_invalid`], with why.
+    pub rejects: Vec<Reject>,
 }
 
 /// Options of the readers.
@@ -51,6 +55,8 @@ pub struct ReadOptions {
     pub format: Option<InputFormat>,
     /// The label set, in order; `None`: learn it from the data.
     pub categories: Option<Vec<String>>,
+    /// Skip bad records (into [`Input::rejects`]) instead of stopping.
+    pub skip_invalid: bool,
 }
 
 /// Detects the format from the file name, then from the first non-blank byte
@@ -113,6 +119,11 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
             progress,
         ))
     };
+    let mut rejects = if options.skip_invalid {
+        Rejects::skipping()
+    } else {
+        Rejects::strict()
+    };
     let mut input = match format {
         InputFormat::Csv | InputFormat::Tsv => {
             let delimiter = if format == InputFormat::Csv {
@@ -120,19 +131,27 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
             } else {
                 b'\t'
             };
-            match csv_reader::read_fast(path, open()?, delimiter, builder()?) {
+            // The fast reader stops at the first bad record; skipping
+            // them is the general reader's job.
+            let fast = if options.skip_invalid {
+                Err(fast_csv::FastError::NeedsGeneralReader)
+            } else {
+                csv_reader::read_fast(path, open()?, delimiter, builder()?)
+            };
+            match fast {
                 Ok(input) => input,
                 Err(fast_csv::FastError::Failed(e)) => return Err(e),
                 // Quotes or an unusual header: start again with the general reader.
                 Err(fast_csv::FastError::NeedsGeneralReader) => {
-                    csv_reader::read(path, open()?, delimiter, builder()?)?
+                    csv_reader::read(path, open()?, delimiter, builder()?, &mut rejects)?
                 }
             }
         }
-        InputFormat::Jsonl => jsonl::read(path, open()?, builder()?)?,
-        InputFormat::GtRequest => gt::read_request(path, open()?, builder()?)?,
+        InputFormat::Jsonl => jsonl::read(path, open()?, builder()?, &mut rejects)?,
+        InputFormat::GtRequest => gt::read_request(path, open()?, builder()?, &mut rejects)?,
     };
     input.format = Some(format);
+    input.rejects = rejects.records;
     if input.annotations.labels.is_empty() {
         return Err(Error::BadInput {
             path: path.into(),

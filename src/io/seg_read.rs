@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::gt::{request_objects, worker_and_content};
 use super::jsonl::id_text;
 use super::png_mask::{decode_mask, ColourMap, DecodedMask};
+use super::Rejects;
 use crate::error::{Error, Location, Result};
 use crate::pack::masks::{Mask, MaskBatch, MaskBuilder, MAX_SEGMENTATION_CLASSES};
 
@@ -25,6 +26,17 @@ pub struct SegInput {
     /// Images listed with no mask (Ground Truth objects nobody answered):
     /// reported, as they cannot be consolidated.
     pub without_masks: Vec<String>,
+}
+
+/// One manifest line, its mask not yet read.
+struct Line {
+    location: Location,
+    image: String,
+    worker: String,
+    mask_path: PathBuf,
+    colours: Option<ColourMap>,
+    /// The line as written, for the rejects file.
+    text: String,
 }
 
 /// One decoded mask before its classes are unified.
@@ -63,78 +75,98 @@ fn colour_map(object: &Value) -> std::result::Result<Option<ColourMap>, String> 
 /// Reads a JSON Lines manifest: per line `image` (or `image-id`,
 /// `source-ref`), `worker` (or `worker-id`), `mask` (a PNG path, relative
 /// to the manifest's folder) and optionally `label-mappings` or
-/// `internal-color-map`. Masks are decoded in parallel.
+/// `internal-color-map`. Masks are decoded in parallel. Bad lines go to
+/// `rejects`.
 pub fn read_mask_manifest(
     path: &Path,
     categories: Option<&[String]>,
     max_pixels: u64,
+    rejects: &mut Rejects,
 ) -> Result<SegInput> {
     let text = std::fs::read_to_string(path).map_err(|e| super::read_error(path, e))?;
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    struct Line {
-        location: Location,
-        image: String,
-        worker: String,
-        mask_path: PathBuf,
-        colours: Option<ColourMap>,
-    }
     let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let location = Location::Line(n as u64 + 1);
         if line.trim().is_empty() {
             continue;
         }
-        let object: Value = serde_json::from_str(line)
-            .map_err(|e| bad(path, &location, format!("invalid JSON: {e}")))?;
-        let text_of = |keys: &[&str], what: &str| {
-            field(&object, keys).and_then(id_text).ok_or_else(|| {
-                bad(
-                    path,
-                    &location,
-                    format!("missing {what} (one of {keys:?}, a string)"),
-                )
+        let parse = || -> Result<Line> {
+            let object: Value = serde_json::from_str(line)
+                .map_err(|e| bad(path, &location, format!("invalid JSON: {e}")))?;
+            let text_of = |keys: &[&str], what: &str| {
+                field(&object, keys).and_then(id_text).ok_or_else(|| {
+                    bad(
+                        path,
+                        &location,
+                        format!("missing {what} (one of {keys:?}, a string)"),
+                    )
+                })
+            };
+            let image = text_of(&["image", "image-id", "source-ref"], "the image id")?;
+            let worker = text_of(&["worker", "worker-id", "workerId"], "the worker id")?;
+            let mask = text_of(&["mask", "mask-ref"], "the mask's path")?;
+            let colours = colour_map(&object).map_err(|p| bad(path, &location, p))?;
+            Ok(Line {
+                location: location.clone(),
+                image,
+                worker,
+                mask_path: folder.join(mask),
+                colours,
+                text: line.to_owned(),
             })
         };
-        let image = text_of(&["image", "image-id", "source-ref"], "the image id")?;
-        let worker = text_of(&["worker", "worker-id", "workerId"], "the worker id")?;
-        let mask = text_of(&["mask", "mask-ref"], "the mask's path")?;
-        let colours = colour_map(&object).map_err(|p| bad(path, &location, p))?;
-        lines.push(Line {
-            location,
-            image,
-            worker,
-            mask_path: folder.join(mask),
-            colours,
-        });
+        match parse() {
+            Ok(parsed) => lines.push(parsed),
+            Err(e) => rejects.bad(e, line.as_bytes())?,
+        }
     }
-    let raws: Vec<Result<RawMask>> = lines
+    let raws: Vec<(Result<RawMask>, String)> = lines
         .into_par_iter()
         .map(|line| {
-            let bytes = std::fs::read(&line.mask_path).map_err(|e| {
-                bad(
-                    path,
-                    &line.location,
-                    format!("mask {}: {e}", line.mask_path.display()),
-                )
-            })?;
-            let mask = decode_mask(&bytes, line.colours.as_ref(), max_pixels).map_err(|p| {
-                bad(
-                    path,
-                    &line.location,
-                    format!("mask {}: {p}", line.mask_path.display()),
-                )
-            })?;
-            Ok(RawMask {
-                image: line.image,
-                worker: line.worker,
-                mask,
-                colours: line.colours,
-                location: line.location,
-            })
+            let text = line.text.clone();
+            (decode_line(path, line, max_pixels), text)
         })
         .collect();
-    let raws = raws.into_iter().collect::<Result<Vec<_>>>()?;
-    unify(path, raws, categories, Vec::new())
+    let raws = keep_good(raws, rejects)?;
+    unify(path, raws, categories, Vec::new(), rejects)
+}
+
+/// The decoded masks; the failures to `rejects` with their records.
+fn keep_good(raws: Vec<(Result<RawMask>, String)>, rejects: &mut Rejects) -> Result<Vec<RawMask>> {
+    let mut good = Vec::with_capacity(raws.len());
+    for (raw, record) in raws {
+        match raw {
+            Ok(raw) => good.push(raw),
+            Err(e) => rejects.bad(e, record.as_bytes())?,
+        }
+    }
+    Ok(good)
+}
+
+/// Reads and decodes one manifest line's mask.
+fn decode_line(path: &Path, line: Line, max_pixels: u64) -> Result<RawMask> {
+    let bytes = std::fs::read(&line.mask_path).map_err(|e| {
+        bad(
+            path,
+            &line.location,
+            format!("mask {}: {e}", line.mask_path.display()),
+        )
+    })?;
+    let mask = decode_mask(&bytes, line.colours.as_ref(), max_pixels).map_err(|p| {
+        bad(
+            path,
+            &line.location,
+            format!("mask {}: {p}", line.mask_path.display()),
+        )
+    })?;
+    Ok(RawMask {
+        image: line.image,
+        worker: line.worker,
+        mask,
+        colours: line.colours,
+        location: line.location,
+    })
 }
 
 /// Reads Ground Truth's consolidation request for semantic segmentation: a
@@ -142,10 +174,12 @@ pub fn read_mask_manifest(
 /// "annotationData": {"content": "{\"crowd-semantic-segmentation\":
 /// {\"inputImageProperties\": {\"height\", \"width\"}, \"labelMappings\":
 /// {...}, \"labeledImage\": {\"pngImageData\": \"<base64>\"}}}"}}]}`.
+/// Bad objects and annotations go to `rejects`.
 pub fn read_gt_segmentation_request(
     path: &Path,
     categories: Option<&[String]>,
     max_pixels: u64,
+    rejects: &mut Rejects,
 ) -> Result<SegInput> {
     let text = std::fs::read(path).map_err(|e| super::read_error(path, e))?;
     let objects = request_objects(path, &text)?;
@@ -157,28 +191,40 @@ pub fn read_gt_segmentation_request(
             index,
             id: id.clone(),
         };
-        let id = id.ok_or_else(|| {
-            bad(
+        let record = || serde_json::to_vec(object).unwrap_or_default();
+        let Some(id) = id else {
+            let e = bad(
                 path,
                 &location,
                 "missing datasetObjectId (a string or an integer)",
-            )
-        })?;
+            );
+            rejects.bad(e, &record())?;
+            continue;
+        };
         let Some(Value::Array(annotations)) = object.get("annotations") else {
-            return Err(bad(path, &location, "missing \"annotations\" array"));
+            let e = bad(path, &location, "missing \"annotations\" array");
+            rejects.bad(e, &record())?;
+            continue;
         };
         if annotations.is_empty() {
             without_masks.push(id.clone());
         }
         for (n, annotation) in annotations.iter().enumerate() {
-            let (worker, content) = worker_and_content(annotation)
-                .map_err(|p| bad(path, &location, format!("annotation {n}: {p}")))?;
-            jobs.push((location.clone(), id.clone(), n, worker, content.to_string()));
+            match worker_and_content(annotation) {
+                Ok((worker, content)) => {
+                    jobs.push((location.clone(), id.clone(), n, worker, content.to_string()))
+                }
+                Err(p) => {
+                    let e = bad(path, &location, format!("annotation {n}: {p}"));
+                    rejects.bad(e, &serde_json::to_vec(annotation).unwrap_or_default())?;
+                }
+            }
         }
     }
-    let raws: Vec<Result<RawMask>> = jobs
+    let raws: Vec<(Result<RawMask>, String)> = jobs
         .into_par_iter()
         .map(|(location, image, n, worker, content)| {
+            let record = format!("annotation {n} of {image} by {worker}");
             let fail = |p: String| {
                 bad(
                     path,
@@ -186,18 +232,20 @@ pub fn read_gt_segmentation_request(
                     format!("annotation {n} (worker {worker}): {p}"),
                 )
             };
-            let (mask, colours) = segmentation_content(&content, max_pixels).map_err(fail)?;
-            Ok(RawMask {
-                image,
-                worker,
-                mask,
-                colours: Some(colours),
-                location,
-            })
+            let raw = segmentation_content(&content, max_pixels)
+                .map_err(fail)
+                .map(|(mask, colours)| RawMask {
+                    image,
+                    worker,
+                    mask,
+                    colours: Some(colours),
+                    location,
+                });
+            (raw, record)
         })
         .collect();
-    let raws = raws.into_iter().collect::<Result<Vec<_>>>()?;
-    unify(path, raws, categories, without_masks)
+    let raws = keep_good(raws, rejects)?;
+    unify(path, raws, categories, without_masks, rejects)
 }
 
 /// Decodes one worker's `crowd-semantic-segmentation` answer.
@@ -226,8 +274,13 @@ fn segmentation_content(
         .map_err(|e| format!("labeledImage.pngImageData is not valid base64: {e}"))?;
     let mask = decode_mask(&png, Some(&colours), max_pixels)?;
     if let Some(props) = answer.get("inputImageProperties") {
-        let dim = |k: &str| props.get(k).and_then(Value::as_u64);
-        if let (Some(w), Some(h)) = (dim("width"), dim("height")) {
+        let dim = |k: &str| match props.get(k) {
+            None => Ok(None),
+            Some(v) => v.as_u64().filter(|&d| d > 0).map(Some).ok_or_else(|| {
+                format!("inputImageProperties.{k} must be a positive integer, not {v}")
+            }),
+        };
+        if let (Some(w), Some(h)) = (dim("width")?, dim("height")?) {
             if (w, h) != (mask.width as u64, mask.height as u64) {
                 return Err(format!(
                     "the mask is {}×{} but inputImageProperties says {w}×{h}",
@@ -246,6 +299,7 @@ fn unify(
     raws: Vec<RawMask>,
     categories: Option<&[String]>,
     without_masks: Vec<String>,
+    rejects: &mut Rejects,
 ) -> Result<SegInput> {
     if raws.is_empty() {
         return Err(bad(path, &Location::File, "the input holds no mask"));
@@ -335,15 +389,17 @@ fn unify(
             }
             _ => &raw.mask.pixels,
         };
-        builder
-            .push(Mask {
-                image: &raw.image,
-                worker: &raw.worker,
-                width: raw.mask.width,
-                height: raw.mask.height,
-                pixels,
-            })
-            .map_err(|p| bad(path, &raw.location, p))?;
+        let pushed = builder.push(Mask {
+            image: &raw.image,
+            worker: &raw.worker,
+            width: raw.mask.width,
+            height: raw.mask.height,
+            pixels,
+        });
+        if let Err(p) = pushed {
+            let record = format!("mask of {} by {}", raw.image, raw.worker);
+            rejects.bad(bad(path, &raw.location, p), record.as_bytes())?;
+        }
     }
     Ok(SegInput {
         batch: builder.finish(),

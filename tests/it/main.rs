@@ -1,6 +1,7 @@
 //! accord's integration tests: one binary, one module per area.
 
 mod cli_errors;
+mod corpus;
 mod datasets;
 mod edge_cases;
 mod formats;

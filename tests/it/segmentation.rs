@@ -4,6 +4,7 @@
 
 use accord::io::png_mask::{encode_mask, ColourMap};
 use accord::io::seg_read::{read_gt_segmentation_request, read_mask_manifest};
+use accord::io::Rejects;
 use accord::Error;
 use base64::Engine;
 use serde_json::json;
@@ -35,7 +36,7 @@ fn a_manifest_of_index_pngs_is_packed_by_image() {
     }
     let path = dir.path().join("masks.jsonl");
     std::fs::write(&path, &manifest).unwrap();
-    let input = read_mask_manifest(&path, None, MAX_PIXELS).unwrap();
+    let input = read_mask_manifest(&path, None, MAX_PIXELS, &mut Rejects::strict()).unwrap();
     let b = &input.batch;
     assert_eq!(b.class_names, vec!["0", "1", "2"]);
     assert_eq!(b.images.len(), 2);
@@ -54,7 +55,7 @@ fn a_manifest_of_index_pngs_is_packed_by_image() {
         json!({"image": "a", "worker": "w3", "mask": "small.png"})
     ));
     std::fs::write(&path, &manifest).unwrap();
-    let e = read_mask_manifest(&path, None, MAX_PIXELS).unwrap_err();
+    let e = read_mask_manifest(&path, None, MAX_PIXELS, &mut Rejects::strict()).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, Error::BadInput { .. }), "{text}");
     assert!(
@@ -71,7 +72,7 @@ fn a_manifest_of_index_pngs_is_packed_by_image() {
         ),
     )
     .unwrap();
-    let text = read_mask_manifest(&path, None, MAX_PIXELS)
+    let text = read_mask_manifest(&path, None, MAX_PIXELS, &mut Rejects::strict())
         .unwrap_err()
         .to_string();
     assert!(
@@ -91,7 +92,7 @@ fn a_manifest_of_index_pngs_is_packed_by_image() {
         ),
     )
     .unwrap();
-    let text = read_mask_manifest(&path, None, MAX_PIXELS)
+    let text = read_mask_manifest(&path, None, MAX_PIXELS, &mut Rejects::strict())
         .unwrap_err()
         .to_string();
     assert!(text.contains("cut.png"), "{text}");
@@ -131,7 +132,8 @@ fn ground_truth_requests_unify_classes_by_name_and_check_sizes() {
     ]);
     let path = dir.path().join("request.json");
     std::fs::write(&path, request.to_string()).unwrap();
-    let input = read_gt_segmentation_request(&path, None, MAX_PIXELS).unwrap();
+    let input =
+        read_gt_segmentation_request(&path, None, MAX_PIXELS, &mut Rejects::strict()).unwrap();
     assert_eq!(input.batch.class_names, vec!["BACKGROUND", "cat", "dog"]);
     assert_eq!(input.batch.mask(0, 0), &[0, 1, 2, 2]);
     assert_eq!(input.batch.mask(0, 1), &[0, 2, 2, 2]);
@@ -142,7 +144,7 @@ fn ground_truth_requests_unify_classes_by_name_and_check_sizes() {
     // A mask whose size differs from inputImageProperties names the object.
     let wrong = json!([{"datasetObjectId": "7", "annotations": [gt_answer("w1", cat_dog, 2, 2, &[0; 4], (3, 2))]}]);
     std::fs::write(&path, wrong.to_string()).unwrap();
-    let text = read_gt_segmentation_request(&path, None, MAX_PIXELS)
+    let text = read_gt_segmentation_request(&path, None, MAX_PIXELS, &mut Rejects::strict())
         .unwrap_err()
         .to_string();
     assert!(text.contains("\"7\"") && text.contains("3×2"), "{text}");
@@ -150,7 +152,7 @@ fn ground_truth_requests_unify_classes_by_name_and_check_sizes() {
     let broken = json!([{"datasetObjectId": "8", "annotations": [{"workerId": "w", "annotationData": {"content":
         json!({"crowd-semantic-segmentation": {"labelMappings": {}, "labeledImage": {"pngImageData": "%%%"}}}).to_string()}}]}]);
     std::fs::write(&path, broken.to_string()).unwrap();
-    let text = read_gt_segmentation_request(&path, None, MAX_PIXELS)
+    let text = read_gt_segmentation_request(&path, None, MAX_PIXELS, &mut Rejects::strict())
         .unwrap_err()
         .to_string();
     assert!(text.contains("base64") && text.contains("\"8\""), "{text}");
@@ -173,7 +175,8 @@ fn ground_truth_request_in_manifest_and_masks_out() {
     ]}]);
     let path = dir.path().join("request.json");
     std::fs::write(&path, request.to_string()).unwrap();
-    let input = read_gt_segmentation_request(&path, None, MAX_PIXELS).unwrap();
+    let input =
+        read_gt_segmentation_request(&path, None, MAX_PIXELS, &mut Rejects::strict()).unwrap();
     let result = fit(&input.batch, &CpuBackend, &SegParams::new(SegMethod::Mv)).unwrap();
     let out = dir.path().join("out");
     let options = SegWriteOptions {
