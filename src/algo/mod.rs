@@ -179,8 +179,17 @@ pub fn fit(
     }
 }
 
-/// Picks each item's most voted class, breaking ties by `ties`.
-pub fn decide_votes(counts: &[u32], k: usize, ties: TieBreak, seed: u64) -> (Vec<u32>, Vec<f32>) {
+/// Picks each item's most voted class, breaking ties by `ties`. A random
+/// tie-break draws from the seed and the item's `tie_keys` entry (a hash
+/// of its name: see [`name_key`]), so the order of the input rows cannot
+/// change a label.
+pub fn decide_votes(
+    counts: &[u32],
+    k: usize,
+    ties: TieBreak,
+    seed: u64,
+    tie_keys: &[u32],
+) -> (Vec<u32>, Vec<f32>) {
     let seed32 = (seed ^ (seed >> 32)) as u32;
     counts
         .chunks(k)
@@ -191,7 +200,7 @@ pub fn decide_votes(counts: &[u32], k: usize, ties: TieBreak, seed: u64) -> (Vec
             let n_tied = row.iter().filter(|&&c| c == best).count() as u32;
             let pick = match ties {
                 TieBreak::Lowest => 0,
-                TieBreak::Random => tie_draw(seed32, i as u32) % n_tied,
+                TieBreak::Random => tie_draw(seed32, tie_keys[i]) % n_tied,
             };
             let label = row
                 .iter()
@@ -210,15 +219,27 @@ pub fn decide_votes(counts: &[u32], k: usize, ties: TieBreak, seed: u64) -> (Vec
         .unzip()
 }
 
+/// A 32-bit FNV-1a hash of an item's name: its key for random tie-breaks.
+pub fn name_key(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
 fn majority_vote(data: &Packed, backend: &dyn Backend, params: &Params) -> Result<Consolidation> {
     let k = data.n_classes();
     let mut session = backend.em_session(data)?;
     let counts = session.mv_counts()?;
+    let tie_keys: Vec<u32> = match params.ties {
+        TieBreak::Lowest => Vec::new(),
+        TieBreak::Random => data.item_names.iter().map(name_key).collect(),
+    };
     let (labels, confidence) = decide_votes(
         counts.as_slice().expect("standard layout"),
         k,
         params.ties,
         params.seed,
+        &tie_keys,
     );
     // The worker tables of majority vote are one M-step on the vote shares.
     session.init_posteriors_from_votes()?;

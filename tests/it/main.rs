@@ -6,5 +6,6 @@ mod datasets;
 mod edge_cases;
 mod formats;
 mod gpu;
+mod properties;
 mod segmentation;
 mod support;
