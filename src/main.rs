@@ -5,6 +5,13 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Ctrl-C (or SIGTERM from a batch scheduler): remove the outputs still
+    // being written, so no half file or folder is left, and exit 130.
+    let _ = ctrlc::set_handler(|| {
+        accord::io::remove_pending();
+        eprintln!("accord: interrupted; unfinished outputs removed");
+        std::process::exit(130);
+    });
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -3,14 +3,58 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+
+/// Temporary outputs being written now, so that an interrupted run can
+/// remove them ([`remove_pending`]).
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Keeps `path` in [`PENDING`] while alive.
+pub(crate) struct PendingGuard(PathBuf);
+
+impl PendingGuard {
+    pub(crate) fn new(path: &Path) -> Self {
+        PENDING.lock().expect("pending outputs").push(path.into());
+        PendingGuard(path.into())
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        let mut pending = PENDING.lock().expect("pending outputs");
+        if let Some(i) = pending.iter().position(|p| *p == self.0) {
+            pending.swap_remove(i);
+        }
+    }
+}
+
+/// Removes every temporary file or folder an unfinished output is being
+/// written to. For a Ctrl-C handler: outputs already renamed into place are
+/// complete and stay; nothing half-written is left.
+pub fn remove_pending() {
+    // A writer holding the lock while the process is being interrupted
+    // must not stop the clean-up.
+    let pending = match PENDING.lock() {
+        Ok(p) => p,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    for path in pending.iter() {
+        let _ = if path.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        };
+    }
+}
 
 /// A file being written under a temporary name; [`AtomicFile::commit`]
 /// renames it into place. Dropped without a commit, it is removed.
 pub struct AtomicFile {
     path: PathBuf,
     writer: std::io::BufWriter<tempfile::NamedTempFile>,
+    _pending: PendingGuard,
 }
 
 impl AtomicFile {
@@ -39,6 +83,7 @@ impl AtomicFile {
         }
         Ok(AtomicFile {
             path: path.into(),
+            _pending: PendingGuard::new(tmp.path()),
             writer: std::io::BufWriter::with_capacity(1 << 20, tmp),
         })
     }

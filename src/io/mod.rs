@@ -1,7 +1,7 @@
 //! Readers and writers. Readers turn files into [`Annotations`]; writers turn
 //! a [`Consolidation`](crate::algo::Consolidation) into files. No maths here.
 
-mod atomic;
+pub(crate) mod atomic;
 mod csv_reader;
 mod fast_csv;
 mod gt;
@@ -13,7 +13,7 @@ pub mod seg_read;
 pub mod seg_write;
 pub mod write;
 
-pub use atomic::{write_atomic, AtomicFile};
+pub use atomic::{remove_pending, write_atomic, AtomicFile};
 pub use progress::CountingReader;
 pub use rejects::{write_rejects, Reject, Rejects};
 

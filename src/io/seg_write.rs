@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
+use super::atomic::PendingGuard;
 use super::png_mask::{encode_confidence, encode_mask, hex, ColourMap};
 use super::write_atomic;
 use crate::algo::segmentation::SegConsolidation;
@@ -63,7 +64,40 @@ pub fn output_colours(batch: &MaskBatch, colours: Option<&ColourMap>) -> ColourM
 /// `DIR/output.manifest` (Ground Truth JSON Lines) and `DIR/images.csv`
 /// (image, mask, confidence, width, height, masks). Returns the manifest's
 /// path.
+///
+/// A new `DIR` is built under a temporary name beside it and renamed into
+/// place at the end, so an error or an interrupt leaves no partial folder.
+/// An existing `DIR` is written in place, each file atomically and the
+/// manifest after every mask.
 pub fn write_segmentation(
+    dir: &Path,
+    batch: &MaskBatch,
+    colours: Option<&ColourMap>,
+    fit: &SegConsolidation,
+    options: &SegWriteOptions,
+) -> Result<PathBuf> {
+    if dir.exists() {
+        return write_into(dir, batch, colours, fit, options);
+    }
+    let name = dir
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy());
+    let tmp = dir.with_file_name(format!(".{name}.accord-{}.tmp", std::process::id()));
+    let pending = PendingGuard::new(&tmp);
+    let written = write_into(&tmp, batch, colours, fit, options).and_then(|_| {
+        std::fs::rename(&tmp, dir).map_err(|source| Error::Write {
+            path: dir.into(),
+            source,
+        })
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    drop(pending);
+    written.map(|()| dir.join("output.manifest"))
+}
+
+fn write_into(
     dir: &Path,
     batch: &MaskBatch,
     colours: Option<&ColourMap>,
