@@ -24,6 +24,7 @@ pub mod bench;
 pub mod error;
 pub mod eval;
 pub mod io;
+pub mod memory;
 pub mod pack;
 pub mod synth;
 pub mod synth_seg;

@@ -195,3 +195,31 @@ fn ds_log_likelihood_never_decreases() {
     assert_eq!(f.iterations, 30);
     assert!(!f.converged);
 }
+
+#[test]
+fn confusion_tables_beyond_memory_are_refused_with_the_numbers() {
+    use crate::support::*;
+    // 100,000 workers × 1,000 classes: 800 GB of tables.
+    let dir = tmp();
+    let mut text = String::from("item,worker,label\n");
+    for n in 0..100_000 {
+        text.push_str(&format!("i{},w{n},c{}\n", n / 3, n % 1000));
+    }
+    let input = file(dir.path(), "wide.csv", text);
+    let out = dir.path().join("out.csv");
+    let stderr = accord_bad_input(&[
+        "consolidate",
+        &input,
+        "--backend",
+        "cpu",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains("100000 workers × 1000 × 1000 confusion tables need")
+            && stderr.contains("GiB of memory is available")
+            && stderr.contains("split the input"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

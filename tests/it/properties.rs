@@ -90,11 +90,12 @@ fn run(data: &Packed, backend: &dyn Backend, method: Method, ties: TieBreak) -> 
     fit(data, backend, &params, &mut |_, _| {}).unwrap()
 }
 
+/// An item's label, its posteriors by class name, and the margin between
+/// its two most probable classes.
+type ItemResult = (String, Vec<(String, f32)>, f32);
+
 /// Per item name: (label name, posteriors by class name, top-two margin).
-fn by_name(
-    data: &Packed,
-    fit: &Consolidation,
-) -> HashMap<String, (String, Vec<(String, f32)>, f32)> {
+fn by_name(data: &Packed, fit: &Consolidation) -> HashMap<String, ItemResult> {
     let names = &data.class_names;
     (0..data.n_items())
         .map(|i| {

@@ -28,6 +28,19 @@ impl Backend for CpuBackend {
     }
 
     fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
+        let (i, w, k) = (
+            data.n_items() as u64,
+            data.n_workers() as u64,
+            data.n_classes() as u64,
+        );
+        // Posteriors, then log-confusion tables and the M-step's counts.
+        let needed = 4 * (i * k + 2 * w * k * k);
+        crate::memory::check_fits(
+            needed,
+            crate::memory::available_bytes(),
+            &format!("{i} items × {k} classes and {w} workers × {k} × {k} confusion tables"),
+            "split the input into runs with fewer workers, or merge rare classes",
+        )?;
         Ok(Box::new(CpuSession::new(data)))
     }
 }

@@ -1,0 +1,51 @@
+//! What the machine can hold: runs refuse up front, with the numbers, what
+//! would otherwise end in an out-of-memory kill halfway through.
+
+use crate::error::{Error, Result};
+
+/// Memory the kernel says can be allocated without swapping
+/// (`MemAvailable`), or `None` where it cannot be read (not Linux).
+pub fn available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Errors with [`Error::Limit`] if `needed` bytes are more than `available`
+/// (when known). `what` says what needs them and `instead` what to change.
+pub fn check_fits(needed: u64, available: Option<u64>, what: &str, instead: &str) -> Result<()> {
+    match available {
+        Some(free) if needed > free => Err(Error::Limit(format!(
+            "{what} need {:.1} GiB but {:.1} GiB of memory is available; {instead}",
+            needed as f64 / (1u64 << 30) as f64,
+            free as f64 / (1u64 << 30) as f64
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_beyond_memory_is_refused_with_the_numbers() {
+        let err = check_fits(3 << 30, Some(1 << 30), "the tables", "use fewer classes")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "the tables need 3.0 GiB but 1.0 GiB of memory is available; use fewer classes"
+        );
+        assert!(check_fits(1 << 30, Some(3 << 30), "x", "y").is_ok());
+        assert!(check_fits(u64::MAX, None, "x", "y").is_ok());
+    }
+
+    #[test]
+    fn this_machine_reports_its_memory() {
+        if cfg!(target_os = "linux") {
+            assert!(available_bytes().is_some_and(|b| b > 0));
+        }
+    }
+}
