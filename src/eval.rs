@@ -9,14 +9,18 @@ use crate::pack::Packed;
 /// Reads a gold file: CSV with a header `item,label` (or `task,label`).
 /// Returns item → label; a repeated item keeps its first label.
 pub fn read_gold(path: &Path) -> Result<HashMap<String, String>> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
+    read_gold_from(path, std::io::BufReader::new(file))
+}
+
+/// [`read_gold`] from any reader; `path` names it in messages.
+pub fn read_gold_from(path: &Path, input: impl std::io::Read) -> Result<HashMap<String, String>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
-        .from_path(path)
-        .map_err(|e| Error::BadInput {
-            path: path.into(),
-            location: crate::error::Location::File,
-            problem: e.to_string(),
-        })?;
+        .from_reader(input);
     let mut gold = HashMap::new();
     let mut records = reader.records();
     let header = match records.next() {

@@ -105,10 +105,6 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
         Some(f) => f,
         None => detect_format(path)?,
     };
-    let builder = || match &options.categories {
-        Some(c) => AnnotationBuilder::with_categories(c),
-        None => Ok(AnnotationBuilder::new()),
-    };
     let open = || -> Result<_> {
         let file = std::fs::File::open(path).map_err(|source| Error::Read {
             path: path.into(),
@@ -118,6 +114,33 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
             std::io::BufReader::with_capacity(1 << 20, file),
             progress,
         ))
+    };
+    read_with(path, format, options, open)
+}
+
+/// Reads annotations in `format` from `bytes`, as [`read`] reads a file;
+/// `name` is the file name used in error messages. For input already in
+/// memory (a batch job's buffer, a fuzzer's case).
+pub fn read_bytes(
+    name: &Path,
+    bytes: &[u8],
+    format: InputFormat,
+    options: &ReadOptions,
+) -> Result<Input> {
+    read_with(name, format, options, || Ok(bytes))
+}
+
+/// The readers behind [`read`] and [`read_bytes`]; `open` gives the input
+/// from its start (the CSV fast path may hand over to the general reader).
+fn read_with<R: std::io::Read + Send>(
+    path: &Path,
+    format: InputFormat,
+    options: &ReadOptions,
+    open: impl Fn() -> Result<R>,
+) -> Result<Input> {
+    let builder = || match &options.categories {
+        Some(c) => AnnotationBuilder::with_categories(c),
+        None => Ok(AnnotationBuilder::new()),
     };
     let mut rejects = if options.skip_invalid {
         Rejects::skipping()

@@ -182,7 +182,19 @@ pub fn read_gt_segmentation_request(
     rejects: &mut Rejects,
 ) -> Result<SegInput> {
     let text = std::fs::read(path).map_err(|e| super::read_error(path, e))?;
-    let objects = request_objects(path, &text)?;
+    parse_gt_segmentation_request(path, &text, categories, max_pixels, rejects)
+}
+
+/// [`read_gt_segmentation_request`] of a request already in memory; `path`
+/// names it in messages.
+pub fn parse_gt_segmentation_request(
+    path: &Path,
+    text: &[u8],
+    categories: Option<&[String]>,
+    max_pixels: u64,
+    rejects: &mut Rejects,
+) -> Result<SegInput> {
+    let objects = request_objects(path, text)?;
     let mut jobs = Vec::new();
     let mut without_masks = Vec::new();
     for (index, object) in objects.iter().enumerate() {

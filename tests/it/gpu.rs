@@ -668,3 +668,31 @@ fn segmentation_fits_agree_on_both_backends() {
         assert!((x - y).abs() < 1e-4, "worker accuracy {x} vs {y}");
     }
 }
+
+#[test]
+fn gpu_limits_are_clear_errors_with_nothing_written() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tmp();
+    let mut text = String::from("item,worker,label\n");
+    for n in 0..3000 {
+        text.push_str(&format!("i{},w{},c{}\n", n / 3, n % 1000, n % 3));
+    }
+    let input = file(dir.path(), "in.csv", text);
+    let out = dir.path().join("out.csv");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["consolidate", &input, "--backend", "gpu", "-o"])
+        .arg(&out)
+        .env(accord::backend::gpu::MAX_BINDING_ENV, "4096")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("1000 × 3 × 3 × 4 = 36000 bytes")
+            && stderr.contains("binding limit of 4096 bytes: use --backend cpu"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

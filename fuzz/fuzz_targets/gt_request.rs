@@ -1,0 +1,23 @@
+//! Ground Truth classification requests, strict and skipping, with and
+//! without a fixed label set.
+#![no_main]
+use std::path::Path;
+
+use accord::io::{read_bytes, InputFormat, ReadOptions};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    for skip_invalid in [false, true] {
+        let options = ReadOptions {
+            skip_invalid,
+            categories: skip_invalid.then(|| vec!["a".into(), "b".into()]),
+            ..Default::default()
+        };
+        let _ = read_bytes(
+            Path::new("fuzz.json"),
+            data,
+            InputFormat::GtRequest,
+            &options,
+        );
+    }
+});

@@ -1,0 +1,16 @@
+//! JSON Lines annotations, strict and skipping.
+#![no_main]
+use std::path::Path;
+
+use accord::io::{read_bytes, InputFormat, ReadOptions};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    for skip_invalid in [false, true] {
+        let options = ReadOptions {
+            skip_invalid,
+            ..Default::default()
+        };
+        let _ = read_bytes(Path::new("fuzz.jsonl"), data, InputFormat::Jsonl, &options);
+    }
+});
