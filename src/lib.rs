@@ -25,6 +25,7 @@ pub mod error;
 pub mod eval;
 pub mod io;
 pub mod memory;
+pub mod metrics;
 pub mod pack;
 pub mod synth;
 pub mod synth_seg;

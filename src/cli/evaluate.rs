@@ -1,4 +1,5 @@
-//! `accord evaluate`: scores consolidated output against gold.
+//! `accord evaluate`: scores consolidated output against gold. This file
+//! reads segmentation masks; classification is in `evaluate_class.rs`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,19 +13,27 @@ use super::consolidate::Task;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What was consolidated (segmentation; for classification, `consolidate --gold FILE` prints the accuracy).
-    #[arg(long, value_enum)]
-    task: Task,
-    /// The output manifest of `accord consolidate --task segmentation` (masks found relative to it).
+    /// What was consolidated.
+    #[arg(long, value_enum, default_value_t = Task::Classification)]
+    pub task: Task,
+    /// Classification: consolidate's CSV output (item, label, confidence). Segmentation: its
+    /// output manifest (masks found relative to it).
     #[arg(long)]
-    pred: PathBuf,
-    /// Gold masks: JSON Lines of `image` and `mask` (an index PNG whose values are class ids in the
-    /// order of the prediction's internal-color-map), paths relative to this file.
+    pub pred: PathBuf,
+    /// Classification: gold labels, CSV item,label. Segmentation: JSON Lines of `image` and `mask`
+    /// (an index PNG whose values are class ids in the order of the prediction's
+    /// internal-color-map), paths relative to this file.
     #[arg(long)]
-    gold: PathBuf,
-    /// Print the scores as JSON (keys mean_iou, pixel_accuracy, per_class_iou, images, missing).
+    pub gold: PathBuf,
+    /// Classification: also score the raw annotations (each against gold) and give their
+    /// Krippendorff's alpha.
+    #[arg(long, value_name = "LABELS")]
+    pub annotations: Option<PathBuf>,
+    /// Print the scores as JSON. Classification: accuracy, ece, per_class, classes, confusion,
+    /// confusion_normalised, calibration, items, missing, unscored, annotations. Segmentation:
+    /// mean_iou, pixel_accuracy, per_class_iou, images, missing.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000)]
     max_pixels: u64,
@@ -56,8 +65,12 @@ fn read_png(path: &Path, manifest: &Path, line: usize) -> Result<Vec<u8>, Error>
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Classification {
+        return super::evaluate_class::run(&args);
+    }
+    if args.annotations.is_some() {
         return Err(Error::Usage(
-            "evaluate scores segmentation (--task segmentation); for classification, run consolidate with --gold FILE".into(),
+            "--annotations scores classification annotations; segmentation takes --pred and --gold"
+                .into(),
         )
         .into());
     }

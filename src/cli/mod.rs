@@ -4,6 +4,7 @@ mod bench;
 mod bench_seg;
 mod consolidate;
 mod evaluate;
+mod evaluate_class;
 mod generate;
 mod info;
 mod segment;

@@ -4,6 +4,7 @@ mod cli_errors;
 mod corpus;
 mod datasets;
 mod edge_cases;
+mod evaluate;
 mod faults;
 mod formats;
 mod gpu;

@@ -1,0 +1,110 @@
+//! `accord evaluate` for classification: scores of labels and annotations
+//! against gold, as text and JSON.
+
+use crate::support::*;
+
+#[test]
+fn evaluate_scores_labels_and_annotations_against_gold() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--items",
+        "400",
+        "--workers",
+        "30",
+        "--classes",
+        "3",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let (labels, gold) = (data.join("labels.csv"), data.join("gold.csv"));
+    let pred = dir.path().join("pred.csv");
+    let out = accord(&[
+        "consolidate",
+        labels.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--gold",
+        gold.to_str().unwrap(),
+        "-o",
+        pred.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let printed: f64 = stderr
+        .split("accuracy on gold: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let json = accord_ok(&[
+        "evaluate",
+        "--pred",
+        pred.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--annotations",
+        labels.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!((accuracy - printed).abs() < 1e-4, "{accuracy} vs {printed}");
+    assert_eq!(v["items"], 400);
+    assert_eq!(v["missing"], 0);
+    assert_eq!(v["per_class"].as_array().unwrap().len(), 3);
+    let confusion = v["confusion"].as_array().unwrap();
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 400);
+    let diagonal: u64 = (0..3).map(|c| confusion[c][c].as_u64().unwrap()).sum();
+    assert!((diagonal as f64 / 400.0 - accuracy).abs() < 1e-12);
+    let ece = v["ece"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&ece));
+    let bins: u64 = v["calibration"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(bins, 400);
+    // Raw annotations are worse than the consolidated labels, and agree
+    // better than chance.
+    let raw = &v["annotations"];
+    assert!(raw["accuracy"].as_f64().unwrap() < accuracy, "{raw}");
+    let alpha = raw["krippendorff_alpha"].as_f64().unwrap();
+    assert!(alpha > 0.0 && alpha < 1.0, "{alpha}");
+    assert!(raw["ece"].is_null());
+
+    let text = accord_ok(&[
+        "evaluate",
+        "--pred",
+        pred.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+    ]);
+    assert!(text.contains("400 of 400 gold items scored"), "{text}");
+    assert!(text.contains(&format!("accuracy {accuracy:.4}")), "{text}");
+    assert!(text.contains("expected calibration error"), "{text}");
+}
+
+#[test]
+fn evaluate_names_the_line_of_a_bad_prediction() {
+    let dir = tmp();
+    let gold = file(dir.path(), "gold.csv", "item,label\na,x\n");
+    let pred = file(dir.path(), "pred.csv", "item,label,confidence\na,x,1.5\n");
+    let stderr = accord_bad_input(&["evaluate", "--pred", &pred, "--gold", &gold]);
+    assert!(
+        stderr.contains("pred.csv: line 2: confidence \"1.5\" is not a number in [0, 1]"),
+        "{stderr}"
+    );
+    let pred = file(dir.path(), "p2.csv", "id,answer\na,x\n");
+    let stderr = accord_bad_input(&["evaluate", "--pred", &pred, "--gold", &gold]);
+    assert!(
+        stderr.contains("p2.csv: line 1: expected a header"),
+        "{stderr}"
+    );
+}
