@@ -8,6 +8,7 @@ mod evaluate_class;
 mod generate;
 mod info;
 mod segment;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,8 @@ enum Command {
     Info,
     /// Time the methods on CPU and GPU over generated data of several sizes.
     Bench(bench::Args),
+    /// Error against gold as annotations per item grow, per method (Ground Truth's notebook experiment).
+    Simulate(simulate::Args),
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -47,5 +50,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Info => info::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

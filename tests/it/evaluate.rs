@@ -108,3 +108,63 @@ fn evaluate_names_the_line_of_a_bad_prediction() {
         "{stderr}"
     );
 }
+
+#[test]
+fn simulate_shows_the_error_falling_with_more_annotators() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--items",
+        "300",
+        "--workers",
+        "40",
+        "--per-item",
+        "6",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let (labels, gold) = (data.join("labels.csv"), data.join("gold.csv"));
+    let args = [
+        "simulate",
+        labels.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--max-annotators",
+        "5",
+        "--repeats",
+        "4",
+        "--methods",
+        "mv,ds",
+        "--backend",
+        "cpu",
+        "--json",
+        "-q",
+    ];
+    let json = accord_ok(&args);
+    assert_eq!(
+        json,
+        accord_ok(&args),
+        "the same seed gives the same result"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 10);
+    let error = |r: u64, m: &str| {
+        let p = points
+            .iter()
+            .find(|p| p["annotators"] == r && p["method"] == m)
+            .unwrap();
+        assert_eq!(p["errors"].as_array().unwrap().len(), 4);
+        p["mean_error"].as_f64().unwrap()
+    };
+    let single = v["single_worker_error"].as_f64().unwrap();
+    // One annotation per item is a single worker; five, fitted, beat it.
+    assert!((error(1, "mv") - single).abs() < 0.05, "{json}");
+    assert!(
+        error(5, "ds") < error(1, "ds") && error(5, "ds") < single,
+        "{json}"
+    );
+    assert!(error(5, "mv") < error(1, "mv"), "{json}");
+    assert_eq!(v["gold_items"], 300);
+}

@@ -1,0 +1,118 @@
+//! `accord simulate`: the annotator-count experiment on a labelled set.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use accord::algo::Method;
+use accord::io::{self, ReadOptions};
+use accord::pack::{pack, DuplicatePolicy};
+use accord::simulate::{run as run_experiment, Design};
+use accord::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::consolidate::{choose_gpu, BackendChoice, MethodArg};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request).
+    pub input: PathBuf,
+    /// Gold labels, CSV item,label.
+    #[arg(long)]
+    gold: PathBuf,
+    /// Annotations per item to try, from 1 to this.
+    #[arg(long, default_value_t = 5)]
+    max_annotators: usize,
+    /// Random subsamples per number of annotators.
+    #[arg(long, default_value_t = 10)]
+    repeats: usize,
+    /// Methods to compare.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "mv,ds")]
+    methods: Vec<MethodArg>,
+    /// Seed of the subsampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where the fits run (CPU fits run in parallel across subsamples).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Print the results as JSON (single_worker_error, gold_items, points: annotators, method,
+    /// mean_error, standard_error, errors).
+    #[arg(long)]
+    json: bool,
+    /// Print nothing but the results.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let methods = args
+        .methods
+        .iter()
+        .map(|m| m.classification())
+        .collect::<Result<Vec<Method>, Error>>()?;
+    if args.max_annotators == 0 || args.repeats == 0 {
+        return Err(
+            Error::Usage("--max-annotators and --repeats must be at least 1".into()).into(),
+        );
+    }
+    let gold = accord::eval::read_gold(&args.gold)?;
+    let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let data = pack(input.annotations, DuplicatePolicy::Keep)?;
+    let gpu = choose_gpu(args.backend, args.quiet)?;
+    let cpu = accord::backend::cpu::CpuBackend;
+    let backend: &dyn accord::backend::Backend = match &gpu {
+        Some(g) => g,
+        None => &cpu,
+    };
+    let jobs = (args.max_annotators * args.repeats) as u64;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(jobs).with_style(
+            ProgressStyle::with_template(
+                "accord: {bar:30} {pos}/{len} subsamples fitted, {eta} left",
+            )
+            .expect("template"),
+        )
+    };
+    let design = Design {
+        methods: methods.clone(),
+        max_annotators: args.max_annotators,
+        repeats: args.repeats,
+        seed: args.seed,
+    };
+    let experiment = run_experiment(&data, &gold, &design, backend, gpu.is_none(), &|| {
+        bar.inc(1)
+    })?;
+    bar.finish_and_clear();
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&experiment)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "error against gold on {} items, mean ± standard error over {} subsamples; backend {}",
+        experiment.gold_items,
+        args.repeats,
+        backend.name()
+    )?;
+    write!(out, "annotators")?;
+    for m in &methods {
+        write!(out, " {:>17}", m.name())?;
+    }
+    writeln!(out)?;
+    for r in 1..=args.max_annotators {
+        write!(out, "{r:>10}")?;
+        for p in experiment.points.iter().filter(|p| p.annotators == r) {
+            write!(out, " {:>8.4} ± {:<6.4}", p.mean_error, p.standard_error)?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "single worker (every annotation against gold): {:.4}",
+        experiment.single_worker_error
+    )?;
+    Ok(())
+}
