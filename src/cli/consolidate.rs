@@ -10,6 +10,7 @@ use accord::backend::Backend;
 use accord::io::write::{self, DataType, OutputFormat, WriteOptions};
 use accord::io::{self, InputFormat, ReadOptions};
 use accord::pack::{self, DuplicatePolicy};
+use accord::review::{rank_for_review, ReviewBy};
 use accord::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -171,6 +172,16 @@ pub struct Args {
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE")]
     workers_out: Option<PathBuf>,
+    /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
+    /// entropy in bits, margin, annotations), most uncertain first.
+    #[arg(long, value_name = "FILE")]
+    review_out: Option<PathBuf>,
+    /// How --review-out ranks items.
+    #[arg(long, value_enum, default_value_t = ReviewBy::Entropy)]
+    review_by: ReviewBy,
+    /// How many items --review-out lists [default: all].
+    #[arg(long, value_name = "N")]
+    review_count: Option<usize>,
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE")]
     gold: Option<PathBuf>,
@@ -276,7 +287,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     let method = args.method.unwrap_or(MethodArg::Ds).classification()?;
     let started = Instant::now();
-    for out in [&args.out, &args.workers_out].into_iter().flatten() {
+    for out in [&args.out, &args.workers_out, &args.review_out]
+        .into_iter()
+        .flatten()
+    {
         if same_file(out, &args.input) {
             return Err(Error::Usage(format!(
                 "the output {} is the input file: choose another path",
@@ -430,6 +444,32 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         io::write_atomic(path, |out| write::write_workers(out, &data, &fit, json))?;
+    }
+    if let Some(path) = &args.review_out {
+        let ranked = rank_for_review(&data, &fit, args.review_by);
+        let count = args.review_count.unwrap_or(ranked.len()).min(ranked.len());
+        io::write_atomic(path, |out| {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record([
+                "item",
+                "label",
+                "confidence",
+                "entropy",
+                "margin",
+                "annotations",
+            ])?;
+            for u in &ranked[..count] {
+                csv.write_record([
+                    data.item_names.get(u.item),
+                    &data.class_names[fit.labels[u.item] as usize],
+                    &format!("{:.6}", fit.confidence[u.item]),
+                    &format!("{:.6}", u.entropy),
+                    &format!("{:.6}", u.margin),
+                    &u.annotations.to_string(),
+                ])?;
+            }
+            csv.flush()
+        })?;
     }
     if let Some(path) = &rejects_path {
         io::write_rejects(path, &rejects)?;

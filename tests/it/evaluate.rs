@@ -168,3 +168,61 @@ fn simulate_shows_the_error_falling_with_more_annotators() {
     assert!(error(5, "mv") < error(1, "mv"), "{json}");
     assert_eq!(v["gold_items"], 300);
 }
+
+#[test]
+fn review_out_lists_the_least_settled_items_first() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--items",
+        "200",
+        "--workers",
+        "20",
+        "--per-item",
+        "3",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let labels = data.join("labels.csv");
+    for (by, column, descending) in [("entropy", 3, true), ("margin", 4, false)] {
+        let review = dir.path().join(format!("review-{by}.csv"));
+        accord_ok(&[
+            "consolidate",
+            labels.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "-q",
+            "--review-out",
+            review.to_str().unwrap(),
+            "--review-by",
+            by,
+            "--review-count",
+            "25",
+            "-o",
+            dir.path().join("out.csv").to_str().unwrap(),
+        ]);
+        let rows = csv_rows(&std::fs::read_to_string(&review).unwrap());
+        assert_eq!(rows.len(), 25, "{by}");
+        let values: Vec<f64> = rows.iter().map(|r| r[column].parse().unwrap()).collect();
+        for pair in values.windows(2) {
+            assert!(
+                if descending {
+                    pair[0] >= pair[1]
+                } else {
+                    pair[0] <= pair[1]
+                },
+                "{by}: {values:?}"
+            );
+        }
+        // With 3 annotations and 3+ classes, some item is split.
+        assert!(
+            if descending {
+                values[0] > 0.5
+            } else {
+                values[0] < 0.5
+            },
+            "{by}: {values:?}"
+        );
+    }
+}
