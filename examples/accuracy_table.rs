@@ -30,16 +30,29 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let methods = [Method::Mv, Method::Ds, Method::Mds, Method::OneCoin];
-    println!("| dataset | K | annotations | accord mv | accord ds | accord mds | accord one-coin | crowd-kit MV | crowd-kit DS | crowd-kit OneCoinDS |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let methods = [
+        Method::Mv,
+        Method::Ds,
+        Method::Mds,
+        Method::OneCoin,
+        Method::Wawa,
+        Method::Zbs,
+    ];
+    let peers = ["MV", "DS", "OneCoinDS", "Wawa", "ZBS"];
+    let columns: Vec<String> = methods
+        .iter()
+        .map(|m| format!("accord {}", m.name()))
+        .chain(peers.iter().map(|p| format!("crowd-kit {p}")))
+        .collect();
+    println!("| dataset | K | annotations | {} |", columns.join(" | "));
+    println!("|---|---|---|{}", "---|".repeat(columns.len()));
     let mut names: Vec<_> = std::fs::read_dir(&datasets)?
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("labels.csv").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let mut sums = vec![0f64; methods.len()];
+    let mut sums = vec![0f64; methods.len() + peers.len()];
     for name in &names {
         let dir = datasets.join(name);
         let input = io::read(&dir.join("labels.csv"), &ReadOptions::default(), &|_| {})?;
@@ -53,13 +66,13 @@ fn main() -> anyhow::Result<()> {
             sums[m] += acc;
             cells.push(format!("{acc:.4}"));
         }
-        for ck in ["MV", "DS", "OneCoinDS"] {
-            cells.push(
-                reference
-                    .get(&(name.clone(), ck.into()))
-                    .cloned()
-                    .unwrap_or("–".into()),
-            );
+        for (p, ck) in peers.iter().enumerate() {
+            let cell = reference.get(&(name.clone(), ck.to_string())).cloned();
+            sums[methods.len() + p] += cell
+                .as_deref()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(f64::NAN);
+            cells.push(cell.unwrap_or("–".into()));
         }
         println!(
             "| {name} | {} | {} | {} |",
@@ -70,8 +83,16 @@ fn main() -> anyhow::Result<()> {
     }
     let means: Vec<String> = sums
         .iter()
-        .map(|s| format!("**{:.4}**", s / names.len() as f64))
+        .enumerate()
+        .map(|(c, s)| {
+            let mean = s / names.len() as f64;
+            if c < methods.len() {
+                format!("**{mean:.4}**")
+            } else {
+                format!("{mean:.4}")
+            }
+        })
         .collect();
-    println!("| mean | | | {} | | | |", means.join(" | "));
+    println!("| mean | | | {} |", means.join(" | "));
     Ok(())
 }

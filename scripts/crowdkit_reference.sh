@@ -3,6 +3,8 @@
 # writes tests/data/crowdkit_reference.csv (dataset,method,accuracy,fit_s),
 # the reference the accuracy tests compare accord against.
 # Needs a Python with crowd-kit: see ../shared/peer/crowdkit_run.py for the set-up.
+# METHODS="Wawa ZBS" scripts/crowdkit_reference.sh re-measures those methods
+# only and keeps the other rows.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 datasets=${ACCORD_DATASETS:-$here/../shared/datasets}
@@ -13,7 +15,7 @@ tmp=$(mktemp)
 echo "dataset,method,accuracy,fit_s" > "$tmp"
 for dir in "$datasets"/*/; do
   name=$(basename "$dir")
-  for method in ${METHODS:-MV DS OneCoinDS}; do
+  for method in ${METHODS:-MV DS OneCoinDS Wawa ZBS}; do
     line=$("$python" "$runner" "$dir/labels.csv" --gold "$dir/gold.csv" --method "$method")
     acc=$(sed -n 's/.*accuracy=\([0-9.]*\).*/\1/p' <<<"$line")
     fit=$(sed -n 's/.*fit_s=\([0-9.]*\).*/\1/p' <<<"$line")
@@ -22,4 +24,14 @@ for dir in "$datasets"/*/; do
   done
 done
 mkdir -p "$(dirname "$out")"
+if [ -f "$out" ]; then
+  # Keep the rows of methods not measured now; order by dataset, stably.
+  measured=" ${METHODS:-MV DS OneCoinDS Wawa ZBS} "
+  { head -n 1 "$tmp"
+    { tail -n +2 "$out" | while IFS=, read -r d m rest; do
+        [[ $measured == *" $m "* ]] || echo "$d,$m,$rest"
+      done
+      tail -n +2 "$tmp"; } | sort -s -t, -k1,1; } > "$tmp.merged"
+  mv "$tmp.merged" "$tmp"
+fi
 mv "$tmp" "$out"

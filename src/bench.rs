@@ -51,10 +51,11 @@ impl StepTimes {
     }
 }
 
-/// The M-step rule a method uses (for `mv`, the one M-step of its report).
+/// The M-step rule a method uses (for the votes, `mv`, `wawa` and `zbs`, the
+/// one M-step of their worker report).
 pub fn rule_of(method: Method) -> ConfusionRule {
     match method {
-        Method::Mv => ConfusionRule::Full {
+        Method::Mv | Method::Wawa | Method::Zbs => ConfusionRule::Full {
             smoothing: 0.0,
             prior_correct: 0.0,
         },
@@ -81,6 +82,24 @@ pub fn time_steps(
     method: Method,
     iterations: usize,
 ) -> Result<StepTimes> {
+    if matches!(method, Method::Wawa | Method::Zbs) {
+        // Host-side votes: time the whole fit as the "E-step".
+        let mut e = Vec::new();
+        for _ in 0..iterations.max(1) {
+            let t = Instant::now();
+            crate::algo::fit(
+                data,
+                backend,
+                &crate::algo::Params::new(method),
+                &mut |_, _| {},
+            )?;
+            e.push(t.elapsed().as_secs_f64());
+        }
+        return Ok(StepTimes {
+            e_step_s: median(e),
+            m_step_s: 0.0,
+        });
+    }
     let mut session = backend.em_session(data)?;
     session.init_posteriors_from_votes()?;
     let rule = rule_of(method);

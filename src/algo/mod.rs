@@ -4,6 +4,7 @@
 pub mod em;
 mod result;
 pub mod segmentation;
+pub mod skill_vote;
 
 pub use result::Consolidation;
 
@@ -25,6 +26,10 @@ pub enum Method {
     Mds,
     /// One accuracy per worker, errors spread evenly ("one-coin" DS).
     OneCoin,
+    /// crowd-kit's Wawa: votes weighted by agreement with majority vote.
+    Wawa,
+    /// crowd-kit's ZeroBasedSkill: votes weighted by skills learnt from near zero.
+    Zbs,
 }
 
 impl Method {
@@ -35,6 +40,8 @@ impl Method {
             Method::Ds => "ds",
             Method::Mds => "mds",
             Method::OneCoin => "one-coin",
+            Method::Wawa => "wawa",
+            Method::Zbs => "zbs",
         }
     }
 }
@@ -140,6 +147,12 @@ pub fn fit(
     params.validate()?;
     match params.method {
         Method::Mv => majority_vote(data, backend, params),
+        Method::Wawa => Ok(skill_voted(data, params.method, skill_vote::wawa(data))),
+        Method::Zbs => Ok(skill_voted(
+            data,
+            params.method,
+            skill_vote::zero_based_skill(data),
+        )),
         Method::Ds => em::fit_em(
             data,
             backend,
@@ -217,6 +230,25 @@ pub fn decide_votes(
             (label, confidence)
         })
         .unzip()
+}
+
+fn skill_voted(data: &Packed, method: Method, v: skill_vote::SkillVote) -> Consolidation {
+    let iterations = if method == Method::Zbs {
+        skill_vote::ZBS_STEPS
+    } else {
+        1
+    };
+    Consolidation::new(
+        data,
+        method,
+        v.labels,
+        v.confidence,
+        v.posteriors,
+        v.model,
+        Vec::new(),
+        iterations,
+        true,
+    )
 }
 
 /// A 32-bit FNV-1a hash of an item's name: its key for random tie-breaks.

@@ -43,6 +43,10 @@ pub enum MethodArg {
     Mds,
     /// Classification: one accuracy per worker, errors spread evenly.
     OneCoin,
+    /// Classification: crowd-kit's Wawa, votes weighted by agreement with majority vote.
+    Wawa,
+    /// Classification: crowd-kit's ZeroBasedSkill, votes weighted by skills learnt from near zero.
+    Zbs,
     /// Segmentation: votes smoothed over a neighbourhood (--sigma or --radius) before the plurality (the default).
     SmoothMv,
     /// Segmentation: smoothed votes weighted by each worker's reliability, learnt across the batch.
@@ -58,6 +62,8 @@ impl MethodArg {
             MethodArg::Ds => Ok(Method::Ds),
             MethodArg::Mds => Ok(Method::Mds),
             MethodArg::OneCoin => Ok(Method::OneCoin),
+            MethodArg::Wawa => Ok(Method::Wawa),
+            MethodArg::Zbs => Ok(Method::Zbs),
             MethodArg::SmoothMv | MethodArg::Weighted | MethodArg::Staple => Err(Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name()
@@ -71,7 +77,11 @@ impl MethodArg {
             MethodArg::SmoothMv => Ok(SegMethod::SmoothMv),
             MethodArg::Weighted => Ok(SegMethod::Weighted),
             MethodArg::Staple => Ok(SegMethod::Staple),
-            MethodArg::Ds | MethodArg::Mds | MethodArg::OneCoin => Err(Error::Usage(format!(
+            MethodArg::Ds
+            | MethodArg::Mds
+            | MethodArg::OneCoin
+            | MethodArg::Wawa
+            | MethodArg::Zbs => Err(Error::Usage(format!(
                 "--method {} is a classification method; segmentation takes mv, smooth-mv, weighted or staple",
                 self.name()
             ))),

@@ -62,3 +62,39 @@ fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
     }
     assert!(checked >= 1, "no dataset found under {}", root.display());
 }
+
+#[test]
+fn wawa_and_zbs_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
+    let Some(root) = shared_datasets() else {
+        return;
+    };
+    let reference = crowdkit_reference();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("labels.csv").is_file() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let input = read(&dir.join("labels.csv"), &ReadOptions::default(), &|_| {}).unwrap();
+        let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
+        let gold = read_gold(&dir.join("gold.csv")).unwrap();
+        for (method, peer) in [(Method::Wawa, "Wawa"), (Method::Zbs, "ZBS")] {
+            let f = fit(&data, &CpuBackend, &Params::new(method), &mut |_, _| {}).unwrap();
+            let (correct, scored) = gold_accuracy(&data, &f.labels, &gold);
+            let ours = correct as f64 / scored as f64;
+            let theirs = reference[&(name.clone(), peer.to_string())];
+            eprintln!(
+                "{name}: accord {} {ours:.4}, crowd-kit {peer} {theirs:.4}",
+                method.name()
+            );
+            assert!(
+                (ours - theirs).abs() <= 0.005,
+                "{name}: {} {ours:.4} is not within 0.5 point of crowd-kit's {theirs:.4}",
+                method.name()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no dataset in {}", root.display());
+}

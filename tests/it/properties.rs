@@ -68,7 +68,7 @@ fn with_signal() -> impl Strategy<Value = Rows> {
 /// sums, which moves posteriors by up to about 1e-3 a few iterations on.
 fn tolerance(method: Method) -> f32 {
     match method {
-        Method::Mv => 1e-6,
+        Method::Mv | Method::Wawa | Method::Zbs => 1e-6,
         Method::Ds | Method::Mds => 1e-4,
         Method::OneCoin => 2e-3,
     }

@@ -1,0 +1,201 @@
+//! Votes weighted by worker skill, as crowd-kit defines them: Wawa (one
+//! round: skill = agreement with majority vote) and ZeroBasedSkill (skills
+//! learnt by damped fixed-point steps from near zero). Both need only vote
+//! sums over annotations, so they run on the host for either backend.
+
+use ndarray::{Array2, Array3};
+
+use crate::backend::ModelParams;
+use crate::pack::Packed;
+
+/// `[item][class]` sums of `skill[worker]` over the item's annotations.
+fn weighted_scores(data: &Packed, skill: &[f64]) -> Array2<f64> {
+    let mut scores = Array2::zeros((data.n_items(), data.n_classes()));
+    for i in 0..data.n_items() {
+        let range = data.item_range(i);
+        for (&w, &l) in data.item_worker[range.clone()]
+            .iter()
+            .zip(&data.item_label[range])
+        {
+            scores[[i, l as usize]] += skill[w as usize];
+        }
+    }
+    scores
+}
+
+/// Each item's best-scored class (the first in class order on a tie, as
+/// pandas' `idxmax`) and its share of the item's total score.
+fn decide(scores: &Array2<f64>) -> (Vec<u32>, Vec<f32>) {
+    scores
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let (best, top) =
+                row.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |(b, m), (c, &s)| if s > m { (c, s) } else { (b, m) },
+                    );
+            let total: f64 = row.sum();
+            (
+                best as u32,
+                if total > 0.0 {
+                    (top / total) as f32
+                } else {
+                    0.0
+                },
+            )
+        })
+        .unzip()
+}
+
+/// Per worker: the share of their annotations equal to `labels` (crowd-kit's
+/// `get_accuracy`); 0 for a worker without annotations.
+fn accuracy_against(data: &Packed, labels: &[u32]) -> Vec<f64> {
+    (0..data.n_workers())
+        .map(|w| {
+            let range = data.worker_range(w);
+            let n = range.len();
+            let right = data.worker_item[range.clone()]
+                .iter()
+                .zip(&data.worker_label[range])
+                .filter(|&(&i, &l)| labels[i as usize] == l)
+                .count();
+            if n > 0 {
+                right as f64 / n as f64
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The result of a skill-weighted vote.
+pub struct SkillVote {
+    pub labels: Vec<u32>,
+    pub confidence: Vec<f32>,
+    /// `[item][class]` normalised scores (uniform where an item has none).
+    pub posteriors: Array2<f32>,
+    pub skills: Vec<f64>,
+    pub model: ModelParams,
+}
+
+fn finish(data: &Packed, skills: Vec<f64>) -> SkillVote {
+    let scores = weighted_scores(data, &skills);
+    let (labels, confidence) = decide(&scores);
+    let k = data.n_classes();
+    let mut posteriors = Array2::from_elem((data.n_items(), k), 1.0 / k as f32);
+    for (i, row) in scores.rows().into_iter().enumerate() {
+        let total: f64 = row.sum();
+        if total > 0.0 {
+            for (c, &s) in row.iter().enumerate() {
+                posteriors[[i, c]] = (s / total) as f32;
+            }
+        }
+    }
+    let model = soft_model(data, &posteriors);
+    SkillVote {
+        labels,
+        confidence,
+        posteriors,
+        skills,
+        model,
+    }
+}
+
+/// Class priors and confusion tables from soft labels: one M-step, as
+/// majority vote reports its worker tables.
+fn soft_model(data: &Packed, posteriors: &Array2<f32>) -> ModelParams {
+    let k = data.n_classes();
+    let mut confusion = Array3::<f32>::zeros((data.n_workers(), k, k));
+    for w in 0..data.n_workers() {
+        let range = data.worker_range(w);
+        for (&i, &l) in data.worker_item[range.clone()]
+            .iter()
+            .zip(&data.worker_label[range])
+        {
+            for t in 0..k {
+                confusion[[w, t, l as usize]] += posteriors[[i as usize, t]];
+            }
+        }
+        for t in 0..k {
+            let total: f32 = (0..k).map(|l| confusion[[w, t, l]]).sum();
+            for l in 0..k {
+                confusion[[w, t, l]] = if total > 0.0 {
+                    confusion[[w, t, l]] / total
+                } else {
+                    1.0 / k as f32
+                };
+            }
+        }
+    }
+    let n = data.n_items().max(1) as f32;
+    let class_priors = (0..k).map(|c| posteriors.column(c).sum() / n).collect();
+    ModelParams {
+        class_priors,
+        confusion,
+    }
+}
+
+/// Wawa: majority vote, then each worker weighted by their agreement with it.
+pub fn wawa(data: &Packed) -> SkillVote {
+    let ones = vec![1.0; data.n_workers()];
+    let (mv, _) = decide(&weighted_scores(data, &ones));
+    finish(data, accuracy_against(data, &mv))
+}
+
+/// crowd-kit's ZeroBasedSkill defaults: 100 steps, learning rate 1 halved
+/// every 20, skills starting at 1/K + 1e-5.
+pub const ZBS_STEPS: usize = 100;
+
+/// ZeroBasedSkill: skills start just above chance; each step votes with
+/// them and moves them toward each worker's agreement with that vote.
+pub fn zero_based_skill(data: &Packed) -> SkillVote {
+    let k = data.class_names.len() as f64;
+    let mut skills = vec![1.0 / k + 1e-5; data.n_workers()];
+    let mut rate = 1.0;
+    for step in 1..=ZBS_STEPS {
+        if step % 20 == 0 {
+            rate *= 0.5;
+        }
+        let (labels, _) = decide(&weighted_scores(data, &skills));
+        let accuracy = accuracy_against(data, &labels);
+        for (s, a) in skills.iter_mut().zip(accuracy) {
+            *s += rate * (a - *s);
+        }
+    }
+    finish(data, skills)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pack::pack_triples;
+
+    #[test]
+    fn wawa_lets_the_reliable_worker_break_the_tie() {
+        // w1 agrees with the majority everywhere, w2 nowhere but on "t".
+        let data = pack_triples(
+            &[
+                ("a", "w1", "x"),
+                ("a", "w3", "x"),
+                ("a", "w2", "y"),
+                ("b", "w1", "y"),
+                ("b", "w3", "y"),
+                ("b", "w2", "x"),
+                ("t", "w1", "y"),
+                ("t", "w2", "x"),
+            ],
+            None,
+        )
+        .unwrap();
+        let v = wawa(&data);
+        // Plain majority vote would pick x at "t" (a tie, lowest class).
+        assert_eq!(v.labels[2], 1);
+        let w2 = data.worker_names.iter().position(|n| n == "w2").unwrap();
+        assert!((v.skills[w2] - 1.0 / 3.0).abs() < 1e-12, "{:?}", v.skills);
+        let z = zero_based_skill(&data);
+        assert_eq!(z.labels[2], 1);
+    }
+}
