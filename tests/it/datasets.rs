@@ -23,12 +23,12 @@ fn crowdkit_reference() -> HashMap<(String, String), f64> {
         .collect()
 }
 
-#[test]
-fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
+/// Runs `check(name, accuracy of a method)` on every shared dataset; `false`
+/// (with the reason printed) when the datasets are absent.
+fn on_every_shared_dataset(mut check: impl FnMut(&str, &dyn Fn(Method) -> f64)) -> bool {
     let Some(root) = shared_datasets() else {
-        return;
+        return false;
     };
-    let reference = crowdkit_reference();
     let mut checked = 0;
     for entry in std::fs::read_dir(&root).unwrap() {
         let dir = entry.unwrap().path();
@@ -44,9 +44,20 @@ fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
             let (correct, scored) = gold_accuracy(&data, &f.labels, &gold);
             correct as f64 / scored as f64
         };
+        check(&name, &accuracy);
+        checked += 1;
+    }
+    assert!(checked >= 1, "no dataset found under {}", root.display());
+    true
+}
+
+#[test]
+fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
+    let reference = crowdkit_reference();
+    on_every_shared_dataset(|name, accuracy| {
         let (ds, mv) = (accuracy(Method::Ds), accuracy(Method::Mv));
-        let ck_ds = reference[&(name.clone(), "DS".to_string())];
-        let ck_mv = reference[&(name.clone(), "MV".to_string())];
+        let ck_ds = reference[&(name.to_string(), "DS".to_string())];
+        let ck_mv = reference[&(name.to_string(), "MV".to_string())];
         eprintln!(
             "{name}: accord ds {ds:.4} (crowd-kit {ck_ds:.4}), mv {mv:.4} (crowd-kit {ck_mv:.4})"
         );
@@ -58,32 +69,16 @@ fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
             (mv - ck_mv).abs() <= 0.01,
             "{name}: mv {mv:.4} is not within 1 point of crowd-kit's {ck_mv:.4}"
         );
-        checked += 1;
-    }
-    assert!(checked >= 1, "no dataset found under {}", root.display());
+    });
 }
 
 #[test]
 fn wawa_and_zbs_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
-    let Some(root) = shared_datasets() else {
-        return;
-    };
     let reference = crowdkit_reference();
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&root).unwrap() {
-        let dir = entry.unwrap().path();
-        if !dir.join("labels.csv").is_file() {
-            continue;
-        }
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let input = read(&dir.join("labels.csv"), &ReadOptions::default(), &|_| {}).unwrap();
-        let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
-        let gold = read_gold(&dir.join("gold.csv")).unwrap();
+    on_every_shared_dataset(|name, accuracy| {
         for (method, peer) in [(Method::Wawa, "Wawa"), (Method::Zbs, "ZBS")] {
-            let f = fit(&data, &CpuBackend, &Params::new(method), &mut |_, _| {}).unwrap();
-            let (correct, scored) = gold_accuracy(&data, &f.labels, &gold);
-            let ours = correct as f64 / scored as f64;
-            let theirs = reference[&(name.clone(), peer.to_string())];
+            let ours = accuracy(method);
+            let theirs = reference[&(name.to_string(), peer.to_string())];
             eprintln!(
                 "{name}: accord {} {ours:.4}, crowd-kit {peer} {theirs:.4}",
                 method.name()
@@ -94,7 +89,5 @@ fn wawa_and_zbs_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
                 method.name()
             );
         }
-        checked += 1;
-    }
-    assert!(checked > 0, "no dataset in {}", root.display());
+    });
 }
