@@ -251,6 +251,9 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Set to 1, `--backend auto` also takes a software adapter.
+pub const AUTO_SOFTWARE_ENV: &str = "ACCORD_AUTO_SOFTWARE_GPU";
+
 /// The GPU backend when `choice` asks for it or `auto` finds a hardware
 /// adapter; `None` means the CPU.
 pub fn choose_gpu(choice: BackendChoice, quiet: bool) -> anyhow::Result<Option<GpuBackend>> {
@@ -259,8 +262,11 @@ pub fn choose_gpu(choice: BackendChoice, quiet: bool) -> anyhow::Result<Option<G
         BackendChoice::Gpu => Ok(Some(GpuBackend::new()?)),
         BackendChoice::Auto => match GpuBackend::new() {
             // A software rasteriser (lavapipe, llvmpipe) is slower than the
-            // CPU backend: auto leaves it to an explicit --backend gpu.
-            Ok(gpu) if gpu.is_software() => {
+            // CPU backend: auto leaves it to an explicit --backend gpu, or
+            // to AUTO_SOFTWARE_ENV (so CI can run auto's GPU path).
+            Ok(gpu)
+                if gpu.is_software() && std::env::var(AUTO_SOFTWARE_ENV).as_deref() != Ok("1") =>
+            {
                 if !quiet {
                     eprintln!(
                         "accord: using the CPU backend: the only adapter, {}, is a software rasteriser (--backend gpu forces it)",

@@ -696,3 +696,37 @@ fn gpu_limits_are_clear_errors_with_nothing_written() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn auto_retries_on_the_cpu_when_the_gpu_fails() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tmp();
+    let mut text = String::from("item,worker,label\n");
+    for n in 0..3000 {
+        text.push_str(&format!("i{},w{},c{}\n", n / 3, n % 1000, n % 3));
+    }
+    let input = file(dir.path(), "in.csv", text);
+    let out = dir.path().join("out.csv");
+    // A 4 KiB binding limit makes the GPU refuse the confusion tables.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["consolidate", &input, "--backend", "auto", "-o"])
+        .arg(&out)
+        .env(accord::backend::gpu::MAX_BINDING_ENV, "4096")
+        .env("ACCORD_AUTO_SOFTWARE_GPU", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: the GPU backend failed")
+            && stderr.contains("retrying on the CPU"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("on cpu"), "{stderr}");
+    assert_eq!(
+        csv_rows(&std::fs::read_to_string(&out).unwrap()).len(),
+        1000
+    );
+}
