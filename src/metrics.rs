@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::pack::Packed;
+
 /// One class's row of the scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassScore {
@@ -194,6 +196,72 @@ pub fn krippendorff_alpha_nominal(units: &[Vec<u32>]) -> Option<f64> {
     (expected > 0.0).then(|| 1.0 - observed / expected)
 }
 
+/// crowd-kit's `consistency`: the mean over items of the posterior of
+/// `labels[item]` under the one-coin model with worker `skill` (a worker
+/// gives the true class with probability `skill`, each other class with
+/// `(1 − skill)/(K − 1)`) and a uniform prior. Items without annotations
+/// count 0, as in crowd-kit. Computed in log space.
+pub fn consistency(data: &Packed, labels: &[u32], skill: &[f64]) -> f64 {
+    let k = data.n_classes();
+    if data.n_items() == 0 || k < 2 {
+        return f64::NAN;
+    }
+    let mut total = 0.0;
+    let mut log = vec![0f64; k];
+    for (i, &label) in labels.iter().enumerate() {
+        let range = data.item_range(i);
+        if range.is_empty() {
+            continue;
+        }
+        log.fill(0.0);
+        for (&w, &given) in data.item_worker[range.clone()]
+            .iter()
+            .zip(&data.item_label[range])
+        {
+            let s = skill[w as usize];
+            for (c, l) in log.iter_mut().enumerate() {
+                *l += if c == given as usize {
+                    s.ln()
+                } else {
+                    ((1.0 - s) / (k - 1) as f64).ln()
+                };
+            }
+        }
+        let top = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if top == f64::NEG_INFINITY {
+            continue; // every class impossible: crowd-kit's zero denominator
+        }
+        let sum: f64 = log.iter().map(|l| (l - top).exp()).sum();
+        total += (log[label as usize] - top).exp() / sum;
+    }
+    total / data.n_items() as f64
+}
+
+/// Per item: the entropy (natural log) of its vote shares, crowd-kit's
+/// `uncertainty` with its default skills of 1; items without annotations
+/// get 0.
+pub fn vote_entropy(data: &Packed) -> Vec<f64> {
+    let k = data.n_classes();
+    let mut counts = vec![0u32; k];
+    (0..data.n_items())
+        .map(|i| {
+            counts.fill(0);
+            for &l in &data.item_label[data.item_range(i)] {
+                counts[l as usize] += 1;
+            }
+            let n: u32 = counts.iter().sum();
+            counts
+                .iter()
+                .filter(|&&c| c > 0)
+                .map(|&c| {
+                    let p = c as f64 / n as f64;
+                    -p * p.ln()
+                })
+                .sum()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +307,29 @@ mod tests {
         assert!((s.ece.unwrap() - ece).abs() < 1e-12, "{:?}", s.ece);
         assert_eq!(s.calibration[6].count, 2);
         assert_eq!(sorted_classes(["10", "9", "2"]), vec!["2", "9", "10"]);
+    }
+
+    #[test]
+    fn consistency_and_vote_entropy_by_hand() {
+        use crate::pack::pack_triples;
+        let data = pack_triples(
+            &[
+                ("i", "w1", "a"),
+                ("i", "w2", "a"),
+                ("i", "w3", "b"),
+                ("j", "w1", "b"),
+            ],
+            None,
+        )
+        .unwrap();
+        // Skills 0.8, 0.6, 0.5; K = 2. Item i, label a: a ← .8·.6·.5,
+        // b ← .2·.4·.5. Item j, label b: w1 alone, 0.8.
+        let c = consistency(&data, &[0, 1], &[0.8, 0.6, 0.5]);
+        let i = 0.24 / (0.24 + 0.04);
+        assert!((c - (i + 0.8) / 2.0).abs() < 1e-12, "{c}");
+        let h = vote_entropy(&data);
+        let third = 1.0f64 / 3.0;
+        assert!((h[0] - -(third * third.ln() + 2.0 * third * (2.0 * third).ln())).abs() < 1e-12);
+        assert_eq!(h[1], 0.0);
     }
 }

@@ -52,7 +52,7 @@ fn decide(scores: &Array2<f64>) -> (Vec<u32>, Vec<f32>) {
 
 /// Per worker: the share of their annotations equal to `labels` (crowd-kit's
 /// `get_accuracy`); 0 for a worker without annotations.
-fn accuracy_against(data: &Packed, labels: &[u32]) -> Vec<f64> {
+pub fn accuracy_against(data: &Packed, labels: &[u32]) -> Vec<f64> {
     (0..data.n_workers())
         .map(|w| {
             let range = data.worker_range(w);
@@ -138,10 +138,15 @@ fn soft_model(data: &Packed, posteriors: &Array2<f32>) -> ModelParams {
     }
 }
 
+/// Majority-vote labels, ties to the first class (pandas' `idxmax`).
+pub fn majority_labels(data: &Packed) -> Vec<u32> {
+    let ones = vec![1.0; data.n_workers()];
+    decide(&weighted_scores(data, &ones)).0
+}
+
 /// Wawa: majority vote, then each worker weighted by their agreement with it.
 pub fn wawa(data: &Packed) -> SkillVote {
-    let ones = vec![1.0; data.n_workers()];
-    let (mv, _) = decide(&weighted_scores(data, &ones));
+    let mv = majority_labels(data);
     finish(data, accuracy_against(data, &mv))
 }
 

@@ -1,5 +1,6 @@
 //! Flag parsing and printing; all work is done by the library.
 
+mod agreement;
 mod bench;
 mod bench_seg;
 mod consolidate;
@@ -32,6 +33,8 @@ enum Command {
     Info,
     /// Time the methods on CPU and GPU over generated data of several sizes.
     Bench(bench::Args),
+    /// How much annotations agree without gold: Krippendorff's alpha, consistency, uncertainty.
+    Agreement(agreement::Args),
     /// Error against gold as annotations per item grow, per method (Ground Truth's notebook experiment).
     Simulate(simulate::Args),
 }
@@ -51,5 +54,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Info => info::run(),
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Agreement(args) => agreement::run(args),
     }
 }

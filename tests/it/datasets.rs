@@ -91,3 +91,26 @@ fn wawa_and_zbs_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
         }
     });
 }
+
+#[test]
+fn agreement_figures_equal_crowdkit_and_krippendorff_on_dog() {
+    let Some(root) = shared_datasets() else {
+        return;
+    };
+    let labels = root.join("dog/labels.csv");
+    let json = crate::support::accord_ok(&["agreement", labels.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // crowd-kit 1.4.2's consistency() and uncertainty() with their defaults,
+    // and the Python package krippendorff's nominal alpha, on the same file.
+    for (key, reference) in [
+        ("consistency", 0.958_562_612_761_202_2),
+        ("uncertainty", 0.499_443_865_689_639),
+        ("krippendorff_alpha", 0.519_417_841_323_358_6),
+    ] {
+        let ours = v[key].as_f64().unwrap();
+        assert!(
+            (ours - reference).abs() < 1e-9,
+            "{key}: {ours} vs {reference}"
+        );
+    }
+}

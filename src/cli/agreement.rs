@@ -1,0 +1,67 @@
+//! `accord agreement`: how much the annotations agree, without gold.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use accord::algo::skill_vote::{accuracy_against, majority_labels};
+use accord::io::{self, ReadOptions};
+use accord::metrics::{consistency, krippendorff_alpha_nominal, vote_entropy};
+use accord::pack::{pack, DuplicatePolicy};
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request).
+    pub input: PathBuf,
+    /// Print the figures as JSON (items, annotations, krippendorff_alpha, consistency, uncertainty).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let data = pack(input.annotations, DuplicatePolicy::Keep)?;
+    let units: Vec<Vec<u32>> = (0..data.n_items())
+        .map(|i| data.item_label[data.item_range(i)].to_vec())
+        .collect();
+    let alpha = krippendorff_alpha_nominal(&units);
+    let mv = majority_labels(&data);
+    let consistency = consistency(&data, &mv, &accuracy_against(&data, &mv));
+    let entropy = vote_entropy(&data);
+    let uncertainty = entropy.iter().sum::<f64>() / entropy.len().max(1) as f64;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = json!({
+            "items": data.n_items(),
+            "annotations": data.n_annotations(),
+            "krippendorff_alpha": alpha,
+            "consistency": consistency,
+            "uncertainty": uncertainty,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} annotations of {} items, {} classes",
+        data.n_annotations(),
+        data.n_items(),
+        data.n_classes()
+    )?;
+    match alpha {
+        Some(a) => writeln!(out, "Krippendorff's alpha (nominal): {a:.4}")?,
+        None => writeln!(
+            out,
+            "Krippendorff's alpha: undefined (too few pairable values, or one value only)"
+        )?,
+    }
+    writeln!(
+        out,
+        "consistency (posterior of the majority label, one-coin skills from agreement with it): {consistency:.4}"
+    )?;
+    writeln!(
+        out,
+        "uncertainty (mean entropy of the vote shares, nats): {uncertainty:.4}"
+    )?;
+    Ok(())
+}
