@@ -27,6 +27,7 @@ pub mod io;
 pub mod memory;
 pub mod metrics;
 pub mod pack;
+pub mod plot;
 pub mod review;
 pub mod simulate;
 pub mod synth;

@@ -34,6 +34,10 @@ pub struct Args {
     /// Where the fits run (CPU fits run in parallel across subsamples).
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    /// Also draw the error against the number of annotators, with error bars and the
+    /// single-worker line, as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Print the results as JSON (single_worker_error, gold_items, points: annotators, method,
     /// mean_error, standard_error, errors).
     #[arg(long)]
@@ -84,6 +88,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.inc(1)
     })?;
     bar.finish_and_clear();
+    if let Some(path) = &args.plot {
+        let name = args
+            .input
+            .parent()
+            .and_then(|p| p.file_name())
+            .map_or(String::new(), |n| format!("{}: ", n.to_string_lossy()));
+        accord::plot::write_error_vs_annotators(
+            path,
+            &experiment,
+            &format!("{name}error against gold by annotators per item"),
+        )?;
+    }
 
     let mut out = std::io::stdout().lock();
     if args.json {

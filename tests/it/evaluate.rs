@@ -167,6 +167,30 @@ fn simulate_shows_the_error_falling_with_more_annotators() {
     );
     assert!(error(5, "mv") < error(1, "mv"), "{json}");
     assert_eq!(v["gold_items"], 300);
+
+    // The figure: one 5-point line per method in its colour, the legend.
+    let figure = dir.path().join("error.svg");
+    let mut with_plot = args.to_vec();
+    with_plot.extend(["--plot", figure.to_str().unwrap()]);
+    accord_ok(&with_plot);
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        let line = svg
+            .lines()
+            .filter(|l| {
+                l.starts_with("<polyline")
+                    && l.contains(&format!("stroke=\"{colour}\" stroke-width=\"2\""))
+            })
+            .map(|l| {
+                let points = l.split("points=\"").nth(1).unwrap();
+                points.split('"').next().unwrap().split_whitespace().count()
+            })
+            .max();
+        assert_eq!(line, Some(5), "{colour} series");
+    }
+    for label in ["single worker", "mv", "ds", "annotators per item"] {
+        assert!(svg.contains(&format!("\n{label}\n")), "legend {label}");
+    }
 }
 
 #[test]
