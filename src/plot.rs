@@ -113,3 +113,81 @@ pub fn write_error_vs_annotators(path: &Path, experiment: &Experiment, title: &s
     let svg = error_vs_annotators_svg(experiment, title)?;
     crate::io::write_atomic(path, |out| out.write_all(svg.as_bytes()))
 }
+
+/// One heatmap: its title, the class names and the row shares
+/// `[gold][answer]`.
+pub type ConfusionPanel<'a> = (&'a str, &'a [String], &'a [Vec<f64>]);
+
+/// Row-normalised confusion matrices side by side as heatmaps (rows gold,
+/// columns given or predicted, darker = larger share, each cell labelled
+/// with its share), one per panel.
+pub fn confusion_heatmaps_svg(panels: &[ConfusionPanel]) -> Result<String> {
+    let size = 360u32;
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (size * panels.len().max(1) as u32, size + 20))
+                .into_drawing_area();
+        let fail = |e: &dyn std::fmt::Display| Error::Write {
+            path: "figure".into(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for (area, (title, classes, shares)) in areas.iter().zip(panels) {
+            let k = classes.len();
+            let mut chart = ChartBuilder::on(area)
+                .caption(*title, ("sans-serif", 16))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(48)
+                .build_cartesian_2d(0f64..k as f64, k as f64..0f64)
+                .map_err(|e| fail(&e))?;
+            let name = |v: &f64| {
+                let c = v.floor() as usize;
+                if (*v - c as f64 - 0.5).abs() < 1e-9 && c < k {
+                    classes[c].clone()
+                } else {
+                    String::new()
+                }
+            };
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc("answer (given or predicted)")
+                .y_desc("gold")
+                .x_labels(2 * k + 1)
+                .y_labels(2 * k + 1)
+                .x_label_formatter(&name)
+                .y_label_formatter(&name)
+                .draw()
+                .map_err(|e| fail(&e))?;
+            chart
+                .draw_series(shares.iter().enumerate().flat_map(|(g, row)| {
+                    row.iter().enumerate().map(move |(p, &share)| {
+                        // Blue scale: white at 0, dark at 1.
+                        let shade = (255.0 * (1.0 - share)).round() as u8;
+                        Rectangle::new(
+                            [(p as f64, g as f64), (p as f64 + 1.0, g as f64 + 1.0)],
+                            RGBColor(shade, shade, 255).filled(),
+                        )
+                    })
+                }))
+                .map_err(|e| fail(&e))?;
+            chart
+                .draw_series(shares.iter().enumerate().flat_map(|(g, row)| {
+                    row.iter().enumerate().map(move |(p, &share)| {
+                        let colour = if share > 0.5 { WHITE } else { BLACK };
+                        Text::new(
+                            format!("{share:.2}"),
+                            (p as f64 + 0.3, g as f64 + 0.4),
+                            ("sans-serif", 12).into_font().color(&colour),
+                        )
+                    })
+                }))
+                .map_err(|e| fail(&e))?;
+        }
+        root.present().map_err(|e| fail(&e))?;
+    }
+    Ok(svg)
+}

@@ -29,6 +29,10 @@ pub struct Args {
     /// Krippendorff's alpha.
     #[arg(long, value_name = "LABELS")]
     pub annotations: Option<PathBuf>,
+    /// Classification: draw the row-normalised confusion matrices (the raw annotations' with
+    /// --annotations, then the prediction's) as SVG heatmaps.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot_confusion: Option<PathBuf>,
     /// Print the scores as JSON. Classification: accuracy, ece, per_class, classes, confusion,
     /// confusion_normalised, calibration, items, missing, unscored, annotations. Segmentation:
     /// mean_iou, pixel_accuracy, per_class_iou, images, missing.

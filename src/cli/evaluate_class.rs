@@ -112,6 +112,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     };
 
+    if let Some(path) = &args.plot_confusion {
+        let mut panels: Vec<accord::plot::ConfusionPanel> = Vec::new();
+        if let Some((a, _)) = &annotations {
+            panels.push(("raw annotations", &a.classes, &a.confusion_normalised));
+        }
+        panels.push((
+            "consolidated labels",
+            &scores.classes,
+            &scores.confusion_normalised,
+        ));
+        let svg = accord::plot::confusion_heatmaps_svg(&panels)?;
+        io::write_atomic(path, |out| out.write_all(svg.as_bytes()))?;
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut value = scores_json(&scores);

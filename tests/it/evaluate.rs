@@ -79,6 +79,38 @@ fn evaluate_scores_labels_and_annotations_against_gold() {
     assert!(alpha > 0.0 && alpha < 1.0, "{alpha}");
     assert!(raw["ece"].is_null());
 
+    // Heatmaps: a 3×3 panel of row shares for the annotations and one for
+    // the labels, each cell labelled with its share.
+    let figure = dir.path().join("confusion.svg");
+    accord_ok(&[
+        "evaluate",
+        "--pred",
+        pred.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--annotations",
+        labels.to_str().unwrap(),
+        "--plot-confusion",
+        figure.to_str().unwrap(),
+    ]);
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    assert!(svg.contains("\nraw annotations\n") && svg.contains("\nconsolidated labels\n"));
+    let shares: Vec<f64> = svg
+        .lines()
+        .filter(|l| l.len() == 4 && l.as_bytes()[1] == b'.')
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(shares.len(), 18, "{shares:?}");
+    for rows in shares.chunks(3) {
+        let sum: f64 = rows.iter().sum();
+        assert!((sum - 1.0).abs() <= 0.02, "a row sums to {sum}");
+    }
+    let diagonal = (0..3).map(|c| shares[9 + c * 4]).sum::<f64>() / 3.0;
+    assert!(
+        (diagonal - accuracy).abs() < 0.1,
+        "{diagonal} vs {accuracy}"
+    );
+
     let text = accord_ok(&[
         "evaluate",
         "--pred",
