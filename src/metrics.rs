@@ -157,6 +157,31 @@ pub fn score<'a>(
     }
 }
 
+/// Every annotation of an item with a gold label, as `(gold, given, no
+/// confidence)` for [`score`]: how a single worker does.
+pub fn annotation_pairs<'a>(
+    data: &'a Packed,
+    gold: &'a HashMap<String, String>,
+) -> Vec<(&'a str, &'a str, Option<f64>)> {
+    let mut pairs = Vec::new();
+    for (i, item) in data.item_names.iter().enumerate() {
+        if let Some(truth) = gold.get(item) {
+            for &l in &data.item_label[data.item_range(i)] {
+                pairs.push((truth.as_str(), data.class_names[l as usize].as_str(), None));
+            }
+        }
+    }
+    pairs
+}
+
+/// [`krippendorff_alpha_nominal`] of the annotations: each item a unit.
+pub fn annotations_alpha(data: &Packed) -> Option<f64> {
+    let units: Vec<Vec<u32>> = (0..data.n_items())
+        .map(|i| data.item_label[data.item_range(i)].to_vec())
+        .collect();
+    krippendorff_alpha_nominal(&units)
+}
+
 /// Krippendorff's alpha for nominal data: `1 − D_o / D_e` from the
 /// coincidence matrix of the values given to each item (`units`: the values
 /// per item, any number of coders; items with fewer than two values are

@@ -19,6 +19,14 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
+/// A plotters failure, as a write error of the figure.
+fn drawing_error(e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: "figure".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
 /// Renders `experiment` to an SVG document: one line per method (mean error,
 /// bars of ± one standard error), a dashed single-worker line, a legend.
 pub fn error_vs_annotators_svg(experiment: &Experiment, title: &str) -> Result<String> {
@@ -42,18 +50,14 @@ pub fn error_vs_annotators_svg(experiment: &Experiment, title: &str) -> Result<S
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
-        let fail = |e: &dyn std::fmt::Display| Error::Write {
-            path: "figure".into(),
-            source: std::io::Error::other(e.to_string()),
-        };
-        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        root.fill(&WHITE).map_err(drawing_error)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))
             .margin(16)
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(0.5f64..max_r as f64 + 0.5, 0f64..(top * 1.1).max(1e-3))
-            .map_err(|e| fail(&e))?;
+            .map_err(drawing_error)?;
         chart
             .configure_mesh()
             .x_desc("annotators per item")
@@ -61,7 +65,7 @@ pub fn error_vs_annotators_svg(experiment: &Experiment, title: &str) -> Result<S
             .x_labels(max_r.min(20))
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
-            .map_err(|e| fail(&e))?;
+            .map_err(drawing_error)?;
         let single = experiment.single_worker_error;
         chart
             .draw_series(DashedLineSeries::new(
@@ -70,7 +74,7 @@ pub fn error_vs_annotators_svg(experiment: &Experiment, title: &str) -> Result<S
                 4,
                 RGBColor(120, 120, 120).stroke_width(2),
             ))
-            .map_err(|e| fail(&e))?
+            .map_err(drawing_error)?
             .label("single worker")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RGBColor(120, 120, 120)));
         for (m, method) in methods.iter().enumerate() {
@@ -86,7 +90,7 @@ pub fn error_vs_annotators_svg(experiment: &Experiment, title: &str) -> Result<S
                     points.iter().map(|&(x, y, _)| (x, y)),
                     colour.stroke_width(2),
                 ))
-                .map_err(|e| fail(&e))?
+                .map_err(drawing_error)?
                 .label(*method)
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
@@ -95,15 +99,15 @@ pub fn error_vs_annotators_svg(experiment: &Experiment, title: &str) -> Result<S
                 .draw_series(points.iter().map(|&(x, y, se)| {
                     ErrorBar::new_vertical(x, y - se, y, y + se, colour.filled(), 6)
                 }))
-                .map_err(|e| fail(&e))?;
+                .map_err(drawing_error)?;
         }
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| fail(&e))?;
-        root.present().map_err(|e| fail(&e))?;
+            .map_err(drawing_error)?;
+        root.present().map_err(drawing_error)?;
     }
     Ok(svg)
 }
@@ -128,11 +132,7 @@ pub fn confusion_heatmaps_svg(panels: &[ConfusionPanel]) -> Result<String> {
         let root =
             SVGBackend::with_string(&mut svg, (size * panels.len().max(1) as u32, size + 20))
                 .into_drawing_area();
-        let fail = |e: &dyn std::fmt::Display| Error::Write {
-            path: "figure".into(),
-            source: std::io::Error::other(e.to_string()),
-        };
-        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        root.fill(&WHITE).map_err(drawing_error)?;
         let areas = root.split_evenly((1, panels.len().max(1)));
         for (area, (title, classes, shares)) in areas.iter().zip(panels) {
             let k = classes.len();
@@ -142,7 +142,7 @@ pub fn confusion_heatmaps_svg(panels: &[ConfusionPanel]) -> Result<String> {
                 .x_label_area_size(36)
                 .y_label_area_size(48)
                 .build_cartesian_2d(0f64..k as f64, k as f64..0f64)
-                .map_err(|e| fail(&e))?;
+                .map_err(drawing_error)?;
             let name = |v: &f64| {
                 let c = v.floor() as usize;
                 if (*v - c as f64 - 0.5).abs() < 1e-9 && c < k {
@@ -161,7 +161,7 @@ pub fn confusion_heatmaps_svg(panels: &[ConfusionPanel]) -> Result<String> {
                 .x_label_formatter(&name)
                 .y_label_formatter(&name)
                 .draw()
-                .map_err(|e| fail(&e))?;
+                .map_err(drawing_error)?;
             chart
                 .draw_series(shares.iter().enumerate().flat_map(|(g, row)| {
                     row.iter().enumerate().map(move |(p, &share)| {
@@ -173,7 +173,7 @@ pub fn confusion_heatmaps_svg(panels: &[ConfusionPanel]) -> Result<String> {
                         )
                     })
                 }))
-                .map_err(|e| fail(&e))?;
+                .map_err(drawing_error)?;
             chart
                 .draw_series(shares.iter().enumerate().flat_map(|(g, row)| {
                     row.iter().enumerate().map(move |(p, &share)| {
@@ -185,9 +185,9 @@ pub fn confusion_heatmaps_svg(panels: &[ConfusionPanel]) -> Result<String> {
                         )
                     })
                 }))
-                .map_err(|e| fail(&e))?;
+                .map_err(drawing_error)?;
         }
-        root.present().map_err(|e| fail(&e))?;
+        root.present().map_err(drawing_error)?;
     }
     Ok(svg)
 }

@@ -14,6 +14,7 @@ use crate::algo::{fit, Method, Params};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::eval::gold_accuracy;
+use crate::metrics::{annotation_pairs, score};
 use crate::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
 
 /// The error of one method with `annotators` annotations per item, over
@@ -145,17 +146,8 @@ pub fn run(
             });
         }
     }
-    let (mut right, mut all) = (0u64, 0u64);
-    for i in 0..data.n_items() {
-        if let Some(truth) = gold.get(data.item_names.get(i)) {
-            for &l in &data.item_label[data.item_range(i)] {
-                all += 1;
-                right += (data.class_names[l as usize] == *truth) as u64;
-            }
-        }
-    }
     Ok(Experiment {
-        single_worker_error: 1.0 - right as f64 / all.max(1) as f64,
+        single_worker_error: 1.0 - score(annotation_pairs(data, gold)).accuracy,
         gold_items: data
             .item_names
             .iter()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use accord::algo::skill_vote::{accuracy_against, majority_labels};
 use accord::io::{self, ReadOptions};
-use accord::metrics::{consistency, krippendorff_alpha_nominal, vote_entropy};
+use accord::metrics::{annotations_alpha, consistency, vote_entropy};
 use accord::pack::{pack, DuplicatePolicy};
 use serde_json::json;
 
@@ -21,10 +21,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
-    let units: Vec<Vec<u32>> = (0..data.n_items())
-        .map(|i| data.item_label[data.item_range(i)].to_vec())
-        .collect();
-    let alpha = krippendorff_alpha_nominal(&units);
+    let alpha = annotations_alpha(&data);
     let mv = majority_labels(&data);
     let consistency = consistency(&data, &mv, &accuracy_against(&data, &mv));
     let entropy = vote_entropy(&data);

@@ -212,25 +212,18 @@ pub struct Args {
 }
 
 /// Where `--skip-invalid` writes the records it skipped: `--rejects`, or
-/// beside the output.
-pub fn rejects_path(args: &Args) -> anyhow::Result<Option<PathBuf>> {
+/// `beside` (a default next to the output; `None` when writing to stdout).
+pub fn rejects_path(args: &Args, beside: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
     if !args.skip_invalid {
         return Ok(None);
     }
-    let path =
-        match (&args.rejects, &args.out) {
-            (Some(r), _) => r.clone(),
-            (None, Some(out)) => {
-                let mut name = out.as_os_str().to_owned();
-                name.push(".rejects.csv");
-                PathBuf::from(name)
-            }
-            (None, None) => return Err(Error::Usage(
-                "--skip-invalid with output to stdout: name the rejects file with --rejects FILE"
-                    .into(),
-            )
-            .into()),
-        };
+    let Some(path) = args.rejects.clone().or(beside) else {
+        return Err(Error::Usage(
+            "--skip-invalid with output to stdout: name the rejects file with --rejects FILE"
+                .into(),
+        )
+        .into());
+    };
     if same_file(&path, &args.input) {
         return Err(Error::Usage(format!(
             "the rejects file {} is the input file: choose another path",
@@ -239,6 +232,15 @@ pub fn rejects_path(args: &Args) -> anyhow::Result<Option<PathBuf>> {
         .into());
     }
     Ok(Some(path))
+}
+
+/// The summary line of `--skip-invalid`.
+pub fn report_rejects(count: usize, path: &Path) {
+    eprintln!(
+        "accord: skipped {count} invalid record{}, listed in {}",
+        if count == 1 { "" } else { "s" },
+        path.display()
+    );
 }
 
 /// Files at least this large get a progress bar while being read.
@@ -320,7 +322,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             return Err(Error::Usage("--out and --workers-out name the same file".into()).into());
         }
     }
-    let rejects_path = rejects_path(&args)?;
+    let beside = args.out.as_ref().map(|out| {
+        let mut name = out.as_os_str().to_owned();
+        name.push(".rejects.csv");
+        PathBuf::from(name)
+    });
+    let rejects_path = rejects_path(&args, beside)?;
     // Read before any work, so a bad gold file stops the run with nothing written.
     let gold = args
         .gold
@@ -520,12 +527,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
         if let Some(path) = &rejects_path {
-            eprintln!(
-                "accord: skipped {} invalid record{}, listed in {}",
-                rejects.len(),
-                if rejects.len() == 1 { "" } else { "s" },
-                path.display()
-            );
+            report_rejects(rejects.len(), path);
         }
         if let Some(gold) = &gold {
             let (correct, scored) = accord::eval::gold_accuracy(&data, &fit.labels, gold);

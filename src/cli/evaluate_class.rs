@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use accord::io::{self, ReadOptions};
-use accord::metrics::{krippendorff_alpha_nominal, score, Scores};
+use accord::metrics::{annotation_pairs, annotations_alpha, score, Scores};
 use accord::pack::{pack, DuplicatePolicy};
 use accord::Error;
 use serde_json::json;
@@ -94,20 +94,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Some(path) => {
             let input = io::read(path, &ReadOptions::default(), &|_| {})?;
             let data = pack(input.annotations, DuplicatePolicy::Keep)?;
-            let mut pairs = Vec::new();
-            let mut units = Vec::with_capacity(data.n_items());
-            for (i, item) in data.item_names.iter().enumerate() {
-                let labels = &data.item_label[data.item_range(i)];
-                units.push(labels.to_vec());
-                if let Some(truth) = gold.get(item) {
-                    for &l in labels {
-                        pairs.push((truth.as_str(), data.class_names[l as usize].as_str(), None));
-                    }
-                }
-            }
             Some((
-                score(pairs.iter().copied()),
-                krippendorff_alpha_nominal(&units),
+                score(annotation_pairs(&data, &gold)),
+                annotations_alpha(&data),
             ))
         }
     };

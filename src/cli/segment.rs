@@ -13,7 +13,10 @@ use accord::io::seg_write::{write_segmentation, SegWriteOptions};
 use accord::io::{self, InputFormat, Rejects};
 use accord::Error;
 
-use super::consolidate::{choose_gpu, peak_memory_mib, same_file, Args, BackendChoice, MethodArg};
+use super::consolidate::{
+    choose_gpu, peak_memory_mib, rejects_path, report_rejects, same_file, Args, BackendChoice,
+    MethodArg,
+};
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -33,6 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if same_file(&out, &args.input) {
         return Err(Error::Usage(format!("the output {} is the input file", out.display())).into());
     }
+    let rejects_path = rejects_path(&args, Some(out.join("rejects.csv")))?;
     let mut params = SegParams::new(method);
     params.seed = args.seed as u32;
     params.ties = args.ties;
@@ -56,11 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => io::detect_format(&args.input)?,
     };
     let categories = args.categories.as_deref();
-    let mut rejects = if args.skip_invalid {
-        Rejects::skipping()
-    } else {
-        Rejects::strict()
-    };
+    let mut rejects = Rejects::new(args.skip_invalid);
     let input = match format {
         InputFormat::Jsonl => {
             read_mask_manifest(&args.input, categories, args.max_pixels, &mut rejects)?
@@ -131,11 +131,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let manifest: PathBuf =
         write_segmentation(&out, batch, input.colours.as_ref(), &fit, &options)?;
-    let rejects_path = args.skip_invalid.then(|| {
-        args.rejects
-            .clone()
-            .unwrap_or_else(|| out.join("rejects.csv"))
-    });
     if let Some(path) = &rejects_path {
         io::write_rejects(path, &rejects.records)?;
     }
@@ -162,12 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
         if let Some(path) = &rejects_path {
-            eprintln!(
-                "accord: skipped {} invalid record{}, listed in {}",
-                rejects.records.len(),
-                if rejects.records.len() == 1 { "" } else { "s" },
-                path.display()
-            );
+            report_rejects(rejects.records.len(), path);
         }
         if args.verbose {
             eprintln!(

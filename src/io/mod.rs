@@ -142,11 +142,7 @@ fn read_with<R: std::io::Read + Send>(
         Some(c) => AnnotationBuilder::with_categories(c),
         None => Ok(AnnotationBuilder::new()),
     };
-    let mut rejects = if options.skip_invalid {
-        Rejects::skipping()
-    } else {
-        Rejects::strict()
-    };
+    let mut rejects = Rejects::new(options.skip_invalid);
     let mut input = match format {
         InputFormat::Csv | InputFormat::Tsv => {
             let delimiter = if format == InputFormat::Csv {

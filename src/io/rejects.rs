@@ -39,6 +39,14 @@ impl Rejects {
         }
     }
 
+    /// [`Rejects::skipping`] when `skip_invalid`, else [`Rejects::strict`].
+    pub fn new(skip_invalid: bool) -> Self {
+        Rejects {
+            skip: skip_invalid,
+            records: Vec::new(),
+        }
+    }
+
     pub fn skips(&self) -> bool {
         self.skip
     }

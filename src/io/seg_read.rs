@@ -123,8 +123,8 @@ pub fn read_mask_manifest(
     }
     let raws: Vec<(Result<RawMask>, String)> = lines
         .into_par_iter()
-        .map(|line| {
-            let text = line.text.clone();
+        .map(|mut line| {
+            let text = std::mem::take(&mut line.text);
             (decode_line(path, line, max_pixels), text)
         })
         .collect();

@@ -1,24 +1,26 @@
 //! `accord evaluate` for classification: scores of labels and annotations
 //! against gold, as text and JSON.
 
+use std::path::{Path, PathBuf};
+
 use crate::support::*;
+
+/// `accord generate ARGS` into `dir/data`: its labels and gold files.
+fn generated(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    let mut all = vec!["generate", "--out", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    accord_ok(&all);
+    (data.join("labels.csv"), data.join("gold.csv"))
+}
 
 #[test]
 fn evaluate_scores_labels_and_annotations_against_gold() {
     let dir = tmp();
-    let data = dir.path().join("data");
-    accord_ok(&[
-        "generate",
-        "--items",
-        "400",
-        "--workers",
-        "30",
-        "--classes",
-        "3",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    let (labels, gold) = (data.join("labels.csv"), data.join("gold.csv"));
+    let (labels, gold) = generated(
+        dir.path(),
+        &["--items", "400", "--workers", "30", "--classes", "3"],
+    );
     let pred = dir.path().join("pred.csv");
     let out = accord(&[
         "consolidate",
@@ -144,19 +146,10 @@ fn evaluate_names_the_line_of_a_bad_prediction() {
 #[test]
 fn simulate_shows_the_error_falling_with_more_annotators() {
     let dir = tmp();
-    let data = dir.path().join("data");
-    accord_ok(&[
-        "generate",
-        "--items",
-        "300",
-        "--workers",
-        "40",
-        "--per-item",
-        "6",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    let (labels, gold) = (data.join("labels.csv"), data.join("gold.csv"));
+    let (labels, gold) = generated(
+        dir.path(),
+        &["--items", "300", "--workers", "40", "--per-item", "6"],
+    );
     let args = [
         "simulate",
         labels.to_str().unwrap(),
@@ -228,19 +221,10 @@ fn simulate_shows_the_error_falling_with_more_annotators() {
 #[test]
 fn review_out_lists_the_least_settled_items_first() {
     let dir = tmp();
-    let data = dir.path().join("data");
-    accord_ok(&[
-        "generate",
-        "--items",
-        "200",
-        "--workers",
-        "20",
-        "--per-item",
-        "3",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    let labels = data.join("labels.csv");
+    let (labels, _gold) = generated(
+        dir.path(),
+        &["--items", "200", "--workers", "20", "--per-item", "3"],
+    );
     for (by, column, descending) in [("entropy", 3, true), ("margin", 4, false)] {
         let review = dir.path().join(format!("review-{by}.csv"));
         accord_ok(&[

@@ -15,7 +15,7 @@ use ndarray::{Array2, Array3};
 use super::{Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegSession};
 use crate::algo::TieBreak;
 use crate::error::Result;
-use crate::pack::masks::MaskBatch;
+use crate::pack::masks::{ImageSlot, MaskBatch};
 use crate::pack::Packed;
 
 /// Runs the kernels on the host's cores.
@@ -180,7 +180,7 @@ impl SegBackend for CpuBackend {
 }
 
 /// The output pixels of a run of images.
-fn output_range(images: &[crate::pack::masks::ImageSlot]) -> std::ops::Range<usize> {
+fn output_range(images: &[ImageSlot]) -> std::ops::Range<usize> {
     let start = images[0].output_start as usize;
     start..start + images.iter().map(|i| i.pixels()).sum::<usize>()
 }
@@ -209,19 +209,39 @@ fn largest_pass(b: &MaskBatch) -> usize {
 }
 
 impl CpuSegSession<'_> {
-    /// The weighted votes of `images`, smoothed with the session's taps,
-    /// into `votes` (`rows`: scratch for the first pass).
-    fn smoothed_votes(
-        &self,
-        images: &[crate::pack::masks::ImageSlot],
-        votes: &mut [u32],
-        rows: &mut [u32],
+    /// Runs `decide(first image, images, smoothed votes, labels, confidence)`
+    /// on each slice of [`SEG_IMAGES_PER_PASS`] images: the slice's votes
+    /// under the session's weights, smoothed with its taps, and the slice's
+    /// part of the consensus. Two vote buffers for the largest slice are
+    /// reused: fresh buffers per slice cost more in page faults than the
+    /// smoothing itself.
+    fn for_each_pass(
+        &mut self,
+        mut decide: impl FnMut(usize, &[ImageSlot], &[u32], &mut [u8], &mut [f32]),
     ) {
-        let k = self.batch.n_classes();
-        seg::seg_vote_into(images, &self.batch.labels, &self.mask_weight, k, votes);
-        if self.taps.len() > 1 {
-            seg::seg_smooth_into(images, votes, k, &self.taps, true, rows);
-            seg::seg_smooth_into(images, rows, k, &self.taps, false, votes);
+        let b = self.batch;
+        let k = b.n_classes();
+        let largest = largest_pass(b);
+        let smooth = self.taps.len() > 1;
+        let mut votes = vec![0u32; largest * k];
+        let mut rows = vec![0u32; if smooth { largest * k } else { 0 }];
+        for (pass, images) in b.images.chunks(SEG_IMAGES_PER_PASS).enumerate() {
+            let n = images.iter().map(|i| i.pixels()).sum::<usize>() * k;
+            let votes = &mut votes[..n];
+            seg::seg_vote_into(images, &b.labels, &self.mask_weight, k, votes);
+            if smooth {
+                let rows = &mut rows[..n];
+                seg::seg_smooth_into(images, votes, k, &self.taps, true, rows);
+                seg::seg_smooth_into(images, rows, k, &self.taps, false, votes);
+            }
+            let pixels = output_range(images);
+            decide(
+                pass * SEG_IMAGES_PER_PASS,
+                images,
+                votes,
+                &mut self.labels[pixels.clone()],
+                &mut self.confidence[pixels],
+            );
         }
     }
 }
@@ -234,47 +254,20 @@ impl SegSession for CpuSegSession<'_> {
     }
 
     fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()> {
-        let b = self.batch;
-        let k = b.n_classes();
-        // Two vote buffers for the largest slice, reused: fresh buffers per
-        // slice cost more in page faults than the smoothing itself.
-        let largest = largest_pass(b);
-        let mut votes = vec![0u32; largest * k];
-        let mut rows = vec![0u32; if self.taps.len() > 1 { largest * k } else { 0 }];
-        for (pass, images) in b.images.chunks(SEG_IMAGES_PER_PASS).enumerate() {
-            let n = images.iter().map(|i| i.pixels()).sum::<usize>() * k;
-            let rows_len = n.min(rows.len());
-            let (votes, rows) = (&mut votes[..n], &mut rows[..rows_len]);
-            self.smoothed_votes(images, votes, rows);
-            let first = pass * SEG_IMAGES_PER_PASS;
-            let pixels = output_range(images);
-            seg::seg_argmax_into(
-                images,
-                first,
-                votes,
-                k,
-                (ties, seed),
-                &mut self.labels[pixels.clone()],
-                &mut self.confidence[pixels],
-            );
-        }
+        let k = self.batch.n_classes();
+        self.for_each_pass(|first, images, votes, labels, confidence| {
+            seg::seg_argmax_into(images, first, votes, k, (ties, seed), labels, confidence);
+        });
         Ok(())
     }
 
     fn staple_step(&mut self, mask_rater: &[u32], log_confusion: &[f32]) -> Result<Vec<f32>> {
         let b = self.batch;
         let k = b.n_classes();
-        let largest = largest_pass(b);
-        let mut votes = vec![0u32; largest * k];
-        let mut rows = vec![0u32; if self.taps.len() > 1 { largest * k } else { 0 }];
-        let mut posterior = vec![0f32; largest * k];
+        let mut posterior = vec![0f32; largest_pass(b) * k];
         let mut counts = Vec::with_capacity(b.mask_worker.len() * k * k);
-        for images in b.images.chunks(SEG_IMAGES_PER_PASS) {
-            let n = images.iter().map(|i| i.pixels()).sum::<usize>() * k;
-            let rows_len = n.min(rows.len());
-            let (votes, rows) = (&mut votes[..n], &mut rows[..rows_len]);
-            self.smoothed_votes(images, votes, rows);
-            let pixels = output_range(images);
+        self.for_each_pass(|_, images, votes, labels, confidence| {
+            let posterior = &mut posterior[..votes.len()];
             staple::staple_posterior_into(
                 images,
                 &b.labels,
@@ -282,12 +275,12 @@ impl SegSession for CpuSegSession<'_> {
                 mask_rater,
                 log_confusion,
                 k,
-                &mut posterior[..n],
-                &mut self.labels[pixels.clone()],
-                &mut self.confidence[pixels],
+                posterior,
+                labels,
+                confidence,
             );
-            staple::staple_counts(images, &b.labels, &posterior[..n], k, &mut counts);
-        }
+            staple::staple_counts(images, &b.labels, posterior, k, &mut counts);
+        });
         Ok(counts)
     }
 

@@ -130,9 +130,20 @@ impl<'a> GpuSegSession<'a> {
 
     /// Runs one stage over `threads` threads.
     fn stage(&self, name: &'static str, threads: u64, buffers: &[&wgpu::Buffer]) -> Result<()> {
+        self.stage_groups(name, threads.div_ceil(super::context::WORKGROUP), buffers)
+    }
+
+    /// Runs one stage over `groups` workgroups (the shaders
+    /// that give a workgroup a mask, or a mask and a class).
+    fn stage_groups(
+        &self,
+        name: &'static str,
+        groups: u64,
+        buffers: &[&wgpu::Buffer],
+    ) -> Result<()> {
         let pipeline = self.ctx.pipeline(name, self.batch.n_classes())?;
         let bind_group = self.ctx.bind(&pipeline, name, buffers);
-        let (x, y) = self.ctx.grid(threads);
+        let (x, y) = self.ctx.grid_groups(groups.max(1));
         self.ctx.run_pass(name, |pass| {
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
@@ -269,10 +280,10 @@ impl SegSession for GpuSegSession<'_> {
             )?;
             let n_counts = (chunk.n_masks * k * k) as u64;
             let chunk_counts = self.ctx.zeroed("staple counts", n_counts * 4)?;
-            let pipeline = self.ctx.pipeline("staple_counts", k)?;
-            let bind_group = self.ctx.bind(
-                &pipeline,
+            // One workgroup per (mask, true class).
+            self.stage_groups(
                 "staple_counts",
+                (chunk.n_masks * k) as u64,
                 &[
                     &params,
                     &chunk.masks,
@@ -280,14 +291,7 @@ impl SegSession for GpuSegSession<'_> {
                     &posterior,
                     &chunk_counts,
                 ],
-            );
-            // One workgroup per (mask, true class).
-            let (x, y) = self.ctx.grid_groups((chunk.n_masks * k) as u64);
-            self.ctx.run_pass("staple_counts", |pass| {
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(x, y, 1);
-            })?;
+            )?;
             counts.extend(self.ctx.read::<f32>(&chunk_counts, 0, n_counts)?);
         }
         Ok(counts)
@@ -300,10 +304,10 @@ impl SegSession for GpuSegSession<'_> {
                 .ctx
                 .uniform("seg params", &self.params(chunk, TieBreak::Lowest, 0));
             let agreement = self.ctx.zeroed("seg agreement", chunk.n_masks as u64 * 4)?;
-            let pipeline = self.ctx.pipeline("seg_agreement", 0)?;
-            let bind_group = self.ctx.bind(
-                &pipeline,
+            // One workgroup per mask.
+            self.stage_groups(
                 "seg_agreement",
+                chunk.n_masks as u64,
                 &[
                     &params,
                     &chunk.masks,
@@ -311,14 +315,7 @@ impl SegSession for GpuSegSession<'_> {
                     &chunk.consensus,
                     &agreement,
                 ],
-            );
-            // One workgroup per mask.
-            let (x, y) = self.ctx.grid_groups(chunk.n_masks as u64);
-            self.ctx.run_pass("seg_agreement", |pass| {
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(x, y, 1);
-            })?;
+            )?;
             all.extend(self.ctx.read::<u32>(&agreement, 0, chunk.n_masks as u64)?);
         }
         Ok(all)
