@@ -174,6 +174,44 @@ pub fn annotation_pairs<'a>(
     pairs
 }
 
+/// Each worker's accuracy against gold and the number of their annotations
+/// of gold items; `None` for a worker who annotated no gold item.
+pub fn worker_gold_accuracy(
+    data: &Packed,
+    gold: &HashMap<String, String>,
+) -> Vec<Option<(f64, u64)>> {
+    let gold_class: Vec<Option<u32>> = data
+        .item_names
+        .iter()
+        .map(|name| {
+            let truth = gold.get(name)?;
+            Some(
+                data.class_names
+                    .iter()
+                    .position(|c| c == truth)
+                    // A gold class nobody gave: every annotation is wrong.
+                    .map_or(u32::MAX, |c| c as u32),
+            )
+        })
+        .collect();
+    (0..data.n_workers())
+        .map(|w| {
+            let range = data.worker_range(w);
+            let (mut right, mut scored) = (0u64, 0u64);
+            for (&item, &given) in data.worker_item[range.clone()]
+                .iter()
+                .zip(&data.worker_label[range])
+            {
+                if let Some(truth) = gold_class[item as usize] {
+                    scored += 1;
+                    right += u64::from(truth == given);
+                }
+            }
+            (scored > 0).then(|| (right as f64 / scored as f64, scored))
+        })
+        .collect()
+}
+
 /// [`krippendorff_alpha_nominal`] of the annotations: each item a unit.
 pub fn annotations_alpha(data: &Packed) -> Option<f64> {
     let units: Vec<Vec<u32>> = (0..data.n_items())
@@ -356,5 +394,26 @@ mod tests {
         let third = 1.0f64 / 3.0;
         assert!((h[0] - -(third * third.ln() + 2.0 * third * (2.0 * third).ln())).abs() < 1e-12);
         assert_eq!(h[1], 0.0);
+    }
+
+    #[test]
+    fn worker_gold_accuracy_counts_gold_items_only() {
+        use crate::pack::pack_triples;
+        let data = pack_triples(
+            &[
+                ("i", "w1", "a"),
+                ("j", "w1", "b"),
+                ("k", "w1", "b"),
+                ("i", "w2", "b"),
+                ("k", "w3", "a"),
+            ],
+            None,
+        )
+        .unwrap();
+        let gold: HashMap<String, String> = [("i", "a"), ("j", "a")]
+            .map(|(i, l)| (i.to_owned(), l.to_owned()))
+            .into();
+        let acc = worker_gold_accuracy(&data, &gold);
+        assert_eq!(acc, vec![Some((0.5, 2)), Some((0.0, 1)), None]);
     }
 }

@@ -30,8 +30,8 @@ pub struct Args {
     #[arg(long, value_name = "LABELS")]
     pub annotations: Option<PathBuf>,
     /// Classification: draw the row-normalised confusion matrices (the raw annotations' with
-    /// --annotations, then the prediction's) as SVG heatmaps.
-    #[arg(long, value_name = "FILE.svg")]
+    /// --annotations, then the prediction's) as heatmaps, SVG or PNG by the extension.
+    #[arg(long, value_name = "FILE.svg|png")]
     pub plot_confusion: Option<PathBuf>,
     /// Print the scores as JSON. Classification: accuracy, ece, per_class, classes, confusion,
     /// confusion_normalised, calibration, items, missing, unscored, annotations. Segmentation:

@@ -73,6 +73,9 @@ fn read_predictions(path: &Path) -> Result<HashMap<String, Prediction>, Error> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.plot_confusion {
+        accord::plot::check_figure_path(path)?;
+    }
     let gold = accord::eval::read_gold(&args.gold)?;
     let predictions = read_predictions(&args.pred)?;
     let mut pairs = Vec::new();
@@ -111,8 +114,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             &scores.classes,
             &scores.confusion_normalised,
         ));
-        let svg = accord::plot::confusion_heatmaps_svg(&panels)?;
-        io::write_atomic(path, |out| out.write_all(svg.as_bytes()))?;
+        accord::plot::write(path, &accord::plot::ConfusionHeatmaps { panels })?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -35,8 +35,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
     /// Also draw the error against the number of annotators, with error bars and the
-    /// single-worker line, as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    /// single-worker line, SVG or PNG by the extension.
+    #[arg(long, value_name = "FILE.svg|png")]
     plot: Option<PathBuf>,
     /// Print the results as JSON (single_worker_error, gold_items, points: annotators, method,
     /// mean_error, standard_error, errors).
@@ -57,6 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Err(
             Error::Usage("--max-annotators and --repeats must be at least 1".into()).into(),
         );
+    }
+    if let Some(path) = &args.plot {
+        accord::plot::check_figure_path(path)?;
     }
     let gold = accord::eval::read_gold(&args.gold)?;
     let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
