@@ -28,6 +28,7 @@ pub mod memory;
 pub mod metrics;
 pub mod pack;
 pub mod plot;
+pub mod report;
 pub mod review;
 pub mod simulate;
 pub mod synth;

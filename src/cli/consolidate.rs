@@ -32,6 +32,9 @@ pub enum Task {
     Segmentation,
 }
 
+/// The classification method when `--method` is not given.
+pub const DEFAULT_CLASSIFICATION: MethodArg = MethodArg::Ds;
+
 /// Methods of both tasks, checked against `--task` once parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
@@ -303,7 +306,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.out.as_deref() == Some(Path::new("-")) {
         args.out = None;
     }
-    let method = args.method.unwrap_or(MethodArg::Ds).classification()?;
+    let method = args
+        .method
+        .unwrap_or(DEFAULT_CLASSIFICATION)
+        .classification()?;
     let started = Instant::now();
     for out in [&args.out, &args.workers_out, &args.review_out]
         .into_iter()

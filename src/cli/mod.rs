@@ -8,6 +8,7 @@ mod evaluate;
 mod evaluate_class;
 mod generate;
 mod info;
+mod report;
 mod segment;
 mod simulate;
 
@@ -37,6 +38,8 @@ enum Command {
     Agreement(agreement::Args),
     /// Error against gold as annotations per item grow, per method (Ground Truth's notebook experiment).
     Simulate(simulate::Args),
+    /// One self-contained HTML page about a labelled dataset: agreement, classes, workers, and with --gold the scores, confusion, calibration and the annotator-count experiment.
+    Report(report::Args),
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -55,5 +58,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Agreement(args) => agreement::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

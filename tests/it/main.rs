@@ -9,5 +9,6 @@ mod faults;
 mod formats;
 mod gpu;
 mod properties;
+mod report;
 mod segmentation;
 mod support;

@@ -1,0 +1,236 @@
+//! `accord report` (one self-contained HTML page) and figures as PNG.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+
+use crate::support::*;
+
+fn generated(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    let mut all = vec!["generate", "--out", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    accord_ok(&all);
+    (data.join("labels.csv"), data.join("gold.csv"))
+}
+
+/// The SVG documents inlined in `html`, in order.
+fn inlined_svgs(html: &str) -> Vec<String> {
+    html.split("src=\"data:image/svg+xml;base64,")
+        .skip(1)
+        .map(|rest| {
+            let data = rest.split('"').next().unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
+            String::from_utf8(bytes).unwrap()
+        })
+        .collect()
+}
+
+/// Filled rectangles of `colour` in an SVG.
+fn rects(svg: &str, colour: &str) -> usize {
+    svg.lines()
+        .filter(|l| l.starts_with("<rect") && l.contains(&format!("fill=\"{colour}\"")))
+        .count()
+}
+
+/// The first table after `<h2>{heading}</h2>`, as rows of cell text.
+fn table_after(html: &str, heading: &str) -> Vec<Vec<String>> {
+    let section = html.split(&format!("<h2>{heading}</h2>")).nth(1).unwrap();
+    let table = section.split("</table>").next().unwrap();
+    table
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let text = cell.split('>').nth(1).unwrap();
+                    text.split('<').next().unwrap().to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn report_with_gold_has_every_section_and_figure_inlined() {
+    let dir = tmp();
+    let (labels, gold) = generated(
+        dir.path(),
+        &[
+            "--items",
+            "300",
+            "--workers",
+            "25",
+            "--classes",
+            "3",
+            "--per-item",
+            "4",
+        ],
+    );
+    let page = dir.path().join("report.html");
+    accord_ok(&[
+        "report",
+        labels.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--repeats",
+        "3",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: nothing fetched from elsewhere.
+    for external in ["src=\"http", "href=", "<script", "@import", "url("] {
+        assert!(!html.contains(external), "{external}");
+    }
+    for heading in [
+        "Summary",
+        "Agreement (no gold needed)",
+        "Class distribution",
+        "Scores against gold",
+        "Workers",
+        "Error against the number of annotators",
+        "Items most worth more labels",
+    ] {
+        assert!(html.contains(&format!("<h2>{heading}</h2>")), "{heading}");
+    }
+    let svgs = inlined_svgs(&html);
+    assert_eq!(
+        svgs.len(),
+        5,
+        "class distribution, confusion, calibration, workers, experiment"
+    );
+
+    // Class distribution: the table's annotation counts add up to the
+    // input's, labels and gold to the items; each non-zero count is a bar
+    // in both panels, plus one legend swatch per series.
+    let rows = table_after(&html, "Class distribution");
+    assert_eq!(rows.len(), 3);
+    let column = |c: usize| -> Vec<u64> { rows.iter().map(|r| r[c].parse().unwrap()).collect() };
+    assert_eq!(column(1).iter().sum::<u64>(), 1200);
+    assert_eq!(column(2).iter().sum::<u64>(), 300);
+    assert_eq!(column(3).iter().sum::<u64>(), 300);
+    for (c, colour) in [(1, "#1F77B4"), (2, "#FF7F0E"), (3, "#2CA02C")] {
+        let bars = column(c).iter().filter(|&&n| n > 0).count();
+        assert_eq!(rects(&svgs[0], colour), 2 * bars + 1, "series {c}");
+    }
+
+    // Scores: mv and ds beat a single annotation; the confusion figure has
+    // three panels of 3×3 cells.
+    let scores = table_after(&html, "Scores against gold");
+    let names: Vec<&str> = scores.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["single annotation", "mv", "ds"]);
+    let accuracy = |r: usize| scores[r][1].trim_end_matches('%').parse::<f64>().unwrap();
+    assert!(accuracy(2) > accuracy(0), "{scores:?}");
+    for panel in ["raw annotations", "mv", "ds"] {
+        assert!(svgs[1].contains(&format!("\n{panel}\n")), "{panel}");
+    }
+    let shares: Vec<f64> = svgs[1]
+        .lines()
+        .filter(|l| l.len() == 4 && l.as_bytes()[1] == b'.')
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(shares.len(), 27, "{shares:?}");
+    for row in shares.chunks(3) {
+        let sum: f64 = row.iter().sum();
+        assert!((sum - 1.0).abs() <= 0.02, "a row sums to {sum}");
+    }
+    // Calibration: one point per non-empty confidence bin, at most 10.
+    let points = svgs[2].matches("<circle").count();
+    assert!((1..=10).contains(&points), "{points}");
+
+    // Workers: the histogram's bars count every worker with a gold item.
+    let bar_heights: usize = rects(&svgs[3], "#1F77B4");
+    assert!(bar_heights >= 1 && svgs[3].contains("accuracy of 25 workers"));
+
+    // The experiment: a 4-point line per method (the most any item has).
+    let experiment = table_after(&html, "Error against the number of annotators");
+    assert_eq!(experiment.len(), 4);
+    assert!(svgs[4].contains("\nsingle worker\n"));
+
+    let review = table_after(&html, "Items most worth more labels");
+    assert_eq!(review.len(), 20);
+    let entropy: Vec<f64> = review.iter().map(|r| r[3].parse().unwrap()).collect();
+    assert!(entropy.windows(2).all(|w| w[0] >= w[1]), "{entropy:?}");
+}
+
+#[test]
+fn report_without_gold_says_what_needs_gold() {
+    let dir = tmp();
+    let (labels, _) = generated(dir.path(), &["--items", "100", "--workers", "10"]);
+    let page = dir.path().join("report.html");
+    let figures = dir.path().join("figures");
+    accord_ok(&[
+        "report",
+        labels.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "-q",
+        "--figures",
+        figures.to_str().unwrap(),
+        "--figure-format",
+        "png",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let mut written: Vec<String> = std::fs::read_dir(&figures)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["class-distribution.png", "worker-accuracy.png"]);
+    for name in &written {
+        let bytes = std::fs::read(figures.join(name)).unwrap();
+        assert!(
+            png::Decoder::new(bytes.as_slice()).read_info().is_ok(),
+            "{name}"
+        );
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("No --gold given"));
+    assert!(!html.contains("Error against the number of annotators"));
+    let svgs = inlined_svgs(&html);
+    assert_eq!(svgs.len(), 2, "class distribution and workers");
+    assert!(
+        svgs[1].contains("against the model&apos;s estimate")
+            || svgs[1].contains("the model's estimate")
+    );
+}
+
+#[test]
+fn figures_are_png_by_extension_and_other_extensions_are_refused_up_front() {
+    let dir = tmp();
+    let (labels, gold) = generated(dir.path(), &["--items", "100", "--workers", "10"]);
+    let figure = dir.path().join("error.png");
+    let mut args = vec![
+        "simulate",
+        labels.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--max-annotators",
+        "2",
+        "--repeats",
+        "2",
+        "--backend",
+        "cpu",
+        "-q",
+        "--plot",
+    ];
+    args.push(figure.to_str().unwrap());
+    accord_ok(&args);
+    let bytes = std::fs::read(&figure).unwrap();
+    let reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (720, 480));
+
+    let jpeg = dir.path().join("error.jpg");
+    *args.last_mut().unwrap() = jpeg.to_str().unwrap();
+    let out = accord(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
+    assert!(!jpeg.exists());
+}
