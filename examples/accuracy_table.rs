@@ -31,6 +31,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let methods = [
+        Method::Hds,
         Method::Mv,
         Method::Ds,
         Method::Mds,

@@ -10,14 +10,17 @@ const PROB_FLOOR: f32 = 1e-30;
 
 struct Params {
     n_workers: u32,
-    // 0: full Dawid-Skene, 1: one-coin, 2: Ground Truth's modified DS
+    // 0: full Dawid-Skene, 1: one-coin, 2: Ground Truth's modified DS,
+    // 3: hierarchical DS (variational)
     rule: u32,
     smoothing: f32,
     prior_correct: f32,
     prior_accuracy: f32,
+    // rule 3: pseudo-annotations of the population confusion per row
+    strength: f32,
+    // rule 3: fractional bits of the population sums
+    count_frac_bits: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -25,6 +28,57 @@ struct Params {
 @group(0) @binding(2) var<storage, read> worker_n: array<f32>;
 @group(0) @binding(3) var<storage, read_write> log_confusion: array<f32>;
 @group(0) @binding(4) var<storage, read_write> accuracy: array<f32>;
+// rule 3: every worker's counts summed per cell [true][given], as
+// fixed-point (lo, hi) pairs from reduce_rows.
+@group(0) @binding(5) var<storage, read> population: array<u32>;
+
+// Digamma: the recurrence up to x >= 6, then the asymptotic series.
+// CPU twin: backend::cpu::kernels::digamma.
+fn digamma(x_in: f32) -> f32 {
+    var x = x_in;
+    var result = 0.0;
+    loop {
+        if (x >= 6.0) {
+            break;
+        }
+        result = result - 1.0 / x;
+        x = x + 1.0;
+    }
+    let f = 1.0 / (x * x);
+    return result + log(x) - 0.5 / x
+        - f * (1.0 / 12.0 - f * (1.0 / 120.0 - f * (1.0 / 252.0 - f * (1.0 / 240.0 - f / 132.0))));
+}
+
+// Rule 3: writes E[log θ] = ψ(α) − ψ(Σα) of row t, with
+// α = C + strength·π[t] + prior_correct on the diagonal.
+fn hierarchical_row(base: u32, t: u32) {
+    var pop: array<f32, K>;
+    var pop_sum = 0.0;
+    let scale = exp2(f32(params.count_frac_bits));
+    for (var l = 0u; l < K; l = l + 1u) {
+        let at = 2u * (t * K + l);
+        pop[l] = (f32(bitcast<i32>(population[at + 1u])) * 4294967296.0 + f32(population[at])) / scale;
+        pop_sum = pop_sum + pop[l];
+    }
+    var alpha: array<f32, K>;
+    var alpha_sum = 0.0;
+    for (var l = 0u; l < K; l = l + 1u) {
+        var share = 1.0 / f32(K);
+        if (pop_sum > 0.0) {
+            share = pop[l] / pop_sum;
+        }
+        var correct = 0.0;
+        if (t == l) {
+            correct = params.prior_correct;
+        }
+        alpha[l] = max(counts[base + t * K + l], COUNT_FLOOR) + params.strength * share + correct;
+        alpha_sum = alpha_sum + alpha[l];
+    }
+    let digamma_sum = digamma(alpha_sum);
+    for (var l = 0u; l < K; l = l + 1u) {
+        log_confusion[base + l * K + t] = digamma(alpha[l]) - digamma_sum;
+    }
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -46,6 +100,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     if (t == 0u) {
         accuracy[w] = acc;
+    }
+    if (params.rule == 3u) {
+        hierarchical_row(base, t);
+        return;
     }
     let off_share = 1.0 / f32(max(K, 2u) - 1u);
     var row: array<f32, K>;

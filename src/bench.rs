@@ -63,6 +63,10 @@ pub fn rule_of(method: Method) -> ConfusionRule {
             smoothing: 0.0,
             prior_correct: crate::algo::DS_PRIOR_CORRECT,
         },
+        Method::Hds => ConfusionRule::Hierarchical {
+            strength: crate::algo::HDS_PRIOR_STRENGTH,
+            prior_correct: crate::algo::DS_PRIOR_CORRECT,
+        },
         Method::OneCoin => ConfusionRule::OneCoin { smoothing: 0.0 },
         Method::Mds => ConfusionRule::Modified {
             prior_accuracy: MDS_PRIOR_ACCURACY,

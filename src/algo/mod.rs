@@ -18,10 +18,13 @@ use crate::pack::Packed;
 pub enum Method {
     /// Majority vote; confidence is the winning share.
     Mv,
-    /// Dawid-Skene EM with a full confusion matrix per worker (the default:
-    /// the most accurate on the shared real datasets).
-    #[default]
+    /// Dawid-Skene EM with a full confusion matrix per worker.
     Ds,
+    /// Hierarchical Bayesian Dawid-Skene (the default): each worker's
+    /// confusion rows get a Dirichlet prior centred on the population's
+    /// confusion matrix, fitted by variational Bayes.
+    #[default]
+    Hds,
     /// Ground Truth's modified Dawid-Skene (priors on worker accuracy).
     Mds,
     /// One accuracy per worker, errors spread evenly ("one-coin" DS).
@@ -38,6 +41,7 @@ impl Method {
         match self {
             Method::Mv => "mv",
             Method::Ds => "ds",
+            Method::Hds => "hds",
             Method::Mds => "mds",
             Method::OneCoin => "one-coin",
             Method::Wawa => "wawa",
@@ -71,8 +75,12 @@ pub struct Params {
     /// Pseudo-counts of a correct answer added to each diagonal cell of a
     /// worker's confusion counts (`ds`): a Dirichlet prior that workers do
     /// better than chance, which keeps workers with few annotations from
-    /// getting extreme tables. 0 gives crowd-kit's plain Dawid-Skene.
+    /// getting extreme tables. 0 gives crowd-kit's plain Dawid-Skene. `hds`
+    /// adds it to its prior too.
     pub prior_correct: f32,
+    /// `hds`: pseudo-annotations per confusion row drawn toward the
+    /// population's confusion matrix.
+    pub prior_strength: f32,
     /// Seed of majority vote's random tie-break.
     pub seed: u64,
     pub ties: TieBreak,
@@ -81,6 +89,10 @@ pub struct Params {
 /// Default pseudo-count of a correct answer per true class for `ds`: one
 /// imagined correct answer, the weakest prior that workers beat chance.
 pub const DS_PRIOR_CORRECT: f32 = 1.0;
+
+/// `hds`'s pseudo-annotations per confusion row spread as the population's
+/// confusion: one, as much as the one correct answer the diagonal gets.
+pub const HDS_PRIOR_STRENGTH: f32 = 1.0;
 
 /// Ground Truth's prior worker accuracy for the modified Dawid-Skene.
 pub const MDS_PRIOR_ACCURACY: f32 = 0.7;
@@ -99,11 +111,12 @@ impl Params {
             max_iter,
             tol,
             smoothing: 0.0,
-            prior_correct: if method == Method::Ds {
+            prior_correct: if matches!(method, Method::Ds | Method::Hds) {
                 DS_PRIOR_CORRECT
             } else {
                 0.0
             },
+            prior_strength: HDS_PRIOR_STRENGTH,
             seed: 0,
             ties: TieBreak::Lowest,
         }
@@ -124,6 +137,12 @@ impl Params {
             return Err(Error::Usage(format!(
                 "--prior-correct must be a finite number ≥ 0, not {}",
                 self.prior_correct
+            )));
+        }
+        if !(self.prior_strength.is_finite() && self.prior_strength >= 0.0) {
+            return Err(Error::Usage(format!(
+                "--prior-strength must be a finite number ≥ 0, not {}",
+                self.prior_strength
             )));
         }
         if !(self.smoothing.is_finite() && self.smoothing >= 0.0) {
@@ -160,6 +179,17 @@ pub fn fit(
             em::Start::Votes,
             em::MStepRule::Fixed(ConfusionRule::Full {
                 smoothing: params.smoothing,
+                prior_correct: params.prior_correct,
+            }),
+            on_iteration,
+        ),
+        Method::Hds => em::fit_em(
+            data,
+            backend,
+            params,
+            em::Start::Votes,
+            em::MStepRule::Fixed(ConfusionRule::Hierarchical {
+                strength: params.prior_strength,
                 prior_correct: params.prior_correct,
             }),
             on_iteration,

@@ -41,6 +41,12 @@ pub enum ConfusionRule {
     /// with `acc = trace(C)/n` and `M(a)` the matrix with `a` on the diagonal
     /// and `(1-a)/(K-1)` elsewhere; rows then normalised.
     Modified { prior_accuracy: f32 },
+    /// Hierarchical Dawid-Skene, variational: each worker's row `t` has the
+    /// Dirichlet posterior `α = C[t][·] + strength·π[t][·] + prior_correct·[t = ·]`,
+    /// where `π` is the population confusion (every worker's counts summed,
+    /// rows normalised), so a worker with few annotations keeps close to the
+    /// population; the E-step uses `E[log θ] = ψ(α) − ψ(Σα)` (IBCC).
+    Hierarchical { strength: f32, prior_correct: f32 },
 }
 
 /// The parameters of a fitted model, read back once at the end.

@@ -33,14 +33,16 @@ pub enum Task {
 }
 
 /// The classification method when `--method` is not given.
-pub const DEFAULT_CLASSIFICATION: MethodArg = MethodArg::Ds;
+pub const DEFAULT_CLASSIFICATION: MethodArg = MethodArg::Hds;
 
 /// Methods of both tasks, checked against `--task` once parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
     /// Majority vote (both tasks); confidence is the winning share.
     Mv,
-    /// Classification: Dawid-Skene EM with a full confusion matrix per worker (the default).
+    /// Classification: hierarchical Bayesian Dawid-Skene, each worker's confusion drawn toward the population's (the default).
+    Hds,
+    /// Classification: Dawid-Skene EM with a full confusion matrix per worker.
     Ds,
     /// Classification: Ground Truth's modified Dawid-Skene (priors on worker accuracy).
     Mds,
@@ -63,6 +65,7 @@ impl MethodArg {
         match self {
             MethodArg::Mv => Ok(Method::Mv),
             MethodArg::Ds => Ok(Method::Ds),
+            MethodArg::Hds => Ok(Method::Hds),
             MethodArg::Mds => Ok(Method::Mds),
             MethodArg::OneCoin => Ok(Method::OneCoin),
             MethodArg::Wawa => Ok(Method::Wawa),
@@ -81,6 +84,7 @@ impl MethodArg {
             MethodArg::Weighted => Ok(SegMethod::Weighted),
             MethodArg::Staple => Ok(SegMethod::Staple),
             MethodArg::Ds
+            | MethodArg::Hds
             | MethodArg::Mds
             | MethodArg::OneCoin
             | MethodArg::Wawa
@@ -148,9 +152,13 @@ pub struct Args {
     smoothing: f32,
     /// Pseudo-counts of a correct answer added to each diagonal cell of every
     /// worker's confusion counts (ds): a Dirichlet prior that workers beat chance.
-    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds].
+    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
     #[arg(long)]
     prior_correct: Option<f32>,
+    /// Pseudo-annotations per confusion row drawn toward the population's confusion
+    /// matrix (hds).
+    #[arg(long, default_value_t = accord::algo::HDS_PRIOR_STRENGTH)]
+    prior_strength: f32,
     /// Seed of majority vote's random tie-break.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -348,6 +356,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         params.tol = t;
     }
     params.smoothing = args.smoothing;
+    params.prior_strength = args.prior_strength;
     if let Some(p) = args.prior_correct {
         params.prior_correct = p;
     }

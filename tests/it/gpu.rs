@@ -126,7 +126,13 @@ fn assert_parity(what: &str, data: &Packed, a: &Consolidation, b: &Consolidation
 }
 
 fn compare_backends(name: &str, data: &Packed, gpu: &dyn Backend) {
-    for method in [Method::Mv, Method::Ds, Method::OneCoin, Method::Mds] {
+    for method in [
+        Method::Mv,
+        Method::Ds,
+        Method::Hds,
+        Method::OneCoin,
+        Method::Mds,
+    ] {
         let p = params(method);
         let on_cpu = fit(data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
         let on_gpu = fit(data, gpu, &p, &mut |_, _| {}).unwrap();
@@ -358,7 +364,13 @@ fn gpu_and_cpu_give_the_same_labels_on_every_shared_dataset() {
         let input =
             accord::io::read(&dir.join("labels.csv"), &Default::default(), &|_| {}).unwrap();
         let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
-        for method in [Method::Mv, Method::Ds, Method::OneCoin, Method::Mds] {
+        for method in [
+            Method::Mv,
+            Method::Ds,
+            Method::Hds,
+            Method::OneCoin,
+            Method::Mds,
+        ] {
             // Defaults as the CLI uses them (mds at 1e-8 too): labels must match.
             let p = Params::new(method);
             let on_cpu = fit(&data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
@@ -393,7 +405,13 @@ mod every_backend {
         )
         .unwrap();
         let data = pack(b.finish(), DuplicatePolicy::Keep).unwrap();
-        for method in [Method::Mv, Method::Ds, Method::OneCoin, Method::Mds] {
+        for method in [
+            Method::Mv,
+            Method::Ds,
+            Method::Hds,
+            Method::OneCoin,
+            Method::Mds,
+        ] {
             let f = fit(&data, backend, &Params::new(method), &mut |_, _| {}).unwrap();
             let acc = f.labels.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64
                 / gold.len() as f64;
@@ -422,7 +440,7 @@ mod every_backend {
             b.push(i, w, l).unwrap();
         }
         let data = pack(b.finish(), DuplicatePolicy::Keep).unwrap();
-        for method in [Method::Mv, Method::Ds, Method::OneCoin] {
+        for method in [Method::Mv, Method::Ds, Method::Hds, Method::OneCoin] {
             let f = fit(&data, backend, &Params::new(method), &mut |_, _| {}).unwrap();
             assert_eq!(f.labels.len(), 4);
             assert_eq!(

@@ -69,12 +69,18 @@ fn with_signal() -> impl Strategy<Value = Rows> {
 fn tolerance(method: Method) -> f32 {
     match method {
         Method::Mv | Method::Wawa | Method::Zbs => 1e-6,
-        Method::Ds | Method::Mds => 1e-4,
+        Method::Ds | Method::Hds | Method::Mds => 1e-4,
         Method::OneCoin => 2e-3,
     }
 }
 
-const METHODS: [Method; 4] = [Method::Mv, Method::Ds, Method::Mds, Method::OneCoin];
+const METHODS: [Method; 5] = [
+    Method::Mv,
+    Method::Ds,
+    Method::Hds,
+    Method::Mds,
+    Method::OneCoin,
+];
 
 /// Fits for exactly 20 EM iterations. The stopping rule (relative change
 /// of the log-likelihood) reads f64 sums whose rounding depends on the

@@ -188,6 +188,8 @@ pub fn confusion_normalise(
     let n_workers = worker_offsets.len() - 1;
     let mut log_confusion = vec![0f32; n_workers * k * k];
     let mut accuracy = vec![0f32; n_workers];
+    let population =
+        matches!(rule, ConfusionRule::Hierarchical { .. }).then(|| population_confusion(counts, k));
     log_confusion
         .par_chunks_mut(k * k)
         .zip(accuracy.par_iter_mut())
@@ -200,6 +202,17 @@ pub fn confusion_normalise(
             *acc_out = acc;
             let mut table = vec![0f32; k * k]; // [true][given] probabilities
             let off_share = 1.0 / (k.max(2) - 1) as f32;
+            if let (
+                ConfusionRule::Hierarchical {
+                    strength,
+                    prior_correct,
+                },
+                Some(pop),
+            ) = (rule, &population)
+            {
+                hierarchical_log_table(c, pop, k, strength, prior_correct, out);
+                return;
+            }
             match rule {
                 ConfusionRule::Full {
                     smoothing,
@@ -221,6 +234,7 @@ pub fn confusion_normalise(
                         }
                     }
                 }
+                ConfusionRule::Hierarchical { .. } => unreachable!("handled above"),
                 ConfusionRule::Modified { prior_accuracy } => {
                     let p = prior_accuracy;
                     for t in 0..k {
@@ -246,6 +260,89 @@ pub fn confusion_normalise(
             }
         });
     (log_confusion, accuracy)
+}
+
+/// Fractional bits of the fixed-point population counts (every worker's
+/// soft counts summed per cell): totals up to 2^39.
+pub const COUNT_FRAC_BITS: u32 = 24;
+
+/// The population confusion `[true][given]`: the soft counts of all workers
+/// summed per cell (the exact fixed-point sum `reduce_rows.wgsl` computes,
+/// turned back to f32 as `confusion_normalise.wgsl` does), rows normalised.
+pub fn population_confusion(counts: &[f32], k: usize) -> Vec<f32> {
+    let n_workers = counts.len() / (k * k).max(1);
+    let mut cell = vec![0f32; n_workers];
+    let sums: Vec<f32> = (0..k * k)
+        .map(|at| {
+            for (w, v) in cell.iter_mut().enumerate() {
+                *v = counts[w * k * k + at];
+            }
+            let total = fixed_sum_i64(&cell, COUNT_FRAC_BITS);
+            let (lo, hi) = (total as u32, (total >> 32) as u32);
+            fixed_to_f32(lo, hi, COUNT_FRAC_BITS)
+        })
+        .collect();
+    let mut population = vec![0f32; k * k];
+    for t in 0..k {
+        let row = &sums[t * k..(t + 1) * k];
+        let total: f32 = row.iter().sum();
+        for l in 0..k {
+            population[t * k + l] = if total > 0.0 {
+                row[l] / total
+            } else {
+                1.0 / k as f32
+            };
+        }
+    }
+    population
+}
+
+/// A fixed-point (lo, hi) pair as f32, computed as the shaders do.
+fn fixed_to_f32(lo: u32, hi: u32, frac_bits: u32) -> f32 {
+    (hi as i32 as f32 * 4_294_967_296.0 + lo as f32) / (frac_bits as f32).exp2()
+}
+
+/// The digamma function ψ in f32, as `confusion_normalise.wgsl` computes it:
+/// the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 6, then the asymptotic
+/// series (error below 1e-7 there).
+pub fn digamma(x: f32) -> f32 {
+    let mut x = x;
+    let mut result = 0f32;
+    while x < 6.0 {
+        result -= 1.0 / x;
+        x += 1.0;
+    }
+    let f = 1.0 / (x * x);
+    result + x.ln()
+        - 0.5 / x
+        - f * (1.0 / 12.0 - f * (1.0 / 120.0 - f * (1.0 / 252.0 - f * (1.0 / 240.0 - f / 132.0))))
+}
+
+/// One worker's `E[log θ]` table under the hierarchical rule, written as
+/// `out[given][true]` (see [`ConfusionRule::Hierarchical`]).
+fn hierarchical_log_table(
+    counts: &[f32],
+    population: &[f32],
+    k: usize,
+    strength: f32,
+    prior_correct: f32,
+    out: &mut [f32],
+) {
+    for t in 0..k {
+        let mut row_sum = 0f32;
+        for l in 0..k {
+            let correct = if t == l { prior_correct } else { 0.0 };
+            row_sum +=
+                counts[t * k + l].max(COUNT_FLOOR) + strength * population[t * k + l] + correct;
+        }
+        let digamma_sum = digamma(row_sum);
+        for l in 0..k {
+            let correct = if t == l { prior_correct } else { 0.0 };
+            let alpha =
+                counts[t * k + l].max(COUNT_FLOOR) + strength * population[t * k + l] + correct;
+            out[l * k + t] = digamma(alpha) - digamma_sum;
+        }
+    }
 }
 
 /// Twin of `ds_e_step.wgsl`: for each item, the log-posterior over its
@@ -489,11 +586,15 @@ pub fn reduce_rows(input: &[u32], width: usize, input_pairs: bool, frac_bits: u3
 /// The exact fixed-point sum of `values` (what repeated `reduce_rows`
 /// passes give), as a number.
 pub fn fixed_sum(values: &[f32], frac_bits: u32) -> f64 {
-    let total = values
+    fixed_sum_i64(values, frac_bits) as f64 / (frac_bits as f64).exp2()
+}
+
+/// The exact fixed-point sum as the 64-bit integer `reduce_rows.wgsl` holds.
+fn fixed_sum_i64(values: &[f32], frac_bits: u32) -> i64 {
+    values
         .par_iter()
         .map(|&x| to_fixed(x, frac_bits))
-        .reduce(|| 0i64, i64::wrapping_add);
-    total as f64 / (frac_bits as f64).exp2()
+        .reduce(|| 0i64, i64::wrapping_add)
 }
 
 /// Twin of `log_priors.wgsl`: `log(max(sum / n_items, floor))` per class from
@@ -573,6 +674,45 @@ mod tests {
         let counts = ds_m_step_counts(&[0, 2], &[0, 1], &[1, 0], &post, 2);
         // C[t][l]: t=0,l=1 gets 0.25; t=1,l=1 gets 0.75; t=0,l=0 gets 1.0.
         assert_eq!(counts, vec![1.0, 0.25, 0.0, 0.75]);
+    }
+
+    #[test]
+    fn digamma_matches_known_values() {
+        // ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2, ψ(10) = H_9 − γ.
+        let gamma = 0.577_215_664_9_f32;
+        assert!((digamma(1.0) + gamma).abs() < 1e-6);
+        assert!((digamma(0.5) + gamma + 2.0 * 2f32.ln()).abs() < 1e-5);
+        let h9: f32 = (1..10).map(|n| 1.0 / n as f32).sum();
+        assert!((digamma(10.0) - (h9 - gamma)).abs() < 1e-6);
+        assert!((digamma(1e-6) + 1e6).abs() < 1.0);
+    }
+
+    #[test]
+    fn hierarchical_rule_shrinks_a_sparse_worker_toward_the_population() {
+        // K = 2. Worker 0: 100 annotations, right on 90 of each class.
+        // Worker 1: one annotation, class 0 labelled 1.
+        let counts = vec![90.0, 10.0, 10.0, 90.0, 0.0, 1.0, 0.0, 0.0];
+        let population = population_confusion(&counts, 2);
+        assert!(
+            (population[0] - 90.0 / 101.0).abs() < 1e-6,
+            "{population:?}"
+        );
+        assert!((population[3] - 0.9).abs() < 1e-6);
+        let rule = ConfusionRule::Hierarchical {
+            strength: 1.0,
+            prior_correct: 1.0,
+        };
+        let (log_conf, _) = confusion_normalise(&counts, &[0, 200, 201], 2, rule);
+        // [worker][given][true]: E[log θ] = ψ(α) − ψ(Σα).
+        let row0 = [90.0 + 90.0 / 101.0 + 1.0, 10.0 + 11.0 / 101.0];
+        let expected = digamma(row0[0]) - digamma(row0[0] + row0[1]);
+        assert!((log_conf[0] - expected).abs() < 1e-5);
+        // The sparse worker: α for true 0 is (0.89 + 1, 1 + 0.11): its one
+        // mistake does not make it worse than chance on class 0.
+        let p = |l: usize, t: usize| log_conf[4 + l * 2 + t].exp();
+        assert!(p(0, 0) > p(1, 0), "{} vs {}", p(0, 0), p(1, 0));
+        // Rows of exp(E[log θ]) sum to under 1 (Jensen).
+        assert!(p(0, 0) + p(1, 0) < 1.0);
     }
 
     #[test]

@@ -157,10 +157,21 @@ impl EmSession for CpuSession<'_> {
 
 /// Converts `[worker][given][true]` log-probabilities to `[worker][true][given]`
 /// probabilities.
+///
+/// Rows are renormalised: `hds` keeps `E[log θ]`, whose exponentials sum
+/// to a little under 1 (the normalised geometric mean is its point
+/// estimate); for the other rules the rows already sum to 1.
 pub fn confusion_from_log(log_confusion: &[f32], n_workers: usize, k: usize) -> Array3<f32> {
-    Array3::from_shape_fn((n_workers, k, k), |(w, t, l)| {
+    let mut table = Array3::from_shape_fn((n_workers, k, k), |(w, t, l)| {
         log_confusion[(w * k + l) * k + t].exp()
-    })
+    });
+    for mut row in table.lanes_mut(ndarray::Axis(2)) {
+        let sum: f32 = row.sum();
+        if sum > 0.0 {
+            row.mapv_inplace(|p| p / sum);
+        }
+    }
+    table
 }
 
 impl SegBackend for CpuBackend {

@@ -27,12 +27,14 @@ impl CountParams {
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct NormaliseParams {
     pub n_workers: u32,
-    /// 0: full, 1: one-coin, 2: modified.
+    /// 0: full, 1: one-coin, 2: modified, 3: hierarchical.
     pub rule: u32,
     pub smoothing: f32,
     pub prior_correct: f32,
     pub prior_accuracy: f32,
-    pub _pad: [u32; 3],
+    pub strength: f32,
+    pub count_frac_bits: u32,
+    pub _pad: u32,
 }
 
 /// `Params` of reduce_rows.wgsl (keep in sync).

@@ -10,7 +10,8 @@ use super::context::GpuContext;
 use super::params::{CountParams, NormaliseParams, PriorParams, ReduceParams};
 use super::plan::{plan_chunks, Chunk};
 use crate::backend::cpu::{
-    confusion_from_log, fixed_value, symmetric_log_table, LL_FRAC_BITS, PROB_FRAC_BITS,
+    confusion_from_log, fixed_value, symmetric_log_table, COUNT_FRAC_BITS, LL_FRAC_BITS,
+    PROB_FRAC_BITS,
 };
 use crate::backend::{ConfusionRule, EmSession, ModelParams};
 use crate::error::{Error, Result};
@@ -68,6 +69,9 @@ pub struct GpuSession {
     ll_total: wgpu::Buffer,
     accuracy_reduce: Vec<Dispatch>,
     accuracy_total: wgpu::Buffer,
+    /// Sums every worker's counts into the population table (hierarchical
+    /// rule only).
+    population_reduce: Vec<Dispatch>,
     _buffers: Vec<wgpu::Buffer>,
 }
 
@@ -154,6 +158,7 @@ impl GpuSession {
         let prior_sums = ctx.zeroed("prior_sums", (k * 2) as u64 * f)?;
         let ll_total = ctx.zeroed("ll_total", 2 * f)?;
         let accuracy_total = ctx.zeroed("accuracy_total", 2 * f)?;
+        let population_sums = ctx.zeroed("population_sums", (k * k * 2) as u64 * f)?;
         let largest = plan
             .iter()
             .map(|c| c.n_items())
@@ -161,7 +166,8 @@ impl GpuSession {
             .unwrap_or(0)
             .max(n_chunks)
             .max(n_workers);
-        let scratch_bytes = (largest.div_ceil(256) * k.max(1) * 2) as u64 * f;
+        // The widest reduction is the population's: K² columns over workers.
+        let scratch_bytes = (largest.div_ceil(256) * (k * k).max(1) * 2) as u64 * f;
         let scratch = [
             ctx.zeroed("reduce scratch a", scratch_bytes)?,
             ctx.zeroed("reduce scratch b", scratch_bytes)?,
@@ -194,7 +200,9 @@ impl GpuSession {
                 smoothing: 0.0,
                 prior_correct: 0.0,
                 prior_accuracy: 0.0,
-                _pad: [0; 3],
+                strength: 0.0,
+                count_frac_bits: COUNT_FRAC_BITS,
+                _pad: 0,
             },
         );
         let pipeline = ctx.pipeline("confusion_normalise", k)?;
@@ -208,6 +216,7 @@ impl GpuSession {
                     &worker_n,
                     &log_confusion,
                     &accuracy,
+                    &population_sums,
                 ],
             ),
             pipeline,
@@ -267,6 +276,17 @@ impl GpuSession {
             0,
             scratch_refs,
         )?;
+        let population_reduce = reduction(
+            &ctx,
+            &counts,
+            false,
+            COUNT_FRAC_BITS,
+            n_workers,
+            k * k,
+            &population_sums,
+            0,
+            scratch_refs,
+        )?;
         ctx.check()?;
         Ok(GpuSession {
             ctx,
@@ -284,7 +304,9 @@ impl GpuSession {
             ll_total,
             accuracy_reduce,
             accuracy_total,
+            population_reduce,
             _buffers: vec![
+                population_sums,
                 worker_n,
                 accuracy,
                 prior_chunk_sums,
@@ -497,14 +519,19 @@ impl EmSession for GpuSession {
     }
 
     fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
-        let (rule_id, smoothing, prior_correct, prior_accuracy) = match rule {
+        let (rule_id, smoothing, prior_correct, prior_accuracy, strength) = match rule {
             ConfusionRule::Full {
                 smoothing,
                 prior_correct,
-            } => (0, smoothing, prior_correct, 0.0),
-            ConfusionRule::OneCoin { smoothing } => (1, smoothing, 0.0, 0.0),
-            ConfusionRule::Modified { prior_accuracy } => (2, 0.0, 0.0, prior_accuracy),
+            } => (0, smoothing, prior_correct, 0.0, 0.0),
+            ConfusionRule::OneCoin { smoothing } => (1, smoothing, 0.0, 0.0, 0.0),
+            ConfusionRule::Modified { prior_accuracy } => (2, 0.0, 0.0, prior_accuracy, 0.0),
+            ConfusionRule::Hierarchical {
+                strength,
+                prior_correct,
+            } => (3, 0.0, prior_correct, 0.0, strength),
         };
+        let hierarchical = rule_id == 3;
         self.ctx.write(
             &self.normalise_uniform,
             &[NormaliseParams {
@@ -513,7 +540,9 @@ impl EmSession for GpuSession {
                 smoothing,
                 prior_correct,
                 prior_accuracy,
-                _pad: [0; 3],
+                strength,
+                count_frac_bits: COUNT_FRAC_BITS,
+                _pad: 0,
             }],
         );
         let mut encoder = self.ctx.encoder("m_step");
@@ -532,6 +561,11 @@ impl EmSession for GpuSession {
             }
             self.prior_final.iter().for_each(|d| d.record(&mut pass));
             self.log_priors_step.record(&mut pass);
+            if hierarchical {
+                self.population_reduce
+                    .iter()
+                    .for_each(|d| d.record(&mut pass));
+            }
             self.normalise.record(&mut pass);
         }
         self.ctx.submit(encoder)
