@@ -679,7 +679,7 @@ mod tests {
     #[test]
     fn digamma_matches_known_values() {
         // ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2, ψ(10) = H_9 − γ.
-        let gamma = 0.577_215_664_9_f32;
+        let gamma = 0.577_215_7_f32;
         assert!((digamma(1.0) + gamma).abs() < 1e-6);
         assert!((digamma(0.5) + gamma + 2.0 * 2f32.ln()).abs() < 1e-5);
         let h9: f32 = (1..10).map(|n| 1.0 / n as f32).sum();
