@@ -55,7 +55,13 @@ impl StepTimes {
 /// one M-step of their worker report).
 pub fn rule_of(method: Method) -> ConfusionRule {
     match method {
-        Method::Mv | Method::Wawa | Method::Zbs => ConfusionRule::Full {
+        Method::Mv
+        | Method::Wawa
+        | Method::Zbs
+        | Method::Glad
+        | Method::Mace
+        | Method::Kos
+        | Method::Mmsr => ConfusionRule::Full {
             smoothing: 0.0,
             prior_correct: 0.0,
         },
@@ -86,7 +92,7 @@ pub fn time_steps(
     method: Method,
     iterations: usize,
 ) -> Result<StepTimes> {
-    if matches!(method, Method::Wawa | Method::Zbs) {
+    if method.is_host_side() {
         // Host-side votes: time the whole fit as the "E-step".
         let mut e = Vec::new();
         for _ in 0..iterations.max(1) {

@@ -2,6 +2,11 @@
 //! ([`em`]); each method is a start and an M-step rule for it.
 
 pub mod em;
+pub mod glad;
+pub mod kos;
+pub mod mace;
+pub mod mmsr;
+pub mod numpy_random;
 mod result;
 pub mod segmentation;
 pub mod skill_vote;
@@ -33,6 +38,14 @@ pub enum Method {
     Wawa,
     /// crowd-kit's ZeroBasedSkill: votes weighted by skills learnt from near zero.
     Zbs,
+    /// GLAD: worker ability and item difficulty, fitted by EM.
+    Glad,
+    /// MACE: each worker knows the answer or spams, fitted by variational Bayes.
+    Mace,
+    /// KOS: belief propagation on the item-worker graph (two classes only).
+    Kos,
+    /// M-MSR: worker reliabilities from a robust rank-one completion of their agreement.
+    Mmsr,
 }
 
 impl Method {
@@ -46,7 +59,20 @@ impl Method {
             Method::OneCoin => "one-coin",
             Method::Wawa => "wawa",
             Method::Zbs => "zbs",
+            Method::Glad => "glad",
+            Method::Mace => "mace",
+            Method::Kos => "kos",
+            Method::Mmsr => "mmsr",
         }
+    }
+
+    /// Methods computed on the host whatever the backend: their steps are
+    /// not the EM kernels'.
+    pub fn is_host_side(self) -> bool {
+        matches!(
+            self,
+            Method::Wawa | Method::Zbs | Method::Glad | Method::Mace | Method::Kos | Method::Mmsr
+        )
     }
 }
 
@@ -122,6 +148,11 @@ impl Params {
         }
     }
 
+    /// The method `consolidate` uses when none is named.
+    pub fn default_method() -> Method {
+        Method::default()
+    }
+
     /// Checks the values before a fit.
     pub fn validate(&self) -> Result<()> {
         if self.max_iter == 0 {
@@ -172,6 +203,43 @@ pub fn fit(
             params.method,
             skill_vote::zero_based_skill(data),
         )),
+        Method::Mmsr => {
+            let (skills, rounds) = mmsr::mmsr_skills(data);
+            Ok(host_fit(
+                data,
+                params.method,
+                skill_vote::weighted(data, skills),
+                rounds,
+            ))
+        }
+        Method::Glad => {
+            let (posteriors, rounds) = glad::glad(data);
+            Ok(host_fit(
+                data,
+                params.method,
+                skill_vote::from_posteriors(data, &posteriors),
+                rounds,
+            ))
+        }
+        Method::Mace => {
+            let (posteriors, rounds) = mace::mace(data);
+            Ok(host_fit(
+                data,
+                params.method,
+                skill_vote::from_posteriors(data, &posteriors),
+                rounds,
+            ))
+        }
+        Method::Kos => {
+            let (posteriors, rounds) = kos::kos(data)?;
+            let flat: Vec<f64> = posteriors.into_iter().flatten().collect();
+            Ok(host_fit(
+                data,
+                params.method,
+                skill_vote::from_posteriors(data, &flat),
+                rounds,
+            ))
+        }
         Method::Ds => em::fit_em(
             data,
             backend,
@@ -268,6 +336,16 @@ fn skill_voted(data: &Packed, method: Method, v: skill_vote::SkillVote) -> Conso
     } else {
         1
     };
+    host_fit(data, method, v, iterations)
+}
+
+/// A host-side method's result as a consolidation.
+fn host_fit(
+    data: &Packed,
+    method: Method,
+    v: skill_vote::SkillVote,
+    iterations: usize,
+) -> Consolidation {
     Consolidation::new(
         data,
         method,

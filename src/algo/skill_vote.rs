@@ -138,6 +138,76 @@ fn soft_model(data: &Packed, posteriors: &Array2<f32>) -> ModelParams {
     }
 }
 
+/// A vote weighted by `skills`, which may be negative (M-MSR's), decided
+/// as crowd-kit's `MajorityVote(skills=...)` decides: each item's scores
+/// are divided by their sum before the most probable is taken, so where
+/// the sum is negative the most negative score wins. The posteriors are
+/// those shares (uniform where they are not finite).
+pub fn weighted(data: &Packed, skills: Vec<f64>) -> SkillVote {
+    let scores = weighted_scores(data, &skills);
+    let k = data.n_classes();
+    let mut shares = Array2::<f64>::zeros((data.n_items(), k));
+    for (i, row) in scores.rows().into_iter().enumerate() {
+        let total: f64 = row.sum();
+        for (c, &s) in row.iter().enumerate() {
+            shares[[i, c]] = s / total;
+        }
+    }
+    // pandas' idxmax skips NaN (0/0); a row of NaN has no label: class 0.
+    let labels: Vec<u32> = shares
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let mut best: Option<(usize, f64)> = None;
+            for (c, &p) in row.iter().enumerate() {
+                if !p.is_nan() && best.is_none_or(|(_, b)| p > b) {
+                    best = Some((c, p));
+                }
+            }
+            best.map_or(0, |(c, _)| c as u32)
+        })
+        .collect();
+    let posteriors = Array2::from_shape_fn((data.n_items(), k), |(i, c)| {
+        let row = shares.row(i);
+        if row.iter().all(|p| p.is_finite() && *p >= 0.0) {
+            row[c] as f32
+        } else {
+            1.0 / k as f32
+        }
+    });
+    let confidence = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| posteriors[[i, l as usize]])
+        .collect();
+    let model = soft_model(data, &posteriors);
+    SkillVote {
+        labels,
+        confidence,
+        posteriors,
+        skills,
+        model,
+    }
+}
+
+/// A fit given as posteriors `[item][class]` (row-major, rows summing to
+/// 1): labels are each row's first most probable class.
+pub fn from_posteriors(data: &Packed, posteriors: &[f64]) -> SkillVote {
+    let k = data.n_classes();
+    let scores = Array2::from_shape_vec((data.n_items(), k), posteriors.to_vec())
+        .expect("posteriors are [item][class]");
+    let (labels, confidence) = decide(&scores);
+    let posteriors = scores.mapv(|p| p as f32);
+    let model = soft_model(data, &posteriors);
+    SkillVote {
+        labels,
+        confidence,
+        posteriors,
+        skills: Vec::new(),
+        model,
+    }
+}
+
 /// Majority-vote labels, ties to the first class (pandas' `idxmax`).
 pub fn majority_labels(data: &Packed) -> Vec<u32> {
     let ones = vec![1.0; data.n_workers()];

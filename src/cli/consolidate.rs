@@ -32,8 +32,10 @@ pub enum Task {
     Segmentation,
 }
 
-/// The classification method when `--method` is not given.
-pub const DEFAULT_CLASSIFICATION: MethodArg = MethodArg::Hds;
+/// The classification method `--method` names, or the library's default.
+pub fn classification_method(arg: Option<MethodArg>) -> Result<Method, Error> {
+    arg.map_or(Ok(Method::default()), MethodArg::classification)
+}
 
 /// Methods of both tasks, checked against `--task` once parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,6 +54,14 @@ pub enum MethodArg {
     Wawa,
     /// Classification: crowd-kit's ZeroBasedSkill, votes weighted by skills learnt from near zero.
     Zbs,
+    /// Classification: GLAD, worker ability and item difficulty (crowd-kit's).
+    Glad,
+    /// Classification: MACE, each worker knows the answer or spams (crowd-kit's).
+    Mace,
+    /// Classification: KOS, belief propagation, two classes only (crowd-kit's).
+    Kos,
+    /// Classification: M-MSR, reliabilities from a robust rank-one completion (crowd-kit's).
+    Mmsr,
     /// Segmentation: votes smoothed over a neighbourhood (--sigma or --radius) before the plurality (the default).
     SmoothMv,
     /// Segmentation: smoothed votes weighted by each worker's reliability, learnt across the batch.
@@ -70,6 +80,10 @@ impl MethodArg {
             MethodArg::OneCoin => Ok(Method::OneCoin),
             MethodArg::Wawa => Ok(Method::Wawa),
             MethodArg::Zbs => Ok(Method::Zbs),
+            MethodArg::Glad => Ok(Method::Glad),
+            MethodArg::Mace => Ok(Method::Mace),
+            MethodArg::Kos => Ok(Method::Kos),
+            MethodArg::Mmsr => Ok(Method::Mmsr),
             MethodArg::SmoothMv | MethodArg::Weighted | MethodArg::Staple => Err(Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name()
@@ -88,7 +102,11 @@ impl MethodArg {
             | MethodArg::Mds
             | MethodArg::OneCoin
             | MethodArg::Wawa
-            | MethodArg::Zbs => Err(Error::Usage(format!(
+            | MethodArg::Zbs
+            | MethodArg::Glad
+            | MethodArg::Mace
+            | MethodArg::Kos
+            | MethodArg::Mmsr => Err(Error::Usage(format!(
                 "--method {} is a classification method; segmentation takes mv, smooth-mv, weighted or staple",
                 self.name()
             ))),
@@ -314,10 +332,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.out.as_deref() == Some(Path::new("-")) {
         args.out = None;
     }
-    let method = args
-        .method
-        .unwrap_or(DEFAULT_CLASSIFICATION)
-        .classification()?;
+    let method = classification_method(args.method)?;
     let started = Instant::now();
     for out in [&args.out, &args.workers_out, &args.review_out]
         .into_iter()

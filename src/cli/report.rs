@@ -23,7 +23,7 @@ use accord::simulate::{run as run_experiment, Design};
 use accord::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::consolidate::{choose_gpu, same_file, BackendChoice, MethodArg, DEFAULT_CLASSIFICATION};
+use super::consolidate::{choose_gpu, classification_method, same_file, BackendChoice, MethodArg};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -114,10 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let method = args
-        .method
-        .unwrap_or(DEFAULT_CLASSIFICATION)
-        .classification()?;
+    let method = classification_method(args.method)?;
     let gold = args
         .gold
         .as_deref()

@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     repeats: usize,
     /// Methods to compare.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "mv,ds")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "mv,hds")]
     methods: Vec<MethodArg>,
     /// Seed of the subsampling.
     #[arg(long, default_value_t = 0)]

@@ -214,6 +214,9 @@ pub struct Packed {
     pub worker_names: Names,
     /// Class names in class-id order.
     pub class_names: Vec<String>,
+    /// Each class's rank in the order labels first appear in the input
+    /// (pandas' `factorize` order, which crowd-kit's random starts follow).
+    pub class_first_seen: Vec<u32>,
     pub item_offsets: Vec<u32>,
     pub item_worker: Vec<u32>,
     pub item_label: Vec<u32>,
@@ -312,6 +315,10 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
         (order.iter().map(|&o| label_names[o].clone()).collect(), map)
     };
 
+    let mut class_first_seen = vec![0u32; n_classes];
+    for (first_seen, &class) in label_map.iter().enumerate() {
+        class_first_seen[class as usize] = first_seen as u32;
+    }
     let n_items = data.items.len();
     let n_workers = data.workers.len();
     let (mut item_offsets, mut by_item) = csr_permutation(&data.item, n_items);
@@ -404,6 +411,7 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
         item_names: data.items.into_names(),
         worker_names: data.workers.into_names(),
         class_names,
+        class_first_seen,
         item_offsets,
         item_worker,
         item_label,

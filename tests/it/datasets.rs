@@ -72,13 +72,28 @@ fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
     });
 }
 
+/// The crowd-kit methods accord reimplements, and crowd-kit's names.
+const CROWDKIT_EQUIVALENTS: [(Method, &str); 6] = [
+    (Method::Wawa, "Wawa"),
+    (Method::Zbs, "ZBS"),
+    (Method::Glad, "GLAD"),
+    (Method::Mace, "MACE"),
+    (Method::Kos, "KOS"),
+    (Method::Mmsr, "MMSR"),
+];
+
 #[test]
-fn wawa_and_zbs_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
+fn crowdkit_equivalents_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
     let reference = crowdkit_reference();
     on_every_shared_dataset(|name, accuracy| {
-        for (method, peer) in [(Method::Wawa, "Wawa"), (Method::Zbs, "ZBS")] {
+        for (method, peer) in CROWDKIT_EQUIVALENTS {
+            let Some(&theirs) = reference.get(&(name.to_string(), peer.to_string())) else {
+                // crowd-kit has no figure: KOS refuses more than two
+                // classes, M-MSR fails on product (a missing skill).
+                eprintln!("{name}: crowd-kit {peer} has no result here; not compared");
+                continue;
+            };
             let ours = accuracy(method);
-            let theirs = reference[&(name.to_string(), peer.to_string())];
             eprintln!(
                 "{name}: accord {} {ours:.4}, crowd-kit {peer} {theirs:.4}",
                 method.name()
@@ -90,6 +105,38 @@ fn wawa_and_zbs_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
             );
         }
     });
+}
+
+#[test]
+fn the_default_beats_crowdkits_per_set_best_on_average_and_is_never_far_below() {
+    let reference = crowdkit_reference();
+    let (mut ours, mut best_sum, mut sets) = (0.0, 0.0, 0);
+    on_every_shared_dataset(|name, accuracy| {
+        let default = accuracy(Params::default_method());
+        let best = reference
+            .iter()
+            .filter(|((set, _), _)| set == name)
+            .map(|(_, &a)| a)
+            .fold(f64::NEG_INFINITY, f64::max);
+        eprintln!("{name}: accord default {default:.4}, crowd-kit's best {best:.4}");
+        assert!(
+            default >= best - 0.005,
+            "{name}: the default {default:.4} is more than 0.5 point below crowd-kit's best {best:.4}"
+        );
+        ours += default;
+        best_sum += best;
+        sets += 1;
+    });
+    if sets > 0 {
+        let (ours, best) = (ours / sets as f64, best_sum / sets as f64);
+        eprintln!(
+            "mean over {sets} sets: accord default {ours:.4}, crowd-kit's per-set best {best:.4}"
+        );
+        assert!(
+            ours >= best,
+            "mean {ours:.4} below crowd-kit's per-set best {best:.4}"
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod evaluate;
 mod faults;
 mod formats;
 mod gpu;
+mod methods;
 mod properties;
 mod report;
 mod segmentation;
