@@ -7,12 +7,18 @@ use crate::pack::Packed;
 
 /// How EM starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Start {
+pub enum Start<'a> {
     /// Posteriors from vote shares, then an M-step (crowd-kit's start).
     Votes,
     /// Every worker with this accuracy on a symmetric table, uniform priors
     /// (Ground Truth's start; the first E-step sees uniform item posteriors).
     Symmetric(f32),
+    /// Given log class priors and log-confusion tables `[worker][given][true]`
+    /// (the spectral start).
+    Given {
+        log_priors: &'a [f32],
+        log_confusion: &'a [f32],
+    },
 }
 
 /// The M-step rule of an EM method.
@@ -41,7 +47,7 @@ pub fn fit_em(
     data: &Packed,
     backend: &dyn Backend,
     params: &Params,
-    start: Start,
+    start: Start<'_>,
     m_rule: MStepRule,
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
@@ -50,14 +56,20 @@ pub fn fit_em(
     // the modified rule.
     let mut population_accuracy = match start {
         Start::Symmetric(accuracy) => accuracy,
-        Start::Votes => super::MDS_PRIOR_ACCURACY,
+        Start::Votes | Start::Given { .. } => super::MDS_PRIOR_ACCURACY,
     };
     match start {
         Start::Votes => {
             session.init_posteriors_from_votes()?;
             m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
         }
-        Start::Symmetric(accuracy) => session.init_symmetric(accuracy)?,
+        Start::Symmetric(accuracy) => {
+            session.init_symmetric(accuracy, data.n_workers(), data.n_classes())?
+        }
+        Start::Given {
+            log_priors,
+            log_confusion,
+        } => session.init_params(log_priors, log_confusion)?,
     }
     let mut history = Vec::new();
     let mut converged_flag = false;

@@ -10,8 +10,9 @@ pub mod numpy_random;
 mod result;
 pub mod segmentation;
 pub mod skill_vote;
+pub mod spectral;
 
-pub use result::Consolidation;
+pub use result::{Consolidation, StartUsed};
 
 use crate::backend::{cpu::tie_draw, Backend, ConfusionRule};
 use crate::error::{Error, Result};
@@ -87,6 +88,21 @@ pub enum TieBreak {
     Lowest,
 }
 
+/// How `ds` and `hds` start EM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    /// From majority-vote posteriors (soft vote shares).
+    #[default]
+    Votes,
+    /// From the spectral method's tables (Zhang et al. 2016); from votes
+    /// where it cannot run (more than 32 classes, too few workers or items,
+    /// singular moments).
+    Spectral,
+    /// Both, keeping the fit with the higher final log-likelihood.
+    Best,
+}
+
 /// Parameters of a fit. Build with [`Params::new`], which sets each method's
 /// defaults, then change fields.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -107,6 +123,8 @@ pub struct Params {
     /// `hds`: pseudo-annotations per confusion row drawn toward the
     /// population's confusion matrix.
     pub prior_strength: f32,
+    /// How `ds` and `hds` start.
+    pub init: Init,
     /// Seed of majority vote's random tie-break.
     pub seed: u64,
     pub ties: TieBreak,
@@ -143,6 +161,7 @@ impl Params {
                 0.0
             },
             prior_strength: HDS_PRIOR_STRENGTH,
+            init: Init::Votes,
             seed: 0,
             ties: TieBreak::Lowest,
         }
@@ -240,26 +259,24 @@ pub fn fit(
                 rounds,
             ))
         }
-        Method::Ds => em::fit_em(
+        Method::Ds => fit_initialised(
             data,
             backend,
             params,
-            em::Start::Votes,
-            em::MStepRule::Fixed(ConfusionRule::Full {
+            ConfusionRule::Full {
                 smoothing: params.smoothing,
                 prior_correct: params.prior_correct,
-            }),
+            },
             on_iteration,
         ),
-        Method::Hds => em::fit_em(
+        Method::Hds => fit_initialised(
             data,
             backend,
             params,
-            em::Start::Votes,
-            em::MStepRule::Fixed(ConfusionRule::Hierarchical {
+            ConfusionRule::Hierarchical {
                 strength: params.prior_strength,
                 prior_correct: params.prior_correct,
-            }),
+            },
             on_iteration,
         ),
         Method::OneCoin => em::fit_em(
@@ -337,6 +354,54 @@ fn skill_voted(data: &Packed, method: Method, v: skill_vote::SkillVote) -> Conso
         1
     };
     host_fit(data, method, v, iterations)
+}
+
+/// EM under `rule` from the start `params.init` names; `best` fits from
+/// both starts and keeps the higher final log-likelihood.
+fn fit_initialised(
+    data: &Packed,
+    backend: &dyn Backend,
+    params: &Params,
+    rule: ConfusionRule,
+    on_iteration: &mut dyn FnMut(usize, f64),
+) -> Result<Consolidation> {
+    let m_rule = em::MStepRule::Fixed(rule);
+    let from_votes = |on: &mut dyn FnMut(usize, f64)| {
+        em::fit_em(data, backend, params, em::Start::Votes, m_rule, on)
+    };
+    let spectral = match params.init {
+        Init::Votes => None,
+        Init::Spectral | Init::Best => spectral::spectral_start(data),
+    };
+    let Some((log_priors, log_confusion)) = spectral else {
+        let mut fit = from_votes(on_iteration)?;
+        if params.init != Init::Votes {
+            fit.start = StartUsed::SpectralUnavailable;
+        }
+        return Ok(fit);
+    };
+    let start = em::Start::Given {
+        log_priors: &log_priors,
+        log_confusion: &log_confusion,
+    };
+    let mut from_spectral = em::fit_em(data, backend, params, start, m_rule, on_iteration)?;
+    from_spectral.start = StartUsed::Spectral;
+    if params.init == Init::Spectral {
+        return Ok(from_spectral);
+    }
+    let mut from_votes = from_votes(&mut |_, _| {})?;
+    from_votes.start = StartUsed::VotesBetter;
+    let final_ll = |c: &Consolidation| {
+        c.log_likelihood
+            .last()
+            .copied()
+            .unwrap_or(f64::NEG_INFINITY)
+    };
+    Ok(if final_ll(&from_spectral) > final_ll(&from_votes) {
+        from_spectral
+    } else {
+        from_votes
+    })
 }
 
 /// A host-side method's result as a consolidation.

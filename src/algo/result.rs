@@ -26,6 +26,21 @@ pub struct Consolidation {
     pub log_likelihood: Vec<f64>,
     pub iterations: usize,
     pub converged: bool,
+    /// Where EM began.
+    pub start: StartUsed,
+}
+
+/// Where an EM fit began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartUsed {
+    /// Majority vote (or a method's own start), as asked.
+    Default,
+    /// The spectral method's tables.
+    Spectral,
+    /// Majority vote: the spectral start ended with a lower log-likelihood.
+    VotesBetter,
+    /// Majority vote: the spectral start could not run on this data.
+    SpectralUnavailable,
 }
 
 impl Consolidation {
@@ -53,6 +68,7 @@ impl Consolidation {
             log_likelihood,
             iterations,
             converged,
+            start: StartUsed::Default,
         }
     }
 }

@@ -76,9 +76,17 @@ pub trait EmSession {
     /// without votes gets uniform posteriors.
     fn init_posteriors_from_votes(&mut self) -> Result<()>;
 
+    /// Parameters := the given log class priors (length K) and log-confusion
+    /// tables (`[worker][given][true]`).
+    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()>;
+
     /// Parameters := every worker with `accuracy` on the diagonal and the rest
     /// spread evenly; uniform class priors. (Ground Truth's start.)
-    fn init_symmetric(&mut self, accuracy: f32) -> Result<()>;
+    fn init_symmetric(&mut self, accuracy: f32, n_workers: usize, k: usize) -> Result<()> {
+        let table = cpu::symmetric_log_table(accuracy, k);
+        let all: Vec<f32> = std::iter::repeat_n(table, n_workers).flatten().collect();
+        self.init_params(&vec![-(k as f32).ln(); k], &all)
+    }
 
     /// M-step: class priors := mean posterior; confusion tables from the soft
     /// counts under `rule`.

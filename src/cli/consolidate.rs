@@ -173,6 +173,10 @@ pub struct Args {
     /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
     #[arg(long)]
     prior_correct: Option<f32>,
+    /// How ds and hds start EM: from majority vote, from the spectral method's tables, or
+    /// both, keeping the higher final log-likelihood.
+    #[arg(long, value_enum, default_value_t = accord::algo::Init::Votes)]
+    init: accord::algo::Init,
     /// Pseudo-annotations per confusion row drawn toward the population's confusion
     /// matrix (hds).
     #[arg(long, default_value_t = accord::algo::HDS_PRIOR_STRENGTH)]
@@ -372,6 +376,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     params.smoothing = args.smoothing;
     params.prior_strength = args.prior_strength;
+    params.init = args.init;
     if let Some(p) = args.prior_correct {
         params.prior_correct = p;
     }
@@ -534,8 +539,18 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .log_likelihood
             .last()
             .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"));
+        let start = match fit.start {
+            accord::algo::StartUsed::Default => "",
+            accord::algo::StartUsed::Spectral => " from the spectral start",
+            accord::algo::StartUsed::VotesBetter => {
+                " from majority vote (it ended with the higher log-likelihood)"
+            }
+            accord::algo::StartUsed::SpectralUnavailable => {
+                " from majority vote (the spectral start cannot run on this data)"
+            }
+        };
         eprintln!(
-            "accord: {} on {}: {} iteration{}, {}{}",
+            "accord: {} on {}: {} iteration{}{start}, {}{}",
             method.name(),
             backend.name(),
             fit.iterations,

@@ -204,6 +204,10 @@ fn each_step_matches_its_cpu_twin() {
         ConfusionRule::Modified {
             prior_accuracy: 0.7,
         },
+        ConfusionRule::Hierarchical {
+            strength: 1.0,
+            prior_correct: 1.0,
+        },
     ] {
         c.m_step(rule).unwrap();
         g.m_step(rule).unwrap();
@@ -234,11 +238,22 @@ fn each_step_matches_its_cpu_twin() {
         assert!(diff < 1e-4, "{rule:?}: posteriors differ by {diff}");
     }
     // Ground Truth's start.
-    c.init_symmetric(0.7).unwrap();
-    g.init_symmetric(0.7).unwrap();
+    c.init_symmetric(0.7, data.n_workers(), k).unwrap();
+    g.init_symmetric(0.7, data.n_workers(), k).unwrap();
     let (lc, lg) = (c.e_step().unwrap(), g.e_step().unwrap());
     assert!((lc - lg).abs() <= 1e-5 * lc.abs());
-    let _ = k;
+    // The spectral start: given tables, uploaded alike.
+    if let Some((log_priors, log_confusion)) = accord::algo::spectral::spectral_start(&data) {
+        c.init_params(&log_priors, &log_confusion).unwrap();
+        g.init_params(&log_priors, &log_confusion).unwrap();
+        let (lc, lg) = (c.e_step().unwrap(), g.e_step().unwrap());
+        assert!(
+            (lc - lg).abs() <= 1e-5 * lc.abs(),
+            "spectral start: {lc} vs {lg}"
+        );
+    } else {
+        panic!("the spectral start should run on this data");
+    }
 }
 
 #[test]

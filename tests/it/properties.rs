@@ -66,9 +66,14 @@ fn with_signal() -> impl Strategy<Value = Rows> {
 /// on all of a few items has `a` within an ulp of 1, and whether it rounds
 /// to 1 (and its error rate to the floor) depends on the order of the
 /// sums, which moves posteriors by up to about 1e-3 a few iterations on.
+/// Modified DS adds `n·M(acc)` of each worker's own accuracy to its counts
+/// every epoch, which feeds a rounding difference back into itself: over
+/// its 20 epochs posteriors drift apart by up to about 1e-4 (a saved
+/// proptest case reaches 1.04e-4).
 fn tolerance(method: Method) -> f32 {
     match method {
-        Method::Ds | Method::Hds | Method::Mds => 1e-4,
+        Method::Ds | Method::Hds => 1e-4,
+        Method::Mds => 5e-4,
         Method::OneCoin => 2e-3,
         // Majority vote and the host-side methods.
         _ => 1e-6,

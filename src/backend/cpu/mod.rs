@@ -86,14 +86,9 @@ impl EmSession for CpuSession<'_> {
         Ok(())
     }
 
-    fn init_symmetric(&mut self, accuracy: f32) -> Result<()> {
-        let d = self.data;
-        let k = d.n_classes();
-        let table = symmetric_log_table(accuracy, k);
-        for w in 0..d.n_workers() {
-            self.log_confusion[w * k * k..(w + 1) * k * k].copy_from_slice(&table);
-        }
-        self.log_priors = vec![-(k as f32).ln(); k];
+    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
+        self.log_priors = log_priors.to_vec();
+        self.log_confusion.copy_from_slice(log_confusion);
         Ok(())
     }
 

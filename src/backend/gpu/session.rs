@@ -10,8 +10,7 @@ use super::context::GpuContext;
 use super::params::{CountParams, NormaliseParams, PriorParams, ReduceParams};
 use super::plan::{plan_chunks, Chunk};
 use crate::backend::cpu::{
-    confusion_from_log, fixed_value, symmetric_log_table, COUNT_FRAC_BITS, LL_FRAC_BITS,
-    PROB_FRAC_BITS,
+    confusion_from_log, fixed_value, COUNT_FRAC_BITS, LL_FRAC_BITS, PROB_FRAC_BITS,
 };
 use crate::backend::{ConfusionRule, EmSession, ModelParams};
 use crate::error::{Error, Result};
@@ -507,15 +506,10 @@ impl EmSession for GpuSession {
         })
     }
 
-    fn init_symmetric(&mut self, accuracy: f32) -> Result<()> {
-        let table = symmetric_log_table(accuracy, self.k);
-        let all: Vec<f32> = std::iter::repeat_n(table, self.n_workers)
-            .flatten()
-            .collect();
-        self.ctx.write(&self.log_confusion, &all);
-        self.ctx
-            .write(&self.log_priors, &vec![-(self.k as f32).ln(); self.k]);
-        self.run("init_symmetric", |_| {})
+    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
+        self.ctx.write(&self.log_confusion, log_confusion);
+        self.ctx.write(&self.log_priors, log_priors);
+        self.run("init_params", |_| {})
     }
 
     fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
