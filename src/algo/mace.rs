@@ -15,25 +15,13 @@
 //! others (see the README).
 
 use super::numpy_random::NumpyRandom;
+use crate::backend::cpu::digamma;
 use crate::pack::Packed;
 
 /// crowd-kit's defaults.
 pub const MACE_ROUNDS: usize = 50;
 const SPAM_PRIOR: [f64; 2] = [0.5, 0.5];
 const THETA_PRIOR: f64 = 10.0;
-
-/// Digamma in f64: the recurrence up to x ≥ 6, then the asymptotic series.
-fn digamma(mut x: f64) -> f64 {
-    let mut result = 0.0;
-    while x < 6.0 {
-        result -= 1.0 / x;
-        x += 1.0;
-    }
-    let f = 1.0 / (x * x);
-    result + x.ln()
-        - 0.5 / x
-        - f * (1.0 / 12.0 - f * (1.0 / 120.0 - f * (1.0 / 252.0 - f * (1.0 / 240.0 - f / 132.0))))
-}
 
 /// `exp(ψ(c + prior)) / exp(ψ(Σ(c + prior)))` per entry of a row.
 fn variational_normalise(counts: &mut [f64], prior: &[f64]) {

@@ -94,6 +94,17 @@ fn finish(data: &Packed, skills: Vec<f64>) -> SkillVote {
             }
         }
     }
+    with_model(data, labels, confidence, posteriors, skills)
+}
+
+/// The result, with the worker tables one M-step from `posteriors` gives.
+fn with_model(
+    data: &Packed,
+    labels: Vec<u32>,
+    confidence: Vec<f32>,
+    posteriors: Array2<f32>,
+    skills: Vec<f64>,
+) -> SkillVote {
     let model = soft_model(data, &posteriors);
     SkillVote {
         labels,
@@ -180,14 +191,7 @@ pub fn weighted(data: &Packed, skills: Vec<f64>) -> SkillVote {
         .enumerate()
         .map(|(i, &l)| posteriors[[i, l as usize]])
         .collect();
-    let model = soft_model(data, &posteriors);
-    SkillVote {
-        labels,
-        confidence,
-        posteriors,
-        skills,
-        model,
-    }
+    with_model(data, labels, confidence, posteriors, skills)
 }
 
 /// A fit given as posteriors `[item][class]` (row-major, rows summing to
@@ -198,14 +202,7 @@ pub fn from_posteriors(data: &Packed, posteriors: &[f64]) -> SkillVote {
         .expect("posteriors are [item][class]");
     let (labels, confidence) = decide(&scores);
     let posteriors = scores.mapv(|p| p as f32);
-    let model = soft_model(data, &posteriors);
-    SkillVote {
-        labels,
-        confidence,
-        posteriors,
-        skills: Vec::new(),
-        model,
-    }
+    with_model(data, labels, confidence, posteriors, Vec::new())
 }
 
 /// Majority-vote labels, ties to the first class (pandas' `idxmax`).

@@ -97,11 +97,7 @@ fn evaluate_scores_labels_and_annotations_against_gold() {
     ]);
     let svg = std::fs::read_to_string(&figure).unwrap();
     assert!(svg.contains("\nraw annotations\n") && svg.contains("\nconsolidated labels\n"));
-    let shares: Vec<f64> = svg
-        .lines()
-        .filter(|l| l.len() == 4 && l.as_bytes()[1] == b'.')
-        .map(|l| l.parse().unwrap())
-        .collect();
+    let shares = heatmap_shares(&svg);
     assert_eq!(shares.len(), 18, "{shares:?}");
     for rows in shares.chunks(3) {
         let sum: f64 = rows.iter().sum();

@@ -12,6 +12,15 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::support::*;
 
+/// The methods whose steps run on the GPU backend.
+const BACKEND_METHODS: [Method; 5] = [
+    Method::Mv,
+    Method::Ds,
+    Method::Hds,
+    Method::OneCoin,
+    Method::Mds,
+];
+
 /// The shared GPU backend, or `None` (printed) when there is no adapter.
 pub fn gpu() -> Option<GpuBackend> {
     match GpuBackend::new() {
@@ -126,13 +135,7 @@ fn assert_parity(what: &str, data: &Packed, a: &Consolidation, b: &Consolidation
 }
 
 fn compare_backends(name: &str, data: &Packed, gpu: &dyn Backend) {
-    for method in [
-        Method::Mv,
-        Method::Ds,
-        Method::Hds,
-        Method::OneCoin,
-        Method::Mds,
-    ] {
+    for method in BACKEND_METHODS {
         let p = params(method);
         let on_cpu = fit(data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
         let on_gpu = fit(data, gpu, &p, &mut |_, _| {}).unwrap();
@@ -379,13 +382,7 @@ fn gpu_and_cpu_give_the_same_labels_on_every_shared_dataset() {
         let input =
             accord::io::read(&dir.join("labels.csv"), &Default::default(), &|_| {}).unwrap();
         let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
-        for method in [
-            Method::Mv,
-            Method::Ds,
-            Method::Hds,
-            Method::OneCoin,
-            Method::Mds,
-        ] {
+        for method in BACKEND_METHODS {
             // Defaults as the CLI uses them (mds at 1e-8 too): labels must match.
             let p = Params::new(method);
             let on_cpu = fit(&data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
@@ -403,30 +400,8 @@ mod every_backend {
     use super::*;
 
     fn recovers_the_truth(backend: &dyn Backend) {
-        let spec = accord::synth::SynthSpec::numbered(2000, 20, 5, 5, 3);
-        let mut b = AnnotationBuilder::with_categories(&spec.classes).unwrap();
-        let mut gold = Vec::new();
-        accord::synth::generate(
-            &spec,
-            |_, c| {
-                gold.push(c as u32);
-                Ok(())
-            },
-            |i, w, l| {
-                b.push(&format!("i{i}"), &format!("w{w}"), &l.to_string())
-                    .unwrap();
-                Ok(())
-            },
-        )
-        .unwrap();
-        let data = pack(b.finish(), DuplicatePolicy::Keep).unwrap();
-        for method in [
-            Method::Mv,
-            Method::Ds,
-            Method::Hds,
-            Method::OneCoin,
-            Method::Mds,
-        ] {
+        let (data, gold) = crate::support::synthetic_set(2000, 20, 5, 5, 3);
+        for method in BACKEND_METHODS {
             let f = fit(&data, backend, &Params::new(method), &mut |_, _| {}).unwrap();
             let acc = f.labels.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64
                 / gold.len() as f64;

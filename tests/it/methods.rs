@@ -3,7 +3,7 @@
 
 use accord::algo::{fit, Init, Method, Params, StartUsed};
 use accord::backend::cpu::CpuBackend;
-use accord::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
+use accord::pack::Packed;
 
 /// 1,500 items, 5 answers each from 30 workers of accuracy 0.55 to 0.95
 /// (the generator's default), and the true classes.
@@ -12,23 +12,7 @@ fn synthetic(k: usize, seed: u64) -> (Packed, Vec<u32>) {
 }
 
 fn synthetic_of(items: usize, k: usize, seed: u64) -> (Packed, Vec<u32>) {
-    let spec = accord::synth::SynthSpec::numbered(items, 30, k, 5, seed);
-    let mut b = AnnotationBuilder::with_categories(&spec.classes).unwrap();
-    let mut truth = Vec::new();
-    accord::synth::generate(
-        &spec,
-        |_, c| {
-            truth.push(c as u32);
-            Ok(())
-        },
-        |i, w, l| {
-            b.push(&format!("i{i}"), &format!("w{w}"), &l.to_string())
-                .unwrap();
-            Ok(())
-        },
-    )
-    .unwrap();
-    (pack(b.finish(), DuplicatePolicy::Keep).unwrap(), truth)
+    crate::support::synthetic_set(items, 30, k, 5, seed)
 }
 
 fn accuracy(data: &Packed, truth: &[u32], method: Method) -> f64 {

@@ -130,11 +130,7 @@ fn report_with_gold_has_every_section_and_figure_inlined() {
     for panel in ["raw annotations", "mv", "hds"] {
         assert!(svgs[1].contains(&format!("\n{panel}\n")), "{panel}");
     }
-    let shares: Vec<f64> = svgs[1]
-        .lines()
-        .filter(|l| l.len() == 4 && l.as_bytes()[1] == b'.')
-        .map(|l| l.parse().unwrap())
-        .collect();
+    let shares = heatmap_shares(&svgs[1]);
     assert_eq!(shares.len(), 27, "{shares:?}");
     for row in shares.chunks(3) {
         let sum: f64 = row.iter().sum();

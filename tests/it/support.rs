@@ -70,3 +70,40 @@ pub fn shared_datasets() -> Option<PathBuf> {
         None
     }
 }
+
+/// A set drawn from the Dawid-Skene generator (`SynthSpec::numbered`),
+/// packed, with its true classes.
+pub fn synthetic_set(
+    items: usize,
+    workers: usize,
+    k: usize,
+    per_item: usize,
+    seed: u64,
+) -> (accord::pack::Packed, Vec<u32>) {
+    use accord::pack::{pack, AnnotationBuilder, DuplicatePolicy};
+    let spec = accord::synth::SynthSpec::numbered(items, workers, k, per_item, seed);
+    let mut b = AnnotationBuilder::with_categories(&spec.classes).unwrap();
+    let mut truth = Vec::new();
+    accord::synth::generate(
+        &spec,
+        |_, c| {
+            truth.push(c as u32);
+            Ok(())
+        },
+        |i, w, l| {
+            b.push(&format!("i{i}"), &format!("w{w}"), &l.to_string())
+                .unwrap();
+            Ok(())
+        },
+    )
+    .unwrap();
+    (pack(b.finish(), DuplicatePolicy::Keep).unwrap(), truth)
+}
+
+/// The cell shares ("0.27") a confusion heatmap SVG prints, in order.
+pub fn heatmap_shares(svg: &str) -> Vec<f64> {
+    svg.lines()
+        .filter(|l| l.len() == 4 && l.as_bytes()[1] == b'.')
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
