@@ -1,18 +1,7 @@
 //! `accord evaluate` for classification: scores of labels and annotations
 //! against gold, as text and JSON.
 
-use std::path::{Path, PathBuf};
-
 use crate::support::*;
-
-/// `accord generate ARGS` into `dir/data`: its labels and gold files.
-fn generated(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
-    let data = dir.join("data");
-    let mut all = vec!["generate", "--out", data.to_str().unwrap()];
-    all.extend_from_slice(args);
-    accord_ok(&all);
-    (data.join("labels.csv"), data.join("gold.csv"))
-}
 
 #[test]
 fn evaluate_scores_labels_and_annotations_against_gold() {

@@ -1,18 +1,8 @@
 //! `accord report` (one self-contained HTML page) and figures as PNG.
 
-use std::path::{Path, PathBuf};
-
 use base64::Engine;
 
 use crate::support::*;
-
-fn generated(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
-    let data = dir.join("data");
-    let mut all = vec!["generate", "--out", data.to_str().unwrap()];
-    all.extend_from_slice(args);
-    accord_ok(&all);
-    (data.join("labels.csv"), data.join("gold.csv"))
-}
 
 /// The SVG documents inlined in `html`, in order.
 fn inlined_svgs(html: &str) -> Vec<String> {

@@ -107,3 +107,12 @@ pub fn heatmap_shares(svg: &str) -> Vec<f64> {
         .map(|l| l.parse().unwrap())
         .collect()
 }
+
+/// `accord generate ARGS` into `dir/data`: its labels and gold files.
+pub fn generated(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    let mut all = vec!["generate", "--out", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    accord_ok(&all);
+    (data.join("labels.csv"), data.join("gold.csv"))
+}
