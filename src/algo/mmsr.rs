@@ -7,6 +7,7 @@
 //! log-odds skills. Starts from numpy seed 0 draws, as crowd-kit does.
 
 use super::numpy_random::NumpyRandom;
+use crate::error::Result;
 use crate::pack::Packed;
 
 /// crowd-kit's defaults.
@@ -48,9 +49,21 @@ fn trim(mut x: Vec<f64>, f: i64, a: f64, n_tasks: usize) -> Vec<f64> {
     y
 }
 
-/// Each worker's skill: the log-odds weight of their vote.
-pub fn mmsr_skills(data: &Packed) -> (Vec<f64>, usize) {
+/// Bytes per pair of workers: common-task and agreement counts, the
+/// covariation, and the sign graph's adjacency.
+const BYTES_PER_PAIR: u64 = 32;
+
+/// Each worker's skill: the log-odds weight of their vote, and the rounds
+/// run. Refuses, with the numbers, worker counts whose pairwise tables
+/// would not fit in memory.
+pub fn mmsr_skills(data: &Packed) -> Result<(Vec<f64>, usize)> {
     let n = data.n_workers();
+    crate::memory::check_fits(
+        BYTES_PER_PAIR * (n as u64) * (n as u64),
+        crate::memory::available_bytes(),
+        &format!("M-MSR's tables for {n} × {n} pairs of workers"),
+        "choose another method (hds, glad or mace scale with the annotations)",
+    )?;
     let k = data.n_classes().max(2) as f64;
     let n_tasks = (0..data.n_items())
         .filter(|&i| !data.item_range(i).is_empty())
@@ -144,7 +157,7 @@ pub fn mmsr_skills(data: &Packed) -> (Vec<f64>, usize) {
             (p * (k - 1.0) / (1.0 - p)).ln()
         })
         .collect();
-    (skills, rounds)
+    Ok((skills, rounds))
 }
 
 /// crowd-kit's `_sign_determination_valid`: workers whose covariation row

@@ -223,7 +223,7 @@ pub fn fit(
             skill_vote::zero_based_skill(data),
         )),
         Method::Mmsr => {
-            let (skills, rounds) = mmsr::mmsr_skills(data);
+            let (skills, rounds) = mmsr::mmsr_skills(data)?;
             Ok(host_fit(
                 data,
                 params.method,

@@ -126,3 +126,29 @@ fn the_spectral_start_steps_aside_where_it_cannot_run() {
     let f = fit(&data, &CpuBackend, &params, &mut |_, _| {}).unwrap();
     assert_eq!(f.start, StartUsed::SpectralUnavailable);
 }
+
+#[test]
+fn mmsr_refuses_more_worker_pairs_than_memory_holds() {
+    // 100,000 workers: 10^10 pairs, hundreds of GiB of pairwise tables.
+    let names: Vec<(String, String)> = (0..100_000)
+        .map(|i| (format!("i{i}"), format!("w{i}")))
+        .collect();
+    let triples: Vec<(&str, &str, &str)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (item, worker))| (item.as_str(), worker.as_str(), ["a", "b"][i % 2]))
+        .collect();
+    let data = accord::pack::pack_triples(&triples, None).unwrap();
+    let e = fit(
+        &data,
+        &CpuBackend,
+        &Params::new(Method::Mmsr),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    let message = e.to_string();
+    assert!(
+        message.contains("100000 × 100000 pairs of workers") && message.contains("GiB"),
+        "{message}"
+    );
+}
