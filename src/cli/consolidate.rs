@@ -138,7 +138,7 @@ pub struct Args {
     /// Default: the labels found, sorted (numerically when all are integers).
     #[arg(long, value_delimiter = ',')]
     pub categories: Option<Vec<String>>,
-    /// Consolidation method [default: ds; segmentation: smooth-mv].
+    /// Consolidation method [default: hds; segmentation: smooth-mv].
     #[arg(long, value_enum)]
     pub method: Option<MethodArg>,
     /// Where the kernels run.
