@@ -191,11 +191,13 @@ fn help_documents_every_flag_with_defaults() {
         "--radius",
         "--confidence-maps",
         "--max-pixels",
+        "--init",
+        "--prior-strength",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
     assert!(
-        help.contains("[default: ds; segmentation: smooth-mv]"),
+        help.contains("[default: hds; segmentation: smooth-mv]"),
         "{help}"
     );
 }
