@@ -7,37 +7,11 @@
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 
-struct Params {
-    n_pixels: u32,
-    n_images: u32,
-    n_taps: u32,
-    image_base: u32,
-    seed: u32,
-    random_ties: u32,
-    n_masks: u32,
-    along_rows: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Per image: output_start, width, height, n_masks, first_mask, label_byte_start.
-@group(0) @binding(1) var<storage, read> images: array<u32>;
+// #include seg_params.wgsl
+// #include seg_images.wgsl
 @group(0) @binding(2) var<storage, read> taps: array<u32>;
 @group(0) @binding(3) var<storage, read> input: array<u32>;
 @group(0) @binding(4) var<storage, read_write> output: array<u32>;
-
-fn image_of(p: u32) -> u32 {
-    var lo = 0u;
-    var hi = params.n_images;
-    while (hi - lo > 1u) {
-        let mid = (lo + hi) / 2u;
-        if (images[mid * 6u] <= p) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

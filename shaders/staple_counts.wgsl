@@ -8,18 +8,7 @@
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 
-struct Params {
-    n_pixels: u32,
-    n_images: u32,
-    n_taps: u32,
-    image_base: u32,
-    seed: u32,
-    random_ties: u32,
-    n_masks: u32,
-    along_rows: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
+// #include seg_params.wgsl
 // Per mask: label_byte_start, output_start, pixels.
 @group(0) @binding(1) var<storage, read> masks: array<u32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;

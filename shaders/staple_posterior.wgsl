@@ -11,20 +11,8 @@ const K: u32 = 4u; // replaced by the number of classes when the pipeline is bui
 // Twin of backend::cpu::staple::STAPLE_PRIOR_FLOOR.
 const PRIOR_FLOOR: f32 = 0.01;
 
-struct Params {
-    n_pixels: u32,
-    n_images: u32,
-    n_taps: u32,
-    image_base: u32,
-    seed: u32,
-    random_ties: u32,
-    n_masks: u32,
-    along_rows: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Per image: output_start, width, height, n_masks, first_mask, label_byte_start.
-@group(0) @binding(1) var<storage, read> images: array<u32>;
+// #include seg_params.wgsl
+// #include seg_images.wgsl
 // Class ids, one byte per pixel, four to a word (little-endian).
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read> votes: array<u32>;
@@ -35,21 +23,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> posterior: array<f32>;
 @group(0) @binding(7) var<storage, read_write> consensus: array<u32>;
 @group(0) @binding(8) var<storage, read_write> confidence: array<f32>;
-
-// The image holding output pixel p: the last whose output_start ≤ p.
-fn image_of(p: u32) -> u32 {
-    var lo = 0u;
-    var hi = params.n_images;
-    while (hi - lo > 1u) {
-        let mid = (lo + hi) / 2u;
-        if (images[mid * 6u] <= p) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
 
 fn class_at(byte: u32) -> u32 {
     return (labels[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;

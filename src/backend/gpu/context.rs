@@ -72,12 +72,35 @@ fn shader_source(name: &str) -> &'static str {
     }
 }
 
+/// Pieces that shaders share (WGSL has no includes): a line
+/// `// #include NAME` stands for the piece's text.
+fn include_source(name: &str) -> &'static str {
+    match name {
+        "seg_params.wgsl" => include_str!("../../../shaders/seg_params.wgsl"),
+        "seg_images.wgsl" => include_str!("../../../shaders/seg_images.wgsl"),
+        other => panic!("unknown shader include {other}"),
+    }
+}
+
+const INCLUDE_LINE: &str = "// #include ";
+
 /// The line each class-dependent shader declares; replaced by the real K.
 const K_LINE: &str = "const K: u32 = 4u;";
 
-/// A shader's source with K substituted. Shaders without K are returned as is.
+/// A shader's source with its includes expanded and K substituted. Shaders
+/// without K are returned with K as is.
 pub fn specialise(name: &str, k: usize) -> String {
-    shader_source(name).replacen(K_LINE, &format!("const K: u32 = {k}u;"), 1)
+    let mut source = String::new();
+    for line in shader_source(name).lines() {
+        match line.strip_prefix(INCLUDE_LINE) {
+            Some(piece) => source.push_str(include_source(piece.trim())),
+            None => {
+                source.push_str(line);
+                source.push('\n');
+            }
+        }
+    }
+    source.replacen(K_LINE, &format!("const K: u32 = {k}u;"), 1)
 }
 
 impl GpuContext {
@@ -432,5 +455,34 @@ impl GpuContext {
         })?;
         let out = self.read::<u32>(&result, 0, 2)?;
         Ok((out[0], out[1]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_expand_once_and_leave_no_directive() {
+        for name in [
+            "seg_vote",
+            "seg_smooth",
+            "seg_argmax",
+            "seg_agreement",
+            "staple_posterior",
+            "staple_counts",
+        ] {
+            let source = specialise(name, 7);
+            assert!(
+                !source.lines().any(|l| l.starts_with(INCLUDE_LINE)),
+                "{name}"
+            );
+            assert_eq!(source.matches("struct Params {").count(), 1, "{name}");
+            assert!(source.matches("fn image_of(").count() <= 1, "{name}");
+            if shader_source(name).contains(K_LINE) {
+                assert!(source.contains("const K: u32 = 7u;"), "{name}");
+            }
+        }
+        assert_eq!(specialise("seg_vote", 3).matches("fn image_of(").count(), 1);
     }
 }
