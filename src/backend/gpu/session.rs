@@ -68,9 +68,13 @@ pub struct GpuSession {
     ll_total: wgpu::Buffer,
     accuracy_reduce: Vec<Dispatch>,
     accuracy_total: wgpu::Buffer,
-    /// Sums every worker's counts into the population table (hierarchical
-    /// rule only).
-    population_reduce: Vec<Dispatch>,
+    /// The population table [true][given] as fixed-point pairs, read by
+    /// confusion_normalise under the hierarchical rule.
+    population_sums: wgpu::Buffer,
+    /// Sums every worker's counts into `population_sums`, with its own
+    /// K²-wide scratch: built at the first hierarchical M-step, so other
+    /// methods do not hold it.
+    population_reduce: Option<(Vec<Dispatch>, [wgpu::Buffer; 2])>,
     _buffers: Vec<wgpu::Buffer>,
 }
 
@@ -165,8 +169,7 @@ impl GpuSession {
             .unwrap_or(0)
             .max(n_chunks)
             .max(n_workers);
-        // The widest reduction is the population's: K² columns over workers.
-        let scratch_bytes = (largest.div_ceil(256) * (k * k).max(1) * 2) as u64 * f;
+        let scratch_bytes = (largest.div_ceil(256) * k.max(1) * 2) as u64 * f;
         let scratch = [
             ctx.zeroed("reduce scratch a", scratch_bytes)?,
             ctx.zeroed("reduce scratch b", scratch_bytes)?,
@@ -275,17 +278,6 @@ impl GpuSession {
             0,
             scratch_refs,
         )?;
-        let population_reduce = reduction(
-            &ctx,
-            &counts,
-            false,
-            COUNT_FRAC_BITS,
-            n_workers,
-            k * k,
-            &population_sums,
-            0,
-            scratch_refs,
-        )?;
         ctx.check()?;
         Ok(GpuSession {
             ctx,
@@ -303,7 +295,8 @@ impl GpuSession {
             ll_total,
             accuracy_reduce,
             accuracy_total,
-            population_reduce,
+            population_sums: population_sums.clone(),
+            population_reduce: None,
             _buffers: vec![
                 population_sums,
                 worker_n,
@@ -315,6 +308,31 @@ impl GpuSession {
                 scratch[1].clone(),
             ],
         })
+    }
+
+    /// The passes that sum every worker's soft counts (K² columns) into the
+    /// population table, and the scratch they ping-pong through.
+    fn build_population_reduce(&self) -> Result<(Vec<Dispatch>, [wgpu::Buffer; 2])> {
+        let width = self.k * self.k;
+        let f = std::mem::size_of::<f32>() as u64;
+        let bytes = (self.n_workers.div_ceil(256) * width.max(1) * 2) as u64 * f;
+        let scratch = [
+            self.ctx.zeroed("population scratch a", bytes)?,
+            self.ctx.zeroed("population scratch b", bytes)?,
+        ];
+        let passes = reduction(
+            &self.ctx,
+            &self.counts,
+            false,
+            COUNT_FRAC_BITS,
+            self.n_workers,
+            width,
+            &self.population_sums,
+            0,
+            [&scratch[0], &scratch[1]],
+        )?;
+        self.ctx.check()?;
+        Ok((passes, scratch))
     }
 
     /// Uploads one chunk and prepares its dispatches. `shared` is
@@ -526,6 +544,9 @@ impl EmSession for GpuSession {
             } => (3, 0.0, prior_correct, 0.0, strength),
         };
         let hierarchical = rule_id == 3;
+        if hierarchical && self.population_reduce.is_none() {
+            self.population_reduce = Some(self.build_population_reduce()?);
+        }
         self.ctx.write(
             &self.normalise_uniform,
             &[NormaliseParams {
@@ -555,10 +576,8 @@ impl EmSession for GpuSession {
             }
             self.prior_final.iter().for_each(|d| d.record(&mut pass));
             self.log_priors_step.record(&mut pass);
-            if hierarchical {
-                self.population_reduce
-                    .iter()
-                    .for_each(|d| d.record(&mut pass));
+            if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
+                passes.iter().for_each(|d| d.record(&mut pass));
             }
             self.normalise.record(&mut pass);
         }
