@@ -300,6 +300,29 @@ pub fn consistency(data: &Packed, labels: &[u32], skill: &[f64]) -> f64 {
     total / data.n_items() as f64
 }
 
+/// How much annotations agree, without gold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Agreement {
+    /// Krippendorff's alpha (nominal); `None` where undefined.
+    pub alpha: Option<f64>,
+    /// crowd-kit's `consistency`, skills from agreement with majority vote.
+    pub consistency: f64,
+    /// crowd-kit's `uncertainty`: the mean entropy of the vote shares (nats).
+    pub uncertainty: f64,
+}
+
+/// [`Agreement`] of `data`'s annotations.
+pub fn agreement(data: &Packed) -> Agreement {
+    use crate::algo::skill_vote::{accuracy_against, majority_labels};
+    let mv = majority_labels(data);
+    let entropy = vote_entropy(data);
+    Agreement {
+        alpha: annotations_alpha(data),
+        consistency: consistency(data, &mv, &accuracy_against(data, &mv)),
+        uncertainty: entropy.iter().sum::<f64>() / entropy.len().max(1) as f64,
+    }
+}
+
 /// Per item: the entropy (natural log) of its vote shares, crowd-kit's
 /// `uncertainty` with its default skills of 1; items without annotations
 /// get 0.

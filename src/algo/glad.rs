@@ -6,6 +6,7 @@
 //! tolerance 0.01), at most 100 rounds, stopping when the expected
 //! log-likelihood per (annotation, class) gains less than 1e-5.
 
+use super::softmax_into;
 use crate::pack::Packed;
 
 /// crowd-kit's defaults.
@@ -57,13 +58,7 @@ impl Glad<'_> {
                     *lp += if c == l { right } else { wrong };
                 }
             }
-            let top = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let row = &mut posteriors[i * k..(i + 1) * k];
-            for (p, lp) in row.iter_mut().zip(&log) {
-                *p = (lp - top).exp();
-            }
-            let sum: f64 = row.iter().sum();
-            row.iter_mut().for_each(|p| *p /= sum);
+            softmax_into(&log, &mut posteriors[i * k..(i + 1) * k]);
         }
         posteriors
     }

@@ -15,6 +15,7 @@
 //! others (see the README).
 
 use super::numpy_random::NumpyRandom;
+use super::softmax_into;
 use crate::backend::cpu::digamma;
 use crate::pack::Packed;
 
@@ -114,13 +115,8 @@ fn e_step(data: &Packed, model: &Model, orders: &Orders) -> Expectation {
                 *lp += (spam + if c == l { know } else { 0.0 }).ln();
             }
         }
-        let top = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let post = &mut posteriors[i * k..(i + 1) * k];
-        for (p, lp) in post.iter_mut().zip(&log) {
-            *p = (lp - top).exp();
-        }
-        let sum: f64 = post.iter().sum();
-        post.iter_mut().for_each(|p| *p /= sum);
+        softmax_into(&log, post);
         for a in range {
             let (w, l) = (data.item_worker[a] as usize, data.item_label[a] as usize);
             let spam = model.strategy[2 * w] * model.theta[w * k + orders.label_code[l]];

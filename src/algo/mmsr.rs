@@ -53,6 +53,35 @@ fn trim(mut x: Vec<f64>, f: i64, a: f64, n_tasks: usize) -> Vec<f64> {
 /// covariation, and the sign graph's adjacency.
 const BYTES_PER_PAIR: u64 = 32;
 
+/// One half-step of the completion: each `own[a]` := the trimmed mean of
+/// `|C[a][b]| / other[b]` over the workers b sharing tasks with a. (The
+/// tables are symmetric, so row a is also column a: crowd-kit's update of
+/// v by columns and of u by rows are both this.)
+fn trimmed_step(
+    common: &[u32],
+    covariation: &[f64],
+    other: &[f64],
+    own: &mut [f64],
+    f: i64,
+    n_tasks: usize,
+) {
+    let n = own.len();
+    for (a, value) in own.iter_mut().enumerate() {
+        let row = a * n..(a + 1) * n;
+        let targets: Vec<f64> = common[row.clone()]
+            .iter()
+            .zip(&covariation[row])
+            .zip(other)
+            .filter(|((&c, _), _)| c > 0)
+            .map(|((_, x), o)| x.abs() / o)
+            .collect();
+        let y = trim(targets, f, *value, n_tasks);
+        if !y.is_empty() {
+            *value = y.iter().sum::<f64>() / y.len() as f64;
+        }
+    }
+}
+
 /// Each worker's skill: the log-odds weight of their vote, and the rounds
 /// run. Refuses, with the numbers, worker counts whose pairwise tables
 /// would not fit in memory.
@@ -113,26 +142,8 @@ pub fn mmsr_skills(data: &Packed) -> Result<(Vec<f64>, usize)> {
     for _ in 0..MAX_ROUNDS {
         rounds += 1;
         let (u_prev, v_prev) = (u.clone(), v.clone());
-        for j in 0..n {
-            let targets: Vec<f64> = (0..n)
-                .filter(|&i| common[i * n + j] > 0)
-                .map(|i| covariation[i * n + j].abs() / u[i])
-                .collect();
-            let y = trim(targets, f, v[j], n_tasks);
-            if !y.is_empty() {
-                v[j] = y.iter().sum::<f64>() / y.len() as f64;
-            }
-        }
-        for i in 0..n {
-            let targets: Vec<f64> = (0..n)
-                .filter(|&j| common[i * n + j] > 0)
-                .map(|j| covariation[i * n + j].abs() / v[j])
-                .collect();
-            let y = trim(targets, f, u[i], n_tasks);
-            if !y.is_empty() {
-                u[i] = y.iter().sum::<f64>() / y.len() as f64;
-            }
-        }
+        trimmed_step(&common, &covariation, &u, &mut v, f, n_tasks);
+        trimmed_step(&common, &covariation, &v, &mut u, f, n_tasks);
         let mut loss = 0.0;
         for i in 0..n {
             for j in 0..n {

@@ -424,6 +424,17 @@ fn host_fit(
     )
 }
 
+/// `out` := the probabilities whose logs are `log` up to a constant
+/// (max-shifted before exponentiating).
+pub(crate) fn softmax_into(log: &[f64], out: &mut [f64]) {
+    let top = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    for (p, lp) in out.iter_mut().zip(log) {
+        *p = (lp - top).exp();
+    }
+    let sum: f64 = out.iter().sum();
+    out.iter_mut().for_each(|p| *p /= sum);
+}
+
 /// A 32-bit FNV-1a hash of an item's name: its key for random tie-breaks.
 pub fn name_key(name: &str) -> u32 {
     name.bytes().fold(0x811c_9dc5u32, |h, b| {

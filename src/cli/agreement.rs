@@ -3,9 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use accord::algo::skill_vote::{accuracy_against, majority_labels};
 use accord::io::{self, ReadOptions};
-use accord::metrics::{annotations_alpha, consistency, vote_entropy};
+use accord::metrics::{agreement, Agreement};
 use accord::pack::{pack, DuplicatePolicy};
 use serde_json::json;
 
@@ -21,11 +20,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
-    let alpha = annotations_alpha(&data);
-    let mv = majority_labels(&data);
-    let consistency = consistency(&data, &mv, &accuracy_against(&data, &mv));
-    let entropy = vote_entropy(&data);
-    let uncertainty = entropy.iter().sum::<f64>() / entropy.len().max(1) as f64;
+    let Agreement {
+        alpha,
+        consistency,
+        uncertainty,
+    } = agreement(&data);
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = json!({

@@ -9,10 +9,7 @@ use std::path::PathBuf;
 use accord::algo::{fit, Consolidation, Method, Params};
 use accord::backend::Backend;
 use accord::io::{self, ReadOptions};
-use accord::metrics::{
-    annotation_pairs, annotations_alpha, consistency, score, sorted_classes, vote_entropy,
-    worker_gold_accuracy, Scores,
-};
+use accord::metrics::{annotation_pairs, score, sorted_classes, worker_gold_accuracy, Scores};
 use accord::pack::{pack, DuplicatePolicy, Packed};
 use accord::plot::{
     CalibrationCurve, ClassDistribution, ConfusionHeatmaps, ErrorVsAnnotators, WorkerAccuracy,
@@ -226,28 +223,24 @@ fn summary(page: &mut HtmlPage, data: &Packed) {
 }
 
 fn agreement(page: &mut HtmlPage, data: &Packed) {
-    use accord::algo::skill_vote::{accuracy_against, majority_labels};
     page.heading("Agreement (no gold needed)");
-    let mv = majority_labels(data);
-    let consistency = consistency(data, &mv, &accuracy_against(data, &mv));
-    let entropy = vote_entropy(data);
-    let uncertainty = entropy.iter().sum::<f64>() / entropy.len().max(1) as f64;
+    let a = accord::metrics::agreement(data);
     page.table(
         &["measure", "value", "meaning"],
         &[
             vec![
                 "Krippendorff's alpha (nominal)".into(),
-                annotations_alpha(data).map_or("undefined".into(), figure4),
+                a.alpha.map_or("undefined".into(), figure4),
                 "1 = perfect agreement, 0 = chance".into(),
             ],
             vec![
                 "consistency".into(),
-                figure4(consistency),
+                figure4(a.consistency),
                 "mean posterior of the majority label (crowd-kit)".into(),
             ],
             vec![
                 "uncertainty".into(),
-                figure4(uncertainty),
+                figure4(a.uncertainty),
                 "mean entropy of the vote shares, nats (crowd-kit)".into(),
             ],
         ],

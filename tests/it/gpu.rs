@@ -677,17 +677,23 @@ fn segmentation_fits_agree_on_both_backends() {
     }
 }
 
+/// 3,000 annotations by 1,000 workers, 3 classes: confusion tables of
+/// 36,000 bytes, beyond a 4 KiB binding limit.
+fn thousand_worker_input(dir: &std::path::Path) -> String {
+    let mut text = String::from("item,worker,label\n");
+    for n in 0..3000 {
+        text.push_str(&format!("i{},w{},c{}\n", n / 3, n % 1000, n % 3));
+    }
+    file(dir, "in.csv", text)
+}
+
 #[test]
 fn gpu_limits_are_clear_errors_with_nothing_written() {
     if gpu().is_none() {
         return;
     }
     let dir = tmp();
-    let mut text = String::from("item,worker,label\n");
-    for n in 0..3000 {
-        text.push_str(&format!("i{},w{},c{}\n", n / 3, n % 1000, n % 3));
-    }
-    let input = file(dir.path(), "in.csv", text);
+    let input = thousand_worker_input(dir.path());
     let out = dir.path().join("out.csv");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
         .args(["consolidate", &input, "--backend", "gpu", "-o"])
@@ -711,11 +717,7 @@ fn auto_retries_on_the_cpu_when_the_gpu_fails() {
         return;
     }
     let dir = tmp();
-    let mut text = String::from("item,worker,label\n");
-    for n in 0..3000 {
-        text.push_str(&format!("i{},w{},c{}\n", n / 3, n % 1000, n % 3));
-    }
-    let input = file(dir.path(), "in.csv", text);
+    let input = thousand_worker_input(dir.path());
     let out = dir.path().join("out.csv");
     // A 4 KiB binding limit makes the GPU refuse the confusion tables.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
