@@ -10,14 +10,22 @@
 
 use std::path::PathBuf;
 
-use accord::algo::{self, Method, Params};
-use accord::backend::cpu::CpuBackend;
-use accord::backend::gpu::GpuBackend;
-use accord::backend::Backend;
 use accord::bench::rule_of;
-use accord::io::{self, write::WriteOptions, ReadOptions};
-use accord::pack::{self, AnnotationBuilder, DuplicatePolicy, Packed};
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::backend::gpu::GpuBackend;
+use accord::engine::backend::Backend;
+use accord::engine::pack::{self, AnnotationBuilder, DuplicatePolicy, Packed};
 use accord::synth::{generate, write_csv_dataset, SynthSpec};
+use accord::{
+    classification::read::ReadOptions,
+    classification::write::WriteOptions,
+    io::{self},
+};
+use accord::{
+    classification::Method,
+    classification::Params,
+    classification::{self},
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn sizes() -> Vec<usize> {
@@ -119,13 +127,28 @@ fn end_to_end(c: &mut Criterion) {
                 BenchmarkId::new(format!("cpu/{}", method.name()), size),
                 |b| {
                     b.iter(|| {
-                        let input = io::read(&labels, &ReadOptions::default(), &|_| {}).unwrap();
+                        let input = accord::classification::read::read(
+                            &labels,
+                            &ReadOptions::default(),
+                            &|_| {},
+                        )
+                        .unwrap();
                         let data = pack::pack(input.annotations, DuplicatePolicy::Keep).unwrap();
-                        let fit =
-                            algo::fit(&data, &CpuBackend, &Params::new(method), &mut |_, _| {})
-                                .unwrap();
+                        let fit = classification::fit(
+                            &data,
+                            &CpuBackend,
+                            &Params::new(method),
+                            &mut |_, _| {},
+                        )
+                        .unwrap();
                         io::write_atomic(&out, |w| {
-                            io::write::write_labels(w, &data, &fit, &[], &WriteOptions::default())
+                            accord::classification::write::write_labels(
+                                w,
+                                &data,
+                                &fit,
+                                &[],
+                                &WriteOptions::default(),
+                            )
                         })
                         .unwrap();
                     })

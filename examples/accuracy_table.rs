@@ -8,11 +8,15 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use accord::algo::{self, Method, Params};
-use accord::backend::cpu::CpuBackend;
+use accord::classification::read::ReadOptions;
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::pack::{self, DuplicatePolicy};
 use accord::eval::{gold_accuracy, read_gold};
-use accord::io::{self, ReadOptions};
-use accord::pack::{self, DuplicatePolicy};
+use accord::{
+    classification::Method,
+    classification::Params,
+    classification::{self},
+};
 
 const METHODS: [Method; 11] = [
     Method::Hds,
@@ -78,21 +82,29 @@ fn main() -> anyhow::Result<()> {
     let mut peer_rows = Vec::new();
     for name in &names {
         let dir = datasets.join(name);
-        let input = io::read(&dir.join("labels.csv"), &ReadOptions::default(), &|_| {})?;
+        let input = accord::classification::read::read(
+            &dir.join("labels.csv"),
+            &ReadOptions::default(),
+            &|_| {},
+        )?;
         let data = pack::pack(input.annotations, DuplicatePolicy::Keep)?;
         let gold = read_gold(&dir.join("gold.csv"))?;
         let mut cells = Vec::new();
         for (m, method) in METHODS.iter().enumerate() {
-            let accuracy =
-                match algo::fit(&data, &CpuBackend, &Params::new(*method), &mut |_, _| {}) {
-                    Ok(fit) => {
-                        let (correct, scored) = gold_accuracy(&data, &fit.labels, &gold);
-                        Some(correct as f64 / scored as f64)
-                    }
-                    // KOS on more than two classes.
-                    Err(accord::Error::Usage(_)) => None,
-                    Err(e) => return Err(e.into()),
-                };
+            let accuracy = match classification::fit(
+                &data,
+                &CpuBackend,
+                &Params::new(*method),
+                &mut |_, _| {},
+            ) {
+                Ok(fit) => {
+                    let (correct, scored) = gold_accuracy(&data, &fit.labels, &gold);
+                    Some(correct as f64 / scored as f64)
+                }
+                // KOS on more than two classes.
+                Err(accord::Error::Usage(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
             if let Some(a) = accuracy {
                 sums[m].0 += a;
                 sums[m].1 += 1;

@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use crate::algo::{Method, MDS_PRIOR_ACCURACY};
-use crate::backend::{Backend, ConfusionRule};
+use crate::engine::pack::Packed;
 use crate::error::Result;
-use crate::pack::Packed;
 use crate::synth::SynthSpec;
+use crate::{classification::Method, classification::MDS_PRIOR_ACCURACY};
+use crate::{engine::backend::Backend, engine::backend::ConfusionRule};
 
 /// The CPU's model name from /proc/cpuinfo, where there is one (printed with
 /// every benchmark).
@@ -67,11 +67,11 @@ pub fn rule_of(method: Method) -> ConfusionRule {
         },
         Method::Ds => ConfusionRule::Full {
             smoothing: 0.0,
-            prior_correct: crate::algo::DS_PRIOR_CORRECT,
+            prior_correct: crate::classification::DS_PRIOR_CORRECT,
         },
         Method::Hds => ConfusionRule::Hierarchical {
-            strength: crate::algo::HDS_PRIOR_STRENGTH,
-            prior_correct: crate::algo::DS_PRIOR_CORRECT,
+            strength: crate::classification::HDS_PRIOR_STRENGTH,
+            prior_correct: crate::classification::DS_PRIOR_CORRECT,
         },
         Method::OneCoin => ConfusionRule::OneCoin { smoothing: 0.0 },
         Method::Mds => ConfusionRule::Modified {
@@ -97,10 +97,10 @@ pub fn time_steps(
         let mut e = Vec::new();
         for _ in 0..iterations.max(1) {
             let t = Instant::now();
-            crate::algo::fit(
+            crate::classification::fit(
                 data,
                 backend,
-                &crate::algo::Params::new(method),
+                &crate::classification::Params::new(method),
                 &mut |_, _| {},
             )?;
             e.push(t.elapsed().as_secs_f64());

@@ -52,6 +52,15 @@ pub enum Error {
     /// The options contradict each other or the data.
     #[error("{0}")]
     Usage(String),
+    /// A parameter's value is out of its range. `name` is the library's name
+    /// of the field (`max_iter`); the CLI shows it as its flag.
+    #[error("{name} {problem}")]
+    InvalidParam {
+        /// The parameter, as the library's field is named.
+        name: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
     /// The job would not fit (memory, sizes); the message names the numbers.
     #[error("{0}")]
     Limit(String),
@@ -77,8 +86,27 @@ impl Error {
     /// limits (the caller can fix them), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::BadInput { .. } | Error::Usage(_) | Error::Limit(_) => 2,
+            Error::BadInput { .. }
+            | Error::Usage(_)
+            | Error::InvalidParam { .. }
+            | Error::Limit(_) => 2,
             _ => 1,
+        }
+    }
+
+    /// Shorthand for an [`Error::InvalidParam`].
+    pub fn invalid_param(name: &'static str, problem: impl Into<String>) -> Self {
+        Error::InvalidParam {
+            name,
+            problem: problem.into(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Read`].
+    pub fn read(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Read {
+            path: path.to_path_buf(),
+            source,
         }
     }
 

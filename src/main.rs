@@ -21,7 +21,7 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("accord: error: {err:#}");
+            eprintln!("accord: error: {}", cli::describe(&err));
             let code = err
                 .downcast_ref::<accord::Error>()
                 .map_or(1, accord::Error::exit_code);

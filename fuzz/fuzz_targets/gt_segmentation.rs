@@ -3,7 +3,7 @@
 #![no_main]
 use std::path::Path;
 
-use accord::io::seg_read::parse_gt_segmentation_request;
+use accord::segmentation::read::parse_gt_segmentation_request;
 use accord::io::Rejects;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 #![no_main]
 use std::path::Path;
 
-use accord::io::{read_bytes, InputFormat, ReadOptions};
+use accord::{classification::read::read_bytes, classification::read::InputFormat, classification::read::ReadOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use accord::io::seg_read::read_mask_manifest;
+use accord::segmentation::read::read_mask_manifest;
 use accord::io::Rejects;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,7 +1,7 @@
 //! PNG masks: index PNGs, and RGB(A) PNGs through a colour map; a small
 //! pixel limit so that a forged header cannot ask for gigabytes.
 #![no_main]
-use accord::io::png_mask::{decode_mask, ColourMap};
+use accord::segmentation::png_mask::{decode_mask, ColourMap};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use accord::io::{self, ReadOptions};
-use accord::metrics::{agreement, Agreement};
-use accord::pack::{pack, DuplicatePolicy};
+use accord::classification::read::ReadOptions;
+use accord::engine::pack::{pack, DuplicatePolicy};
+use accord::eval::metrics::{agreement, Agreement};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
     let Agreement {
         alpha,

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use accord::algo::Method;
+use accord::classification::Method;
 
 use super::consolidate::{MethodArg, Task};
-use accord::backend::cpu::CpuBackend;
-use accord::backend::gpu::GpuBackend;
-use accord::backend::Backend;
 use accord::bench::time_steps;
-use accord::io::{self, ReadOptions};
-use accord::pack::{self, DuplicatePolicy};
+use accord::classification::read::ReadOptions;
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::backend::gpu::GpuBackend;
+use accord::engine::backend::Backend;
+use accord::engine::pack::{self, DuplicatePolicy};
 use accord::synth::{write_dataset, SynthFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -251,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if !labels.is_file() {
             write_dataset(&spec, &dir, SynthFormat::Csv)?;
         }
-        let input = io::read(&labels, &ReadOptions::default(), &|_| {})?;
+        let input = accord::classification::read::read(&labels, &ReadOptions::default(), &|_| {})?;
         let data = pack::pack(input.annotations, DuplicatePolicy::Keep)?;
         for &backend_kind in &args.backends {
             let backend: Box<dyn Backend> = match backend_kind {

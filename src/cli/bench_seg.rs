@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::time::Instant;
 
-use accord::algo::segmentation::{fit, SegParams};
-use accord::backend::cpu::CpuBackend;
-use accord::backend::SegBackend;
-use accord::io::seg_read::read_mask_manifest;
-use accord::synth_seg::{write_seg_dataset, SegSpec};
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::backend::SegBackend;
+use accord::segmentation::methods::{fit, SegParams};
+use accord::segmentation::read::read_mask_manifest;
+use accord::synth::segmentation::{write_seg_dataset, SegSpec};
 
 use super::bench::{Args, BenchBackend, BenchHost};
 use super::consolidate::{peak_memory_mib, MethodArg};

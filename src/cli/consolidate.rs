@@ -2,16 +2,25 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use accord::algo::segmentation::{SegMethod, StapleScope};
-use accord::algo::{self, Method, Params, TieBreak};
-use accord::backend::cpu::CpuBackend;
-use accord::backend::gpu::GpuBackend;
-use accord::backend::Backend;
-use accord::io::write::{self, DataType, OutputFormat, WriteOptions};
-use accord::io::{self, InputFormat, ReadOptions};
-use accord::pack::{self, DuplicatePolicy};
-use accord::review::{rank_for_review, ReviewBy};
+use accord::classification::review::{rank_for_review, ReviewBy};
+use accord::classification::write::{self, DataType, OutputFormat, WriteOptions};
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::backend::gpu::GpuBackend;
+use accord::engine::backend::Backend;
+use accord::engine::pack::{self, DuplicatePolicy};
+use accord::segmentation::methods::{SegMethod, StapleScope};
 use accord::Error;
+use accord::{
+    classification::read::InputFormat,
+    classification::read::ReadOptions,
+    io::{self},
+};
+use accord::{
+    classification::Method,
+    classification::Params,
+    classification::{self},
+    maths::TieBreak,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Which backend runs the kernels.
@@ -175,11 +184,11 @@ pub struct Args {
     prior_correct: Option<f32>,
     /// How ds and hds start EM: from majority vote, from the spectral method's tables, or
     /// both, keeping the higher final log-likelihood.
-    #[arg(long, value_enum, default_value_t = accord::algo::Init::Votes)]
-    init: accord::algo::Init,
+    #[arg(long, value_enum, default_value_t = accord::classification::Init::Votes)]
+    init: accord::classification::Init,
     /// Pseudo-annotations per confusion row drawn toward the population's confusion
     /// matrix (hds).
-    #[arg(long, default_value_t = accord::algo::HDS_PRIOR_STRENGTH)]
+    #[arg(long, default_value_t = accord::classification::HDS_PRIOR_STRENGTH)]
     prior_strength: f32,
     /// Seed of majority vote's random tie-break.
     #[arg(long, default_value_t = 0)]
@@ -400,7 +409,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         categories: args.categories.clone(),
         skip_invalid: args.skip_invalid,
     };
-    let input = io::read(&args.input, &options, &report)?;
+    let input = accord::classification::read::read(&args.input, &options, &report)?;
     bar.finish_and_clear();
     let read_s = t.elapsed().as_secs_f64();
 
@@ -456,7 +465,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         spinner.tick();
     };
     let mut backend = backend;
-    let fit = match algo::fit(&data, backend.as_ref(), &params, &mut on_iteration) {
+    let fit = match classification::fit(&data, backend.as_ref(), &params, &mut on_iteration) {
         // With --backend auto, a GPU failure (device lost, out of memory,
         // data beyond its limits) is retried on the CPU.
         Err(e @ (Error::Gpu(_) | Error::Limit(_)))
@@ -466,7 +475,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 eprintln!("accord: warning: the GPU backend failed ({e}); retrying on the CPU");
             }
             backend = Box::new(CpuBackend);
-            algo::fit(&data, backend.as_ref(), &params, &mut on_iteration)?
+            classification::fit(&data, backend.as_ref(), &params, &mut on_iteration)?
         }
         other => other?,
     };
@@ -540,12 +549,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .last()
             .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"));
         let start = match fit.start {
-            accord::algo::StartUsed::Default => "",
-            accord::algo::StartUsed::Spectral => " from the spectral start",
-            accord::algo::StartUsed::VotesBetter => {
+            accord::classification::StartUsed::Default => "",
+            accord::classification::StartUsed::Spectral => " from the spectral start",
+            accord::classification::StartUsed::VotesBetter => {
                 " from majority vote (it ended with the higher log-likelihood)"
             }
-            accord::algo::StartUsed::SpectralUnavailable => {
+            accord::classification::StartUsed::SpectralUnavailable => {
                 " from majority vote (the spectral start cannot run on this data)"
             }
         };

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use accord::eval::SegScorer;
-use accord::io::png_mask::{decode_mask, ColourMap};
+use accord::segmentation::png_mask::{decode_mask, ColourMap};
 use accord::Error;
 use serde_json::{json, Value};
 

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use accord::io::{self, ReadOptions};
-use accord::metrics::{annotation_pairs, annotations_alpha, score, Scores};
-use accord::pack::{pack, DuplicatePolicy};
+use accord::classification::read::ReadOptions;
+use accord::engine::pack::{pack, DuplicatePolicy};
+use accord::eval::metrics::{annotation_pairs, annotations_alpha, score, Scores};
 use accord::Error;
 use serde_json::json;
 
@@ -74,7 +74,7 @@ fn read_predictions(path: &Path) -> Result<HashMap<String, Prediction>, Error> {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.plot_confusion {
-        accord::plot::check_figure_path(path)?;
+        accord::report::plot::check_figure_path(path)?;
     }
     let gold = accord::eval::read_gold(&args.gold)?;
     let predictions = read_predictions(&args.pred)?;
@@ -95,7 +95,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let annotations = match &args.annotations {
         None => None,
         Some(path) => {
-            let input = io::read(path, &ReadOptions::default(), &|_| {})?;
+            let input = accord::classification::read::read(path, &ReadOptions::default(), &|_| {})?;
             let data = pack(input.annotations, DuplicatePolicy::Keep)?;
             Some((
                 score(annotation_pairs(&data, &gold)),
@@ -105,7 +105,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
 
     if let Some(path) = &args.plot_confusion {
-        let mut panels: Vec<accord::plot::ConfusionPanel> = Vec::new();
+        let mut panels: Vec<accord::report::plot::ConfusionPanel> = Vec::new();
         if let Some((a, _)) = &annotations {
             panels.push(("raw annotations", &a.classes, &a.confusion_normalised));
         }
@@ -114,7 +114,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             &scores.classes,
             &scores.confusion_normalised,
         ));
-        accord::plot::write(path, &accord::plot::ConfusionHeatmaps { panels })?;
+        accord::report::plot::write(path, &accord::report::plot::ConfusionHeatmaps { panels })?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
+use accord::synth::segmentation::{write_seg_dataset, SegSpec};
 use accord::synth::{write_dataset, AccuracyDist, SynthFormat, SynthSpec};
-use accord::synth_seg::{write_seg_dataset, SegSpec};
 
 use super::consolidate::Task;
 

@@ -1,5 +1,5 @@
-use accord::backend::gpu::{list_adapters, GpuBackend, MAX_BINDING_ENV, MAX_GPU_CLASSES};
 use accord::bench::cpu_model;
+use accord::engine::backend::gpu::{list_adapters, GpuBackend, MAX_BINDING_ENV, MAX_GPU_CLASSES};
 use std::io::Write;
 
 pub fn run() -> anyhow::Result<()> {
@@ -36,7 +36,7 @@ pub fn run() -> anyhow::Result<()> {
             writeln!(
                 out,
                 "gpu backend: {}{software}",
-                accord::backend::Backend::name(&gpu)
+                accord::engine::backend::Backend::name(&gpu)
             )?;
             writeln!(out, "  max_buffer_size: {} bytes", l.max_buffer_size)?;
             writeln!(

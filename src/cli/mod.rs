@@ -61,3 +61,14 @@ pub fn run() -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
     }
 }
+
+/// An error as the user reads it: library parameters named as their flags
+/// (`max_iter` is `--max-iter`), other errors with their chain.
+pub fn describe(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<accord::Error>() {
+        Some(accord::Error::InvalidParam { name, problem }) => {
+            format!("--{} {problem}", name.replace('_', "-"))
+        }
+        _ => format!("{err:#}"),
+    }
+}

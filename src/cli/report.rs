@@ -6,18 +6,23 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use accord::algo::{fit, Consolidation, Method, Params};
-use accord::backend::Backend;
-use accord::io::{self, ReadOptions};
-use accord::metrics::{annotation_pairs, score, sorted_classes, worker_gold_accuracy, Scores};
-use accord::pack::{pack, DuplicatePolicy, Packed};
-use accord::plot::{
+use accord::classification::read::ReadOptions;
+use accord::classification::review::{rank_for_review, ReviewBy};
+use accord::engine::backend::Backend;
+use accord::engine::pack::{pack, DuplicatePolicy, Packed};
+use accord::eval::metrics::{
+    annotation_pairs, score, sorted_classes, worker_gold_accuracy, Scores,
+};
+use accord::eval::simulate::{run as run_experiment, Design};
+use accord::report::plot::{
     CalibrationCurve, ClassDistribution, ConfusionHeatmaps, ErrorVsAnnotators, WorkerAccuracy,
 };
 use accord::report::HtmlPage;
-use accord::review::{rank_for_review, ReviewBy};
-use accord::simulate::{run as run_experiment, Design};
 use accord::Error;
+use accord::{
+    classification::fit, classification::Consolidation, classification::Method,
+    classification::Params,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::consolidate::{choose_gpu, classification_method, same_file, BackendChoice, MethodArg};
@@ -117,13 +122,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(accord::eval::read_gold)
         .transpose()?;
-    let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
     if data.n_items() == 0 {
         return Err(Error::Usage(format!("{}: no annotations", args.input.display())).into());
     }
     let gpu = choose_gpu(args.backend, args.quiet)?;
-    let cpu = accord::backend::cpu::CpuBackend;
+    let cpu = accord::engine::backend::cpu::CpuBackend;
     let backend: &dyn Backend = match &gpu {
         Some(g) => g,
         None => &cpu,
@@ -188,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map_or(String::new(), |g| format!("; gold {}", g.display()))
     );
     let html = page.finish(&title, &subtitle);
-    io::write_atomic(&args.out, |out| out.write_all(html.as_bytes()))?;
+    accord::io::write_atomic(&args.out, |out| out.write_all(html.as_bytes()))?;
     if !args.quiet {
         eprintln!("accord: wrote {}", args.out.display());
     }
@@ -224,7 +229,7 @@ fn summary(page: &mut HtmlPage, data: &Packed) {
 
 fn agreement(page: &mut HtmlPage, data: &Packed) {
     page.heading("Agreement (no gold needed)");
-    let a = accord::metrics::agreement(data);
+    let a = accord::eval::metrics::agreement(data);
     page.table(
         &["measure", "value", "meaning"],
         &[
@@ -348,7 +353,7 @@ fn scores(
             .collect::<Vec<_>>(),
     );
     let titles: Vec<String> = fits.iter().map(|f| f.method.name().to_owned()).collect();
-    let mut panels: Vec<accord::plot::ConfusionPanel> =
+    let mut panels: Vec<accord::report::plot::ConfusionPanel> =
         vec![("raw annotations", &raw.classes, &raw.confusion_normalised)];
     for (title, s) in titles.iter().zip(&scored) {
         panels.push((title.as_str(), &s.classes, &s.confusion_normalised));

@@ -4,14 +4,17 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use accord::algo::segmentation::{self, SegParams};
-use accord::backend::cpu::seg::Smoothing;
-use accord::backend::cpu::CpuBackend;
-use accord::backend::SegBackend;
-use accord::io::seg_read::{read_gt_segmentation_request, read_mask_manifest};
-use accord::io::seg_write::{write_segmentation, SegWriteOptions};
-use accord::io::{self, InputFormat, Rejects};
+use accord::engine::backend::cpu::seg::Smoothing;
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::backend::SegBackend;
+use accord::segmentation::read::{read_gt_segmentation_request, read_mask_manifest};
+use accord::segmentation::write::{write_segmentation, SegWriteOptions};
+use accord::segmentation::SegParams;
 use accord::Error;
+use accord::{
+    classification::read::InputFormat,
+    io::{self, Rejects},
+};
 
 use super::consolidate::{
     choose_gpu, peak_memory_mib, rejects_path, report_rejects, same_file, Args, BackendChoice,
@@ -57,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let t = Instant::now();
     let format = match args.format {
         Some(f) => f,
-        None => io::detect_format(&args.input)?,
+        None => accord::classification::read::detect_format(&args.input)?,
     };
     let categories = args.categories.as_deref();
     let mut rejects = Rejects::new(args.skip_invalid);
@@ -104,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(g) => g,
         None => &CpuBackend,
     };
-    let fit = match segmentation::fit(batch, backend, &params) {
+    let fit = match accord::segmentation::fit(batch, backend, &params) {
         Err(e @ (Error::Gpu(_) | Error::Limit(_)))
             if args.backend == BackendChoice::Auto && gpu.is_some() =>
         {
@@ -112,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 eprintln!("accord: warning: the GPU backend failed ({e}); retrying on the CPU");
             }
             backend = &CpuBackend;
-            segmentation::fit(batch, backend, &params)?
+            accord::segmentation::fit(batch, backend, &params)?
         }
         other => other?,
     };
@@ -126,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         creation_date: args
             .creation_date
             .clone()
-            .unwrap_or_else(io::write::now_iso8601),
+            .unwrap_or_else(accord::classification::write::now_iso8601),
         confidence_maps: args.confidence_maps,
     };
     let manifest: PathBuf =

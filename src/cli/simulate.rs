@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use accord::algo::Method;
-use accord::io::{self, ReadOptions};
-use accord::pack::{pack, DuplicatePolicy};
-use accord::simulate::{run as run_experiment, Design};
+use accord::classification::read::ReadOptions;
+use accord::classification::Method;
+use accord::engine::pack::{pack, DuplicatePolicy};
+use accord::eval::simulate::{run as run_experiment, Design};
 use accord::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -59,14 +59,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.plot {
-        accord::plot::check_figure_path(path)?;
+        accord::report::plot::check_figure_path(path)?;
     }
     let gold = accord::eval::read_gold(&args.gold)?;
-    let input = io::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
     let gpu = choose_gpu(args.backend, args.quiet)?;
-    let cpu = accord::backend::cpu::CpuBackend;
-    let backend: &dyn accord::backend::Backend = match &gpu {
+    let cpu = accord::engine::backend::cpu::CpuBackend;
+    let backend: &dyn accord::engine::backend::Backend = match &gpu {
         Some(g) => g,
         None => &cpu,
     };
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .parent()
             .and_then(|p| p.file_name())
             .map_or(String::new(), |n| format!("{}: ", n.to_string_lossy()));
-        accord::plot::write_error_vs_annotators(
+        accord::report::plot::write_error_vs_annotators(
             path,
             &experiment,
             &format!("{name}error against gold by annotators per item"),

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use accord::algo::{fit, Method, Params};
-use accord::backend::cpu::CpuBackend;
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::pack::{pack, DuplicatePolicy};
 use accord::eval::{gold_accuracy, read_gold};
-use accord::io::{read, ReadOptions};
-use accord::pack::{pack, DuplicatePolicy};
+use accord::{classification::fit, classification::Method, classification::Params};
+use accord::{classification::read::read, classification::read::ReadOptions};
 
 use crate::support::shared_datasets;
 

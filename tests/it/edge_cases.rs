@@ -1,18 +1,18 @@
 //! Edge cases of the classification core, through the library.
 
-use accord::algo::{fit, Method, Params};
-use accord::backend::cpu::CpuBackend;
-use accord::pack::{self, pack_triples, AnnotationBuilder, DuplicatePolicy};
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::pack::{self, pack_triples, AnnotationBuilder, DuplicatePolicy};
 use accord::synth::{generate, SynthSpec};
+use accord::{classification::fit, classification::Method, classification::Params};
 
-fn fit_all(data: &pack::Packed) -> Vec<accord::algo::Consolidation> {
+fn fit_all(data: &pack::Packed) -> Vec<accord::classification::Consolidation> {
     [Method::Mv, Method::Ds, Method::Mds, Method::OneCoin]
         .into_iter()
         .map(|m| fit(data, &CpuBackend, &Params::new(m), &mut |_, _| {}).unwrap())
         .collect()
 }
 
-fn check_invariants(data: &pack::Packed, fit: &accord::algo::Consolidation) {
+fn check_invariants(data: &pack::Packed, fit: &accord::classification::Consolidation) {
     assert_eq!(fit.labels.len(), data.n_items());
     for (i, row) in fit.posteriors.rows().into_iter().enumerate() {
         let s: f32 = row.sum();
@@ -101,7 +101,7 @@ fn repeated_worker_item_pairs_are_counted_and_policy_applies() {
     }
     let annotations = b.finish();
     let keep = pack::pack(
-        accord::pack::Annotations {
+        accord::engine::pack::Annotations {
             items: annotations.items.clone(),
             workers: annotations.workers.clone(),
             labels: annotations.labels.clone(),
@@ -161,7 +161,7 @@ fn two_and_fifty_classes_recover_the_truth_better_than_majority_vote() {
     for k in [2usize, 50] {
         let (data, gold) = synthetic(k, 3000, 11);
         let fits = fit_all(&data);
-        let accuracy = |f: &accord::algo::Consolidation| {
+        let accuracy = |f: &accord::classification::Consolidation| {
             f.labels.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64 / gold.len() as f64
         };
         for f in &fits {

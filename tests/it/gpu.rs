@@ -2,11 +2,14 @@
 //! a printed reason when none is found, unless ACCORD_REQUIRE_GPU=1 (CI),
 //! where they fail.
 
-use accord::algo::{fit, Consolidation, Method, Params};
-use accord::backend::cpu::{self, CpuBackend};
-use accord::backend::gpu::GpuBackend;
-use accord::backend::{Backend, ConfusionRule};
-use accord::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
+use accord::engine::backend::cpu::{self, CpuBackend};
+use accord::engine::backend::gpu::GpuBackend;
+use accord::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
+use accord::{
+    classification::fit, classification::Consolidation, classification::Method,
+    classification::Params,
+};
+use accord::{engine::backend::Backend, engine::backend::ConfusionRule};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -174,7 +177,7 @@ fn chunked_buffers_give_the_same_fit() {
     let small = GpuBackend::with_binding_limit(16 * 1024).unwrap();
     assert_eq!(small.context().max_binding_bytes(), 16 * 1024);
     let data = random_dataset(7, 5, 5000, 60, 6, 2000);
-    let chunks = accord::backend::gpu::plan::plan_chunks(&data, 16 * 1024).unwrap();
+    let chunks = accord::engine::backend::gpu::plan::plan_chunks(&data, 16 * 1024).unwrap();
     assert!(chunks.len() > 10, "{} chunks", chunks.len());
     compare_backends("chunked", &data, &small);
 }
@@ -246,7 +249,9 @@ fn each_step_matches_its_cpu_twin() {
     let (lc, lg) = (c.e_step().unwrap(), g.e_step().unwrap());
     assert!((lc - lg).abs() <= 1e-5 * lc.abs());
     // The spectral start: given tables, uploaded alike.
-    if let Some((log_priors, log_confusion)) = accord::algo::spectral::spectral_start(&data) {
+    if let Some((log_priors, log_confusion)) =
+        accord::classification::spectral::spectral_start(&data)
+    {
         c.init_params(&log_priors, &log_confusion).unwrap();
         g.init_params(&log_priors, &log_confusion).unwrap();
         let (lc, lg) = (c.e_step().unwrap(), g.e_step().unwrap());
@@ -265,7 +270,7 @@ fn m_step_segments_and_combine_match_their_cpu_twins_bit_for_bit() {
     // a prolific worker, so the GPU's split cannot change the counts.
     let data = random_dataset(9, 3, 5000, 10, 3, 5000);
     let k = data.n_classes();
-    let chunks = accord::backend::gpu::plan::plan_chunks(&data, 1 << 30).unwrap();
+    let chunks = accord::engine::backend::gpu::plan::plan_chunks(&data, 1 << 30).unwrap();
     let posteriors = cpu::vote_shares(&cpu::mv_counts(&data.item_offsets, &data.item_label, k), k);
     let mut counts = vec![0f32; data.n_workers() * k * k];
     for c in &chunks {
@@ -337,7 +342,7 @@ fn cli_backends_agree_with_forced_chunking() {
     let cpu_out = accord_ok(&["consolidate", birds, "-q", "--backend", "cpu"]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
         .args(["consolidate", birds, "--backend", "gpu", "--verbose"])
-        .env(accord::backend::gpu::MAX_BINDING_ENV, "16384")
+        .env(accord::engine::backend::gpu::MAX_BINDING_ENV, "16384")
         .output()
         .unwrap();
     assert!(
@@ -357,14 +362,14 @@ fn cli_backends_agree_with_forced_chunking() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ds on gpu"), "{stderr}");
-    let data = accord::pack::pack(
-        accord::io::read(birds.as_ref(), &Default::default(), &|_| {})
+    let data = accord::engine::pack::pack(
+        accord::classification::read::read(birds.as_ref(), &Default::default(), &|_| {})
             .unwrap()
             .annotations,
         DuplicatePolicy::Keep,
     )
     .unwrap();
-    let chunks = accord::backend::gpu::plan::plan_chunks(&data, 16384).unwrap();
+    let chunks = accord::engine::backend::gpu::plan::plan_chunks(&data, 16384).unwrap();
     assert!(chunks.len() > 10, "only {} chunks", chunks.len());
 }
 
@@ -379,8 +384,12 @@ fn gpu_and_cpu_give_the_same_labels_on_every_shared_dataset() {
         if !dir.join("labels.csv").is_file() {
             continue;
         }
-        let input =
-            accord::io::read(&dir.join("labels.csv"), &Default::default(), &|_| {}).unwrap();
+        let input = accord::classification::read::read(
+            &dir.join("labels.csv"),
+            &Default::default(),
+            &|_| {},
+        )
+        .unwrap();
         let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
         for method in BACKEND_METHODS {
             // Defaults as the CLI uses them (mds at 1e-8 too): labels must match.
@@ -446,7 +455,7 @@ mod every_backend {
     macro_rules! on_every_backend {
         ($($name:ident),* $(,)?) => {
             mod cpu_backend {
-                $( #[test] fn $name() { super::$name(&accord::backend::cpu::CpuBackend); } )*
+                $( #[test] fn $name() { super::$name(&accord::engine::backend::cpu::CpuBackend); } )*
             }
             mod gpu_backend {
                 $( #[test] fn $name() { if let Some(g) = super::super::gpu() { super::$name(&g); } } )*
@@ -478,8 +487,8 @@ fn info_names_the_adapter_its_limits_and_autos_choice() {
 
 /// A random batch of masks: images of different sizes (some 1 pixel wide),
 /// 1 to 6 masks each, workers shared across images.
-fn random_masks(seed: u64, k: usize, images: usize) -> accord::pack::masks::MaskBatch {
-    use accord::pack::masks::{Mask, MaskBuilder};
+fn random_masks(seed: u64, k: usize, images: usize) -> accord::engine::pack::masks::MaskBatch {
+    use accord::engine::pack::masks::{Mask, MaskBuilder};
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut b = MaskBuilder::new((0..k).map(|c| c.to_string()).collect()).unwrap();
     for i in 0..images {
@@ -512,13 +521,13 @@ fn random_masks(seed: u64, k: usize, images: usize) -> accord::pack::masks::Mask
 
 /// Runs vote → decide → agreement with the same inputs on both backends.
 fn segmentation_steps_agree(
-    batch: &accord::pack::masks::MaskBatch,
-    gpu: &dyn accord::backend::SegBackend,
+    batch: &accord::engine::pack::masks::MaskBatch,
+    gpu: &dyn accord::engine::backend::SegBackend,
     seed: u64,
 ) {
-    use accord::algo::TieBreak;
-    use accord::backend::cpu::seg::Smoothing;
-    use accord::backend::SegBackend;
+    use accord::engine::backend::cpu::seg::Smoothing;
+    use accord::engine::backend::SegBackend;
+    use accord::maths::TieBreak;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let weights: Vec<u32> = (0..batch.mask_worker.len())
         .map(|_| rng.gen_range(0..600))
@@ -551,13 +560,13 @@ fn segmentation_steps_agree(
 /// two most probable classes are more than 1e-4 apart (elsewhere the
 /// backends' `ln` and `exp` may round either way).
 fn staple_steps_agree(
-    batch: &accord::pack::masks::MaskBatch,
-    gpu: &dyn accord::backend::SegBackend,
+    batch: &accord::engine::pack::masks::MaskBatch,
+    gpu: &dyn accord::engine::backend::SegBackend,
     seed: u64,
 ) {
-    use accord::backend::cpu::seg::{seg_smooth, seg_vote, Smoothing};
-    use accord::backend::cpu::staple::staple_posterior_into;
-    use accord::backend::SegBackend;
+    use accord::engine::backend::cpu::seg::{seg_smooth, seg_vote, Smoothing};
+    use accord::engine::backend::cpu::staple::staple_posterior_into;
+    use accord::engine::backend::SegBackend;
     let k = batch.n_classes();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n_raters = batch.n_workers();
@@ -649,7 +658,7 @@ fn segmentation_in_small_chunks_matches_the_cpu() {
 
 #[test]
 fn segmentation_fits_agree_on_both_backends() {
-    use accord::algo::segmentation::{fit, SegMethod, SegParams};
+    use accord::segmentation::methods::{fit, SegMethod, SegParams};
     let Some(gpu) = gpu() else { return };
     let batch = random_masks(5, 4, 10);
     for method in [SegMethod::Mv, SegMethod::SmoothMv, SegMethod::Weighted] {
@@ -698,7 +707,7 @@ fn gpu_limits_are_clear_errors_with_nothing_written() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
         .args(["consolidate", &input, "--backend", "gpu", "-o"])
         .arg(&out)
-        .env(accord::backend::gpu::MAX_BINDING_ENV, "4096")
+        .env(accord::engine::backend::gpu::MAX_BINDING_ENV, "4096")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -723,7 +732,7 @@ fn auto_retries_on_the_cpu_when_the_gpu_fails() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
         .args(["consolidate", &input, "--backend", "auto", "-o"])
         .arg(&out)
-        .env(accord::backend::gpu::MAX_BINDING_ENV, "4096")
+        .env(accord::engine::backend::gpu::MAX_BINDING_ENV, "4096")
         .env("ACCORD_AUTO_SOFTWARE_GPU", "1")
         .output()
         .unwrap();

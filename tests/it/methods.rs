@@ -1,9 +1,12 @@
 //! The crowd-kit methods accord reimplements (GLAD, MACE, KOS, M-MSR) and
 //! the hierarchical default, on synthetic data with a known truth.
 
-use accord::algo::{fit, Init, Method, Params, StartUsed};
-use accord::backend::cpu::CpuBackend;
-use accord::pack::Packed;
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::pack::Packed;
+use accord::{
+    classification::fit, classification::Init, classification::Method, classification::Params,
+    classification::StartUsed,
+};
 
 /// 1,500 items, 5 answers each from 30 workers of accuracy 0.55 to 0.95
 /// (the generator's default), and the true classes.
@@ -76,7 +79,7 @@ fn the_spectral_start_alone_labels_better_than_majority_vote() {
     // (on 1,500 its per-worker tables are off by up to 0.3).
     for k in [2, 3] {
         let (data, truth) = synthetic_of(20_000, k, 11);
-        let (_, log_confusion) = accord::algo::spectral::spectral_start(&data).unwrap();
+        let (_, log_confusion) = accord::classification::spectral::spectral_start(&data).unwrap();
         // Each worker's estimated accuracy against their accuracy on the truth.
         let mut error = 0.0;
         for w in 0..data.n_workers() {
@@ -116,7 +119,7 @@ fn the_spectral_start_alone_labels_better_than_majority_vote() {
 #[test]
 fn the_spectral_start_steps_aside_where_it_cannot_run() {
     // Two workers: no three groups.
-    let data = accord::pack::pack_triples(
+    let data = accord::engine::pack::pack_triples(
         &[("a", "w1", "x"), ("a", "w2", "y"), ("b", "w1", "y")],
         None,
     )
@@ -138,7 +141,7 @@ fn mmsr_refuses_more_worker_pairs_than_memory_holds() {
         .enumerate()
         .map(|(i, (item, worker))| (item.as_str(), worker.as_str(), ["a", "b"][i % 2]))
         .collect();
-    let data = accord::pack::pack_triples(&triples, None).unwrap();
+    let data = accord::engine::pack::pack_triples(&triples, None).unwrap();
     let e = fit(
         &data,
         &CpuBackend,

@@ -4,10 +4,13 @@
 
 use std::collections::HashMap;
 
-use accord::algo::{fit, Consolidation, Method, Params, TieBreak};
-use accord::backend::cpu::CpuBackend;
-use accord::backend::Backend;
-use accord::pack::{pack_triples, Packed};
+use accord::engine::backend::cpu::CpuBackend;
+use accord::engine::backend::Backend;
+use accord::engine::pack::{pack_triples, Packed};
+use accord::{
+    classification::fit, classification::Consolidation, classification::Method,
+    classification::Params, maths::TieBreak,
+};
 use proptest::prelude::*;
 
 use crate::support::*;

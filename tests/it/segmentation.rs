@@ -2,9 +2,9 @@
 //! Ground Truth's request, classes unified by name, bad masks refused with
 //! their line or object.
 
-use accord::io::png_mask::{encode_mask, ColourMap};
-use accord::io::seg_read::{read_gt_segmentation_request, read_mask_manifest};
 use accord::io::Rejects;
+use accord::segmentation::png_mask::{encode_mask, ColourMap};
+use accord::segmentation::read::{read_gt_segmentation_request, read_mask_manifest};
 use accord::Error;
 use base64::Engine;
 use serde_json::json;
@@ -160,10 +160,10 @@ fn ground_truth_requests_unify_classes_by_name_and_check_sizes() {
 
 #[test]
 fn ground_truth_request_in_manifest_and_masks_out() {
-    use accord::algo::segmentation::{fit, SegMethod, SegParams};
-    use accord::backend::cpu::CpuBackend;
-    use accord::io::png_mask::decode_mask;
-    use accord::io::seg_write::{write_segmentation, SegWriteOptions};
+    use accord::engine::backend::cpu::CpuBackend;
+    use accord::segmentation::methods::{fit, SegMethod, SegParams};
+    use accord::segmentation::png_mask::decode_mask;
+    use accord::segmentation::write::{write_segmentation, SegWriteOptions};
     let dir = tmp();
     let cat_dog = json!({"cat": {"color": "#ff0000"}, "dog": {"color": "#00ff00"}});
     // Two of three workers agree on every pixel: the consensus is theirs.

@@ -79,8 +79,8 @@ pub fn synthetic_set(
     k: usize,
     per_item: usize,
     seed: u64,
-) -> (accord::pack::Packed, Vec<u32>) {
-    use accord::pack::{pack, AnnotationBuilder, DuplicatePolicy};
+) -> (accord::engine::pack::Packed, Vec<u32>) {
+    use accord::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy};
     let spec = accord::synth::SynthSpec::numbered(items, workers, k, per_item, seed);
     let mut b = AnnotationBuilder::with_categories(&spec.classes).unwrap();
     let mut truth = Vec::new();

@@ -1,0 +1,21 @@
+//! Classification: one label per item from several workers' labels.
+//!
+//! Its formats ([`read`], [`write`]), its methods (one file each under
+//! [`methods`], declared once in [`methods::METHODS`]), its result
+//! ([`Consolidation`]) and the list of items worth more annotations
+//! ([`review`]).
+
+mod em_fit;
+pub mod methods;
+pub mod numpy_random;
+mod params;
+pub mod read;
+mod result;
+pub mod review;
+pub mod skill_vote;
+pub mod spectral;
+pub mod write;
+
+pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};
+pub use params::{Init, Params, DS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
+pub use result::{Consolidation, Run, StartUsed};

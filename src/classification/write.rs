@@ -1,0 +1,293 @@
+//! Writers of consolidated labels and worker reports.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::classification::Consolidation;
+use crate::engine::pack::Packed;
+
+/// Output formats of `accord consolidate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// `item,label,confidence` (and `p_<class>` columns with `--posteriors`).
+    #[default]
+    Csv,
+    /// Ground Truth's output manifest: one JSON line per item.
+    Manifest,
+    /// Ground Truth's annotation-consolidation Lambda response (a JSON array).
+    GtResponse,
+}
+
+/// Which Ground Truth task type the labels are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum DataType {
+    #[default]
+    Image,
+    Text,
+}
+
+impl DataType {
+    fn gt_type(self) -> &'static str {
+        match self {
+            DataType::Image => "groundtruth/image-classification",
+            DataType::Text => "groundtruth/text-classification",
+        }
+    }
+}
+
+/// Options of the label writers.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub format: OutputFormat,
+    /// Add one `p_<class>` column per class (CSV).
+    pub posteriors: bool,
+    /// Ground Truth's label attribute name.
+    pub label_attribute: String,
+    pub data_type: DataType,
+    pub job_name: String,
+    /// ISO 8601 timestamp written as `creation-date`.
+    pub creation_date: String,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            format: OutputFormat::Csv,
+            posteriors: false,
+            label_attribute: "label".into(),
+            data_type: DataType::Image,
+            job_name: "accord".into(),
+            creation_date: now_iso8601(),
+        }
+    }
+}
+
+/// The current UTC time as Ground Truth writes it: `2026-11-23T11:07:00.123456`.
+pub fn now_iso8601() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string()
+}
+
+/// A probability rounded to 6 decimals, so f32 noise stays out of outputs.
+fn round6(p: f32) -> f64 {
+    (p as f64 * 1e6).round() / 1e6
+}
+
+fn prob(p: f32) -> Value {
+    json!(round6(p))
+}
+
+fn prob_text(p: f32) -> String {
+    format!("{}", round6(p))
+}
+
+/// Writes one label per item in `options.format`.
+pub fn write_labels(
+    out: &mut dyn Write,
+    data: &Packed,
+    fit: &Consolidation,
+    data_objects: &[Option<Value>],
+    options: &WriteOptions,
+) -> std::io::Result<()> {
+    match options.format {
+        OutputFormat::Csv => write_csv(out, data, fit, options.posteriors),
+        OutputFormat::Manifest => {
+            for item in 0..data.n_items() {
+                let line = manifest_line(data, fit, data_objects, options, item);
+                serde_json::to_writer(&mut *out, &line)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        OutputFormat::GtResponse => {
+            let response: Vec<Value> = (0..data.n_items())
+                .map(|item| gt_response_entry(data, fit, options, item))
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &response)?;
+            out.write_all(b"\n")
+        }
+    }
+}
+
+/// Rows formatted per parallel task; a batch of tasks is written before the
+/// next is formatted, so memory stays bounded at any size.
+const CSV_ROWS_PER_TASK: usize = 16_384;
+
+fn write_csv(
+    out: &mut dyn Write,
+    data: &Packed,
+    fit: &Consolidation,
+    posteriors: bool,
+) -> std::io::Result<()> {
+    let mut header = csv::Writer::from_writer(Vec::new());
+    let mut names = vec!["item".to_string(), "label".into(), "confidence".into()];
+    if posteriors {
+        names.extend(data.class_names.iter().map(|c| format!("p_{c}")));
+    }
+    header.write_record(&names)?;
+    out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    // Each task formats its rows with its own csv writer (quoting included);
+    // the byte buffers are written in order.
+    let format_rows = |rows: std::ops::Range<usize>| -> std::io::Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 32));
+        let mut row: Vec<String> = Vec::new();
+        for item in rows {
+            row.clear();
+            row.push(data.item_names[item].to_string());
+            row.push(data.class_names[fit.labels[item] as usize].clone());
+            row.push(prob_text(fit.confidence[item]));
+            if posteriors {
+                row.extend(fit.posteriors.row(item).iter().map(|&p| prob_text(p)));
+            }
+            w.write_record(&row)?;
+        }
+        w.into_inner().map_err(|e| e.into_error())
+    };
+    let batch = CSV_ROWS_PER_TASK * rayon::current_num_threads().max(1) * 2;
+    for start in (0..data.n_items()).step_by(batch) {
+        let end = (start + batch).min(data.n_items());
+        let buffers: Vec<std::io::Result<Vec<u8>>> = (start..end)
+            .step_by(CSV_ROWS_PER_TASK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|s| format_rows(s..(s + CSV_ROWS_PER_TASK).min(end)))
+            .collect();
+        for buffer in buffers {
+            out.write_all(&buffer?)?;
+        }
+    }
+    Ok(())
+}
+
+fn metadata(data: &Packed, fit: &Consolidation, options: &WriteOptions, item: usize) -> Value {
+    json!({
+        "class-name": data.class_names[fit.labels[item] as usize],
+        "confidence": prob(fit.confidence[item]),
+        "type": options.data_type.gt_type(),
+        "job-name": options.job_name,
+        "human-annotated": "yes",
+        "creation-date": options.creation_date,
+    })
+}
+
+/// One output-manifest line. A Ground Truth request's `dataObject` becomes
+/// `source-ref` (from `s3Uri`) or `source` (from `content`); other inputs
+/// give the item id as `item`.
+fn manifest_line(
+    data: &Packed,
+    fit: &Consolidation,
+    data_objects: &[Option<Value>],
+    options: &WriteOptions,
+    item: usize,
+) -> Value {
+    let mut line = Map::new();
+    match data_objects.get(item).and_then(Option::as_ref) {
+        Some(object) => {
+            if let Some(uri) = object.get("s3Uri") {
+                line.insert("source-ref".into(), uri.clone());
+            }
+            if let Some(content) = object.get("content") {
+                line.insert("source".into(), content.clone());
+            }
+        }
+        None => {
+            line.insert("item".into(), json!(data.item_names[item]));
+        }
+    }
+    let attr = &options.label_attribute;
+    line.insert(attr.clone(), json!(fit.labels[item]));
+    line.insert(
+        format!("{attr}-metadata"),
+        metadata(data, fit, options, item),
+    );
+    Value::Object(line)
+}
+
+fn gt_response_entry(
+    data: &Packed,
+    fit: &Consolidation,
+    options: &WriteOptions,
+    item: usize,
+) -> Value {
+    let attr = &options.label_attribute;
+    let mut content = Map::new();
+    content.insert(
+        attr.clone(),
+        json!({
+            "label": data.class_names[fit.labels[item] as usize],
+            "class-id": fit.labels[item],
+            "confidence": prob(fit.confidence[item]),
+        }),
+    );
+    content.insert(
+        format!("{attr}-metadata"),
+        metadata(data, fit, options, item),
+    );
+    json!({
+        "datasetObjectId": data.item_names[item],
+        "consolidatedAnnotation": { "content": Value::Object(content) },
+    })
+}
+
+/// Writes the worker report: id, annotation count, estimated accuracy and
+/// confusion matrix (`[true][given]`). JSON when `json`, else CSV with the
+/// matrix flattened into `c_<true>_<given>` columns.
+pub fn write_workers(
+    out: &mut dyn Write,
+    data: &Packed,
+    fit: &Consolidation,
+    json: bool,
+) -> std::io::Result<()> {
+    let k = data.n_classes();
+    if json {
+        let workers: Vec<Value> = (0..data.n_workers())
+            .map(|w| {
+                let matrix: Vec<Vec<Value>> = (0..k)
+                    .map(|t| (0..k).map(|l| prob(fit.confusion[[w, t, l]])).collect())
+                    .collect();
+                json!({
+                    "worker": data.worker_names[w],
+                    "annotations": data.worker_range(w).len(),
+                    "accuracy": prob(fit.worker_accuracy[w]),
+                    "confusion": matrix,
+                })
+            })
+            .collect();
+        let report = json!({ "classes": data.class_names, "workers": workers });
+        serde_json::to_writer(&mut *out, &report)?;
+        return out.write_all(b"\n");
+    }
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec![
+        "worker".to_string(),
+        "annotations".into(),
+        "accuracy".into(),
+    ];
+    for t in &data.class_names {
+        for l in &data.class_names {
+            header.push(format!("c_{t}_{l}"));
+        }
+    }
+    w.write_record(&header)?;
+    for worker in 0..data.n_workers() {
+        let mut row = vec![
+            data.worker_names[worker].to_string(),
+            data.worker_range(worker).len().to_string(),
+            prob_text(fit.worker_accuracy[worker]),
+        ];
+        for t in 0..k {
+            for l in 0..k {
+                row.push(prob_text(fit.confusion[[worker, t, l]]));
+            }
+        }
+        w.write_record(&row)?;
+    }
+    w.flush()
+}

@@ -1,0 +1,635 @@
+//! One EM run's model state on the device. Every buffer and bind group is
+//! made once here; each step only records dispatches. Between iterations a
+//! single f32 (the log-likelihood) is read back.
+
+use std::sync::Arc;
+
+use ndarray::Array2;
+
+use super::context::GpuContext;
+use super::params::{CountParams, NormaliseParams, PriorParams, ReduceParams};
+use super::plan::{plan_chunks, Chunk};
+use crate::engine::backend::cpu::confusion_from_log;
+use crate::engine::pack::Packed;
+use crate::error::{Error, Result};
+use crate::maths::{fixed_value, COUNT_FRAC_BITS, LL_FRAC_BITS, PROB_FRAC_BITS};
+use crate::{
+    engine::backend::ConfusionRule, engine::backend::EmSession, engine::backend::ModelParams,
+};
+
+/// Private arrays in the shaders are sized K; beyond this they would spill.
+pub const MAX_GPU_CLASSES: usize = 256;
+
+/// One dispatch: pipeline, bind group, grid.
+struct Dispatch {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    grid: (u32, u32),
+    // Keeps the uniform alive as long as the bind group.
+    _uniform: wgpu::Buffer,
+}
+
+impl Dispatch {
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.grid.0, self.grid.1, 1);
+    }
+}
+
+/// The device buffers of one chunk and its prepared dispatches.
+struct ChunkState {
+    n_items: usize,
+    item_offsets: wgpu::Buffer,
+    item_label: wgpu::Buffer,
+    posteriors: wgpu::Buffer,
+    vote_shares: Dispatch,
+    e_step: Dispatch,
+    ll_reduce: Vec<Dispatch>,
+    prior_reduce: Vec<Dispatch>,
+    m_segments: Option<Dispatch>,
+    m_combine: Option<Dispatch>,
+    // Held for the bind groups above.
+    _buffers: Vec<wgpu::Buffer>,
+}
+
+pub struct GpuSession {
+    ctx: Arc<GpuContext>,
+    k: usize,
+    n_workers: usize,
+    chunks: Vec<ChunkState>,
+    log_confusion: wgpu::Buffer,
+    log_priors: wgpu::Buffer,
+    counts: wgpu::Buffer,
+    normalise_uniform: wgpu::Buffer,
+    normalise: Dispatch,
+    prior_final: Vec<Dispatch>,
+    log_priors_step: Dispatch,
+    ll_final: Vec<Dispatch>,
+    ll_total: wgpu::Buffer,
+    accuracy_reduce: Vec<Dispatch>,
+    accuracy_total: wgpu::Buffer,
+    /// The population table [true][given] as fixed-point pairs, read by
+    /// confusion_normalise under the hierarchical rule.
+    population_sums: wgpu::Buffer,
+    /// Sums every worker's counts into `population_sums`, with its own
+    /// K²-wide scratch: built at the first hierarchical M-step, so other
+    /// methods do not hold it.
+    population_reduce: Option<(Vec<Dispatch>, [wgpu::Buffer; 2])>,
+    _buffers: Vec<wgpu::Buffer>,
+}
+
+/// Builds the passes that reduce `n_rows` rows of `input` (plain f32, or
+/// (hi, lo) pairs when `pairs_in`) to one row of pairs written at `out_row`
+/// of `output`, ping-ponging through `scratch`.
+#[allow(clippy::too_many_arguments)]
+fn reduction(
+    ctx: &GpuContext,
+    input: &wgpu::Buffer,
+    pairs_in: bool,
+    frac_bits: u32,
+    n_rows: usize,
+    width: usize,
+    output: &wgpu::Buffer,
+    out_row: usize,
+    scratch: [&wgpu::Buffer; 2],
+) -> Result<Vec<Dispatch>> {
+    let pipeline = ctx.pipeline("reduce_rows", 0)?;
+    let mut passes = Vec::new();
+    let mut rows = n_rows.max(1);
+    let mut src = input;
+    let mut toggle = 0;
+    let mut input_pairs = pairs_in as u32;
+    loop {
+        let groups = rows.div_ceil(256);
+        let (dst, row) = if groups == 1 {
+            (output, out_row)
+        } else {
+            (scratch[toggle], 0)
+        };
+        let uniform = ctx.uniform(
+            "reduce_rows params",
+            &ReduceParams {
+                n_rows: rows as u32,
+                width: width as u32,
+                out_row: row as u32,
+                input_pairs,
+                frac_bits,
+                _pad: [0; 3],
+            },
+        );
+        passes.push(Dispatch {
+            bind_group: ctx.bind(&pipeline, "reduce_rows", &[&uniform, src, dst]),
+            pipeline: pipeline.clone(),
+            grid: ctx.grid_groups(groups as u64),
+            _uniform: uniform,
+        });
+        if groups == 1 {
+            return Ok(passes);
+        }
+        src = scratch[toggle];
+        toggle ^= 1;
+        rows = groups;
+        input_pairs = 1;
+    }
+}
+
+impl GpuSession {
+    pub fn new(ctx: Arc<GpuContext>, data: &Packed) -> Result<Self> {
+        let k = data.n_classes();
+        if k > MAX_GPU_CLASSES {
+            return Err(Error::Limit(format!(
+                "{k} classes: the GPU backend handles at most {MAX_GPU_CLASSES}; use --backend cpu"
+            )));
+        }
+        let plan = plan_chunks(data, ctx.max_binding_bytes())?;
+        let n_workers = data.n_workers();
+        let f = std::mem::size_of::<f32>() as u64;
+        let wkk = (n_workers * k * k) as u64;
+
+        let log_confusion = ctx.zeroed("log_confusion", wkk * f)?;
+        let counts = ctx.zeroed("counts", wkk * f)?;
+        let log_priors = ctx.storage("log_priors", &vec![-(k as f32).ln(); k])?;
+        let worker_n: Vec<f32> = (0..n_workers)
+            .map(|w| data.worker_range(w).len() as f32)
+            .collect();
+        let worker_n = ctx.storage("worker_n", &worker_n)?;
+        let accuracy = ctx.zeroed("accuracy", n_workers as u64 * f)?;
+        let n_chunks = plan.len();
+        // Reduction outputs are fixed-point (lo, hi) pairs: two u32 per value.
+        let prior_chunk_sums = ctx.zeroed("prior_chunk_sums", (n_chunks * k * 2) as u64 * f)?;
+        let ll_chunk_sums = ctx.zeroed("ll_chunk_sums", (n_chunks * 2) as u64 * f)?;
+        let prior_sums = ctx.zeroed("prior_sums", (k * 2) as u64 * f)?;
+        let ll_total = ctx.zeroed("ll_total", 2 * f)?;
+        let accuracy_total = ctx.zeroed("accuracy_total", 2 * f)?;
+        let population_sums = ctx.zeroed("population_sums", (k * k * 2) as u64 * f)?;
+        let largest = plan
+            .iter()
+            .map(|c| c.n_items())
+            .max()
+            .unwrap_or(0)
+            .max(n_chunks)
+            .max(n_workers);
+        let scratch_bytes = (largest.div_ceil(256) * k.max(1) * 2) as u64 * f;
+        let scratch = [
+            ctx.zeroed("reduce scratch a", scratch_bytes)?,
+            ctx.zeroed("reduce scratch b", scratch_bytes)?,
+        ];
+        let scratch_refs = [&scratch[0], &scratch[1]];
+
+        let mut chunks = Vec::with_capacity(n_chunks);
+        for (c, chunk) in plan.iter().enumerate() {
+            chunks.push(Self::chunk_state(
+                &ctx,
+                data,
+                chunk,
+                c,
+                [
+                    &log_confusion,
+                    &log_priors,
+                    &counts,
+                    &prior_chunk_sums,
+                    &ll_chunk_sums,
+                ],
+                scratch_refs,
+            )?);
+        }
+
+        let normalise_uniform = ctx.uniform(
+            "confusion_normalise params",
+            &NormaliseParams {
+                n_workers: n_workers as u32,
+                rule: 0,
+                smoothing: 0.0,
+                prior_correct: 0.0,
+                prior_accuracy: 0.0,
+                strength: 0.0,
+                count_frac_bits: COUNT_FRAC_BITS,
+                _pad: 0,
+            },
+        );
+        let pipeline = ctx.pipeline("confusion_normalise", k)?;
+        let normalise = Dispatch {
+            bind_group: ctx.bind(
+                &pipeline,
+                "confusion_normalise",
+                &[
+                    &normalise_uniform,
+                    &counts,
+                    &worker_n,
+                    &log_confusion,
+                    &accuracy,
+                    &population_sums,
+                ],
+            ),
+            pipeline,
+            grid: ctx.grid((n_workers * k) as u64),
+            _uniform: normalise_uniform.clone(),
+        };
+        let prior_final = reduction(
+            &ctx,
+            &prior_chunk_sums,
+            true,
+            PROB_FRAC_BITS,
+            n_chunks,
+            k,
+            &prior_sums,
+            0,
+            scratch_refs,
+        )?;
+        let prior_uniform = ctx.uniform(
+            "log_priors params",
+            &PriorParams {
+                n_classes: k as u32,
+                n_items: data.n_items() as u32,
+                frac_bits: PROB_FRAC_BITS,
+                _pad: 0,
+            },
+        );
+        let pipeline = ctx.pipeline("log_priors", 0)?;
+        let log_priors_step = Dispatch {
+            bind_group: ctx.bind(
+                &pipeline,
+                "log_priors",
+                &[&prior_uniform, &prior_sums, &log_priors],
+            ),
+            pipeline,
+            grid: (k.div_ceil(64) as u32, 1),
+            _uniform: prior_uniform,
+        };
+        let ll_final = reduction(
+            &ctx,
+            &ll_chunk_sums,
+            true,
+            LL_FRAC_BITS,
+            n_chunks,
+            1,
+            &ll_total,
+            0,
+            scratch_refs,
+        )?;
+        let accuracy_reduce = reduction(
+            &ctx,
+            &accuracy,
+            false,
+            PROB_FRAC_BITS,
+            n_workers,
+            1,
+            &accuracy_total,
+            0,
+            scratch_refs,
+        )?;
+        ctx.check()?;
+        Ok(GpuSession {
+            ctx,
+            k,
+            n_workers,
+            chunks,
+            log_confusion,
+            log_priors,
+            counts,
+            normalise_uniform,
+            normalise,
+            prior_final,
+            log_priors_step,
+            ll_final,
+            ll_total,
+            accuracy_reduce,
+            accuracy_total,
+            population_sums: population_sums.clone(),
+            population_reduce: None,
+            _buffers: vec![
+                population_sums,
+                worker_n,
+                accuracy,
+                prior_chunk_sums,
+                ll_chunk_sums,
+                prior_sums,
+                scratch[0].clone(),
+                scratch[1].clone(),
+            ],
+        })
+    }
+
+    /// The passes that sum every worker's soft counts (K² columns) into the
+    /// population table, and the scratch they ping-pong through.
+    fn build_population_reduce(&self) -> Result<(Vec<Dispatch>, [wgpu::Buffer; 2])> {
+        let width = self.k * self.k;
+        let f = std::mem::size_of::<f32>() as u64;
+        let bytes = (self.n_workers.div_ceil(256) * width.max(1) * 2) as u64 * f;
+        let scratch = [
+            self.ctx.zeroed("population scratch a", bytes)?,
+            self.ctx.zeroed("population scratch b", bytes)?,
+        ];
+        let passes = reduction(
+            &self.ctx,
+            &self.counts,
+            false,
+            COUNT_FRAC_BITS,
+            self.n_workers,
+            width,
+            &self.population_sums,
+            0,
+            [&scratch[0], &scratch[1]],
+        )?;
+        self.ctx.check()?;
+        Ok((passes, scratch))
+    }
+
+    /// Uploads one chunk and prepares its dispatches. `shared` is
+    /// [log_confusion, log_priors, counts, prior_chunk_sums, ll_chunk_sums].
+    fn chunk_state(
+        ctx: &GpuContext,
+        data: &Packed,
+        chunk: &Chunk,
+        index: usize,
+        shared: [&wgpu::Buffer; 5],
+        scratch: [&wgpu::Buffer; 2],
+    ) -> Result<ChunkState> {
+        let [log_confusion, log_priors, counts, prior_chunk_sums, ll_chunk_sums] = shared;
+        let k = data.n_classes();
+        let n = chunk.n_items();
+        let f = std::mem::size_of::<f32>() as u64;
+        let range = chunk.annotations.clone();
+        let item_offsets = ctx.storage("item_offsets", &chunk.item_offsets)?;
+        let item_worker = ctx.storage("item_worker", &data.item_worker[range.clone()])?;
+        let item_label = ctx.storage("item_label", &data.item_label[range])?;
+        let posteriors = ctx.zeroed("posteriors", (n * k) as u64 * f)?;
+        let ll_terms = ctx.zeroed("ll_terms", n as u64 * f)?;
+
+        let item_uniform = || ctx.uniform("item params", &CountParams::new(n));
+        let pipeline = ctx.pipeline("vote_shares", k)?;
+        let uniform = item_uniform();
+        let vote_shares = Dispatch {
+            bind_group: ctx.bind(
+                &pipeline,
+                "vote_shares",
+                &[&uniform, &item_offsets, &item_label, &posteriors],
+            ),
+            pipeline,
+            grid: ctx.grid(n as u64),
+            _uniform: uniform,
+        };
+        let pipeline = ctx.pipeline("ds_e_step", k)?;
+        let uniform = item_uniform();
+        let e_step = Dispatch {
+            bind_group: ctx.bind(
+                &pipeline,
+                "ds_e_step",
+                &[
+                    &uniform,
+                    &item_offsets,
+                    &item_worker,
+                    &item_label,
+                    log_confusion,
+                    log_priors,
+                    &posteriors,
+                    &ll_terms,
+                ],
+            ),
+            pipeline,
+            grid: ctx.grid(n as u64),
+            _uniform: uniform,
+        };
+        let ll_reduce = reduction(
+            ctx,
+            &ll_terms,
+            false,
+            LL_FRAC_BITS,
+            n,
+            1,
+            ll_chunk_sums,
+            index,
+            scratch,
+        )?;
+        let prior_reduce = reduction(
+            ctx,
+            &posteriors,
+            false,
+            PROB_FRAC_BITS,
+            n,
+            k,
+            prior_chunk_sums,
+            index,
+            scratch,
+        )?;
+
+        let mut buffers = vec![item_worker, ll_terms];
+        let (m_segments, m_combine) = if chunk.wk_item.is_empty() {
+            (None, None)
+        } else {
+            let segment_start = ctx.storage("segment_start", &chunk.segment_start)?;
+            let wk_item = ctx.storage("wk_item", &chunk.wk_item)?;
+            let wk_label = ctx.storage("wk_label", &chunk.wk_label)?;
+            let partial = ctx.zeroed("partial", (chunk.n_segments() * k * k) as u64 * f)?;
+            let run_start = ctx.storage("run_start", &chunk.run_start)?;
+            let run_worker = ctx.storage("run_worker", &chunk.run_worker)?;
+            let pipeline = ctx.pipeline("ds_m_step_segments", k)?;
+            let uniform = ctx.uniform("segment params", &CountParams::new(chunk.n_segments()));
+            let segments = Dispatch {
+                bind_group: ctx.bind(
+                    &pipeline,
+                    "ds_m_step_segments",
+                    &[
+                        &uniform,
+                        &segment_start,
+                        &wk_item,
+                        &wk_label,
+                        &posteriors,
+                        &partial,
+                    ],
+                ),
+                pipeline,
+                grid: ctx.grid((chunk.n_segments() * k) as u64),
+                _uniform: uniform,
+            };
+            let pipeline = ctx.pipeline("ds_m_step_combine", k)?;
+            let uniform = ctx.uniform("combine params", &CountParams::new(chunk.n_runs()));
+            let combine = Dispatch {
+                bind_group: ctx.bind(
+                    &pipeline,
+                    "ds_m_step_combine",
+                    &[&uniform, &run_start, &run_worker, &partial, counts],
+                ),
+                pipeline,
+                grid: ctx.grid((chunk.n_runs() * k) as u64),
+                _uniform: uniform,
+            };
+            buffers.extend([
+                segment_start,
+                wk_item,
+                wk_label,
+                partial,
+                run_start,
+                run_worker,
+            ]);
+            (Some(segments), Some(combine))
+        };
+        Ok(ChunkState {
+            n_items: n,
+            item_offsets,
+            item_label,
+            posteriors,
+            vote_shares,
+            e_step,
+            ll_reduce,
+            prior_reduce,
+            m_segments,
+            m_combine,
+            _buffers: buffers,
+        })
+    }
+
+    fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) -> Result<()> {
+        self.ctx.run_pass(label, record)
+    }
+}
+
+impl EmSession for GpuSession {
+    fn mv_counts(&mut self) -> Result<Array2<u32>> {
+        let k = self.k;
+        let pipeline = self.ctx.pipeline("mv_counts", k)?;
+        let mut all = Vec::new();
+        for chunk in &self.chunks {
+            let counts = self
+                .ctx
+                .zeroed("mv counts", (chunk.n_items * k * 4) as u64)?;
+            let uniform = self
+                .ctx
+                .uniform("mv params", &CountParams::new(chunk.n_items));
+            let dispatch = Dispatch {
+                bind_group: self.ctx.bind(
+                    &pipeline,
+                    "mv_counts",
+                    &[&uniform, &chunk.item_offsets, &chunk.item_label, &counts],
+                ),
+                pipeline: pipeline.clone(),
+                grid: self.ctx.grid(chunk.n_items as u64),
+                _uniform: uniform,
+            };
+            self.run("mv_counts", |pass| dispatch.record(pass))?;
+            all.extend(
+                self.ctx
+                    .read::<u32>(&counts, 0, (chunk.n_items * k) as u64)?,
+            );
+        }
+        let n_items = all.len() / k.max(1);
+        Ok(Array2::from_shape_vec((n_items, k), all).expect("shape"))
+    }
+
+    fn init_posteriors_from_votes(&mut self) -> Result<()> {
+        self.run("vote_shares", |pass| {
+            for chunk in &self.chunks {
+                chunk.vote_shares.record(pass);
+            }
+        })
+    }
+
+    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
+        self.ctx.write(&self.log_confusion, log_confusion);
+        self.ctx.write(&self.log_priors, log_priors);
+        self.run("init_params", |_| {})
+    }
+
+    fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
+        let (rule_id, smoothing, prior_correct, prior_accuracy, strength) = match rule {
+            ConfusionRule::Full {
+                smoothing,
+                prior_correct,
+            } => (0, smoothing, prior_correct, 0.0, 0.0),
+            ConfusionRule::OneCoin { smoothing } => (1, smoothing, 0.0, 0.0, 0.0),
+            ConfusionRule::Modified { prior_accuracy } => (2, 0.0, 0.0, prior_accuracy, 0.0),
+            ConfusionRule::Hierarchical {
+                strength,
+                prior_correct,
+            } => (3, 0.0, prior_correct, 0.0, strength),
+        };
+        let hierarchical = rule_id == 3;
+        if hierarchical && self.population_reduce.is_none() {
+            self.population_reduce = Some(self.build_population_reduce()?);
+        }
+        self.ctx.write(
+            &self.normalise_uniform,
+            &[NormaliseParams {
+                n_workers: self.n_workers as u32,
+                rule: rule_id,
+                smoothing,
+                prior_correct,
+                prior_accuracy,
+                strength,
+                count_frac_bits: COUNT_FRAC_BITS,
+                _pad: 0,
+            }],
+        );
+        let mut encoder = self.ctx.encoder("m_step");
+        encoder.clear_buffer(&self.counts, 0, None);
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("m_step"),
+                timestamp_writes: None,
+            });
+            for chunk in &self.chunks {
+                chunk.prior_reduce.iter().for_each(|d| d.record(&mut pass));
+                if let (Some(segments), Some(combine)) = (&chunk.m_segments, &chunk.m_combine) {
+                    segments.record(&mut pass);
+                    combine.record(&mut pass);
+                }
+            }
+            self.prior_final.iter().for_each(|d| d.record(&mut pass));
+            self.log_priors_step.record(&mut pass);
+            if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
+                passes.iter().for_each(|d| d.record(&mut pass));
+            }
+            self.normalise.record(&mut pass);
+        }
+        self.ctx.submit(encoder)
+    }
+
+    fn e_step(&mut self) -> Result<f64> {
+        self.run("e_step", |pass| {
+            for chunk in &self.chunks {
+                chunk.e_step.record(pass);
+                chunk.ll_reduce.iter().for_each(|d| d.record(pass));
+            }
+            self.ll_final.iter().for_each(|d| d.record(pass));
+        })?;
+        let pair = self.ctx.read::<u32>(&self.ll_total, 0, 2)?;
+        Ok(fixed_value(pair[0], pair[1], LL_FRAC_BITS))
+    }
+
+    fn mean_worker_accuracy(&mut self) -> Result<f32> {
+        if self.n_workers == 0 {
+            return Ok(0.0);
+        }
+        self.run("mean_worker_accuracy", |pass| {
+            self.accuracy_reduce.iter().for_each(|d| d.record(pass));
+        })?;
+        let pair = self.ctx.read::<u32>(&self.accuracy_total, 0, 2)?;
+        Ok((fixed_value(pair[0], pair[1], PROB_FRAC_BITS) / self.n_workers as f64) as f32)
+    }
+
+    fn read_posteriors(&mut self) -> Result<Array2<f32>> {
+        let mut all = Vec::new();
+        for chunk in &self.chunks {
+            all.extend(self.ctx.read::<f32>(
+                &chunk.posteriors,
+                0,
+                (chunk.n_items * self.k) as u64,
+            )?);
+        }
+        let n_items = all.len() / self.k.max(1);
+        Ok(Array2::from_shape_vec((n_items, self.k), all).expect("shape"))
+    }
+
+    fn read_params(&mut self) -> Result<ModelParams> {
+        let k = self.k;
+        let log_priors = self.ctx.read::<f32>(&self.log_priors, 0, k as u64)?;
+        let log_confusion =
+            self.ctx
+                .read::<f32>(&self.log_confusion, 0, (self.n_workers * k * k) as u64)?;
+        Ok(ModelParams {
+            class_priors: log_priors.iter().map(|l| l.exp()).collect(),
+            confusion: confusion_from_log(&log_confusion, self.n_workers, k),
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Backends run the step-level operations that algorithms call.
+//!
+//! The EM loop and its convergence test live once, in `algo`; a backend only
+//! runs the steps. An [`EmSession`] owns the packed data and the model state
+//! (posteriors, class priors, confusion tables) where the backend keeps them:
+//! host memory for the CPU, device buffers for a GPU. Between iterations only
+//! the log-likelihood crosses back; posteriors and parameters are read once at
+//! the end.
+
+pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+
+use ndarray::{Array2, Array3};
+
+use crate::engine::pack::masks::MaskBatch;
+use crate::engine::pack::Packed;
+use crate::error::Result;
+use crate::maths::TieBreak;
+
+/// Probabilities below this are floored before taking logs, so that a
+/// class nobody chose gives a large negative log-probability instead of
+/// `-inf` (which would turn sums into NaN on some devices).
+pub const PROB_FLOOR: f32 = 1e-30;
+
+/// Soft counts are clipped to at least this before normalising (as
+/// crowd-kit's Dawid-Skene does), so an unseen (true, given) cell stays
+/// positive.
+pub const COUNT_FLOOR: f32 = 1e-10;
+
+/// How the M-step turns a worker's soft counts `C[t][l]` (true class t,
+/// given label l) into a confusion table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ConfusionRule {
+    /// Dawid-Skene: each row `C[t][·] + smoothing`, plus `prior_correct` on
+    /// the diagonal, normalised: the MAP estimate under a Dirichlet prior.
+    Full { smoothing: f32, prior_correct: f32 },
+    /// One accuracy per worker: `(trace(C) + smoothing) / (n + K·smoothing)`
+    /// on the diagonal, the rest spread evenly over the other classes.
+    OneCoin { smoothing: f32 },
+    /// Ground Truth's modified Dawid-Skene: `C += n·M(acc) + (n/2)·M(prior)`
+    /// with `acc = trace(C)/n` and `M(a)` the matrix with `a` on the diagonal
+    /// and `(1-a)/(K-1)` elsewhere; rows then normalised.
+    Modified { prior_accuracy: f32 },
+    /// Hierarchical Dawid-Skene, variational: each worker's row `t` has the
+    /// Dirichlet posterior `α = C[t][·] + strength·π[t][·] + prior_correct·[t = ·]`,
+    /// where `π` is the population confusion (every worker's counts summed,
+    /// rows normalised), so a worker with few annotations keeps close to the
+    /// population; the E-step uses `E[log θ] = ψ(α) − ψ(Σα)` (IBCC).
+    Hierarchical { strength: f32, prior_correct: f32 },
+}
+
+/// The parameters of a fitted model, read back once at the end.
+#[derive(Debug, Clone)]
+pub struct ModelParams {
+    /// Class priors, length K.
+    pub class_priors: Vec<f32>,
+    /// Confusion tables `[worker][true][given]`, rows summing to 1.
+    pub confusion: Array3<f32>,
+}
+
+/// A backend: where the kernels run.
+pub trait Backend: Send + Sync {
+    /// A short human-readable name, e.g. `cpu (2 threads)` or the adapter.
+    fn name(&self) -> String;
+
+    /// Starts an EM session over `data`: uploads what the steps need.
+    fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>>;
+}
+
+/// The model state of one EM run, kept where the backend computes.
+pub trait EmSession {
+    /// Majority-vote counts: `[item][class]` number of votes.
+    fn mv_counts(&mut self) -> Result<Array2<u32>>;
+
+    /// Posteriors := each item's vote shares (soft majority vote); an item
+    /// without votes gets uniform posteriors.
+    fn init_posteriors_from_votes(&mut self) -> Result<()>;
+
+    /// Parameters := the given log class priors (length K) and log-confusion
+    /// tables (`[worker][given][true]`).
+    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()>;
+
+    /// Parameters := every worker with `accuracy` on the diagonal and the rest
+    /// spread evenly; uniform class priors. (Ground Truth's start.)
+    fn init_symmetric(&mut self, accuracy: f32, n_workers: usize, k: usize) -> Result<()> {
+        let table = cpu::symmetric_log_table(accuracy, k);
+        let all: Vec<f32> = std::iter::repeat_n(table, n_workers).flatten().collect();
+        self.init_params(&vec![-(k as f32).ln(); k], &all)
+    }
+
+    /// M-step: class priors := mean posterior; confusion tables from the soft
+    /// counts under `rule`.
+    fn m_step(&mut self, rule: ConfusionRule) -> Result<()>;
+
+    /// E-step: posteriors from the current parameters. Returns the marginal
+    /// log-likelihood of all annotations (summed in f64).
+    fn e_step(&mut self) -> Result<f64>;
+
+    /// Mean over workers with annotations of `trace(C)/n` from the last
+    /// M-step's soft counts.
+    fn mean_worker_accuracy(&mut self) -> Result<f32>;
+
+    /// Reads the posteriors `[item][class]`.
+    fn read_posteriors(&mut self) -> Result<Array2<f32>>;
+
+    /// Reads the class priors and confusion tables.
+    fn read_params(&mut self) -> Result<ModelParams>;
+}
+
+/// A backend that runs the segmentation steps.
+pub trait SegBackend: Send + Sync {
+    /// A short human-readable name, e.g. `cpu (2 threads)` or the adapter.
+    fn name(&self) -> String;
+
+    /// Starts a session over `batch`: uploads the masks.
+    fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>>;
+}
+
+/// Vote maps and the consensus of one batch of masks, kept where the
+/// backend computes. Steps run in the order vote → decide → agreement.
+pub trait SegSession {
+    /// Votes := each mask's one-hot labels times its weight (`[mask]`,
+    /// at most [`cpu::seg::MAX_PIXEL_WEIGHT`] per pixel in all), summed per
+    /// pixel, then smoothed along rows and columns with `taps` (one tap:
+    /// no smoothing).
+    fn vote(&mut self, mask_weight: &[u32], taps: &[u32]) -> Result<()>;
+
+    /// Consensus := each pixel's winning class and its share of the votes.
+    fn decide(&mut self, ties: TieBreak, seed: u32) -> Result<()>;
+
+    /// For each mask, how many of its pixels carry the consensus label.
+    fn agreement(&mut self) -> Result<Vec<u32>>;
+
+    /// One STAPLE EM step. E: each pixel's posterior over the true class,
+    /// from the votes of the last `vote` as its spatial prior (see
+    /// [`cpu::staple`]) and the raters' confusion tables `log_confusion`
+    /// (`[rater][given][true]`, log-probabilities; mask `m` is rated by
+    /// `mask_rater[m]`). Consensus := each pixel's most probable class and
+    /// its probability. Returns, per mask, the soft confusion counts
+    /// `[mask][given][true]` that the M-step normalises.
+    fn staple_step(&mut self, mask_rater: &[u32], log_confusion: &[f32]) -> Result<Vec<f32>>;
+
+    /// Reads the consensus labels and per-pixel confidence, `[pixel]`; once,
+    /// at the end (a session may hand over its buffers).
+    fn read_consensus(&mut self) -> Result<(Vec<u8>, Vec<f32>)>;
+}

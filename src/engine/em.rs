@@ -1,0 +1,171 @@
+//! The EM loop, written once for every backend and EM method: start, then
+//! E-step / stopping test / M-step. Methods choose the start and the M-step
+//! rule; backends run the steps.
+
+use ndarray::Array2;
+
+use crate::engine::backend::{Backend, ConfusionRule, EmSession, ModelParams};
+use crate::engine::pack::Packed;
+use crate::error::Result;
+
+/// How EM starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Start<'a> {
+    /// Posteriors from vote shares, then an M-step (crowd-kit's start).
+    Votes,
+    /// Every worker with this accuracy on a symmetric table, uniform priors
+    /// (Ground Truth's start; the first E-step sees uniform item posteriors).
+    Symmetric(f32),
+    /// Given log class priors and log-confusion tables `[worker][given][true]`
+    /// (the spectral start).
+    Given {
+        log_priors: &'a [f32],
+        log_confusion: &'a [f32],
+    },
+}
+
+/// The M-step rule of an EM method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MStepRule {
+    /// The same rule every iteration.
+    Fixed(ConfusionRule),
+    /// Ground Truth's modified Dawid-Skene: the all-worker prior accuracy is
+    /// `initial_accuracy`, then the mean worker accuracy of the previous
+    /// M-step (the only rule that reads that mean back from the device).
+    Modified {
+        /// The population accuracy before the first M-step.
+        initial_accuracy: f32,
+    },
+}
+
+/// How long EM runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stopping {
+    /// Most E-steps.
+    pub max_iter: usize,
+    /// Converged when `|ΔLL| ≤ tol·|LL|`.
+    pub tol: f64,
+}
+
+/// What an EM run ends with, read back once.
+#[derive(Debug, Clone)]
+pub struct EmFit {
+    /// `[item][class]` posteriors after the last E-step.
+    pub posteriors: Array2<f32>,
+    /// Class priors and confusion tables after the last M-step.
+    pub model: ModelParams,
+    /// Log-likelihood after each E-step.
+    pub log_likelihood: Vec<f64>,
+    /// Whether the stopping test was met before `max_iter`.
+    pub converged: bool,
+}
+
+/// True when EM has converged: `|ΔLL| ≤ tol·|LL|`.
+///
+/// Ground Truth's notebook tests `(LL − prevLL)/prevLL < tol`, which is
+/// negative (so "converged") whenever LL rises, because LL < 0: it stops after
+/// two epochs. accord uses the relative change's absolute value instead.
+pub fn converged(previous: f64, current: f64, tol: f64) -> bool {
+    (current - previous).abs() <= tol * current.abs()
+}
+
+/// Runs EM: start, then E-step / stopping test / M-step until converged or
+/// `stopping.max_iter` E-steps.
+pub fn run_em(
+    data: &Packed,
+    backend: &dyn Backend,
+    stopping: Stopping,
+    start: Start<'_>,
+    m_rule: MStepRule,
+    on_iteration: &mut dyn FnMut(usize, f64),
+) -> Result<EmFit> {
+    let mut session = backend.em_session(data)?;
+    // The population accuracy only matters to (and is only read back for)
+    // the modified rule.
+    let mut population_accuracy = match m_rule {
+        MStepRule::Modified { initial_accuracy } => initial_accuracy,
+        MStepRule::Fixed(_) => 0.0,
+    };
+    match start {
+        Start::Votes => {
+            session.init_posteriors_from_votes()?;
+            m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
+        }
+        Start::Symmetric(accuracy) => {
+            session.init_symmetric(accuracy, data.n_workers(), data.n_classes())?
+        }
+        Start::Given {
+            log_priors,
+            log_confusion,
+        } => session.init_params(log_priors, log_confusion)?,
+    }
+    let mut history = Vec::new();
+    let mut converged_flag = false;
+    for iteration in 1..=stopping.max_iter {
+        let ll = session.e_step()?;
+        on_iteration(iteration, ll);
+        let previous = history.last().copied();
+        history.push(ll);
+        if previous.is_some_and(|p| converged(p, ll, stopping.tol)) {
+            converged_flag = true;
+            break;
+        }
+        if iteration == stopping.max_iter {
+            break;
+        }
+        m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
+    }
+    let posteriors = session.read_posteriors()?;
+    let model = session.read_params()?;
+    Ok(EmFit {
+        posteriors,
+        model,
+        log_likelihood: history,
+        converged: converged_flag,
+    })
+}
+
+/// One M-step under `m_rule`; the modified rule also reads back the new
+/// population accuracy into `population` (start it at the rule's
+/// `initial_accuracy`).
+pub fn m_step(session: &mut dyn EmSession, m_rule: MStepRule, population: &mut f32) -> Result<()> {
+    match m_rule {
+        MStepRule::Fixed(rule) => session.m_step(rule),
+        MStepRule::Modified { .. } => {
+            session.m_step(ConfusionRule::Modified {
+                prior_accuracy: *population,
+            })?;
+            *population = session.mean_worker_accuracy()?;
+            Ok(())
+        }
+    }
+}
+
+/// Each row's most probable class (the first on exact ties) and its
+/// probability.
+pub fn argmax_rows(posteriors: &[f32], k: usize) -> (Vec<u32>, Vec<f32>) {
+    posteriors
+        .chunks(k)
+        .map(|row| {
+            let mut best = 0;
+            for (c, &p) in row.iter().enumerate() {
+                if p > row[best] {
+                    best = c;
+                }
+            }
+            (best as u32, row[best])
+        })
+        .unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rising_likelihood_is_not_convergence() {
+        // Ground Truth's published test would call this converged.
+        assert!(!converged(-100.0, -90.0, 1e-8));
+        assert!(converged(-100.0, -100.0 + 1e-7, 1e-8));
+    }
+}

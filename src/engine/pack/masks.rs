@@ -1,0 +1,228 @@
+//! Segmentation masks packed for the kernels: one flat array of class ids
+//! (one byte per pixel) holding, image after image, each of the image's
+//! worker masks in turn, plus a small table per image. The same layout on
+//! the host and (four pixels to a `u32`) on a device.
+
+use crate::engine::pack::{Interner, Names};
+use crate::error::{Error, Result};
+
+/// Class ids are stored in one byte per pixel.
+pub const MAX_SEGMENTATION_CLASSES: usize = 256;
+
+/// Where one image's masks lie in [`MaskBatch::labels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageSlot {
+    pub width: u32,
+    pub height: u32,
+    /// Index of the image's first mask in [`MaskBatch::mask_worker`].
+    pub first_mask: u32,
+    pub n_masks: u32,
+    /// Offset of the image's first mask in [`MaskBatch::labels`]; mask `r`
+    /// of the image starts at `pixel_start + r · width · height`.
+    pub pixel_start: u64,
+    /// Offset of the image's pixels in per-pixel outputs (votes, labels):
+    /// the sum of the pixel counts of the images before it.
+    pub output_start: u64,
+}
+
+impl ImageSlot {
+    pub fn pixels(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+}
+
+/// Masks of many images by many workers.
+#[derive(Debug, Clone, Default)]
+pub struct MaskBatch {
+    pub image_names: Names,
+    pub worker_names: Names,
+    pub class_names: Vec<String>,
+    pub images: Vec<ImageSlot>,
+    /// The worker of each mask, images in order, masks in input order.
+    pub mask_worker: Vec<u32>,
+    /// Class id of every pixel of every mask.
+    pub labels: Vec<u8>,
+}
+
+impl MaskBatch {
+    pub fn n_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    pub fn n_workers(&self) -> usize {
+        self.worker_names.len()
+    }
+
+    /// Pixels over all images (the length of per-pixel outputs).
+    pub fn output_pixels(&self) -> usize {
+        self.images
+            .last()
+            .map_or(0, |s| s.output_start as usize + s.pixels())
+    }
+
+    /// Mask `r` of image `image`.
+    pub fn mask(&self, image: usize, r: usize) -> &[u8] {
+        let slot = &self.images[image];
+        let start = slot.pixel_start as usize + r * slot.pixels();
+        &self.labels[start..start + slot.pixels()]
+    }
+}
+
+/// One mask as a reader found it.
+pub struct Mask<'a> {
+    pub image: &'a str,
+    pub worker: &'a str,
+    pub width: u32,
+    pub height: u32,
+    /// Class ids, row-major, `width · height` of them.
+    pub pixels: &'a [u8],
+}
+
+/// Collects masks (grouped by image or not) and lays them out by image.
+#[derive(Debug, Default)]
+pub struct MaskBuilder {
+    images: Interner,
+    workers: Interner,
+    class_names: Vec<String>,
+    per_image: Vec<PendingImage>,
+}
+
+/// An image's size and its masks as (worker, pixels), until `finish`.
+#[derive(Debug)]
+struct PendingImage {
+    size: (u32, u32),
+    masks: Vec<(u32, Vec<u8>)>,
+}
+
+impl MaskBuilder {
+    /// A builder for masks whose class ids index `class_names`.
+    pub fn new(class_names: Vec<String>) -> Result<Self> {
+        if class_names.is_empty() || class_names.len() > MAX_SEGMENTATION_CLASSES {
+            return Err(Error::Limit(format!(
+                "{} segmentation classes; accord stores class ids in one byte, so 1 to {MAX_SEGMENTATION_CLASSES} are accepted",
+                class_names.len()
+            )));
+        }
+        Ok(MaskBuilder {
+            class_names,
+            ..Default::default()
+        })
+    }
+
+    /// Adds one mask. Errors (as a problem to report with the caller's
+    /// location) when its size differs from the image's other masks or a
+    /// pixel holds a class id out of range.
+    pub fn push(&mut self, mask: Mask) -> std::result::Result<(), String> {
+        let expected = mask.width as usize * mask.height as usize;
+        if mask.pixels.len() != expected {
+            return Err(format!(
+                "mask has {} pixels, not {}×{} = {expected}",
+                mask.pixels.len(),
+                mask.width,
+                mask.height
+            ));
+        }
+        let k = self.class_names.len();
+        if let Some(&bad) = mask.pixels.iter().find(|&&c| c as usize >= k) {
+            return Err(format!(
+                "pixel class id {bad} is out of range: there are {k} classes"
+            ));
+        }
+        let image = self.images.intern(mask.image) as usize;
+        let worker = self.workers.intern(mask.worker);
+        if image == self.per_image.len() {
+            self.per_image.push(PendingImage {
+                size: (mask.width, mask.height),
+                masks: Vec::new(),
+            });
+        }
+        let PendingImage { size, masks } = &mut self.per_image[image];
+        if *size != (mask.width, mask.height) {
+            return Err(format!(
+                "mask of image {:?} by {:?} is {}×{}, but the image's other masks are {}×{}",
+                mask.image, mask.worker, mask.width, mask.height, size.0, size.1
+            ));
+        }
+        masks.push((worker, mask.pixels.to_vec()));
+        Ok(())
+    }
+
+    /// Lays the masks out image after image.
+    pub fn finish(self) -> MaskBatch {
+        let total: usize = self
+            .per_image
+            .iter()
+            .map(|p| p.masks.iter().map(|(_, m)| m.len()).sum::<usize>())
+            .sum();
+        let mut batch = MaskBatch {
+            image_names: self.images.into_names(),
+            worker_names: self.workers.into_names(),
+            class_names: self.class_names,
+            labels: Vec::with_capacity(total),
+            ..Default::default()
+        };
+        let mut output_start = 0u64;
+        for PendingImage {
+            size: (width, height),
+            masks,
+        } in self.per_image
+        {
+            batch.images.push(ImageSlot {
+                width,
+                height,
+                first_mask: batch.mask_worker.len() as u32,
+                n_masks: masks.len() as u32,
+                pixel_start: batch.labels.len() as u64,
+                output_start,
+            });
+            output_start += width as u64 * height as u64;
+            for (worker, pixels) in masks {
+                batch.mask_worker.push(worker);
+                batch.labels.extend_from_slice(&pixels);
+            }
+        }
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask<'a>(image: &'a str, worker: &'a str, w: u32, h: u32, pixels: &'a [u8]) -> Mask<'a> {
+        Mask {
+            image,
+            worker,
+            width: w,
+            height: h,
+            pixels,
+        }
+    }
+
+    #[test]
+    fn masks_are_grouped_by_image_in_first_seen_order() {
+        let mut b = MaskBuilder::new(vec!["bg".into(), "cat".into()]).unwrap();
+        b.push(mask("a", "w1", 2, 1, &[0, 1])).unwrap();
+        b.push(mask("b", "w1", 1, 1, &[1])).unwrap();
+        b.push(mask("a", "w2", 2, 1, &[1, 1])).unwrap();
+        let batch = b.finish();
+        assert_eq!(batch.images.len(), 2);
+        assert_eq!(batch.mask_worker, vec![0, 1, 0]);
+        assert_eq!(batch.mask(0, 1), &[1, 1]);
+        assert_eq!(batch.mask(1, 0), &[1]);
+        assert_eq!(batch.images[1].output_start, 2);
+        assert_eq!(batch.output_pixels(), 3);
+    }
+
+    #[test]
+    fn a_mask_of_the_wrong_size_or_class_is_refused() {
+        let mut b = MaskBuilder::new(vec!["bg".into(), "cat".into()]).unwrap();
+        b.push(mask("a", "w1", 2, 1, &[0, 1])).unwrap();
+        let e = b.push(mask("a", "w2", 1, 2, &[0, 1])).unwrap_err();
+        assert!(e.contains("1×2") && e.contains("2×1"), "{e}");
+        let e = b.push(mask("a", "w2", 2, 1, &[0, 2])).unwrap_err();
+        assert!(e.contains("class id 2"), "{e}");
+        let e = b.push(mask("a", "w2", 2, 1, &[0])).unwrap_err();
+        assert!(e.contains("not 2×1"), "{e}");
+    }
+}

@@ -1,0 +1,505 @@
+//! Packing: the only place dense tensors are built.
+//!
+//! Readers push `(item, worker, label)` strings into an [`AnnotationBuilder`],
+//! which interns them to dense `u32` ids. [`pack`] then lays the annotations
+//! out twice as CSR: by item (for the E-step and votes) and by worker (for the
+//! M-step), so every kernel walks contiguous memory without atomics.
+
+mod interner;
+pub mod masks;
+
+pub use interner::{Interner, Names};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// What to do when one worker labels the same item more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum DuplicatePolicy {
+    /// Keep every annotation as a separate vote (crowd-kit's behaviour).
+    #[default]
+    Keep,
+    /// Keep only the worker's first annotation of the item, in input order.
+    First,
+}
+
+/// Annotations as read, in input order, with names interned to dense ids.
+#[derive(Debug, Default)]
+pub struct Annotations {
+    /// Item names; an item may have no annotation (a Ground Truth object
+    /// nobody answered) and still appears in the output.
+    pub items: Interner,
+    pub workers: Interner,
+    /// Label names, either the user's categories in their order or the
+    /// labels in first-seen order (sorted later by [`pack`]).
+    pub labels: Interner,
+    /// True when `labels` holds the user's `--categories`.
+    pub categories_fixed: bool,
+    pub item: Vec<u32>,
+    pub worker: Vec<u32>,
+    pub label: Vec<u32>,
+}
+
+/// Interns annotations one by one; the readers' only way to produce data.
+#[derive(Debug, Default)]
+pub struct AnnotationBuilder {
+    data: Annotations,
+}
+
+impl AnnotationBuilder {
+    /// A builder that learns the label set from the data.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder whose label set is fixed to `categories`, in that order.
+    pub fn with_categories(categories: &[String]) -> Result<Self> {
+        let mut data = Annotations {
+            categories_fixed: true,
+            ..Default::default()
+        };
+        for c in categories {
+            if c.is_empty() {
+                return Err(Error::Usage("--categories holds an empty name".into()));
+            }
+            if data.labels.get(c).is_some() {
+                return Err(Error::Usage(format!("--categories names {c:?} twice")));
+            }
+            data.labels.intern(c);
+        }
+        if data.labels.is_empty() {
+            return Err(Error::Usage("--categories is empty".into()));
+        }
+        Ok(Self { data })
+    }
+
+    /// Declares an item, so it is reported even if nobody annotated it.
+    pub fn declare_item(&mut self, item: &str) -> std::result::Result<u32, String> {
+        check_id("item", item)?;
+        Ok(self.data.items.intern(item))
+    }
+
+    /// Adds one annotation. The error is the problem only; the reader adds the
+    /// file and line.
+    pub fn push(
+        &mut self,
+        item: &str,
+        worker: &str,
+        label: &str,
+    ) -> std::result::Result<(), String> {
+        check_id("item", item)?;
+        check_id("worker", worker)?;
+        check_id("label", label)?;
+        let label_id = self.intern_label(label)?;
+        let item_id = self.data.items.intern(item);
+        let worker_id = self.data.workers.intern(worker);
+        self.data.item.push(item_id);
+        self.data.worker.push(worker_id);
+        self.data.label.push(label_id);
+        Ok(())
+    }
+
+    /// Interns an item name (checked by the caller); its id.
+    pub fn intern_item(&mut self, item: &str) -> u32 {
+        self.data.items.intern(item)
+    }
+
+    /// Interns a worker name (checked by the caller); its id.
+    pub fn intern_worker(&mut self, worker: &str) -> u32 {
+        self.data.workers.intern(worker)
+    }
+
+    /// The id of a label: looked up in the fixed categories, or interned.
+    pub fn intern_label(&mut self, label: &str) -> std::result::Result<u32, String> {
+        if self.data.categories_fixed {
+            self.data.labels.get(label).ok_or_else(|| {
+                format!(
+                    "label {label:?} is not one of --categories ({})",
+                    self.data.labels.names().to_vec().join(",")
+                )
+            })
+        } else {
+            Ok(self.data.labels.intern(label))
+        }
+    }
+
+    /// Makes room for a batch of at most `items` new item names (`item_bytes`
+    /// bytes in all), `workers` new worker names and `annotations` annotations.
+    pub fn reserve(
+        &mut self,
+        (items, item_bytes): (usize, usize),
+        (workers, worker_bytes): (usize, usize),
+        annotations: usize,
+    ) {
+        self.data.items.reserve(items, item_bytes);
+        self.data.workers.reserve(workers, worker_bytes);
+        for ids in [
+            &mut self.data.item,
+            &mut self.data.worker,
+            &mut self.data.label,
+        ] {
+            ids.reserve(annotations);
+        }
+    }
+
+    /// Appends annotations given as ids from the `intern_*` methods.
+    pub fn extend_ids(
+        &mut self,
+        items: impl IntoIterator<Item = u32>,
+        workers: impl IntoIterator<Item = u32>,
+        labels: impl IntoIterator<Item = u32>,
+    ) {
+        self.data.item.extend(items);
+        self.data.worker.extend(workers);
+        self.data.label.extend(labels);
+    }
+
+    /// Number of annotations so far.
+    pub fn len(&self) -> usize {
+        self.data.item.len()
+    }
+
+    /// True when no annotation was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.data.item.is_empty()
+    }
+
+    pub fn finish(self) -> Annotations {
+        self.data
+    }
+}
+
+/// Longest id accepted, in bytes: longer ones are almost always a broken file
+/// (a missing quote swallowing the rest of the input).
+pub const MAX_ID_BYTES: usize = 4096;
+
+fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("empty {what} id"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "{what} id is {} bytes long; at most {MAX_ID_BYTES} are accepted",
+            id.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Counts reported in the run summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PackStats {
+    pub items: usize,
+    pub workers: usize,
+    pub classes: usize,
+    /// Annotations used by the model (after the duplicate policy).
+    pub annotations: usize,
+    /// Annotations repeating an (item, worker) pair already seen.
+    pub duplicates: usize,
+    /// Of those, how many the duplicate policy dropped.
+    pub duplicates_dropped: usize,
+    /// Items that nobody annotated (their label comes from the class prior).
+    pub items_without_annotations: usize,
+}
+
+/// Annotations packed for the kernels: dense ids, CSR by item and by worker.
+///
+/// Row `i` of the by-item CSR is `item_offsets[i]..item_offsets[i + 1]`
+/// into `item_worker` / `item_label`, in input order; likewise by worker.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    pub item_names: Names,
+    pub worker_names: Names,
+    /// Class names in class-id order.
+    pub class_names: Vec<String>,
+    /// Each class's rank in the order labels first appear in the input
+    /// (pandas' `factorize` order, which crowd-kit's random starts follow).
+    pub class_first_seen: Vec<u32>,
+    pub item_offsets: Vec<u32>,
+    pub item_worker: Vec<u32>,
+    pub item_label: Vec<u32>,
+    pub worker_offsets: Vec<u32>,
+    pub worker_item: Vec<u32>,
+    pub worker_label: Vec<u32>,
+    pub stats: PackStats,
+}
+
+impl Packed {
+    pub fn n_items(&self) -> usize {
+        self.item_names.len()
+    }
+    pub fn n_workers(&self) -> usize {
+        self.worker_names.len()
+    }
+    pub fn n_classes(&self) -> usize {
+        self.class_names.len()
+    }
+    pub fn n_annotations(&self) -> usize {
+        self.item_worker.len()
+    }
+    /// The annotation range of item `i` in the by-item CSR.
+    pub fn item_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.item_offsets[i] as usize..self.item_offsets[i + 1] as usize
+    }
+    /// The annotation range of worker `w` in the by-worker CSR.
+    pub fn worker_range(&self, w: usize) -> std::ops::Range<usize> {
+        self.worker_offsets[w] as usize..self.worker_offsets[w + 1] as usize
+    }
+}
+
+/// Orders classes found in the data: numerically when every name is an
+/// integer (so "10" follows "9"), else by byte order.
+fn class_order(names: &[String]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let numeric: Option<Vec<i128>> = names.iter().map(|n| n.parse::<i128>().ok()).collect();
+    match numeric {
+        Some(values) => order.sort_by_key(|&i| values[i]),
+        None => order.sort_by(|&a, &b| names[a].cmp(&names[b])),
+    }
+    order
+}
+
+/// Builds a CSR: `offsets` from the row of each entry, and the permutation
+/// that lists entries row by row, keeping input order within a row.
+fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = vec![0u32; n_rows + 1];
+    for &r in rows {
+        offsets[r as usize + 1] += 1;
+    }
+    for r in 0..n_rows {
+        offsets[r + 1] += offsets[r];
+    }
+    // Input grouped by row (the usual layout, and that of Ground Truth's
+    // output) is its own order.
+    if rows.is_sorted() {
+        return (offsets, (0..rows.len() as u32).collect());
+    }
+    let mut cursor = offsets.clone();
+    let mut order = vec![0u32; rows.len()];
+    for (index, &r) in rows.iter().enumerate() {
+        let slot = &mut cursor[r as usize];
+        order[*slot as usize] = index as u32;
+        *slot += 1;
+    }
+    (offsets, order)
+}
+
+/// Packs annotations into CSR tensors. Errors if there are no classes or more
+/// annotations than the `u32` offsets can index.
+pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
+    let n_annotations = data.item.len();
+    if n_annotations > u32::MAX as usize {
+        return Err(Error::Limit(format!(
+            "{n_annotations} annotations; accord indexes at most {} in one run: split the input",
+            u32::MAX
+        )));
+    }
+    let label_names = data.labels.into_names().to_vec();
+    let n_classes = label_names.len();
+    if n_classes == 0 {
+        return Err(Error::Usage(
+            "the input holds no annotation, so there is no label set: pass --categories".into(),
+        ));
+    }
+    // Remap first-seen label ids to the sorted class order.
+    let (class_names, label_map): (Vec<String>, Vec<u32>) = if data.categories_fixed {
+        (label_names, (0..n_classes as u32).collect())
+    } else {
+        let order = class_order(&label_names);
+        let mut map = vec![0u32; n_classes];
+        for (new, &old) in order.iter().enumerate() {
+            map[old] = new as u32;
+        }
+        (order.iter().map(|&o| label_names[o].clone()).collect(), map)
+    };
+
+    let mut class_first_seen = vec![0u32; n_classes];
+    for (first_seen, &class) in label_map.iter().enumerate() {
+        class_first_seen[class as usize] = first_seen as u32;
+    }
+    let n_items = data.items.len();
+    let n_workers = data.workers.len();
+    let (mut item_offsets, mut by_item) = csr_permutation(&data.item, n_items);
+
+    // Find repeated (item, worker) pairs within each item's row, in parallel.
+    let (n_duplicates, mut dropped_indices) = (0..n_items)
+        .into_par_iter()
+        .with_min_len(4096)
+        .fold(
+            || (0usize, Vec::new(), Vec::new()),
+            |(mut count, mut drop_list, mut row_workers): (usize, Vec<u32>, Vec<(u32, u32)>), i| {
+                let row = &by_item[item_offsets[i] as usize..item_offsets[i + 1] as usize];
+                if row.len() >= 2 {
+                    row_workers.clear();
+                    row_workers.extend(row.iter().map(|&a| (data.worker[a as usize], a)));
+                    row_workers.sort_unstable();
+                    for pair in row_workers.windows(2) {
+                        if pair[0].0 == pair[1].0 {
+                            count += 1;
+                            if duplicates == DuplicatePolicy::First {
+                                // Sorted by (worker, input index): the later one goes.
+                                drop_list.push(pair[1].1);
+                            }
+                        }
+                    }
+                }
+                (count, drop_list, row_workers)
+            },
+        )
+        .map(|(count, drop_list, _)| (count, drop_list))
+        .reduce(
+            || (0, Vec::new()),
+            |(c1, mut d1), (c2, d2)| {
+                d1.extend(d2);
+                (c1 + c2, d1)
+            },
+        );
+    let dropped = dropped_indices.len();
+
+    let (item, worker, label) = if dropped > 0 {
+        dropped_indices.par_sort_unstable();
+        let mut keep = vec![true; n_annotations];
+        for &a in &dropped_indices {
+            keep[a as usize] = false;
+        }
+        let filter = |v: &[u32]| -> Vec<u32> {
+            v.iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(x, _)| *x)
+                .collect()
+        };
+        let filtered = (
+            filter(&data.item),
+            filter(&data.worker),
+            filter(&data.label),
+        );
+        (item_offsets, by_item) = csr_permutation(&filtered.0, n_items);
+        filtered
+    } else {
+        (data.item, data.worker, data.label)
+    };
+
+    let item_worker: Vec<u32> = by_item.par_iter().map(|&a| worker[a as usize]).collect();
+    let item_label: Vec<u32> = by_item
+        .par_iter()
+        .map(|&a| label_map[label[a as usize] as usize])
+        .collect();
+    drop(by_item);
+    let (worker_offsets, by_worker) = csr_permutation(&worker, n_workers);
+    let worker_item: Vec<u32> = by_worker.par_iter().map(|&a| item[a as usize]).collect();
+    let worker_label: Vec<u32> = by_worker
+        .par_iter()
+        .map(|&a| label_map[label[a as usize] as usize])
+        .collect();
+
+    let items_without_annotations = (0..n_items)
+        .filter(|&i| item_offsets[i] == item_offsets[i + 1])
+        .count();
+    let stats = PackStats {
+        items: n_items,
+        workers: n_workers,
+        classes: n_classes,
+        annotations: item_worker.len(),
+        duplicates: n_duplicates,
+        duplicates_dropped: dropped,
+        items_without_annotations,
+    };
+    Ok(Packed {
+        item_names: data.items.into_names(),
+        worker_names: data.workers.into_names(),
+        class_names,
+        class_first_seen,
+        item_offsets,
+        item_worker,
+        item_label,
+        worker_offsets,
+        worker_item,
+        worker_label,
+        stats,
+    })
+}
+
+/// Packs `(item, worker, label)` triples given as strings; for tests and
+/// examples.
+pub fn pack_triples<S: AsRef<str>>(
+    triples: &[(S, S, S)],
+    categories: Option<&[String]>,
+) -> Result<Packed> {
+    let mut builder = match categories {
+        Some(c) => AnnotationBuilder::with_categories(c)?,
+        None => AnnotationBuilder::new(),
+    };
+    for (n, (i, w, l)) in triples.iter().enumerate() {
+        builder
+            .push(i.as_ref(), w.as_ref(), l.as_ref())
+            .map_err(|p| Error::at_line(std::path::Path::new("<memory>"), n as u64 + 1, p))?;
+    }
+    pack(builder.finish(), DuplicatePolicy::Keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_rows_keep_input_order() {
+        let p = pack_triples(
+            &[
+                ("a", "w1", "x"),
+                ("b", "w2", "y"),
+                ("a", "w2", "y"),
+                ("b", "w1", "x"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.item_offsets, vec![0, 2, 4]);
+        assert_eq!(p.item_worker, vec![0, 1, 1, 0]);
+        assert_eq!(p.item_label, vec![0, 1, 1, 0]);
+        assert_eq!(p.worker_offsets, vec![0, 2, 4]);
+        assert_eq!(p.worker_item, vec![0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn numeric_classes_sort_by_value() {
+        let p = pack_triples(&[("a", "w", "10"), ("b", "w", "9"), ("c", "w", "2")], None).unwrap();
+        assert_eq!(p.class_names, vec!["2", "9", "10"]);
+        assert_eq!(p.item_label, vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn duplicates_are_counted_and_first_policy_drops_later_ones() {
+        let mut b = AnnotationBuilder::new();
+        for (i, w, l) in [
+            ("a", "w", "x"),
+            ("a", "w", "y"),
+            ("a", "v", "y"),
+            ("a", "w", "y"),
+        ] {
+            b.push(i, w, l).unwrap();
+        }
+        let p = pack(b.finish(), DuplicatePolicy::First).unwrap();
+        assert_eq!(p.stats.duplicates, 2);
+        assert_eq!(p.stats.duplicates_dropped, 2);
+        assert_eq!(p.item_label, vec![0, 1]); // w's first answer "x", then v's "y"
+    }
+
+    #[test]
+    fn categories_fix_the_order_and_reject_strangers() {
+        let cats = vec!["owl".to_string(), "falcon".to_string()];
+        let mut b = AnnotationBuilder::with_categories(&cats).unwrap();
+        b.push("i", "w", "falcon").unwrap();
+        let err = b.push("i", "w", "parrot").unwrap_err();
+        assert!(
+            err.contains("parrot") && err.contains("owl,falcon"),
+            "{err}"
+        );
+        let p = pack(b.finish(), DuplicatePolicy::Keep).unwrap();
+        assert_eq!(p.class_names, cats);
+        assert_eq!(p.item_label, vec![1]);
+    }
+}

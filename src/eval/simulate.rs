@@ -1,0 +1,192 @@
+//! The annotator-count experiment of Ground Truth's consolidation notebook:
+//! how the error against gold falls as each item gets more annotations,
+//! per method, with the single worker as the baseline.
+
+use std::collections::HashMap;
+
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::engine::backend::Backend;
+use crate::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
+use crate::error::Result;
+use crate::eval::gold_accuracy;
+use crate::eval::metrics::{annotation_pairs, score};
+use crate::{classification::fit, classification::Method, classification::Params};
+
+/// The error of one method with `annotators` annotations per item, over
+/// the repeats.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub annotators: usize,
+    pub method: String,
+    pub mean_error: f64,
+    /// Standard error of the mean over the repeats (0 for one repeat).
+    pub standard_error: f64,
+    /// The error of each repeat, in order.
+    pub errors: Vec<f64>,
+}
+
+/// The experiment's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Experiment {
+    /// Error of a single annotation against gold, over all annotations of
+    /// gold items: the notebook's "single worker" line.
+    pub single_worker_error: f64,
+    pub gold_items: usize,
+    pub points: Vec<Point>,
+}
+
+/// `annotators` annotations of each item (all, where it has fewer), drawn
+/// without replacement from the seed.
+pub fn subsample(data: &Packed, annotators: usize, seed: u64) -> Result<Packed> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut builder = AnnotationBuilder::with_categories(&data.class_names)?;
+    for i in 0..data.n_items() {
+        let item = data.item_names.get(i);
+        builder
+            .declare_item(item)
+            .expect("a packed item name is valid");
+        let range = data.item_range(i);
+        let chosen = sample(&mut rng, range.len(), annotators.min(range.len()));
+        let mut chosen: Vec<usize> = chosen.into_iter().collect();
+        // Input order, so a subsample is packed like a shorter input.
+        chosen.sort_unstable();
+        for a in chosen {
+            let a = range.start + a;
+            builder
+                .push(
+                    item,
+                    data.worker_names.get(data.item_worker[a] as usize),
+                    &data.class_names[data.item_label[a] as usize],
+                )
+                .expect("a packed annotation is valid");
+        }
+    }
+    pack(builder.finish(), DuplicatePolicy::Keep)
+}
+
+/// What the experiment fits.
+#[derive(Debug, Clone)]
+pub struct Design {
+    pub methods: Vec<Method>,
+    /// Annotations per item from 1 to this.
+    pub max_annotators: usize,
+    /// Subsamples per count.
+    pub repeats: usize,
+    pub seed: u64,
+}
+
+/// Runs the experiment: for each count of annotators, `repeats` subsamples
+/// (seeded from the seed, the count and the repeat), each fitted with every
+/// method on `backend`; subsamples in parallel when `parallel`. `on_done`
+/// is called after each subsample.
+pub fn run(
+    data: &Packed,
+    gold: &HashMap<String, String>,
+    design: &Design,
+    backend: &dyn Backend,
+    parallel: bool,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Experiment> {
+    let Design {
+        methods,
+        max_annotators,
+        repeats,
+        seed,
+    } = design;
+    let (max_annotators, repeats, seed) = (*max_annotators, *repeats, *seed);
+    let jobs: Vec<(usize, usize)> = (1..=max_annotators)
+        .flat_map(|r| (0..repeats).map(move |rep| (r, rep)))
+        .collect();
+    let one = |&(r, rep): &(usize, usize)| -> Result<Vec<f64>> {
+        let job_seed = seed ^ (r as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ rep as u64;
+        let sub = subsample(data, r, job_seed)?;
+        let errors = methods
+            .iter()
+            .map(|&m| {
+                let fit = fit(&sub, backend, &Params::new(m), &mut |_, _| {})?;
+                let (correct, scored) = gold_accuracy(&sub, &fit.labels, gold);
+                Ok(1.0 - correct as f64 / scored.max(1) as f64)
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        on_done();
+        Ok(errors)
+    };
+    let results: Vec<Vec<f64>> = if parallel {
+        jobs.par_iter().map(one).collect::<Result<_>>()?
+    } else {
+        jobs.iter().map(one).collect::<Result<_>>()?
+    };
+    let mut points = Vec::new();
+    for r in 1..=max_annotators {
+        for (m, method) in methods.iter().enumerate() {
+            let errors: Vec<f64> = jobs
+                .iter()
+                .zip(&results)
+                .filter(|((jr, _), _)| *jr == r)
+                .map(|(_, e)| e[m])
+                .collect();
+            let n = errors.len() as f64;
+            let mean = errors.iter().sum::<f64>() / n;
+            let variance = if errors.len() > 1 {
+                errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (n - 1.0)
+            } else {
+                0.0
+            };
+            points.push(Point {
+                annotators: r,
+                method: method.name().to_owned(),
+                mean_error: mean,
+                standard_error: (variance / n).sqrt(),
+                errors,
+            });
+        }
+    }
+    Ok(Experiment {
+        single_worker_error: 1.0 - score(annotation_pairs(data, gold)).accuracy,
+        gold_items: data
+            .item_names
+            .iter()
+            .filter(|n| gold.contains_key(*n))
+            .count(),
+        points,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::pack::pack_triples;
+
+    #[test]
+    fn a_subsample_keeps_every_item_and_at_most_r_annotations_each() {
+        let rows: Vec<(String, String, String)> = (0..40)
+            .map(|n| {
+                (
+                    format!("i{}", n % 7),
+                    format!("w{n}"),
+                    format!("c{}", n % 3),
+                )
+            })
+            .collect();
+        let data = pack_triples(&rows, None).unwrap();
+        let sub = subsample(&data, 2, 9).unwrap();
+        assert_eq!(sub.n_items(), data.n_items());
+        assert_eq!(sub.class_names, data.class_names);
+        for i in 0..sub.n_items() {
+            assert_eq!(sub.item_range(i).len(), 2.min(data.item_range(i).len()));
+        }
+        let workers = |p: &Packed| -> Vec<String> {
+            p.item_worker
+                .iter()
+                .map(|&w| p.worker_names.get(w as usize).to_owned())
+                .collect()
+        };
+        assert_eq!(workers(&sub), workers(&subsample(&data, 2, 9).unwrap()));
+        assert_ne!(workers(&sub), workers(&subsample(&data, 2, 10).unwrap()));
+    }
+}

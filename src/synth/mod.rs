@@ -1,0 +1,8 @@
+//! Generated data with gold: classification labels from the Dawid-Skene
+//! model ([`classification`]) and segmentation scenes with worker masks
+//! ([`segmentation`]), for tests, benchmarks and demos.
+
+pub mod classification;
+pub mod segmentation;
+
+pub use classification::*;
