@@ -10,10 +10,11 @@
 
 use std::path::PathBuf;
 
-use accord::bench::rule_of;
+use accord::classification::{RunsOn, METHODS};
 use accord::engine::backend::cpu::CpuBackend;
 use accord::engine::backend::gpu::GpuBackend;
 use accord::engine::backend::Backend;
+use accord::engine::em;
 use accord::engine::pack::{self, AnnotationBuilder, DuplicatePolicy, Packed};
 use accord::synth::{generate, write_csv_dataset, SynthSpec};
 use accord::{
@@ -89,15 +90,20 @@ fn em_iteration(c: &mut Criterion) {
             backends.push(("gpu", Box::new(g.clone())));
         }
         for (name, backend) in &backends {
-            for method in [Method::Ds, Method::OneCoin, Method::Mds] {
+            // Every EM method of the table, its M-step as the EM loop runs it.
+            for info in METHODS.iter().filter(|m| m.runs_on == RunsOn::Backend) {
+                let Some(rule_of) = info.em_rule else {
+                    continue;
+                };
+                let rule = rule_of(&Params::new(info.method));
+                let mut population = rule.initial_population();
                 let mut session = backend.em_session(&data).unwrap();
                 session.init_posteriors_from_votes().unwrap();
-                let rule = rule_of(method);
                 group.bench_function(
-                    BenchmarkId::new(format!("{name}/{}", method.name()), size),
+                    BenchmarkId::new(format!("{name}/{}", info.name), size),
                     |b| {
                         b.iter(|| {
-                            session.m_step(rule).unwrap();
+                            em::m_step(session.as_mut(), rule, &mut population).unwrap();
                             session.e_step().unwrap()
                         })
                     },

@@ -18,19 +18,17 @@ use accord::{
     classification::{self},
 };
 
-const METHODS: [Method; 11] = [
-    Method::Hds,
-    Method::Mv,
-    Method::Ds,
-    Method::Mds,
-    Method::OneCoin,
-    Method::Wawa,
-    Method::Zbs,
-    Method::Glad,
-    Method::Mace,
-    Method::Kos,
-    Method::Mmsr,
-];
+/// The default first, then the rest of the method table in its order.
+fn methods() -> Vec<Method> {
+    std::iter::once(Method::default())
+        .chain(
+            classification::METHODS
+                .iter()
+                .map(|m| m.method)
+                .filter(|&m| m != Method::default()),
+        )
+        .collect()
+}
 const PEERS: [&str; 9] = [
     "MV",
     "DS",
@@ -71,14 +69,15 @@ fn main() -> anyhow::Result<()> {
         .collect();
     names.sort();
 
-    let header: Vec<String> = METHODS.iter().map(|m| m.name().to_owned()).collect();
+    let methods = methods();
+    let header: Vec<String> = methods.iter().map(|m| m.name().to_owned()).collect();
     println!(
         "| dataset | K | annotations | {} | crowd-kit best |",
         header.join(" | ")
     );
-    println!("|---|---|---|{}---|", "---|".repeat(METHODS.len()));
+    println!("|---|---|---|{}---|", "---|".repeat(methods.len()));
     // Per column: (sum, sets) over the sets where the method applies.
-    let mut sums = vec![(0f64, 0usize); METHODS.len() + 1];
+    let mut sums = vec![(0f64, 0usize); methods.len() + 1];
     let mut peer_rows = Vec::new();
     for name in &names {
         let dir = datasets.join(name);
@@ -90,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         let data = pack::pack(input.annotations, DuplicatePolicy::Keep)?;
         let gold = read_gold(&dir.join("gold.csv"))?;
         let mut cells = Vec::new();
-        for (m, method) in METHODS.iter().enumerate() {
+        for (m, method) in methods.iter().enumerate() {
             let accuracy = match classification::fit(
                 &data,
                 &CpuBackend,
@@ -121,8 +120,8 @@ fn main() -> anyhow::Result<()> {
             .copied()
             .fold(None, |b: Option<f64>, a| Some(b.map_or(a, |b| b.max(a))));
         if let Some(b) = best {
-            sums[METHODS.len()].0 += b;
-            sums[METHODS.len()].1 += 1;
+            sums[methods.len()].0 += b;
+            sums[methods.len()].1 += 1;
         }
         println!(
             "| {name} | {} | {} | {} | {} |",

@@ -5,11 +5,12 @@
 
 use std::time::Instant;
 
+use crate::classification::{fit, Method, Params, RunsOn};
+use crate::engine::backend::Backend;
+use crate::engine::em;
 use crate::engine::pack::Packed;
 use crate::error::Result;
 use crate::synth::SynthSpec;
-use crate::{classification::Method, classification::MDS_PRIOR_ACCURACY};
-use crate::{engine::backend::Backend, engine::backend::ConfusionRule};
 
 /// The CPU's model name from /proc/cpuinfo, where there is one (printed with
 /// every benchmark).
@@ -51,35 +52,6 @@ impl StepTimes {
     }
 }
 
-/// The M-step rule a method uses (for the votes, `mv`, `wawa` and `zbs`, the
-/// one M-step of their worker report).
-pub fn rule_of(method: Method) -> ConfusionRule {
-    match method {
-        Method::Mv
-        | Method::Wawa
-        | Method::Zbs
-        | Method::Glad
-        | Method::Mace
-        | Method::Kos
-        | Method::Mmsr => ConfusionRule::Full {
-            smoothing: 0.0,
-            prior_correct: 0.0,
-        },
-        Method::Ds => ConfusionRule::Full {
-            smoothing: 0.0,
-            prior_correct: crate::classification::DS_PRIOR_CORRECT,
-        },
-        Method::Hds => ConfusionRule::Hierarchical {
-            strength: crate::classification::HDS_PRIOR_STRENGTH,
-            prior_correct: crate::classification::DS_PRIOR_CORRECT,
-        },
-        Method::OneCoin => ConfusionRule::OneCoin { smoothing: 0.0 },
-        Method::Mds => ConfusionRule::Modified {
-            prior_accuracy: MDS_PRIOR_ACCURACY,
-        },
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
     v[v.len() / 2]
@@ -92,17 +64,12 @@ pub fn time_steps(
     method: Method,
     iterations: usize,
 ) -> Result<StepTimes> {
-    if method.is_host_side() {
+    if method.info().runs_on == RunsOn::Host {
         // Host-side votes: time the whole fit as the "E-step".
         let mut e = Vec::new();
         for _ in 0..iterations.max(1) {
             let t = Instant::now();
-            crate::classification::fit(
-                data,
-                backend,
-                &crate::classification::Params::new(method),
-                &mut |_, _| {},
-            )?;
+            fit(data, backend, &Params::new(method), &mut |_, _| {})?;
             e.push(t.elapsed().as_secs_f64());
         }
         return Ok(StepTimes {
@@ -112,9 +79,8 @@ pub fn time_steps(
     }
     let mut session = backend.em_session(data)?;
     session.init_posteriors_from_votes()?;
-    let rule = rule_of(method);
     let (mut e, mut m) = (Vec::new(), Vec::new());
-    if method == Method::Mv {
+    let Some(rule_of) = method.info().em_rule else {
         // Majority vote has no iterations: time the vote counting.
         for _ in 0..iterations.max(1) {
             let t = Instant::now();
@@ -125,10 +91,14 @@ pub fn time_steps(
             e_step_s: median(e),
             m_step_s: 0.0,
         });
-    }
+    };
+    let rule = rule_of(&Params::new(method));
+    // The M-step as the EM loop runs it (mds also reads back the mean
+    // worker accuracy each time).
+    let mut population = rule.initial_population();
     for _ in 0..iterations.max(1) {
         let t = Instant::now();
-        session.m_step(rule)?;
+        em::m_step(session.as_mut(), rule, &mut population)?;
         m.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         session.e_step()?;

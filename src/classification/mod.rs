@@ -1,10 +1,14 @@
 //! Classification: one label per item from several workers' labels.
 //!
+//! Start at [`Consolidator`]: parameters with the CLI's defaults, a checked
+//! fit on the chosen backend, and [`Labels`] that speak in names.
+//!
 //! Its formats ([`read`], [`write`]), its methods (one file each under
 //! [`methods`], declared once in [`methods::METHODS`]), its result
 //! ([`Consolidation`]) and the list of items worth more annotations
 //! ([`review`]).
 
+mod consolidator;
 mod em_fit;
 pub mod methods;
 pub mod numpy_random;
@@ -16,6 +20,7 @@ pub mod skill_vote;
 pub mod spectral;
 pub mod write;
 
+pub use consolidator::{Consolidator, ItemLabel, Labels, WorkerModel};
 pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};
 pub use params::{Init, Params, DS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
 pub use result::{Consolidation, Run, StartUsed};

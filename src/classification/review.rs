@@ -19,11 +19,13 @@ pub enum ReviewBy {
 /// One item's uncertainty.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemUncertainty {
+    /// The item's dense id.
     pub item: usize,
     /// Entropy of the posterior in bits (0: certain; log2 K: uniform).
     pub entropy: f64,
     /// Posterior of the best class minus that of the second.
     pub margin: f64,
+    /// Annotations the item has.
     pub annotations: usize,
 }
 
@@ -60,6 +62,37 @@ pub fn rank_for_review(data: &Packed, fit: &Consolidation, by: ReviewBy) -> Vec<
         ReviewBy::Margin => items.sort_by(|a, b| a.margin.total_cmp(&b.margin)),
     }
     items
+}
+
+/// Writes the first `count` of `ranked` as CSV
+/// `item,label,confidence,entropy,margin,annotations`.
+pub fn write_review(
+    out: &mut dyn std::io::Write,
+    data: &Packed,
+    fit: &Consolidation,
+    ranked: &[ItemUncertainty],
+    count: usize,
+) -> std::io::Result<()> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record([
+        "item",
+        "label",
+        "confidence",
+        "entropy",
+        "margin",
+        "annotations",
+    ])?;
+    for u in &ranked[..count.min(ranked.len())] {
+        csv.write_record([
+            data.item_names.get(u.item),
+            &data.class_names[fit.labels[u.item] as usize],
+            &format!("{:.6}", fit.confidence[u.item]),
+            &format!("{:.6}", u.entropy),
+            &format!("{:.6}", u.margin),
+            &u.annotations.to_string(),
+        ])?;
+    }
+    csv.flush()
 }
 
 #[cfg(test)]

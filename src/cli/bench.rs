@@ -43,7 +43,7 @@ pub struct Args {
     /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
     #[arg(long, value_delimiter = ',', value_enum, default_value = "cpu,gpu")]
     pub backends: Vec<BenchBackend>,
-    /// Methods to run [default: ds; segmentation: smooth-mv].
+    /// Methods to run [default: hds, as consolidate; segmentation: smooth-mv].
     #[arg(long, value_delimiter = ',', value_enum)]
     pub methods: Option<Vec<MethodArg>>,
     /// Classes K of the generated data (for segmentation, background included).
@@ -203,13 +203,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::bench_seg::run(args);
     }
-    let methods = args
-        .methods
-        .clone()
-        .unwrap_or(vec![MethodArg::Ds])
-        .into_iter()
-        .map(MethodArg::classification)
-        .collect::<Result<Vec<Method>, _>>()?;
+    let methods = match &args.methods {
+        Some(names) => names
+            .iter()
+            .map(|m| m.classification())
+            .collect::<Result<Vec<Method>, _>>()?,
+        None => vec![Method::default()],
+    };
     // Through io::Write: a closed pipe is an io error main treats as success.
     let mut out = std::io::stdout().lock();
     let tmp = tempfile::tempdir()?;

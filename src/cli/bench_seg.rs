@@ -11,7 +11,8 @@ use accord::segmentation::read::read_mask_manifest;
 use accord::synth::segmentation::{write_seg_dataset, SegSpec};
 
 use super::bench::{Args, BenchBackend, BenchHost};
-use super::consolidate::{peak_memory_mib, MethodArg};
+use super::consolidate::peak_memory_mib;
+use accord::segmentation::SegMethod;
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
@@ -25,13 +26,13 @@ struct Row {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let methods = args
-        .methods
-        .clone()
-        .unwrap_or(vec![MethodArg::SmoothMv])
-        .into_iter()
-        .map(MethodArg::segmentation)
-        .collect::<Result<Vec<_>, _>>()?;
+    let methods = match &args.methods {
+        Some(names) => names
+            .iter()
+            .map(|m| m.segmentation())
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![SegMethod::default()],
+    };
     let mut out = std::io::stdout().lock();
     let tmp = tempfile::tempdir()?;
     let (w, h) = args.size;

@@ -1,36 +1,22 @@
+//! `accord consolidate`: flags to a [`Consolidator`], then the outputs.
+//! Segmentation (`--task segmentation`) is in `segment.rs`.
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Instant;
 
-use accord::classification::review::{rank_for_review, ReviewBy};
+use accord::classification::read::{InputFormat, ReadOptions};
+use accord::classification::review::{rank_for_review, write_review, ReviewBy};
 use accord::classification::write::{self, DataType, OutputFormat, WriteOptions};
-use accord::engine::backend::cpu::CpuBackend;
-use accord::engine::backend::gpu::GpuBackend;
-use accord::engine::backend::Backend;
+use accord::classification::{Consolidator, Method, Params, StartUsed, METHODS};
 use accord::engine::pack::{self, DuplicatePolicy};
-use accord::segmentation::methods::{SegMethod, StapleScope};
+use accord::engine::select::{select, BackendChoice, Selected};
+use accord::io;
+use accord::maths::TieBreak;
+use accord::segmentation::{SegMethod, StapleScope};
 use accord::Error;
-use accord::{
-    classification::read::InputFormat,
-    classification::read::ReadOptions,
-    io::{self},
-};
-use accord::{
-    classification::Method,
-    classification::Params,
-    classification::{self},
-    maths::TieBreak,
-};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// Which backend runs the kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendChoice {
-    /// The GPU when an adapter is found, else the CPU.
-    Auto,
-    Cpu,
-    Gpu,
-}
 
 /// What the annotations label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,89 +32,85 @@ pub fn classification_method(arg: Option<MethodArg>) -> Result<Method, Error> {
     arg.map_or(Ok(Method::default()), MethodArg::classification)
 }
 
-/// Methods of both tasks, checked against `--task` once parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MethodArg {
-    /// Majority vote (both tasks); confidence is the winning share.
-    Mv,
-    /// Classification: hierarchical Bayesian Dawid-Skene, each worker's confusion drawn toward the population's (the default).
-    Hds,
-    /// Classification: Dawid-Skene EM with a full confusion matrix per worker.
-    Ds,
-    /// Classification: Ground Truth's modified Dawid-Skene (priors on worker accuracy).
-    Mds,
-    /// Classification: one accuracy per worker, errors spread evenly.
-    OneCoin,
-    /// Classification: crowd-kit's Wawa, votes weighted by agreement with majority vote.
-    Wawa,
-    /// Classification: crowd-kit's ZeroBasedSkill, votes weighted by skills learnt from near zero.
-    Zbs,
-    /// Classification: GLAD, worker ability and item difficulty (crowd-kit's).
-    Glad,
-    /// Classification: MACE, each worker knows the answer or spams (crowd-kit's).
-    Mace,
-    /// Classification: KOS, belief propagation, two classes only (crowd-kit's).
-    Kos,
-    /// Classification: M-MSR, reliabilities from a robust rank-one completion (crowd-kit's).
-    Mmsr,
-    /// Segmentation: votes smoothed over a neighbourhood (--sigma or --radius) before the plurality (the default).
-    SmoothMv,
-    /// Segmentation: smoothed votes weighted by each worker's reliability, learnt across the batch.
-    Weighted,
-    /// Segmentation: multi-class STAPLE, a class confusion table per worker learnt by EM, smoothed votes as the prior.
-    Staple,
+/// A `--method` value: a name from the classification table, the
+/// segmentation list, or both (`mv`), checked against `--task` once parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodArg {
+    name: &'static str,
+    classification: Option<Method>,
+    segmentation: Option<SegMethod>,
+}
+
+/// Every `--method` value: the classification table, then the segmentation
+/// methods that are not also classification names.
+static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
+    let mut all: Vec<MethodArg> = METHODS
+        .iter()
+        .map(|m| MethodArg {
+            name: m.name,
+            classification: Some(m.method),
+            segmentation: SegMethod::from_name(m.name),
+        })
+        .collect();
+    all.extend(
+        SegMethod::ALL
+            .into_iter()
+            .filter(|s| Method::from_name(s.name()).is_none())
+            .map(|s| MethodArg {
+                name: s.name(),
+                classification: None,
+                segmentation: Some(s),
+            }),
+    );
+    all
+});
+
+impl clap::ValueEnum for MethodArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &METHOD_ARGS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match (self.classification, self.segmentation) {
+            (Some(c), Some(_)) => format!("{} (both tasks)", c.info().summary),
+            (Some(c), None) => format!("Classification: {}", c.info().summary),
+            (None, Some(s)) => format!("Segmentation: {}", s.summary()),
+            (None, None) => unreachable!("every value names a method"),
+        };
+        Some(clap::builder::PossibleValue::new(self.name).help(help))
+    }
 }
 
 impl MethodArg {
+    /// The classification method, or a usage error for a segmentation one.
     pub fn classification(self) -> Result<Method, Error> {
-        match self {
-            MethodArg::Mv => Ok(Method::Mv),
-            MethodArg::Ds => Ok(Method::Ds),
-            MethodArg::Hds => Ok(Method::Hds),
-            MethodArg::Mds => Ok(Method::Mds),
-            MethodArg::OneCoin => Ok(Method::OneCoin),
-            MethodArg::Wawa => Ok(Method::Wawa),
-            MethodArg::Zbs => Ok(Method::Zbs),
-            MethodArg::Glad => Ok(Method::Glad),
-            MethodArg::Mace => Ok(Method::Mace),
-            MethodArg::Kos => Ok(Method::Kos),
-            MethodArg::Mmsr => Ok(Method::Mmsr),
-            MethodArg::SmoothMv | MethodArg::Weighted | MethodArg::Staple => Err(Error::Usage(format!(
+        self.classification.ok_or_else(|| {
+            Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
-                self.name()
-            ))),
-        }
+                self.name
+            ))
+        })
     }
 
+    /// The segmentation method, or a usage error for a classification one.
     pub fn segmentation(self) -> Result<SegMethod, Error> {
-        match self {
-            MethodArg::Mv => Ok(SegMethod::Mv),
-            MethodArg::SmoothMv => Ok(SegMethod::SmoothMv),
-            MethodArg::Weighted => Ok(SegMethod::Weighted),
-            MethodArg::Staple => Ok(SegMethod::Staple),
-            MethodArg::Ds
-            | MethodArg::Hds
-            | MethodArg::Mds
-            | MethodArg::OneCoin
-            | MethodArg::Wawa
-            | MethodArg::Zbs
-            | MethodArg::Glad
-            | MethodArg::Mace
-            | MethodArg::Kos
-            | MethodArg::Mmsr => Err(Error::Usage(format!(
-                "--method {} is a classification method; segmentation takes mv, smooth-mv, weighted or staple",
-                self.name()
-            ))),
-        }
+        self.segmentation.ok_or_else(|| {
+            let names: Vec<&str> = SegMethod::ALL.iter().map(|s| s.name()).collect();
+            Error::Usage(format!(
+                "--method {} is a classification method; segmentation takes {}",
+                self.name,
+                or_list(&names)
+            ))
+        })
     }
+}
 
-    /// The name on the command line, as clap spells it.
-    fn name(self) -> String {
-        use clap::ValueEnum;
-        self.to_possible_value()
-            .expect("no variant is skipped")
-            .get_name()
-            .to_owned()
+/// `a, b, c or d`.
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -295,46 +277,34 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Set to 1, `--backend auto` also takes a software adapter.
-pub const AUTO_SOFTWARE_ENV: &str = "ACCORD_AUTO_SOFTWARE_GPU";
-
-/// The GPU backend when `choice` asks for it or `auto` finds a hardware
-/// adapter; `None` means the CPU.
-pub fn choose_gpu(choice: BackendChoice, quiet: bool) -> anyhow::Result<Option<GpuBackend>> {
-    match choice {
-        BackendChoice::Cpu => Ok(None),
-        BackendChoice::Gpu => Ok(Some(GpuBackend::new()?)),
-        BackendChoice::Auto => match GpuBackend::new() {
-            // A software rasteriser (lavapipe, llvmpipe) is slower than the
-            // CPU backend: auto leaves it to an explicit --backend gpu, or
-            // to AUTO_SOFTWARE_ENV (so CI can run auto's GPU path).
-            Ok(gpu)
-                if gpu.is_software() && std::env::var(AUTO_SOFTWARE_ENV).as_deref() != Ok("1") =>
-            {
-                if !quiet {
-                    eprintln!(
-                        "accord: using the CPU backend: the only adapter, {}, is a software rasteriser (--backend gpu forces it)",
-                        gpu.context().adapter_info.name
-                    );
-                }
-                Ok(None)
-            }
-            Ok(gpu) => Ok(Some(gpu)),
-            Err(e) => {
-                if !quiet {
-                    eprintln!("accord: using the CPU backend: {e}");
-                }
-                Ok(None)
-            }
-        },
+/// The backend `choice` resolves to; `auto`'s reason for the CPU is
+/// printed unless `quiet`.
+pub fn select_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Selected> {
+    let selected = select(choice)?;
+    if let (Some(notice), false) = (&selected.notice, quiet) {
+        eprintln!("accord: {notice}");
     }
+    Ok(selected)
 }
 
-fn choose_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Box<dyn Backend>> {
-    Ok(match choose_gpu(choice, quiet)? {
-        Some(gpu) => Box::new(gpu),
-        None => Box::new(CpuBackend),
-    })
+/// Flags to the library's parameters for `method`.
+fn params_of(args: &Args, method: Method) -> Params {
+    let mut params = Params::new(method);
+    if let Some(m) = args.max_iter {
+        params.max_iter = m;
+    }
+    if let Some(t) = args.tol {
+        params.tol = t;
+    }
+    params.smoothing = args.smoothing;
+    params.prior_strength = args.prior_strength;
+    params.init = args.init;
+    if let Some(p) = args.prior_correct {
+        params.prior_correct = p;
+    }
+    params.seed = args.seed;
+    params.ties = args.ties;
+    params
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
@@ -376,23 +346,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         .as_ref()
         .map(|path| accord::eval::read_gold(path))
         .transpose()?;
-    let mut params = Params::new(method);
-    if let Some(m) = args.max_iter {
-        params.max_iter = m;
-    }
-    if let Some(t) = args.tol {
-        params.tol = t;
-    }
-    params.smoothing = args.smoothing;
-    params.prior_strength = args.prior_strength;
-    params.init = args.init;
-    if let Some(p) = args.prior_correct {
-        params.prior_correct = p;
-    }
-    params.seed = args.seed;
-    params.ties = args.ties;
+    let params = params_of(&args, method);
     params.validate()?;
-    let backend = choose_backend(args.backend, args.quiet)?;
+    let selected = select_backend(args.backend, args.quiet)?;
 
     // Read.
     let t = Instant::now();
@@ -464,23 +420,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         spinner.set_message(format!("EM iteration {iteration}, log-likelihood {ll:.6e}"));
         spinner.tick();
     };
-    let mut backend = backend;
-    let fit = match classification::fit(&data, backend.as_ref(), &params, &mut on_iteration) {
-        // With --backend auto, a GPU failure (device lost, out of memory,
-        // data beyond its limits) is retried on the CPU.
-        Err(e @ (Error::Gpu(_) | Error::Limit(_)))
-            if args.backend == BackendChoice::Auto && backend.name().starts_with("gpu") =>
-        {
-            if !args.quiet {
-                eprintln!("accord: warning: the GPU backend failed ({e}); retrying on the CPU");
-            }
-            backend = Box::new(CpuBackend);
-            classification::fit(&data, backend.as_ref(), &params, &mut on_iteration)?
-        }
-        other => other?,
-    };
+    let labels =
+        Consolidator::with_params(params).fit_packed_on(selected, data, &mut on_iteration)?;
     spinner.finish_and_clear();
     let fit_s = t.elapsed().as_secs_f64();
+    if let (Some(e), false) = (&labels.gpu_failure, args.quiet) {
+        eprintln!("accord: warning: the GPU backend failed ({e}); finished on the CPU");
+    }
+    let (data, fit) = (&labels.data, &labels.fit);
 
     // Write.
     let t = Instant::now();
@@ -496,7 +443,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(write::now_iso8601),
     };
     let fill =
-        |out: &mut dyn Write| write::write_labels(out, &data, &fit, &data_objects, &write_options);
+        |out: &mut dyn Write| write::write_labels(out, data, fit, &data_objects, &write_options);
     match &args.out {
         Some(path) => io::write_atomic(path, fill)?,
         None => {
@@ -510,33 +457,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        io::write_atomic(path, |out| write::write_workers(out, &data, &fit, json))?;
+        io::write_atomic(path, |out| write::write_workers(out, data, fit, json))?;
     }
     if let Some(path) = &args.review_out {
-        let ranked = rank_for_review(&data, &fit, args.review_by);
-        let count = args.review_count.unwrap_or(ranked.len()).min(ranked.len());
-        io::write_atomic(path, |out| {
-            let mut csv = csv::Writer::from_writer(out);
-            csv.write_record([
-                "item",
-                "label",
-                "confidence",
-                "entropy",
-                "margin",
-                "annotations",
-            ])?;
-            for u in &ranked[..count] {
-                csv.write_record([
-                    data.item_names.get(u.item),
-                    &data.class_names[fit.labels[u.item] as usize],
-                    &format!("{:.6}", fit.confidence[u.item]),
-                    &format!("{:.6}", u.entropy),
-                    &format!("{:.6}", u.margin),
-                    &u.annotations.to_string(),
-                ])?;
-            }
-            csv.flush()
-        })?;
+        let ranked = rank_for_review(data, fit, args.review_by);
+        let count = args.review_count.unwrap_or(ranked.len());
+        io::write_atomic(path, |out| write_review(out, data, fit, &ranked, count))?;
     }
     if let Some(path) = &rejects_path {
         io::write_rejects(path, &rejects)?;
@@ -544,33 +470,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let write_s = t.elapsed().as_secs_f64();
 
     if !args.quiet {
-        let ll = fit
-            .log_likelihood
-            .last()
-            .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"));
-        let start = match fit.start {
-            accord::classification::StartUsed::Default => "",
-            accord::classification::StartUsed::Spectral => " from the spectral start",
-            accord::classification::StartUsed::VotesBetter => {
-                " from majority vote (it ended with the higher log-likelihood)"
-            }
-            accord::classification::StartUsed::SpectralUnavailable => {
-                " from majority vote (the spectral start cannot run on this data)"
-            }
-        };
-        eprintln!(
-            "accord: {} on {}: {} iteration{}{start}, {}{}",
-            method.name(),
-            backend.name(),
-            fit.iterations,
-            if fit.iterations == 1 { "" } else { "s" },
-            if fit.converged {
-                "converged"
-            } else {
-                "not converged (raise --max-iter?)"
-            },
-            ll
-        );
+        eprintln!("accord: {}", fit_summary(fit));
         let target = args
             .out
             .as_ref()
@@ -584,7 +484,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             report_rejects(rejects.len(), path);
         }
         if let Some(gold) = &gold {
-            let (correct, scored) = accord::eval::gold_accuracy(&data, &fit.labels, gold);
+            let (correct, scored) = accord::eval::gold_accuracy(data, &fit.labels, gold);
             let accuracy = if scored == 0 {
                 f64::NAN
             } else {
@@ -600,6 +500,49 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `the host` for host-side methods, else the backend's name.
+fn place(ran_on: &str) -> &str {
+    if ran_on == "host" {
+        "the host"
+    } else {
+        ran_on
+    }
+}
+
+/// `hds on cpu (2 threads): 15 iterations, converged, log-likelihood ...`:
+/// where the fit ran, how long, and whether it settled.
+pub fn fit_summary(fit: &accord::classification::Consolidation) -> String {
+    let ll = fit
+        .log_likelihood
+        .last()
+        .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"));
+    let start = match fit.start {
+        StartUsed::Default => "",
+        StartUsed::Spectral => " from the spectral start",
+        StartUsed::VotesBetter => " from majority vote (it ended with the higher log-likelihood)",
+        StartUsed::SpectralUnavailable => {
+            " from majority vote (the spectral start cannot run on this data)"
+        }
+    };
+    if fit.method.info().max_iter.is_none() {
+        return format!("{} on {}: one pass", fit.method.name(), place(&fit.ran_on));
+    }
+    let (unit, settled) = if !fit.has_stopping_test {
+        ("round", "a fixed number (the method has no stopping test)")
+    } else if fit.converged {
+        ("iteration", "converged")
+    } else {
+        ("iteration", "not converged (raise --max-iter?)")
+    };
+    format!(
+        "{} on {}: {} {unit}{}{start}, {settled}{ll}",
+        fit.method.name(),
+        place(&fit.ran_on),
+        fit.iterations,
+        if fit.iterations == 1 { "" } else { "s" },
+    )
 }
 
 /// This process's peak resident memory (VmHWM), in MiB; 0 where unknown.

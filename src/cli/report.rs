@@ -25,7 +25,8 @@ use accord::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::consolidate::{choose_gpu, classification_method, same_file, BackendChoice, MethodArg};
+use super::consolidate::{classification_method, same_file, select_backend, MethodArg};
+use accord::engine::select::BackendChoice;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -127,12 +128,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if data.n_items() == 0 {
         return Err(Error::Usage(format!("{}: no annotations", args.input.display())).into());
     }
-    let gpu = choose_gpu(args.backend, args.quiet)?;
-    let cpu = accord::engine::backend::cpu::CpuBackend;
-    let backend: &dyn Backend = match &gpu {
-        Some(g) => g,
-        None => &cpu,
-    };
+    let selected = select_backend(args.backend, args.quiet)?;
+    let backend: &dyn accord::engine::backend::Backend = selected.backend.as_ref();
     let mut methods = vec![Method::Mv];
     if method != Method::Mv {
         methods.push(method);
@@ -176,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             gold,
             &methods,
             backend,
-            gpu.is_none(),
+            !selected.is_gpu,
         )?;
     }
     review(&mut page, &data, main_fit, args.review_count);

@@ -5,11 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use accord::engine::backend::cpu::seg::Smoothing;
-use accord::engine::backend::cpu::CpuBackend;
-use accord::engine::backend::SegBackend;
 use accord::segmentation::read::{read_gt_segmentation_request, read_mask_manifest};
 use accord::segmentation::write::{write_segmentation, SegWriteOptions};
-use accord::segmentation::SegParams;
+use accord::segmentation::{SegConsolidator, SegMethod, SegParams};
 use accord::Error;
 use accord::{
     classification::read::InputFormat,
@@ -17,13 +15,14 @@ use accord::{
 };
 
 use super::consolidate::{
-    choose_gpu, peak_memory_mib, rejects_path, report_rejects, same_file, Args, BackendChoice,
-    MethodArg,
+    peak_memory_mib, rejects_path, report_rejects, same_file, select_backend, Args, MethodArg,
 };
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let method = args.method.unwrap_or(MethodArg::SmoothMv).segmentation()?;
+    let method = args
+        .method
+        .map_or(Ok(SegMethod::default()), MethodArg::segmentation)?;
     let Some(out) = args.out.clone() else {
         return Err(Error::Usage(
             "segmentation writes a folder of masks and a manifest: name it with -o DIR".into(),
@@ -102,23 +101,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     // Fit, retrying on the CPU when an automatically chosen GPU fails.
     let t = Instant::now();
-    let gpu = choose_gpu(args.backend, args.quiet)?;
-    let mut backend: &dyn SegBackend = match &gpu {
-        Some(g) => g,
-        None => &CpuBackend,
-    };
-    let fit = match accord::segmentation::fit(batch, backend, &params) {
-        Err(e @ (Error::Gpu(_) | Error::Limit(_)))
-            if args.backend == BackendChoice::Auto && gpu.is_some() =>
-        {
-            if !args.quiet {
-                eprintln!("accord: warning: the GPU backend failed ({e}); retrying on the CPU");
-            }
-            backend = &CpuBackend;
-            accord::segmentation::fit(batch, backend, &params)?
-        }
-        other => other?,
-    };
+    let selected = select_backend(args.backend, args.quiet)?;
+    let result = SegConsolidator::with_params(params).fit_on(selected, batch)?;
+    if let (Some(e), false) = (&result.gpu_failure, args.quiet) {
+        eprintln!("accord: warning: the GPU backend failed ({e}); finished on the CPU");
+    }
+    let fit = &result.fit;
     let fit_s = t.elapsed().as_secs_f64();
 
     // Write.
@@ -132,8 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(accord::classification::write::now_iso8601),
         confidence_maps: args.confidence_maps,
     };
-    let manifest: PathBuf =
-        write_segmentation(&out, batch, input.colours.as_ref(), &fit, &options)?;
+    let manifest: PathBuf = write_segmentation(&out, batch, input.colours.as_ref(), fit, &options)?;
     if let Some(path) = &rejects_path {
         io::write_rejects(path, &rejects.records)?;
     }
@@ -144,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "accord: {} on {}: {} round{}{}, mean image confidence {mean:.4}",
             method.name(),
-            backend.name(),
+            result.backend,
             fit.iterations,
             if fit.iterations == 1 { "" } else { "s" },
             if fit.converged {

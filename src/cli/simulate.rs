@@ -10,7 +10,8 @@ use accord::eval::simulate::{run as run_experiment, Design};
 use accord::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::consolidate::{choose_gpu, BackendChoice, MethodArg};
+use super::consolidate::{select_backend, MethodArg};
+use accord::engine::select::BackendChoice;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,12 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let gold = accord::eval::read_gold(&args.gold)?;
     let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
-    let gpu = choose_gpu(args.backend, args.quiet)?;
-    let cpu = accord::engine::backend::cpu::CpuBackend;
-    let backend: &dyn accord::engine::backend::Backend = match &gpu {
-        Some(g) => g,
-        None => &cpu,
-    };
+    let selected = select_backend(args.backend, args.quiet)?;
+    let backend: &dyn accord::engine::backend::Backend = selected.backend.as_ref();
     let jobs = (args.max_annotators * args.repeats) as u64;
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -87,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         repeats: args.repeats,
         seed: args.seed,
     };
-    let experiment = run_experiment(&data, &gold, &design, backend, gpu.is_none(), &|| {
+    let experiment = run_experiment(&data, &gold, &design, backend, !selected.is_gpu, &|| {
         bar.inc(1)
     })?;
     bar.finish_and_clear();

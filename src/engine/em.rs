@@ -38,6 +38,17 @@ pub enum MStepRule {
     },
 }
 
+impl MStepRule {
+    /// The population accuracy the modified rule starts from (unused, 0,
+    /// for the fixed rules); [`m_step`] updates it.
+    pub fn initial_population(self) -> f32 {
+        match self {
+            MStepRule::Modified { initial_accuracy } => initial_accuracy,
+            MStepRule::Fixed(_) => 0.0,
+        }
+    }
+}
+
 /// How long EM runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stopping {
@@ -82,10 +93,7 @@ pub fn run_em(
     let mut session = backend.em_session(data)?;
     // The population accuracy only matters to (and is only read back for)
     // the modified rule.
-    let mut population_accuracy = match m_rule {
-        MStepRule::Modified { initial_accuracy } => initial_accuracy,
-        MStepRule::Fixed(_) => 0.0,
-    };
+    let mut population_accuracy = m_rule.initial_population();
     match start {
         Start::Votes => {
             session.init_posteriors_from_votes()?;

@@ -40,6 +40,29 @@ pub enum StapleScope {
 }
 
 impl SegMethod {
+    /// Every segmentation method, in the order help texts list them.
+    pub const ALL: [SegMethod; 4] = [
+        SegMethod::Mv,
+        SegMethod::SmoothMv,
+        SegMethod::Weighted,
+        SegMethod::Staple,
+    ];
+
+    /// The method named `name`.
+    pub fn from_name(name: &str) -> Option<SegMethod> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// One line for help texts.
+    pub fn summary(self) -> &'static str {
+        match self {
+            SegMethod::Mv => "Per-pixel plurality",
+            SegMethod::SmoothMv => "Votes smoothed over a neighbourhood (a Gaussian or a box) before the plurality (the default)",
+            SegMethod::Weighted => "Smoothed votes weighted by each worker's reliability, learnt across the batch",
+            SegMethod::Staple => "Multi-class STAPLE: a class confusion table per worker learnt by EM, smoothed votes as the prior",
+        }
+    }
+
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {

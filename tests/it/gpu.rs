@@ -15,14 +15,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::support::*;
 
-/// The methods whose steps run on the GPU backend.
-const BACKEND_METHODS: [Method; 5] = [
-    Method::Mv,
-    Method::Ds,
-    Method::Hds,
-    Method::OneCoin,
-    Method::Mds,
-];
+/// The methods whose steps run on the backend (so on the GPU), from the
+/// method table.
+fn backend_methods() -> impl Iterator<Item = Method> {
+    accord::classification::METHODS
+        .iter()
+        .filter(|m| m.runs_on == accord::classification::RunsOn::Backend)
+        .map(|m| m.method)
+}
 
 /// The shared GPU backend, or `None` (printed) when there is no adapter.
 pub fn gpu() -> Option<GpuBackend> {
@@ -138,7 +138,7 @@ fn assert_parity(what: &str, data: &Packed, a: &Consolidation, b: &Consolidation
 }
 
 fn compare_backends(name: &str, data: &Packed, gpu: &dyn Backend) {
-    for method in BACKEND_METHODS {
+    for method in backend_methods() {
         let p = params(method);
         let on_cpu = fit(data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
         let on_gpu = fit(data, gpu, &p, &mut |_, _| {}).unwrap();
@@ -391,7 +391,7 @@ fn gpu_and_cpu_give_the_same_labels_on_every_shared_dataset() {
         )
         .unwrap();
         let data = pack(input.annotations, DuplicatePolicy::Keep).unwrap();
-        for method in BACKEND_METHODS {
+        for method in backend_methods() {
             // Defaults as the CLI uses them (mds at 1e-8 too): labels must match.
             let p = Params::new(method);
             let on_cpu = fit(&data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
@@ -410,7 +410,7 @@ mod every_backend {
 
     fn recovers_the_truth(backend: &dyn Backend) {
         let (data, gold) = crate::support::synthetic_set(2000, 20, 5, 5, 3);
-        for method in BACKEND_METHODS {
+        for method in backend_methods() {
             let f = fit(&data, backend, &Params::new(method), &mut |_, _| {}).unwrap();
             let acc = f.labels.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64
                 / gold.len() as f64;

@@ -155,3 +155,51 @@ fn mmsr_refuses_more_worker_pairs_than_memory_holds() {
         "{message}"
     );
 }
+
+#[test]
+fn host_methods_say_they_ran_on_the_host_and_honour_the_iteration_limit() {
+    let (data, _) = synthetic(2, 7);
+    for info in accord::classification::METHODS {
+        let params = Params::new(info.method);
+        let f = fit(&data, &CpuBackend, &params, &mut |_, _| {}).unwrap();
+        match info.runs_on {
+            accord::classification::RunsOn::Host => assert_eq!(f.ran_on, "host", "{}", info.name),
+            accord::classification::RunsOn::Backend => {
+                assert!(f.ran_on.starts_with("cpu"), "{}: {}", info.name, f.ran_on)
+            }
+        }
+        assert!(f.iterations <= params.max_iter, "{}", info.name);
+        assert_eq!(
+            f.has_stopping_test,
+            info.tol.is_some() || info.max_iter.is_none()
+        );
+        if info.max_iter.is_some() {
+            // One round allowed: one round run, and no claim of convergence
+            // for a method whose test needs two rounds to compare.
+            let one = Params {
+                max_iter: 1,
+                ..Params::new(info.method)
+            };
+            let f = fit(&data, &CpuBackend, &one, &mut |_, _| {}).unwrap();
+            assert_eq!(f.iterations, 1, "{}", info.name);
+            assert!(
+                !f.converged,
+                "{} claims convergence after one round",
+                info.name
+            );
+        }
+    }
+}
+
+#[test]
+fn glad_with_one_round_reports_one_round_not_converged() {
+    // Regression: GLAD used to ignore max_iter and report "5 iterations,
+    // converged" whatever was asked.
+    let (data, _) = synthetic(2, 8);
+    let params = Params {
+        max_iter: 1,
+        ..Params::new(Method::Glad)
+    };
+    let f = fit(&data, &CpuBackend, &params, &mut |_, _| {}).unwrap();
+    assert_eq!((f.iterations, f.converged), (1, false));
+}

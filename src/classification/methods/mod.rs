@@ -178,7 +178,11 @@ pub fn fit(
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
     params.validate()?;
-    (params.method.info().fit)(data, backend, params, on_iteration)
+    let mut fit = (params.method.info().fit)(data, backend, params, on_iteration)?;
+    if fit.ran_on.is_empty() {
+        fit.ran_on = backend.name();
+    }
+    Ok(fit)
 }
 
 #[cfg(test)]

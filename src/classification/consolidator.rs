@@ -1,0 +1,353 @@
+//! The front door for classification: a builder of parameters with the
+//! CLI's defaults, a checked fit on the chosen backend (with the retry on
+//! the CPU that `auto` promises), and a result that speaks in names.
+
+use ndarray::ArrayView2;
+
+use super::{fit, Consolidation, Init, Method, Params};
+#[cfg(feature = "gpu")]
+use crate::engine::backend::gpu::GpuBackend;
+use crate::engine::pack::{self, AnnotationBuilder, DuplicatePolicy, Packed};
+use crate::engine::select::{select, BackendChoice, Selected};
+use crate::error::{Error, Result};
+use crate::maths::TieBreak;
+
+/// Consolidates classification annotations: one label per item.
+///
+/// Defaults are the CLI's: `hds`, the `auto` backend, every repeated
+/// answer kept, the label set learnt from the data.
+///
+/// ```
+/// use accord::classification::{Consolidator, Method};
+/// use accord::engine::select::BackendChoice;
+///
+/// // Two careful workers and a careless one label two images; ids may be
+/// // strings or integers.
+/// let answers = [
+///     ("img1", "ann", "owl"), ("img1", "bob", "owl"), ("img1", "cat", "falcon"),
+///     ("img2", "ann", "falcon"), ("img2", "bob", "falcon"), ("img2", "cat", "falcon"),
+/// ];
+/// let labels = Consolidator::new()
+///     .method(Method::Ds)
+///     .backend(BackendChoice::Cpu)
+///     .fit(answers)
+///     .unwrap();
+/// assert_eq!(labels.label_of("img1"), Some("owl"));
+/// for row in labels.items() {
+///     println!("{} {} {:.3}", row.item, row.label, row.confidence);
+/// }
+/// let ann = labels.workers().find(|w| w.worker == "ann").unwrap();
+/// assert!(ann.accuracy > 0.5);
+/// ```
+#[derive(Clone)]
+pub struct Consolidator {
+    params: Params,
+    backend: BackendChoice,
+    #[cfg(feature = "gpu")]
+    gpu: Option<GpuBackend>,
+    duplicates: DuplicatePolicy,
+    categories: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Consolidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consolidator")
+            .field("params", &self.params)
+            .field("backend", &self.backend)
+            .field("duplicates", &self.duplicates)
+            .field("categories", &self.categories)
+            .finish()
+    }
+}
+
+impl Default for Consolidator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Consolidator {
+    /// The default method (`hds`) with its defaults, on the `auto` backend.
+    pub fn new() -> Self {
+        Consolidator {
+            params: Params::new(Method::default()),
+            backend: BackendChoice::Auto,
+            #[cfg(feature = "gpu")]
+            gpu: None,
+            duplicates: DuplicatePolicy::Keep,
+            categories: None,
+        }
+    }
+
+    /// Starts from `params` as they are (for callers that build [`Params`]
+    /// themselves, such as the CLI).
+    pub fn with_params(params: Params) -> Self {
+        Consolidator {
+            params,
+            ..Self::new()
+        }
+    }
+
+    /// Uses `method`, with that method's defaults for the iteration limit,
+    /// tolerance and prior (set those after this call to change them).
+    pub fn method(mut self, method: Method) -> Self {
+        let keep = self.params.clone();
+        self.params = Params {
+            smoothing: keep.smoothing,
+            prior_strength: keep.prior_strength,
+            init: keep.init,
+            seed: keep.seed,
+            ties: keep.ties,
+            ..Params::new(method)
+        };
+        self
+    }
+
+    /// Most iterations.
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.params.max_iter = max_iter;
+        self
+    }
+
+    /// Stopping tolerance.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.params.tol = tol;
+        self
+    }
+
+    /// Pseudo-counts of a correct answer per confusion row (`ds`, `hds`).
+    pub fn prior_correct(mut self, prior_correct: f32) -> Self {
+        self.params.prior_correct = prior_correct;
+        self
+    }
+
+    /// `hds`'s pseudo-annotations per row toward the population.
+    pub fn prior_strength(mut self, prior_strength: f32) -> Self {
+        self.params.prior_strength = prior_strength;
+        self
+    }
+
+    /// Dirichlet smoothing on every soft count (`ds`, `one-coin`).
+    pub fn smoothing(mut self, smoothing: f32) -> Self {
+        self.params.smoothing = smoothing;
+        self
+    }
+
+    /// How `ds` and `hds` start.
+    pub fn init(mut self, init: Init) -> Self {
+        self.params.init = init;
+        self
+    }
+
+    /// Majority vote's tie rule and the seed of its random draw.
+    pub fn ties(mut self, ties: TieBreak, seed: u64) -> Self {
+        self.params.ties = ties;
+        self.params.seed = seed;
+        self
+    }
+
+    /// Which backend runs the kernels.
+    pub fn backend(mut self, choice: BackendChoice) -> Self {
+        self.backend = choice;
+        self
+    }
+
+    /// Runs on this GPU backend (for instance one built on the caller's own
+    /// device with [`GpuBackend::from_device`]).
+    #[cfg(feature = "gpu")]
+    pub fn gpu(mut self, gpu: GpuBackend) -> Self {
+        self.gpu = Some(gpu);
+        self.backend = BackendChoice::Gpu;
+        self
+    }
+
+    /// What to do with repeated (item, worker) answers in [`Consolidator::fit`].
+    pub fn duplicates(mut self, policy: DuplicatePolicy) -> Self {
+        self.duplicates = policy;
+        self
+    }
+
+    /// The label set, in this order, for [`Consolidator::fit`]; any other
+    /// label is an error. Without it the labels found are used, sorted.
+    pub fn categories(mut self, categories: Vec<String>) -> Self {
+        self.categories = Some(categories);
+        self
+    }
+
+    /// The parameters a fit will use.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Consolidates `(item, worker, label)` answers held in memory. Ids and
+    /// labels may be anything printable (strings, integers).
+    pub fn fit<I, W, L>(&self, answers: impl IntoIterator<Item = (I, W, L)>) -> Result<Labels>
+    where
+        I: std::fmt::Display,
+        W: std::fmt::Display,
+        L: std::fmt::Display,
+    {
+        self.params.validate()?;
+        let mut builder = match &self.categories {
+            Some(c) => AnnotationBuilder::with_categories(c)?,
+            None => AnnotationBuilder::new(),
+        };
+        let (mut item, mut worker, mut label) = (String::new(), String::new(), String::new());
+        for (n, (i, w, l)) in answers.into_iter().enumerate() {
+            use std::fmt::Write;
+            item.clear();
+            worker.clear();
+            label.clear();
+            let _ = (
+                write!(item, "{i}"),
+                write!(worker, "{w}"),
+                write!(label, "{l}"),
+            );
+            builder.push(&item, &worker, &label).map_err(|problem| {
+                Error::invalid_param(
+                    "answers",
+                    format!("has a bad answer at index {n}: {problem}"),
+                )
+            })?;
+        }
+        let data = pack::pack(builder.finish(), self.duplicates)?;
+        self.fit_packed(data)
+    }
+
+    /// Consolidates annotations already packed (by a reader and
+    /// [`pack::pack`]).
+    pub fn fit_packed(&self, data: Packed) -> Result<Labels> {
+        self.fit_packed_with(data, &mut |_, _| {})
+    }
+
+    /// As [`Consolidator::fit_packed`], calling `on_iteration` after each
+    /// iteration with its number and objective (EM's log-likelihood).
+    pub fn fit_packed_with(
+        &self,
+        data: Packed,
+        on_iteration: &mut dyn FnMut(usize, f64),
+    ) -> Result<Labels> {
+        self.fit_packed_on(self.select()?, data, on_iteration)
+    }
+
+    /// As [`Consolidator::fit_packed_with`], on a backend the caller
+    /// selected beforehand (with [`select`], say, to report its choice
+    /// before reading the input); the consolidator's own backend choice is
+    /// not used.
+    pub fn fit_packed_on(
+        &self,
+        mut selected: Selected,
+        data: Packed,
+        on_iteration: &mut dyn FnMut(usize, f64),
+    ) -> Result<Labels> {
+        self.params.validate()?;
+        let notice = selected.notice.take();
+        let mut gpu_failure = None;
+        let fit = selected.run_with_fallback(
+            |backend| fit(&data, backend, &self.params, on_iteration),
+            |e| gpu_failure = Some(e.to_string()),
+        )?;
+        Ok(Labels {
+            backend: fit.ran_on.clone(),
+            data,
+            fit,
+            backend_notice: notice,
+            gpu_failure,
+        })
+    }
+
+    fn select(&self) -> Result<Selected> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &self.gpu {
+            return Ok(Selected::gpu(gpu.clone()));
+        }
+        select(self.backend)
+    }
+}
+
+/// A classification result that speaks in names: the packed input (item,
+/// worker and class names) with the fit.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// The annotations as packed: names and CSR tensors.
+    pub data: Packed,
+    /// The fit, by dense ids.
+    pub fit: Consolidation,
+    /// Where the fit ran: the backend it finished on (`cpu (2 threads)`, a
+    /// GPU adapter), or `host` for the host-side methods.
+    pub backend: String,
+    /// Why `auto` chose the CPU, when it did.
+    pub backend_notice: Option<String>,
+    /// The GPU error after which `auto` finished the fit on the CPU.
+    pub gpu_failure: Option<String>,
+}
+
+/// One item's consolidated label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ItemLabel<'a> {
+    /// The item's id.
+    pub item: &'a str,
+    /// The label's name.
+    pub label: &'a str,
+    /// Confidence in the label, in [0, 1].
+    pub confidence: f32,
+    /// Posterior probability of each class, in [`Labels::classes`] order.
+    pub posteriors: &'a [f32],
+}
+
+/// What the model learnt about one worker.
+#[derive(Debug, Clone)]
+pub struct WorkerModel<'a> {
+    /// The worker's id.
+    pub worker: &'a str,
+    /// Annotations the model used.
+    pub annotations: usize,
+    /// Expected accuracy: the mean posterior probability of the labels given.
+    pub accuracy: f32,
+    /// Confusion table `[true][given]`, rows summing to 1.
+    pub confusion: ArrayView2<'a, f32>,
+}
+
+impl Labels {
+    /// Class names, in class-id order.
+    pub fn classes(&self) -> &[String] {
+        &self.data.class_names
+    }
+
+    /// Every item's label, in the order items first appeared.
+    pub fn items(&self) -> impl ExactSizeIterator<Item = ItemLabel<'_>> + '_ {
+        (0..self.data.n_items()).map(move |i| self.item(i))
+    }
+
+    /// The label of the item with id `item`, if it was in the input.
+    pub fn label_of(&self, item: &str) -> Option<&str> {
+        self.items()
+            .find(|row| row.item == item)
+            .map(|row| row.label)
+    }
+
+    /// Every worker's model, in the order workers first appeared.
+    pub fn workers(&self) -> impl ExactSizeIterator<Item = WorkerModel<'_>> + '_ {
+        (0..self.data.n_workers()).map(move |w| WorkerModel {
+            worker: self.data.worker_names.get(w),
+            annotations: self.data.worker_range(w).len(),
+            accuracy: self.fit.worker_accuracy[w],
+            confusion: self.fit.confusion.index_axis(ndarray::Axis(0), w),
+        })
+    }
+
+    fn item(&self, i: usize) -> ItemLabel<'_> {
+        let posteriors = self
+            .fit
+            .posteriors
+            .row(i)
+            .to_slice()
+            .expect("posteriors are row-major");
+        ItemLabel {
+            item: self.data.item_names.get(i),
+            label: &self.data.class_names[self.fit.labels[i] as usize],
+            confidence: self.fit.confidence[i],
+            posteriors,
+        }
+    }
+}
