@@ -1,8 +1,8 @@
 // Turns soft counts [worker][true][given] into log-confusion
 // [worker][given][true] under the M-step rule, one thread per (worker, true
 // class t); thread t = 0 also writes the worker's trace(C)/n.
-// CPU twin: backend::cpu::confusion_normalise. Keep Params in sync with
-// NormaliseParams in src/backend/gpu/params.rs.
+// CPU twin: engine::backend::cpu::confusion_normalise. Keep Params in sync with
+// NormaliseParams in src/engine/backend/gpu/params.rs.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 const COUNT_FLOOR: f32 = 1e-10;
@@ -33,7 +33,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> population: array<u32>;
 
 // Digamma: the recurrence up to x >= 6, then the asymptotic series.
-// CPU twin: backend::cpu::kernels::digamma.
+// CPU twin: maths::digamma.
 fn digamma(x_in: f32) -> f32 {
     var x = x_in;
     var result = 0.0;

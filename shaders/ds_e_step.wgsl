@@ -1,7 +1,7 @@
 // Dawid-Skene E-step, one thread per item: the log-posterior over the item's
 // annotations, normalised by log-sum-exp with a max-shift; writes the
 // posteriors and the item's log-likelihood term log Σ_t p(t) Π_a p(l_a | t).
-// CPU twin: backend::cpu::ds_e_step (same f32 operations in the same order).
+// CPU twin: engine::backend::cpu::ds_e_step (same f32 operations in the same order).
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 

@@ -2,7 +2,7 @@
 // One thread per (run, true class t), where a run is one worker's segments
 // in this chunk; each worker has at most one run per chunk and chunks are
 // dispatched one after another, so no two threads write the same cell.
-// CPU twin: backend::cpu::ds_m_step_combine.
+// CPU twin: engine::backend::cpu::ds_m_step_combine.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 

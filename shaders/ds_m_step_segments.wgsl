@@ -2,7 +2,7 @@
 // (a worker's annotations are cut into segments of at most SEGMENT_LEN, so a
 // prolific worker is spread over many threads). One thread per
 // (segment, true class t) accumulates C[t][l] += posterior[item][t] over the
-// segment, without atomics. CPU twin: backend::cpu::ds_m_step_segments.
+// segment, without atomics. CPU twin: engine::backend::cpu::ds_m_step_segments.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 

@@ -1,7 +1,7 @@
 // Class priors from the posterior column sums, given by reduce_rows as
 // fixed-point (lo, hi) pairs with frac_bits fractional bits:
 // log(max(sum / n_items, floor)). One thread per class.
-// CPU twin: backend::cpu::log_priors.
+// CPU twin: engine::backend::cpu::log_priors.
 
 const PROB_FLOOR: f32 = 1e-30;
 

@@ -1,7 +1,7 @@
 // A driver check: one invocation runs a loop of `iterations` steps of a hash
 // chain. Drivers that silently cut long loops short (Debian 12's Mesa 22
 // stops near 65,535 iterations) give a different value than the CPU twin
-// backend::cpu::loop_probe, and the test fails.
+// engine::backend::cpu::loop_probe, and the test fails.
 
 struct Params {
     iterations: u32,

@@ -1,6 +1,6 @@
 // Majority-vote counts: votes per [item][class], one thread per item.
-// CPU twin: backend::cpu::mv_counts. Keep Params in sync with MvParams in
-// src/backend/gpu/params.rs.
+// CPU twin: engine::backend::cpu::mv_counts. Keep Params in sync with
+// CountParams in src/engine/backend/gpu/params.rs.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 

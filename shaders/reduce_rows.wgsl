@@ -8,7 +8,7 @@
 // with carry. Integer addition is associative, so the total does not depend
 // on the order of the tree, no compiler can reassociate it away (as it may do
 // with float error-compensation tricks), and the CPU twin
-// backend::cpu::reduce_rows gives the same bits. Output rows are [width]
+// engine::backend::cpu::reduce_rows gives the same bits. Output rows are [width]
 // (lo, hi) pairs; input is f32 bits when input_pairs == 0, else pairs.
 
 struct Params {

@@ -1,8 +1,8 @@
 // For each mask, the number of its pixels that carry the consensus label:
 // one workgroup per mask, its threads striding over the pixels, then an
 // exact integer tree sum in workgroup memory.
-// CPU twin: backend::cpu::seg::seg_agreement. Keep Params in sync with
-// SegParams in src/backend/gpu/params.rs; the mask table is built by
+// CPU twin: engine::backend::cpu::seg::seg_agreement. Keep Params in sync with
+// SegParams in src/engine/backend/gpu/params.rs; the mask table is built by
 // backend::gpu::seg (3 u32 per mask).
 
 // #include seg_params.wgsl

@@ -1,8 +1,8 @@
 // Each pixel's winning class and its share of the votes, one thread per
 // pixel. Ties: the lowest class, or (random_ties) a tied class drawn from
 // the seed, the image and the pixel. A pixel without votes gets class 0 and
-// confidence 0. CPU twin: backend::cpu::seg::seg_argmax. Keep Params in sync
-// with SegParams in src/backend/gpu/params.rs.
+// confidence 0. CPU twin: engine::backend::cpu::seg::seg_argmax. Keep Params in sync
+// with SegParams in src/engine/backend/gpu/params.rs.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 
@@ -12,7 +12,7 @@ const K: u32 = 4u; // replaced by the number of classes when the pipeline is bui
 @group(0) @binding(3) var<storage, read_write> consensus: array<u32>;
 @group(0) @binding(4) var<storage, read_write> confidence: array<f32>;
 
-// Twin of backend::cpu::pcg_hash.
+// Twin of maths::pcg_hash.
 fn pcg_hash(x: u32) -> u32 {
     let state = x * 747796405u + 2891336453u;
     let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;

@@ -1,6 +1,6 @@
 // Included by every segmentation shader (`// #include seg_params.wgsl`,
 // expanded by backend::gpu::context::specialise): the uniform block, kept in
-// sync with SegParams in src/backend/gpu/params.rs.
+// sync with SegParams in src/engine/backend/gpu/params.rs.
 
 struct Params {
     n_pixels: u32,

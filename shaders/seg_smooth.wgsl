@@ -2,8 +2,8 @@
 // params.along_rows is 0) along columns, one thread per (pixel, class): the
 // vote map convolved with fixed-point taps, zero outside the image. Integer
 // arithmetic (wrapping, like the twin), so both backends agree exactly.
-// CPU twin: backend::cpu::seg::seg_smooth. Keep Params in sync with
-// SegParams in src/backend/gpu/params.rs.
+// CPU twin: engine::backend::cpu::seg::seg_smooth. Keep Params in sync with
+// SegParams in src/engine/backend/gpu/params.rs.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 

@@ -1,7 +1,7 @@
 // Segmentation votes, one thread per output pixel: votes[p][c] = Σ of the
 // weights of the image's masks that give pixel p given c.
-// CPU twin: backend::cpu::seg::seg_vote. Keep Params in sync with SegParams
-// in src/backend/gpu/params.rs; the image table is built by
+// CPU twin: engine::backend::cpu::seg::seg_vote. Keep Params in sync with SegParams
+// in src/engine/backend/gpu/params.rs; the image table is built by
 // backend::gpu::seg (6 u32 per image).
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built

@@ -2,8 +2,8 @@
 // counts[mask][given][t] = Σ posterior[p][t] over the mask's pixels p that
 // it labelled `given`. Each thread sums a stride of pixels per `given`,
 // then a tree sum in workgroup memory per `given`.
-// CPU twin: backend::cpu::staple::staple_counts. Keep Params in sync with
-// SegParams in src/backend/gpu/params.rs; the mask table is built by
+// CPU twin: engine::backend::cpu::staple::staple_counts. Keep Params in sync with
+// SegParams in src/engine/backend/gpu/params.rs; the mask table is built by
 // backend::gpu::seg (3 u32 per mask).
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built

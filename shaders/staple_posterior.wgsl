@@ -3,8 +3,8 @@
 // PRIOR_FLOOR of their total) and the confusion table of each mask's
 // rater; the consensus is the most probable class (lowest on a tie) and
 // the confidence its probability.
-// CPU twin: backend::cpu::staple::staple_posterior_into. Keep Params in
-// sync with SegParams in src/backend/gpu/params.rs; the image table is
+// CPU twin: engine::backend::cpu::staple::staple_posterior_into. Keep Params in
+// sync with SegParams in src/engine/backend/gpu/params.rs; the image table is
 // built by backend::gpu::seg (6 u32 per image).
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built

@@ -1,5 +1,5 @@
 // Posteriors := each item's vote shares (uniform when it has no vote).
-// One thread per item. CPU twin: backend::cpu::vote_shares (over mv_counts).
+// One thread per item. CPU twin: engine::backend::cpu::vote_shares (over mv_counts).
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 

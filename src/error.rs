@@ -10,7 +10,12 @@ pub enum Location {
     /// 1-based line number.
     Line(u64),
     /// An object of a JSON array, by 0-based index and its id when it has one.
-    Object { index: usize, id: Option<String> },
+    Object {
+        /// 0-based index in the array.
+        index: usize,
+        /// The object's `datasetObjectId`, if it has one.
+        id: Option<String>,
+    },
     /// The file as a whole.
     File,
 }
@@ -45,8 +50,11 @@ pub enum Error {
     /// A record of an input file is malformed.
     #[error("{}", describe_bad_input(path, location, problem))]
     BadInput {
+        /// The input file.
         path: PathBuf,
+        /// Where in the file the record is.
         location: Location,
+        /// What is wrong with it.
         problem: String,
     },
     /// The options contradict each other or the data.
@@ -54,7 +62,7 @@ pub enum Error {
     Usage(String),
     /// A parameter's value is out of its range. `name` is the library's name
     /// of the field (`max_iter`); the CLI shows it as its flag.
-    #[error("{name} {problem}")]
+    #[error("`{name}` {problem}")]
     InvalidParam {
         /// The parameter, as the library's field is named.
         name: &'static str,
@@ -67,13 +75,17 @@ pub enum Error {
     /// Reading a file failed.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        /// The file that could not be read.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
     /// Writing a file failed.
     #[error("cannot write {}: {source}", path.display())]
     Write {
+        /// The file that could not be written.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
     /// The GPU backend failed (no adapter, device lost, out of memory, ...).

@@ -19,6 +19,8 @@
 //! assert_eq!(names, ["owl", "falcon"]);
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod bench;
 pub mod classification;
 pub mod engine;

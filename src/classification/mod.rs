@@ -3,7 +3,7 @@
 //! Start at [`Consolidator`]: parameters with the CLI's defaults, a checked
 //! fit on the chosen backend, and [`Labels`] that speak in names.
 //!
-//! Its formats ([`read`], [`write`]), its methods (one file each under
+//! Its formats ([`read`], [`write`](mod@write)), its methods (one file each under
 //! [`methods`], declared once in [`methods::METHODS`]), its result
 //! ([`Consolidation`]) and the list of items worth more annotations
 //! ([`review`]).

@@ -73,11 +73,16 @@ pub fn accuracy_against(data: &Packed, labels: &[u32]) -> Vec<f64> {
 
 /// The result of a skill-weighted vote.
 pub struct SkillVote {
+    /// Each item's chosen class.
     pub labels: Vec<u32>,
+    /// Each item's chosen class's share of its score (0 where it has none).
     pub confidence: Vec<f32>,
     /// `[item][class]` normalised scores (uniform where an item has none).
     pub posteriors: Array2<f32>,
+    /// Each worker's skill, the weight of their votes.
     pub skills: Vec<f64>,
+    /// Class priors and `[worker][true][given]` confusion tables from one
+    /// M-step on `posteriors`.
     pub model: ModelParams,
 }
 

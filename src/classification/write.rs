@@ -27,8 +27,10 @@ pub enum OutputFormat {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum DataType {
+    /// Image classification (`groundtruth/image-classification`).
     #[default]
     Image,
+    /// Text classification (`groundtruth/text-classification`).
     Text,
 }
 
@@ -44,12 +46,15 @@ impl DataType {
 /// Options of the label writers.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
+    /// The format to write.
     pub format: OutputFormat,
     /// Add one `p_<class>` column per class (CSV).
     pub posteriors: bool,
     /// Ground Truth's label attribute name.
     pub label_attribute: String,
+    /// Task type, written as the metadata's `type`.
     pub data_type: DataType,
+    /// Labelling job name, written as the metadata's `job-name`.
     pub job_name: String,
     /// ISO 8601 timestamp written as `creation-date`.
     pub creation_date: String,

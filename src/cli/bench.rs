@@ -88,7 +88,7 @@ impl BenchHost {
                 g.context().adapter_info.backend,
                 g.context().adapter_info.device_type
             ),
-            Some(Err(e)) => format!("none ({e})"),
+            Some(Err(e)) => format!("none ({})", super::flags(e)),
             None => "not used".into(),
         };
         BenchHost {

@@ -282,7 +282,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 pub fn select_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Selected> {
     let selected = select(choice)?;
     if let (Some(notice), false) = (&selected.notice, quiet) {
-        eprintln!("accord: {notice}");
+        eprintln!("accord: {}", super::flags(notice));
     }
     Ok(selected)
 }
@@ -425,7 +425,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     spinner.finish_and_clear();
     let fit_s = t.elapsed().as_secs_f64();
     if let (Some(e), false) = (&labels.gpu_failure, args.quiet) {
-        eprintln!("accord: warning: the GPU backend failed ({e}); finished on the CPU");
+        eprintln!(
+            "accord: warning: the GPU backend failed ({}); finished on the CPU",
+            super::flags(e)
+        );
     }
     let (data, fit) = (&labels.data, &labels.fit);
 

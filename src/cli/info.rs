@@ -72,7 +72,11 @@ pub fn run() -> anyhow::Result<()> {
                 writeln!(out, "backend (auto): gpu")?;
             }
         }
-        Err(e) => writeln!(out, "backend (auto): cpu ({e})")?,
+        Err(e) => writeln!(
+            out,
+            "backend (auto): cpu ({})",
+            super::flags(&e.to_string())
+        )?,
     }
     Ok(())
 }

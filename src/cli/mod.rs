@@ -62,13 +62,52 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
-/// An error as the user reads it: library parameters named as their flags
-/// (`max_iter` is `--max-iter`), other errors with their chain.
+/// An error as the user reads it: the library names its parameters in
+/// backticks (`max_iter`); on the command line they are flags (--max-iter).
 pub fn describe(err: &anyhow::Error) -> String {
-    match err.downcast_ref::<accord::Error>() {
-        Some(accord::Error::InvalidParam { name, problem }) => {
-            format!("--{} {problem}", name.replace('_', "-"))
+    flags(&format!("{err:#}"))
+}
+
+/// Turns each backticked parameter name (`max_pixels`) into its flag
+/// (--max-pixels).
+pub fn flags(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('`') {
+        let after = &rest[open + 1..];
+        match after.find('`') {
+            Some(close)
+                if close > 0
+                    && after[..close]
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+            {
+                out.push_str(&rest[..open]);
+                out.push_str("--");
+                out.push_str(&after[..close].replace('_', "-"));
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..open + 1]);
+                rest = after;
+            }
         }
-        _ => format!("{err:#}"),
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backticked_parameters_become_flags() {
+        assert_eq!(
+            super::flags("`max_iter` must be at least 1; use `backend` cpu"),
+            "--max-iter must be at least 1; use --backend cpu"
+        );
+        assert_eq!(
+            super::flags("a `Not A Param` and a lone ` tick"),
+            "a `Not A Param` and a lone ` tick"
+        );
     }
 }

@@ -104,7 +104,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let selected = select_backend(args.backend, args.quiet)?;
     let result = SegConsolidator::with_params(params).fit_on(selected, batch)?;
     if let (Some(e), false) = (&result.gpu_failure, args.quiet) {
-        eprintln!("accord: warning: the GPU backend failed ({e}); finished on the CPU");
+        eprintln!(
+            "accord: warning: the GPU backend failed ({}); finished on the CPU",
+            super::flags(e)
+        );
     }
     let fit = &result.fit;
     let fit_s = t.elapsed().as_secs_f64();

@@ -19,7 +19,9 @@ pub enum Start<'a> {
     /// Given log class priors and log-confusion tables `[worker][given][true]`
     /// (the spectral start).
     Given {
+        /// Log class priors, length K.
         log_priors: &'a [f32],
+        /// Log-confusion tables `[worker][given][true]`, row-major.
         log_confusion: &'a [f32],
     },
 }

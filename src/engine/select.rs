@@ -121,7 +121,7 @@ pub fn select(choice: BackendChoice) -> Result<Selected> {
                 if gpu.is_software() && std::env::var(AUTO_SOFTWARE_ENV).as_deref() != Ok("1") =>
             {
                 Ok(cpu_because(format!(
-                    "using the CPU backend: the only adapter, {}, is a software rasteriser (--backend gpu forces it)",
+                    "using the CPU backend: the only adapter, {}, is a software rasteriser (`backend` gpu forces it)",
                     gpu.context().adapter_info.name
                 )))
             }
@@ -140,4 +140,4 @@ pub fn select(choice: BackendChoice) -> Result<Selected> {
 
 /// Why there is no GPU in a build without the `gpu` feature.
 #[cfg(not(feature = "gpu"))]
-const NO_GPU_FEATURE: &str = "accord was built without its `gpu` feature";
+const NO_GPU_FEATURE: &str = "accord was built without its gpu feature";

@@ -84,6 +84,7 @@ pub struct SegScores {
     /// Mean of the per-class IoU over classes present in the gold or the
     /// prediction.
     pub mean_iou: f64,
+    /// Share of pixels whose predicted class equals the gold one.
     pub pixel_accuracy: f64,
     /// IoU per class; `None` for a class in neither.
     pub per_class_iou: Vec<Option<f64>>,
@@ -99,6 +100,7 @@ pub struct SegScorer {
 }
 
 impl SegScorer {
+    /// An empty scorer for class ids `0..classes`.
     pub fn new(classes: usize) -> Self {
         SegScorer {
             intersection: vec![0; classes],
@@ -127,6 +129,7 @@ impl SegScorer {
         self.pixels += predicted.len().min(gold.len()) as u64;
     }
 
+    /// The scores of the images added so far.
     pub fn scores(&self) -> SegScores {
         let per_class_iou: Vec<Option<f64>> = self
             .intersection

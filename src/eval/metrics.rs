@@ -11,9 +11,14 @@ use crate::engine::pack::Packed;
 /// One class's row of the scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassScore {
+    /// The class name.
     pub class: String,
+    /// Share of items predicted as this class that are gold this class (0
+    /// when none is predicted).
     pub precision: f64,
+    /// Share of gold items of this class predicted as it (0 without support).
     pub recall: f64,
+    /// Harmonic mean of precision and recall (0 when both are 0).
     pub f1: f64,
     /// Gold items of this class.
     pub support: u64,
@@ -22,10 +27,15 @@ pub struct ClassScore {
 /// One confidence bin of the reliability table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibrationBin {
+    /// Lower edge of the bin's confidences (inclusive).
     pub low: f64,
+    /// Upper edge (exclusive, except that the last bin holds 1).
     pub high: f64,
+    /// Scored pairs whose confidence falls in the bin.
     pub count: u64,
+    /// Mean confidence of those pairs (0 for an empty bin).
     pub mean_confidence: f64,
+    /// Share of those pairs that are correct (0 for an empty bin).
     pub accuracy: f64,
 }
 
@@ -34,7 +44,9 @@ pub struct CalibrationBin {
 pub struct Scores {
     /// Scored pairs (items with a gold label, or annotations of them).
     pub scored: u64,
+    /// Share of scored pairs whose prediction equals the gold label.
     pub accuracy: f64,
+    /// Per-class scores, in the order of `classes`.
     pub per_class: Vec<ClassScore>,
     /// The classes of the matrices, in order.
     pub classes: Vec<String>,

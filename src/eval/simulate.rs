@@ -21,8 +21,11 @@ use crate::{classification::fit, classification::Method, classification::Params}
 /// the repeats.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
+    /// Annotations per item (at most; items with fewer keep all theirs).
     pub annotators: usize,
+    /// The method's name.
     pub method: String,
+    /// Mean over the repeats of the error against gold (1 − accuracy).
     pub mean_error: f64,
     /// Standard error of the mean over the repeats (0 for one repeat).
     pub standard_error: f64,
@@ -36,7 +39,10 @@ pub struct Experiment {
     /// Error of a single annotation against gold, over all annotations of
     /// gold items: the notebook's "single worker" line.
     pub single_worker_error: f64,
+    /// Items with a gold label.
     pub gold_items: usize,
+    /// One point per count of annotators and method, counts ascending,
+    /// methods in the design's order within a count.
     pub points: Vec<Point>,
 }
 
@@ -72,11 +78,13 @@ pub fn subsample(data: &Packed, annotators: usize, seed: u64) -> Result<Packed> 
 /// What the experiment fits.
 #[derive(Debug, Clone)]
 pub struct Design {
+    /// The methods to fit, in the order of the results.
     pub methods: Vec<Method>,
     /// Annotations per item from 1 to this.
     pub max_annotators: usize,
     /// Subsamples per count.
     pub repeats: usize,
+    /// Base seed of the subsamples.
     pub seed: u64,
 }
 

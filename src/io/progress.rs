@@ -12,6 +12,7 @@ pub struct CountingReader<'a, R> {
 }
 
 impl<'a, R: Read> CountingReader<'a, R> {
+    /// Wraps `inner`, reporting to `progress`.
     pub fn new(inner: R, progress: &'a (dyn Fn(u64) + Sync)) -> Self {
         CountingReader {
             inner,

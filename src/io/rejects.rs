@@ -9,7 +9,9 @@ use crate::error::{Error, Location, Result};
 /// A record a reader skipped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
+    /// Where in the input the record is.
     pub location: Location,
+    /// What is wrong with it.
     pub problem: String,
     /// The record as it was read (lossy UTF-8), for the rejects file.
     pub record: String,
@@ -22,6 +24,7 @@ const MAX_RECORD_BYTES: usize = 1000;
 #[derive(Debug, Default)]
 pub struct Rejects {
     skip: bool,
+    /// The records skipped so far, in input order.
     pub records: Vec<Reject>,
 }
 
@@ -47,6 +50,7 @@ impl Rejects {
         }
     }
 
+    /// Whether bad records are skipped rather than errors.
     pub fn skips(&self) -> bool {
         self.skip
     }

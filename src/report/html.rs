@@ -42,6 +42,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\
 figure{margin:1em 0}img{max-width:100%}figcaption{color:#555;font-size:.9em}p.note{color:#555}";
 
 impl HtmlPage {
+    /// An empty page whose figures are only inlined.
     pub fn new() -> Self {
         Self::default()
     }
@@ -54,10 +55,12 @@ impl HtmlPage {
         }
     }
 
+    /// A section heading (`<h2>`), `text` escaped.
     pub fn heading(&mut self, text: &str) {
         self.body.push_str(&format!("<h2>{}</h2>\n", escape(text)));
     }
 
+    /// A paragraph of plain text, escaped.
     pub fn paragraph(&mut self, text: &str) {
         self.body.push_str(&format!("<p>{}</p>\n", escape(text)));
     }

@@ -28,6 +28,7 @@ const GREY: RGBColor = RGBColor(120, 120, 120);
 pub trait Figure {
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32);
+    /// Draws the figure on `root`, which is [`Figure::size`] pixels.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
 }
 
@@ -103,7 +104,7 @@ pub fn write(path: &Path, figure: &impl Figure) -> Result<()> {
     crate::io::write_atomic(path, |out| out.write_all(&bytes))
 }
 
-/// Checks before any work that `path` names a figure format [`write`] knows.
+/// Checks before any work that `path` names a figure format [`write()`] knows.
 pub fn check_figure_path(path: &Path) -> Result<()> {
     match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("svg") || e.eq_ignore_ascii_case("png") => Ok(()),
@@ -130,7 +131,9 @@ fn category_label(names: &[String]) -> impl Fn(&f64) -> String + '_ {
 /// The notebook's figure: one line per method (mean error, bars of ± one
 /// standard error), a dashed single-worker line, a legend.
 pub struct ErrorVsAnnotators<'a> {
+    /// The results to plot.
     pub experiment: &'a Experiment,
+    /// The caption.
     pub title: String,
 }
 
@@ -237,6 +240,7 @@ pub type ConfusionPanel<'a> = (&'a str, &'a [String], &'a [Vec<f64>]);
 /// columns given or predicted, darker = larger share, each cell labelled
 /// with its share), one per panel.
 pub struct ConfusionHeatmaps<'a> {
+    /// The heatmaps, left to right.
     pub panels: Vec<ConfusionPanel<'a>>,
 }
 
@@ -301,6 +305,7 @@ impl Figure for ConfusionHeatmaps<'_> {
 /// and on a log axis side by side: the log panel shows the rare classes
 /// the linear one flattens.
 pub struct ClassDistribution {
+    /// Class names, in the order of each series' counts.
     pub classes: Vec<String>,
     /// `(name, count per class)`.
     pub series: Vec<(String, Vec<u64>)>,
@@ -419,6 +424,7 @@ pub fn accuracy_histogram(accuracies: &[f64]) -> Vec<u64> {
 /// A histogram of the workers' accuracies, with a dashed line at their
 /// mean.
 pub struct WorkerAccuracy {
+    /// One accuracy per worker, in [0, 1]; non-finite ones are not binned.
     pub accuracies: Vec<f64>,
     /// What the accuracy is measured against, for the axis: "gold", or
     /// "the model's estimate".
@@ -498,8 +504,11 @@ impl Figure for WorkerAccuracy {
 /// bin's accuracy against its mean confidence, the diagonal of perfect
 /// calibration, and below it how many items fall in each bin.
 pub struct CalibrationCurve<'a> {
+    /// The reliability table's bins.
     pub bins: &'a [CalibrationBin],
+    /// Expected calibration error, shown in the caption when known.
     pub ece: Option<f64>,
+    /// The caption.
     pub title: String,
 }
 

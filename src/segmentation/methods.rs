@@ -77,10 +77,13 @@ impl SegMethod {
 /// Parameters of a segmentation fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegParams {
+    /// The consolidation method.
     pub method: SegMethod,
     /// The neighbourhood of `smooth-mv` and `weighted`.
     pub smoothing: Smoothing,
+    /// How a pixel whose top classes tie is decided.
     pub ties: TieBreak,
+    /// Seed of random tie-breaks.
     pub seed: u32,
     /// Rounds of reliability re-estimation for `weighted`, EM iterations
     /// for `staple`.
@@ -92,6 +95,9 @@ pub struct SegParams {
 }
 
 impl SegParams {
+    /// The defaults for `method`: Gaussian smoothing with σ = 1, ties to the
+    /// lowest class, seed 0, 50 iterations for `staple` (else 10), shared
+    /// confusion tables, tolerance 1e-4.
     pub fn new(method: SegMethod) -> Self {
         SegParams {
             method,
@@ -122,6 +128,8 @@ pub struct SegConsolidation {
     pub worker_weight: Vec<f64>,
     /// Reliability rounds or EM iterations run (1 for `mv` and `smooth-mv`).
     pub iterations: u32,
+    /// Whether the fit stopped by converging rather than at `max_iter`
+    /// (always true for `mv` and `smooth-mv`).
     pub converged: bool,
 }
 
@@ -229,7 +237,7 @@ fn staple(
     let table_bytes = (n_raters * k * k) as u64 * 4 + (batch.mask_worker.len() * k * k) as u64 * 4;
     if table_bytes > MAX_STAPLE_TABLE_BYTES {
         return Err(Error::Limit(format!(
-            "staple needs {n_raters} confusion tables of {k}×{k} classes and {} masks' counts: {} MiB, above accord's {} MiB; use --staple-scope shared or fewer classes",
+            "staple needs {n_raters} confusion tables of {k}×{k} classes and {} masks' counts: {} MiB, above accord's {} MiB; use `staple_scope` shared or fewer classes",
             batch.mask_worker.len(),
             table_bytes >> 20,
             MAX_STAPLE_TABLE_BYTES >> 20
@@ -453,7 +461,7 @@ mod tests {
         let err = fit(&batch, &CpuBackend, &params).unwrap_err().to_string();
         assert!(
             err.contains("2100 confusion tables of 256×256")
-                && err.contains("--staple-scope shared"),
+                && err.contains("`staple_scope` shared"),
             "{err}"
         );
         // One table for the one worker fits.

@@ -3,7 +3,7 @@
 //! Start at [`SegConsolidator`]: parameters with the CLI's defaults and a
 //! fit on the chosen backend.
 //!
-//! Its formats ([`read`], [`write`], [`png_mask`]) and its methods
+//! Its formats ([`read`], [`write`](mod@write), [`png_mask`]) and its methods
 //! ([`methods`]: `mv`, `smooth-mv`, `weighted`, `staple`).
 
 mod consolidator;

@@ -5,14 +5,17 @@
 
 use serde_json::Value;
 
-/// Ground Truth's name and colour for unlabelled pixels: class 0 of every
+/// Ground Truth's name for unlabelled pixels: class 0 of every
 /// `internal-color-map`.
 pub const BACKGROUND: &str = "BACKGROUND";
+/// Ground Truth's colour for unlabelled pixels: white.
 pub const BACKGROUND_COLOUR: [u8; 3] = [0xff, 0xff, 0xff];
 
 /// Class names and their colours; the index is the class id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColourMap {
+    /// `(name, RGB colour)` per class, by class id; at most 256, colours
+    /// distinct.
     pub classes: Vec<(String, [u8; 3])>,
 }
 
@@ -27,6 +30,7 @@ pub fn parse_hex(text: &str) -> Result<[u8; 3], String> {
     Ok([byte(0)?, byte(2)?, byte(4)?])
 }
 
+/// `colour` as `#rrggbb`, lower case.
 pub fn hex(colour: [u8; 3]) -> String {
     format!("#{:02x}{:02x}{:02x}", colour[0], colour[1], colour[2])
 }
@@ -96,6 +100,7 @@ impl ColourMap {
         Ok(ColourMap { classes })
     }
 
+    /// The class names, by class id.
     pub fn names(&self) -> Vec<String> {
         self.classes.iter().map(|(n, _)| n.clone()).collect()
     }
@@ -111,8 +116,11 @@ impl ColourMap {
 /// A decoded mask: class ids, row-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedMask {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// Class id per pixel, row-major, `width · height` of them.
     pub pixels: Vec<u8>,
 }
 
@@ -138,7 +146,7 @@ pub fn decode_mask(
     let n = width as u64 * height as u64;
     if n > max_pixels {
         return Err(format!(
-            "the mask is {width}×{height} = {n} pixels, over the limit of {max_pixels} (raise it with --max-pixels)"
+            "the mask is {width}×{height} = {n} pixels, over the limit of {max_pixels} (raise it with `max_pixels`)"
         ));
     }
     let mut buffer = vec![0u8; reader.output_buffer_size()];
@@ -324,7 +332,7 @@ mod tests {
         let e = decode_mask(&rgb, None, 100).unwrap_err();
         assert!(e.contains("colour map"), "{e}");
         let e = decode_mask(&rgb, Some(&map), 5).unwrap_err();
-        assert!(e.contains("--max-pixels"), "{e}");
+        assert!(e.contains("`max_pixels`"), "{e}");
     }
 
     #[test]

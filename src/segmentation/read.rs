@@ -18,6 +18,7 @@ use crate::io::Rejects;
 /// Masks read from a file, their class names and colours.
 #[derive(Debug)]
 pub struct SegInput {
+    /// The masks, laid out by image.
     pub batch: MaskBatch,
     /// Class colours when the masks came with colour maps (used to write
     /// the consolidated masks in the same colours).
@@ -347,7 +348,7 @@ fn unify(
                         return Err(bad(
                             path,
                             &raw.location,
-                            format!("class {name:?} is not one of --categories"),
+                            format!("class {name:?} is not one of `categories`"),
                         ));
                     }
                     classes.push((name.clone(), *colour));

@@ -21,7 +21,9 @@ pub struct SegWriteOptions {
     /// Ground Truth's label attribute: the manifest holds `<attr>-ref` and
     /// `<attr>-ref-metadata`.
     pub label_attribute: String,
+    /// Labelling job name, written as the metadata's `job-name`.
     pub job_name: String,
+    /// ISO 8601 timestamp written as `creation-date`.
     pub creation_date: String,
     /// Also write `confidence/<n>.png` per image.
     pub confidence_maps: bool,

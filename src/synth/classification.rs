@@ -23,12 +23,15 @@ pub enum AccuracyDist {
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthSpec {
+    /// Number of items.
     pub items: usize,
+    /// Number of workers.
     pub workers: usize,
     /// Class names; their number is K.
     pub classes: Vec<String>,
     /// Distinct workers per item.
     pub per_item: usize,
+    /// How the workers' accuracies are drawn.
     pub accuracy: AccuracyDist,
     /// Share of workers who answer uniformly at random.
     pub spammers: f64,
@@ -43,6 +46,7 @@ pub struct SynthSpec {
     /// Share of an honest worker's mistakes that go to the item's look-alike
     /// class (`class ^ 1`, e.g. hawk for falcon) rather than a uniform other.
     pub lookalike_share: f64,
+    /// Seed of the random draws.
     pub seed: u64,
 }
 
@@ -86,11 +90,11 @@ impl SynthSpec {
         let k = self.classes.len();
         let usage = |m: String| Err(Error::Usage(m));
         if k < 2 {
-            return usage("--classes must be at least 2".into());
+            return usage("`classes` must be at least 2".into());
         }
         if self.per_item == 0 || self.per_item > self.workers {
             return usage(format!(
-                "--per-item must be between 1 and --workers ({}), not {}",
+                "`per_item` must be between 1 and `workers` ({}), not {}",
                 self.workers, self.per_item
             ));
         }
@@ -100,11 +104,11 @@ impl SynthSpec {
             || self.spammers + self.adversarial > 1.0
         {
             return usage(
-                "--spammers and --adversarial are shares in [0, 1] that add up to at most 1".into(),
+                "`spammers` and `adversarial` are shares in [0, 1] that add up to at most 1".into(),
             );
         }
         if !(self.class_skew >= 0.0 && self.load_skew >= 0.0) {
-            return usage("--class-skew and --load-skew must be ≥ 0".into());
+            return usage("`class_skew` and `load_skew` must be ≥ 0".into());
         }
         match &self.accuracy {
             AccuracyDist::Uniform(lo, hi) if !(share(*lo) && share(*hi) && lo <= hi) => usage(
@@ -174,7 +178,7 @@ pub fn generate(
             .collect();
         Some(
             WeightedAliasIndex::new(weights)
-                .map_err(|e| Error::Usage(format!("--class-skew: {e}")))?,
+                .map_err(|e| Error::Usage(format!("`class_skew`: {e}")))?,
         )
     } else {
         None
@@ -185,7 +189,7 @@ pub fn generate(
             .collect();
         Some(
             WeightedAliasIndex::new(weights)
-                .map_err(|e| Error::Usage(format!("--load-skew: {e}")))?,
+                .map_err(|e| Error::Usage(format!("`load_skew`: {e}")))?,
         )
     } else {
         None

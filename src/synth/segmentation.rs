@@ -9,8 +9,11 @@ use rand_chacha::ChaCha8Rng;
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegSpec {
+    /// Number of images.
     pub images: usize,
+    /// Image width in pixels.
     pub width: u32,
+    /// Image height in pixels.
     pub height: u32,
     /// Workers per image (each image gets all of them).
     pub workers: usize,
@@ -18,12 +21,14 @@ pub struct SegSpec {
     pub classes: usize,
     /// Shapes per image.
     pub shapes: usize,
+    /// Seed of the whole set; image `i` is drawn from it and `i`.
     pub seed: u64,
 }
 
 /// One simulated worker's habits; a skill of 1 is a perfect worker.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WorkerHabits {
+    /// Skill in [0, 1].
     pub skill: f64,
     /// Boundary error, in pixels (standard deviation of each vertex's offset).
     pub jitter: f64,
@@ -68,7 +73,9 @@ struct Shape {
 /// One generated image: its gold mask and each worker's mask.
 #[derive(Debug, Clone)]
 pub struct SegSample {
+    /// The true class id per pixel, row-major.
     pub gold: Vec<u8>,
+    /// Each worker's mask, in the order of the habits, row-major.
     pub masks: Vec<Vec<u8>>,
 }
 
@@ -201,12 +208,12 @@ pub fn write_seg_dataset(
 
     if spec.classes < 2 || spec.classes > 256 {
         return Err(Error::Usage(format!(
-            "--classes {}: segmentation needs 2 to 256 (background included)",
+            "`classes` {}: segmentation needs 2 to 256 (background included)",
             spec.classes
         )));
     }
     if spec.width == 0 || spec.height == 0 || spec.workers == 0 {
-        return Err(Error::Usage("--size and --workers must be positive".into()));
+        return Err(Error::Usage("`size` and `workers` must be positive".into()));
     }
     for sub in ["masks", "gold"] {
         let d = dir.join(sub);

@@ -740,7 +740,7 @@ fn auto_retries_on_the_cpu_when_the_gpu_fails() {
     assert!(output.status.success(), "{stderr}");
     assert!(
         stderr.contains("warning: the GPU backend failed")
-            && stderr.contains("retrying on the CPU"),
+            && stderr.contains("finished on the CPU"),
         "{stderr}"
     );
     assert!(stderr.contains("on cpu"), "{stderr}");

@@ -12,4 +12,5 @@ mod methods;
 mod properties;
 mod report;
 mod segmentation;
+mod shaders;
 mod support;

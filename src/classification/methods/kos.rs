@@ -51,7 +51,7 @@ const LIMIT: f64 = 1e300;
 pub fn kos(data: &Packed, max_rounds: usize) -> Result<(Vec<[f64; 2]>, usize)> {
     if data.n_classes() != 2 {
         return Err(Error::Usage(format!(
-            "--method kos is for two classes; these annotations have {}",
+            "`method` kos is for two classes; these annotations have {}",
             data.n_classes()
         )));
     }

@@ -33,9 +33,11 @@ pub enum InputFormat {
 /// `dataObject` (echoed into the output manifest).
 #[derive(Debug, Default)]
 pub struct Input {
+    /// The annotations read.
     pub annotations: Annotations,
     /// Indexed by item id; empty unless the input was a Ground Truth request.
     pub data_objects: Vec<Option<serde_json::Value>>,
+    /// The format read (given or detected); `None` only for a default `Input`.
     pub format: Option<InputFormat>,
     /// Records skipped under [`ReadOptions::skip_invalid`], with why.
     pub rejects: Vec<Reject>,
@@ -168,7 +170,7 @@ fn read_with<R: std::io::Read + Send>(
         return Err(Error::BadInput {
             path: path.into(),
             location: crate::error::Location::File,
-            problem: "holds no annotation, so there is no label set: pass --categories to write an empty result".into(),
+            problem: "holds no annotation, so there is no label set: pass `categories` to write an empty result".into(),
         });
     }
     Ok(input)

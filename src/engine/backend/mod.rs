@@ -34,20 +34,36 @@ pub const COUNT_FLOOR: f32 = 1e-10;
 pub enum ConfusionRule {
     /// Dawid-Skene: each row `C[t][·] + smoothing`, plus `prior_correct` on
     /// the diagonal, normalised: the MAP estimate under a Dirichlet prior.
-    Full { smoothing: f32, prior_correct: f32 },
+    Full {
+        /// Pseudo-count added to every cell.
+        smoothing: f32,
+        /// Extra pseudo-count added to each diagonal (correct) cell.
+        prior_correct: f32,
+    },
     /// One accuracy per worker: `(trace(C) + smoothing) / (n + K·smoothing)`
     /// on the diagonal, the rest spread evenly over the other classes.
-    OneCoin { smoothing: f32 },
+    OneCoin {
+        /// Pseudo-count per class added to the worker's correct count.
+        smoothing: f32,
+    },
     /// Ground Truth's modified Dawid-Skene: `C += n·M(acc) + (n/2)·M(prior)`
     /// with `acc = trace(C)/n` and `M(a)` the matrix with `a` on the diagonal
     /// and `(1-a)/(K-1)` elsewhere; rows then normalised.
-    Modified { prior_accuracy: f32 },
+    Modified {
+        /// The all-worker accuracy in `M(prior)`, in [0, 1].
+        prior_accuracy: f32,
+    },
     /// Hierarchical Dawid-Skene, variational: each worker's row `t` has the
     /// Dirichlet posterior `α = C[t][·] + strength·π[t][·] + prior_correct·[t = ·]`,
     /// where `π` is the population confusion (every worker's counts summed,
     /// rows normalised), so a worker with few annotations keeps close to the
     /// population; the E-step uses `E[log θ] = ψ(α) − ψ(Σα)` (IBCC).
-    Hierarchical { strength: f32, prior_correct: f32 },
+    Hierarchical {
+        /// Weight of the population confusion `π`, in pseudo-counts per row.
+        strength: f32,
+        /// Extra pseudo-count on each diagonal (correct) cell.
+        prior_correct: f32,
+    },
 }
 
 /// The parameters of a fitted model, read back once at the end.

@@ -35,10 +35,12 @@ impl Names {
         &self.text.as_bytes()[start..self.ends[id]]
     }
 
+    /// The number of names.
     pub fn len(&self) -> usize {
         self.ends.len()
     }
 
+    /// Whether there are no names.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
@@ -116,10 +118,12 @@ impl Interner {
             .copied()
     }
 
+    /// The number of names interned, which is also the next free id.
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// Whether no name has been interned.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
@@ -129,6 +133,7 @@ impl Interner {
         &self.names
     }
 
+    /// The names in id order, dropping the lookup table.
     pub fn into_names(self) -> Names {
         self.names
     }

@@ -12,10 +12,13 @@ pub const MAX_SEGMENTATION_CLASSES: usize = 256;
 /// Where one image's masks lie in [`MaskBatch::labels`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageSlot {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Index of the image's first mask in [`MaskBatch::mask_worker`].
     pub first_mask: u32,
+    /// The number of masks of the image.
     pub n_masks: u32,
     /// Offset of the image's first mask in [`MaskBatch::labels`]; mask `r`
     /// of the image starts at `pixel_start + r · width · height`.
@@ -26,6 +29,7 @@ pub struct ImageSlot {
 }
 
 impl ImageSlot {
+    /// Pixels in one mask of the image: `width · height`.
     pub fn pixels(&self) -> usize {
         self.width as usize * self.height as usize
     }
@@ -34,21 +38,27 @@ impl ImageSlot {
 /// Masks of many images by many workers.
 #[derive(Debug, Clone, Default)]
 pub struct MaskBatch {
+    /// Image names, indexed by image id (first-seen order).
     pub image_names: Names,
+    /// Worker names, indexed by worker id (first-seen order).
     pub worker_names: Names,
+    /// Class names, indexed by the class ids in [`MaskBatch::labels`].
     pub class_names: Vec<String>,
+    /// Where each image's masks lie, indexed by image id.
     pub images: Vec<ImageSlot>,
-    /// The worker of each mask, images in order, masks in input order.
+    /// The worker id of each mask, images in order, masks in input order.
     pub mask_worker: Vec<u32>,
     /// Class id of every pixel of every mask.
     pub labels: Vec<u8>,
 }
 
 impl MaskBatch {
+    /// The number of classes.
     pub fn n_classes(&self) -> usize {
         self.class_names.len()
     }
 
+    /// The number of distinct workers.
     pub fn n_workers(&self) -> usize {
         self.worker_names.len()
     }
@@ -70,9 +80,13 @@ impl MaskBatch {
 
 /// One mask as a reader found it.
 pub struct Mask<'a> {
+    /// Name of the image the mask is of.
     pub image: &'a str,
+    /// Name of the worker who drew it.
     pub worker: &'a str,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Class ids, row-major, `width · height` of them.
     pub pixels: &'a [u8],

@@ -32,14 +32,18 @@ pub struct Annotations {
     /// Item names; an item may have no annotation (a Ground Truth object
     /// nobody answered) and still appears in the output.
     pub items: Interner,
+    /// Worker names, in first-seen order.
     pub workers: Interner,
     /// Label names, either the user's categories in their order or the
     /// labels in first-seen order (sorted later by [`pack`]).
     pub labels: Interner,
     /// True when `labels` holds the user's `--categories`.
     pub categories_fixed: bool,
+    /// Each annotation's item id, in input order.
     pub item: Vec<u32>,
+    /// Each annotation's worker id, aligned with `item`.
     pub worker: Vec<u32>,
+    /// Each annotation's label id (into `labels`), aligned with `item`.
     pub label: Vec<u32>,
 }
 
@@ -63,15 +67,15 @@ impl AnnotationBuilder {
         };
         for c in categories {
             if c.is_empty() {
-                return Err(Error::Usage("--categories holds an empty name".into()));
+                return Err(Error::Usage("`categories` holds an empty name".into()));
             }
             if data.labels.get(c).is_some() {
-                return Err(Error::Usage(format!("--categories names {c:?} twice")));
+                return Err(Error::Usage(format!("`categories` names {c:?} twice")));
             }
             data.labels.intern(c);
         }
         if data.labels.is_empty() {
-            return Err(Error::Usage("--categories is empty".into()));
+            return Err(Error::Usage("`categories` is empty".into()));
         }
         Ok(Self { data })
     }
@@ -117,7 +121,7 @@ impl AnnotationBuilder {
         if self.data.categories_fixed {
             self.data.labels.get(label).ok_or_else(|| {
                 format!(
-                    "label {label:?} is not one of --categories ({})",
+                    "label {label:?} is not one of `categories` ({})",
                     self.data.labels.names().to_vec().join(",")
                 )
             })
@@ -167,6 +171,7 @@ impl AnnotationBuilder {
         self.data.item.is_empty()
     }
 
+    /// The annotations pushed, ready for [`pack`].
     pub fn finish(self) -> Annotations {
         self.data
     }
@@ -192,8 +197,11 @@ fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
 /// Counts reported in the run summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PackStats {
+    /// Distinct items, including those nobody annotated.
     pub items: usize,
+    /// Distinct workers.
     pub workers: usize,
+    /// Classes in the label set.
     pub classes: usize,
     /// Annotations used by the model (after the duplicate policy).
     pub annotations: usize,
@@ -211,32 +219,45 @@ pub struct PackStats {
 /// into `item_worker` / `item_label`, in input order; likewise by worker.
 #[derive(Debug, Clone)]
 pub struct Packed {
+    /// Item names in item-id order (first-seen order).
     pub item_names: Names,
+    /// Worker names in worker-id order (first-seen order).
     pub worker_names: Names,
     /// Class names in class-id order.
     pub class_names: Vec<String>,
     /// Each class's rank in the order labels first appear in the input
     /// (pandas' `factorize` order, which crowd-kit's random starts follow).
     pub class_first_seen: Vec<u32>,
+    /// By-item row offsets, length items + 1.
     pub item_offsets: Vec<u32>,
+    /// Worker id of each annotation, grouped by item.
     pub item_worker: Vec<u32>,
+    /// Class id of each annotation, grouped by item.
     pub item_label: Vec<u32>,
+    /// By-worker row offsets, length workers + 1.
     pub worker_offsets: Vec<u32>,
+    /// Item id of each annotation, grouped by worker.
     pub worker_item: Vec<u32>,
+    /// Class id of each annotation, grouped by worker.
     pub worker_label: Vec<u32>,
+    /// Counts for the run summary.
     pub stats: PackStats,
 }
 
 impl Packed {
+    /// The number of items, including those nobody annotated.
     pub fn n_items(&self) -> usize {
         self.item_names.len()
     }
+    /// The number of workers.
     pub fn n_workers(&self) -> usize {
         self.worker_names.len()
     }
+    /// The number of classes, K.
     pub fn n_classes(&self) -> usize {
         self.class_names.len()
     }
+    /// The number of annotations kept (after the duplicate policy).
     pub fn n_annotations(&self) -> usize {
         self.item_worker.len()
     }
@@ -301,7 +322,7 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
     let n_classes = label_names.len();
     if n_classes == 0 {
         return Err(Error::Usage(
-            "the input holds no annotation, so there is no label set: pass --categories".into(),
+            "the input holds no annotation, so there is no label set: pass `categories`".into(),
         ));
     }
     // Remap first-seen label ids to the sorted class order.

@@ -1,14 +1,40 @@
 //! The CPU backend: reference kernels, parallel with rayon.
 //!
-//! Each public kernel function here is the twin of a shader in `shaders/`
-//! with the same name, and does the same f32 log-space arithmetic, so the
-//! parity tests can compare them closely.
+//! One file per shader: `cpu/<stage>.rs` is the twin of
+//! `shaders/<stage>.wgsl` and does the same f32 log-space arithmetic, so
+//! the parity tests can compare them closely. The sessions below run the
+//! stages in the order the GPU sessions do. One exception, on purpose: the
+//! M-step's soft counts run fused in f64 ([`ds_m_step_counts`]), because the
+//! GPU's two passes cut workers into segments by the device's binding
+//! limits; their twins are checked against the fused form step by step.
 
-mod kernels;
+mod confusion_normalise;
+mod ds_e_step;
+mod ds_m_step_combine;
+mod ds_m_step_segments;
+#[cfg(test)]
+mod kernel_tests;
+mod log_priors;
+mod loop_probe;
+mod m_step_counts;
+mod mv_counts;
+mod reduce_rows;
 pub mod seg;
 pub mod staple;
+mod vote_shares;
 
-pub use kernels::*;
+pub use confusion_normalise::{
+    confusion_normalise, mean_worker_accuracy, population_confusion, symmetric_log_table,
+};
+pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce};
+pub use ds_m_step_combine::ds_m_step_combine;
+pub use ds_m_step_segments::ds_m_step_segments;
+pub use log_priors::log_priors;
+pub use loop_probe::loop_probe;
+pub use m_step_counts::ds_m_step_counts;
+pub use mv_counts::mv_counts;
+pub use reduce_rows::{reduce_columns, reduce_rows};
+pub use vote_shares::vote_shares;
 
 use ndarray::{Array2, Array3};
 
@@ -17,6 +43,10 @@ use crate::engine::pack::masks::{ImageSlot, MaskBatch};
 use crate::engine::pack::Packed;
 use crate::error::Result;
 use crate::maths::TieBreak;
+
+/// Items per rayon task: large enough to amortise scheduling, small enough
+/// to balance skewed rows.
+const ITEM_CHUNK: usize = 4096;
 
 /// Runs the kernels on the host's cores.
 #[derive(Debug, Default, Clone, Copy)]
@@ -95,10 +125,10 @@ impl EmSession for CpuSession<'_> {
     fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
         let d = self.data;
         let k = d.n_classes();
-        self.log_priors = class_priors(&self.posteriors, k)
-            .iter()
-            .map(|p| p.max(super::PROB_FLOOR).ln())
-            .collect();
+        // The GPU's two stages: exact fixed-point column sums
+        // (reduce_rows), then log(sum / n) (log_priors).
+        let sums = reduce_columns(&self.posteriors, k, crate::maths::PROB_FRAC_BITS);
+        self.log_priors = log_priors(&sums, d.n_items(), crate::maths::PROB_FRAC_BITS);
         let counts = ds_m_step_counts(
             &d.worker_offsets,
             &d.worker_item,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// What to install when no adapter is found.
 pub const NO_ADAPTER_HELP: &str = "no GPU adapter found: install a Vulkan driver (on Debian/Ubuntu: \
      apt-get install mesa-vulkan-drivers libvulkan1 for the software lavapipe driver, or your GPU vendor's \
-     driver), or use --backend cpu";
+     driver), or use `backend` cpu";
 
 /// Environment variable that lowers the per-binding byte limit, so tests can
 /// force chunking at small sizes.
@@ -23,8 +23,11 @@ pub const WORKGROUP: u64 = 256;
 
 /// A device and everything built on it, shared by all sessions.
 pub struct GpuContext {
+    /// The adapter's name, vendor, type and driver.
     pub adapter_info: wgpu::AdapterInfo,
+    /// The device's limits (the adapter's own, as requested).
     pub limits: wgpu::Limits,
+    /// The features the adapter offers.
     pub features: wgpu::Features,
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -50,6 +53,26 @@ pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
         .map(|a| a.get_info())
         .collect()
 }
+
+/// Every compute stage, by the name its file, pipeline label and CPU twin
+/// share (`shaders/<name>.wgsl`, `cpu/<name>.rs`).
+pub const SHADERS: &[&str] = &[
+    "mv_counts",
+    "vote_shares",
+    "ds_e_step",
+    "ds_m_step_segments",
+    "ds_m_step_combine",
+    "confusion_normalise",
+    "reduce_rows",
+    "log_priors",
+    "loop_probe",
+    "seg_vote",
+    "seg_smooth",
+    "seg_argmax",
+    "seg_agreement",
+    "staple_posterior",
+    "staple_counts",
+];
 
 fn shader_source(name: &str) -> &'static str {
     match name {
@@ -88,7 +111,8 @@ const INCLUDE_LINE: &str = "// #include ";
 const K_LINE: &str = "const K: u32 = 4u;";
 
 /// A shader's source with its includes expanded and K substituted. Shaders
-/// without K are returned with K as is.
+/// without K are returned with K as is. Panics on a name not in
+/// [`SHADERS`].
 pub fn specialise(name: &str, k: usize) -> String {
     let mut source = String::new();
     for line in shader_source(name).lines() {
@@ -357,11 +381,13 @@ impl GpuContext {
         self.submit(encoder)
     }
 
+    /// A command encoder labelled `label` (labels show in driver tools).
     pub fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
         self.device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
     }
 
+    /// Queues `data` to be written at the start of `buffer`.
     pub fn write<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer, data: &[T]) {
         self.queue
             .write_buffer(buffer, 0, bytemuck::cast_slice(data));

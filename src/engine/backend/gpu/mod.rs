@@ -8,7 +8,9 @@ pub mod plan;
 mod seg;
 mod session;
 
-pub use context::{list_adapters, specialise, GpuContext, MAX_BINDING_ENV, NO_ADAPTER_HELP};
+pub use context::{
+    list_adapters, specialise, GpuContext, MAX_BINDING_ENV, NO_ADAPTER_HELP, SHADERS,
+};
 pub use session::MAX_GPU_CLASSES;
 
 use std::sync::Arc;

@@ -20,23 +20,29 @@ pub struct Chunk {
     pub annotations: Range<usize>,
     /// By-item offsets rebased to the chunk (length items + 1).
     pub item_offsets: Vec<u32>,
-    /// The chunk's annotations grouped by worker: chunk-local item, label.
+    /// The chunk's annotations grouped by worker (in worker order): each
+    /// one's chunk-local item.
     pub wk_item: Vec<u32>,
+    /// Each annotation's label, aligned with `wk_item`.
     pub wk_label: Vec<u32>,
     /// Segment s covers `wk_*[segment_start[s]..segment_start[s + 1]]`, one worker each.
     pub segment_start: Vec<u32>,
     /// Run r covers segments `run_start[r]..run_start[r + 1]`, all of worker `run_worker[r]`.
     pub run_start: Vec<u32>,
+    /// Each run's global worker id, in increasing order.
     pub run_worker: Vec<u32>,
 }
 
 impl Chunk {
+    /// Items in the chunk.
     pub fn n_items(&self) -> usize {
         self.items.len()
     }
+    /// Segments in the chunk (one fewer than `segment_start` holds).
     pub fn n_segments(&self) -> usize {
         self.segment_start.len() - 1
     }
+    /// Runs in the chunk: the workers with annotations in it.
     pub fn n_runs(&self) -> usize {
         self.run_worker.len()
     }
@@ -51,7 +57,7 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
     if global > max_elems {
         return Err(Error::Limit(format!(
             "the confusion tables need workers × K × K × 4 = {} × {k} × {k} × 4 = {} bytes, over the GPU's \
-             binding limit of {max_binding_bytes} bytes: use --backend cpu",
+             binding limit of {max_binding_bytes} bytes: use `backend` cpu",
             data.n_workers(),
             global * 4
         )));
@@ -79,7 +85,7 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
         if end == start && data.n_items() > 0 {
             return Err(Error::Limit(format!(
                 "item {:?} alone has {} annotations, too many for the GPU's binding limit of {max_binding_bytes} \
-                 bytes: use --backend cpu",
+                 bytes: use `backend` cpu",
                 &data.item_names[start],
                 data.item_range(start).len()
             )));
@@ -94,7 +100,7 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
     if ranges.len() as u64 * k * 2 > max_elems {
         return Err(Error::Limit(format!(
             "{} chunks of {k} sums do not fit the GPU's binding limit of {max_binding_bytes} bytes: \
-             raise {} or use --backend cpu",
+             raise {} or use `backend` cpu",
             ranges.len(),
             super::MAX_BINDING_ENV
         )));
@@ -207,7 +213,7 @@ mod tests {
         let data = pack_triples(&[("a", "w1", "x"), ("a", "w2", "y")], None).unwrap();
         let err = plan_chunks(&data, 16).unwrap_err().to_string();
         assert!(
-            err.contains("binding limit") && err.contains("--backend cpu"),
+            err.contains("binding limit") && err.contains("`backend` cpu"),
             "{err}"
         );
     }

@@ -60,7 +60,7 @@ impl<'a> GpuSegSession<'a> {
             if end == first {
                 let slot = &batch.images[first];
                 return Err(Error::Limit(format!(
-                    "image {:?} ({}×{}, {} masks, {} classes) needs more than the GPU's binding limit of {limit} bytes; use --backend cpu",
+                    "image {:?} ({}×{}, {} masks, {} classes) needs more than the GPU's binding limit of {limit} bytes; use `backend` cpu",
                     batch.image_names.get(first),
                     slot.width,
                     slot.height,

@@ -139,7 +139,7 @@ impl GpuSession {
         let k = data.n_classes();
         if k > MAX_GPU_CLASSES {
             return Err(Error::Limit(format!(
-                "{k} classes: the GPU backend handles at most {MAX_GPU_CLASSES}; use --backend cpu"
+                "{k} classes: the GPU backend handles at most {MAX_GPU_CLASSES}; use `backend` cpu"
             )));
         }
         let plan = plan_chunks(data, ctx.max_binding_bytes())?;
