@@ -3,6 +3,7 @@
 mod cli_errors;
 mod corpus;
 mod datasets;
+mod docs;
 mod edge_cases;
 mod evaluate;
 mod faults;
