@@ -1,92 +1,32 @@
 //! `accord evaluate` for classification: consolidated labels (and, with
 //! `--annotations`, the raw annotations) scored against gold.
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 
 use accord::classification::read::ReadOptions;
 use accord::engine::pack::{pack, DuplicatePolicy};
 use accord::eval::metrics::{annotation_pairs, annotations_alpha, score, Scores};
-use accord::Error;
+use accord::eval::read_predictions;
 use serde_json::json;
 
 use super::evaluate::Args;
-
-/// A prediction: label and, when the file has the column, confidence.
-type Prediction = (String, Option<f64>);
-
-/// Reads `consolidate`'s CSV output: columns `item` (or `task`), `label`,
-/// and optionally `confidence`.
-fn read_predictions(path: &Path) -> Result<HashMap<String, Prediction>, Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .from_path(path)
-        .map_err(|e| Error::Read {
-            path: path.into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    let header = reader
-        .headers()
-        .map_err(|e| Error::at_line(path, 1, e.to_string()))?
-        .clone();
-    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.trim()));
-    let (Some(item), Some(label)) = (find(&["item", "task"]), find(&["label"])) else {
-        return Err(Error::at_line(
-            path,
-            1,
-            format!("expected a header naming item (or task) and label, as consolidate writes; found {header:?}"),
-        ));
-    };
-    let confidence = find(&["confidence"]);
-    let mut predictions = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            Error::at_line(path, line, e.to_string())
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |i: usize| record.get(i).map(str::trim).unwrap_or("");
-        let conf = match confidence {
-            None => None,
-            Some(c) => Some(
-                field(c)
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| (0.0..=1.0).contains(v))
-                    .ok_or_else(|| {
-                        Error::at_line(
-                            path,
-                            line,
-                            format!("confidence {:?} is not a number in [0, 1]", field(c)),
-                        )
-                    })?,
-            ),
-        };
-        if field(item).is_empty() {
-            return Err(Error::at_line(path, line, "empty item id"));
-        }
-        predictions
-            .entry(field(item).to_owned())
-            .or_insert((field(label).to_owned(), conf));
-    }
-    Ok(predictions)
-}
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.plot_confusion {
         accord::report::plot::check_figure_path(path)?;
     }
-    let gold = accord::eval::read_gold(&args.gold)?;
-    let predictions = read_predictions(&args.pred)?;
+    let (gold, gold_repeats) = accord::eval::read_gold_counted(&args.gold)?;
+    let (predictions, _) = read_predictions(&args.pred)?;
     let mut pairs = Vec::new();
     let mut missing = 0u64;
     for (item, truth) in &gold {
-        match predictions.get(item) {
-            Some((label, confidence)) => pairs.push((truth.as_str(), label.as_str(), *confidence)),
+        match predictions.by_item.get(item) {
+            Some(p) => pairs.push((truth.as_str(), p.label.as_str(), p.confidence)),
             None => missing += 1,
         }
     }
     let unscored = predictions
+        .by_item
         .keys()
         .filter(|i| !gold.contains_key(*i))
         .count();
@@ -122,6 +62,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         value["items"] = json!(scores.scored);
         value["missing"] = json!(missing);
         value["unscored"] = json!(unscored);
+        value["repeated_rows"] =
+            json!({ "predictions": predictions.repeats, "gold": gold_repeats });
         if let Some((a, alpha)) = &annotations {
             let mut raw = scores_json(a);
             raw["krippendorff_alpha"] = json!(alpha);
@@ -136,6 +78,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         scores.scored,
         gold.len()
     )?;
+    if predictions.repeats + gold_repeats > 0 {
+        writeln!(
+            out,
+            "repeated rows with the same label, counted once: {} in the predictions, {gold_repeats} in gold",
+            predictions.repeats
+        )?;
+    }
     print_scores(&mut out, "consolidated labels", &scores)?;
     if let Some((a, alpha)) = &annotations {
         print_scores(&mut out, "raw annotations, each against gold", a)?;

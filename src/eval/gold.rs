@@ -7,8 +7,14 @@ use crate::engine::pack::Packed;
 use crate::error::{Error, Result};
 
 /// Reads a gold file: CSV with a header `item,label` (or `task,label`).
-/// Returns item → label; a repeated item keeps its first label.
+/// Returns item → label. An item repeated with the same label is accepted;
+/// with another label it is an error naming the line and the item.
 pub fn read_gold(path: &Path) -> Result<HashMap<String, String>> {
+    read_gold_counted(path).map(|(gold, _)| gold)
+}
+
+/// [`read_gold`], with the number of rows that repeated an item alike.
+pub fn read_gold_counted(path: &Path) -> Result<(HashMap<String, String>, usize)> {
     let file = std::fs::File::open(path).map_err(|source| Error::Read {
         path: path.into(),
         source,
@@ -16,12 +22,16 @@ pub fn read_gold(path: &Path) -> Result<HashMap<String, String>> {
     read_gold_from(path, std::io::BufReader::new(file))
 }
 
-/// [`read_gold`] from any reader; `path` names it in messages.
-pub fn read_gold_from(path: &Path, input: impl std::io::Read) -> Result<HashMap<String, String>> {
+/// [`read_gold_counted`] from any reader; `path` names it in messages.
+pub fn read_gold_from(
+    path: &Path,
+    input: impl std::io::Read,
+) -> Result<(HashMap<String, String>, usize)> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(input);
     let mut gold = HashMap::new();
+    let mut repeats = 0;
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(h)) => h,
@@ -53,10 +63,22 @@ pub fn read_gold_from(path: &Path, input: impl std::io::Read) -> Result<HashMap<
                 "missing the item or label field",
             ));
         };
-        gold.entry(item.trim().to_string())
-            .or_insert_with(|| label.trim().to_string());
+        let (item, label) = (item.trim(), label.trim());
+        match gold.get(item) {
+            Some(first) if first == label => repeats += 1,
+            Some(first) => {
+                return Err(Error::at_line(
+                    path,
+                    line,
+                    format!("item {item:?} is given again with label {label:?}, earlier {first:?}: gold must give one label per item"),
+                ))
+            }
+            None => {
+                gold.insert(item.to_string(), label.to_string());
+            }
+        }
     }
-    Ok(gold)
+    Ok((gold, repeats))
 }
 
 /// Accuracy of `labels` on the items that have a gold label: (correct, scored).

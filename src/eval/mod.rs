@@ -4,6 +4,9 @@
 
 pub mod gold;
 pub mod metrics;
+pub mod predictions;
+pub mod segmentation;
 pub mod simulate;
 
-pub use gold::{gold_accuracy, read_gold, read_gold_from, SegScorer, SegScores};
+pub use gold::{gold_accuracy, read_gold, read_gold_counted, read_gold_from, SegScorer, SegScores};
+pub use predictions::{read_predictions, Prediction, PredictionFormat, Predictions};

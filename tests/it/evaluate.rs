@@ -251,3 +251,84 @@ fn review_out_lists_the_least_settled_items_first() {
         );
     }
 }
+
+#[test]
+fn evaluate_refuses_raw_annotations_given_as_predictions() {
+    // Regression: passing labels.csv as --pred printed "accuracy 0.6700 over
+    // 300" and exited 0, the first row of each item winning.
+    let birds = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/birds");
+    let err = accord_bad_input(&[
+        "evaluate",
+        "--pred",
+        &format!("{birds}/labels.csv"),
+        "--gold",
+        &format!("{birds}/gold.csv"),
+    ]);
+    assert!(err.contains("labels.csv: line "), "{err}");
+    assert!(err.contains("is given again with label"), "{err}");
+    assert!(err.contains("item \"item-"), "{err}");
+}
+
+#[test]
+fn evaluate_counts_identical_repeats_and_refuses_conflicting_gold() {
+    let dir = tmp();
+    let pred = file(
+        dir.path(),
+        "pred.csv",
+        "item,label,confidence\na,x,0.9\nb,y,0.8\na,x,0.9\n",
+    );
+    let gold = file(dir.path(), "gold.csv", "item,label\na,x\nb,x\nb,x\n");
+    let out = accord_ok(&["evaluate", "--pred", &pred, "--gold", &gold]);
+    assert!(out.contains("2 of 2 gold items scored"), "{out}");
+    assert!(
+        out.contains("counted once: 1 in the predictions, 1 in gold"),
+        "{out}"
+    );
+    let conflicting = file(dir.path(), "gold2.csv", "item,label\na,x\nb,x\nb,y\n");
+    let err = accord_bad_input(&["evaluate", "--pred", &pred, "--gold", &conflicting]);
+    assert!(
+        err.contains(
+            "gold2.csv: line 4: item \"b\" is given again with label \"y\", earlier \"x\""
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn evaluate_reads_every_format_consolidate_writes() {
+    // Regression: evaluate could not read accord's own manifest ("found
+    // StringRecord([...])").
+    let birds = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/birds");
+    let dir = tmp();
+    let mut accuracies = Vec::new();
+    for format in ["csv", "manifest", "gt-response"] {
+        let out = dir.path().join(format!("out.{format}"));
+        accord_ok(&[
+            "consolidate",
+            &format!("{birds}/labels.csv"),
+            "--backend",
+            "cpu",
+            "--out-format",
+            format,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let json = accord_ok(&[
+            "evaluate",
+            "--pred",
+            out.to_str().unwrap(),
+            "--gold",
+            &format!("{birds}/gold.csv"),
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["items"], 300, "{format}: {json}");
+        accuracies.push((v["accuracy"].as_f64().unwrap(), v["ece"].as_f64().unwrap()));
+    }
+    assert!(
+        accuracies
+            .windows(2)
+            .all(|w| (w[0].0 - w[1].0).abs() < 1e-12 && (w[0].1 - w[1].1).abs() < 1e-6),
+        "{accuracies:?}"
+    );
+}

@@ -178,7 +178,7 @@ fn report_without_gold_says_what_needs_gold() {
         );
     }
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("No --gold given"));
+    assert!(html.contains("No gold labels given"));
     assert!(!html.contains("Error against the number of annotators"));
     let svgs = inlined_svgs(&html);
     assert_eq!(svgs.len(), 2, "class distribution and workers");
