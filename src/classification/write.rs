@@ -146,8 +146,15 @@ fn write_csv(
         for item in rows {
             row.clear();
             row.push(data.item_names[item].to_string());
-            row.push(data.class_names[fit.labels[item] as usize].clone());
-            row.push(prob_text(fit.confidence[item]));
+            if data.item_range(item).is_empty() {
+                // Nobody annotated it: no label (the posteriors, if asked
+                // for, are the class priors).
+                row.push(String::new());
+                row.push(String::new());
+            } else {
+                row.push(data.class_names[fit.labels[item] as usize].clone());
+                row.push(prob_text(fit.confidence[item]));
+            }
             if posteriors {
                 row.extend(fit.posteriors.row(item).iter().map(|&p| prob_text(p)));
             }
@@ -177,7 +184,9 @@ fn metadata(data: &Packed, fit: &Consolidation, options: &WriteOptions, item: us
         "confidence": prob(fit.confidence[item]),
         "type": options.data_type.gt_type(),
         "job-name": options.job_name,
-        "human-annotated": "yes",
+        // Ground Truth's "no" marks a label no person gave: here the class
+        // prior's, for an object nobody annotated.
+        "human-annotated": if data.item_range(item).is_empty() { "no" } else { "yes" },
         "creation-date": options.creation_date,
     })
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use accord::classification::read::{InputFormat, ReadOptions};
+use accord::classification::read::{FieldNames as ReadFields, InputFormat, ReadOptions};
 use accord::classification::review::{rank_for_review, write_review, ReviewBy};
 use accord::classification::write::{self, DataType, OutputFormat, WriteOptions};
 use accord::classification::{Consolidator, Method, Params, StartUsed, METHODS};
@@ -116,122 +116,141 @@ fn or_list(names: &[&str]) -> String {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Annotations: CSV/TSV or JSON Lines with item (or task), worker, label; or a Ground Truth request.
+    /// Annotations: CSV/TSV or JSON Lines with item (or task), worker, label; a Ground Truth
+    /// request; or a Ground Truth consolidation Lambda event. `-` reads standard input.
     /// With --task segmentation: a JSON Lines manifest of PNG masks, or a Ground Truth segmentation request.
     pub input: PathBuf,
     /// What the annotations label.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
     pub task: Task,
+
     /// Input format [default: from the extension, then the content].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Input")]
     pub format: Option<InputFormat>,
+    /// Header (or JSON field) names of the three fields when they are not item, worker, label,
+    /// e.g. item=image_id,worker=annotator,label=answer.
+    #[arg(long, value_name = "FIELD=NAME,...", help_heading = "Input")]
+    pub columns: Option<String>,
     /// The label set, in order (e.g. owl,falcon,parrot); a label outside it is an error.
-    /// Default: the labels found, sorted (numerically when all are integers).
-    #[arg(long, value_delimiter = ',')]
+    /// Default: a Lambda event's labelCategories, else the labels found, sorted (numerically when all are integers).
+    #[arg(long, value_delimiter = ',', help_heading = "Input")]
     pub categories: Option<Vec<String>>,
-    /// Consolidation method [default: hds; segmentation: smooth-mv].
-    #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
-    /// Where the kernels run.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-    /// Segmentation: standard deviation in pixels of the Gaussian that votes are smoothed with [default: 1].
-    #[arg(long, conflicts_with = "radius")]
-    pub sigma: Option<f32>,
-    /// Segmentation: smooth votes with a box of 2·RADIUS+1 pixels instead of a Gaussian.
-    #[arg(long)]
-    pub radius: Option<u32>,
-    /// Segmentation: also write an 8-bit confidence map per image.
-    #[arg(long)]
-    pub confidence_maps: bool,
-    /// Segmentation: refuse masks of more pixels than this.
-    #[arg(long, default_value_t = 100_000_000)]
-    pub max_pixels: u64,
-    /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
-    #[arg(long, value_enum, default_value_t = StapleScope::Shared)]
-    pub staple_scope: StapleScope,
-    /// Most EM iterations [default: 100; mds: 20; staple: 50]; for segmentation weighted, reliability rounds [default: 10].
-    #[arg(long)]
-    pub max_iter: Option<usize>,
-    /// Stop EM when |ΔLL|/|LL| falls below this [default: 1e-5; mds: 1e-8].
-    #[arg(long)]
-    tol: Option<f64>,
-    /// Dirichlet smoothing added to each soft count (ds, one-coin).
-    #[arg(long, default_value_t = 0.0)]
-    smoothing: f32,
-    /// Pseudo-counts of a correct answer added to each diagonal cell of every
-    /// worker's confusion counts (ds): a Dirichlet prior that workers beat chance.
-    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
-    #[arg(long)]
-    prior_correct: Option<f32>,
-    /// How ds and hds start EM: from majority vote, from the spectral method's tables, or
-    /// both, keeping the higher final log-likelihood.
-    #[arg(long, value_enum, default_value_t = accord::classification::Init::Votes)]
-    init: accord::classification::Init,
-    /// Pseudo-annotations per confusion row drawn toward the population's confusion
-    /// matrix (hds).
-    #[arg(long, default_value_t = accord::classification::HDS_PRIOR_STRENGTH)]
-    prior_strength: f32,
-    /// Seed of majority vote's random tie-break.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// How majority vote breaks ties.
-    #[arg(long, value_enum, default_value_t = TieBreak::Lowest)]
-    pub ties: TieBreak,
     /// What to do when a worker labels the same item more than once.
-    #[arg(long, value_enum, default_value_t = DuplicatePolicy::Keep)]
+    #[arg(long, value_enum, default_value_t = DuplicatePolicy::Keep, help_heading = "Input")]
     duplicates: DuplicatePolicy,
-    /// Output file, written atomically; `-` is stdout [default: stdout].
-    /// With --task segmentation: the output folder (required).
-    #[arg(short, long)]
-    pub out: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
-    out_format: OutputFormat,
-    /// Add a p_<class> posterior column per class (CSV output).
-    #[arg(long)]
-    posteriors: bool,
-    /// Ground Truth label attribute name (manifest, gt-response).
-    #[arg(long, default_value = "label")]
-    pub label_attribute: String,
-    /// Ground Truth task type written in the metadata.
-    #[arg(long, value_enum, default_value_t = DataType::Image)]
-    data_type: DataType,
-    /// Ground Truth job name written in the metadata.
-    #[arg(long, default_value = "accord")]
-    pub job_name: String,
-    /// creation-date written in the metadata [default: now, UTC, ISO 8601].
-    #[arg(long)]
-    pub creation_date: Option<String>,
-    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
-    #[arg(long, value_name = "FILE")]
-    workers_out: Option<PathBuf>,
-    /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
-    /// entropy in bits, margin, annotations), most uncertain first.
-    #[arg(long, value_name = "FILE")]
-    review_out: Option<PathBuf>,
-    /// How --review-out ranks items.
-    #[arg(long, value_enum, default_value_t = ReviewBy::Entropy)]
-    review_by: ReviewBy,
-    /// How many items --review-out lists [default: all].
-    #[arg(long, value_name = "N")]
-    review_count: Option<usize>,
-    /// Gold labels (CSV item,label): print the accuracy on the items they cover.
-    #[arg(long, value_name = "FILE")]
-    gold: Option<PathBuf>,
     /// Skip records that cannot be read (bad fields, labels outside --categories, ...) instead of
     /// stopping; each goes to the rejects file with its line or object and the reason.
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     pub skip_invalid: bool,
     /// The rejects file of --skip-invalid (CSV: location,problem,record), written even when empty
     /// [default: OUT.rejects.csv; required when the output is stdout].
-    #[arg(long, value_name = "FILE", requires = "skip_invalid")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "skip_invalid",
+        help_heading = "Input"
+    )]
     pub rejects: Option<PathBuf>,
-    /// Print each phase's time and each EM iteration's log-likelihood.
-    #[arg(short, long)]
+
+    /// Consolidation method [default: hds; segmentation: smooth-mv].
+    #[arg(long, value_enum, help_heading = "Method")]
+    pub method: Option<MethodArg>,
+    /// Where the kernels run.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto, help_heading = "Method")]
+    pub backend: BackendChoice,
+    /// Most iterations [default: the method's: 100; mds 20; mace 50; mmsr 10000; staple 50];
+    /// for segmentation weighted, reliability rounds [default: 10].
+    #[arg(long, help_heading = "Method")]
+    pub max_iter: Option<usize>,
+    /// Stop when the objective's relative change (EM: |ΔLL|/|LL|) falls below this
+    /// [default: 1e-5; mds 1e-8; mmsr 1e-10].
+    #[arg(long, help_heading = "Method")]
+    tol: Option<f64>,
+    /// Pseudo-counts of a correct answer added to each diagonal cell of every
+    /// worker's confusion counts (ds and hds): a Dirichlet prior that workers beat chance.
+    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
+    #[arg(long, help_heading = "Method")]
+    prior_correct: Option<f32>,
+    /// Pseudo-annotations per confusion row drawn toward the population's confusion
+    /// matrix (hds).
+    #[arg(long, default_value_t = accord::classification::HDS_PRIOR_STRENGTH, help_heading = "Method")]
+    prior_strength: f32,
+    /// How ds and hds start EM: from majority vote, from the spectral method's tables, or
+    /// both, keeping the higher final log-likelihood.
+    #[arg(long, value_enum, default_value_t = accord::classification::Init::Votes, help_heading = "Method")]
+    init: accord::classification::Init,
+    /// Dirichlet smoothing added to each soft count (ds, one-coin).
+    #[arg(long, default_value_t = 0.0, help_heading = "Method")]
+    smoothing: f32,
+    /// How majority vote breaks ties.
+    #[arg(long, value_enum, default_value_t = TieBreak::Lowest, help_heading = "Method")]
+    pub ties: TieBreak,
+    /// Seed of majority vote's random tie-break.
+    #[arg(long, default_value_t = 0, help_heading = "Method")]
+    pub seed: u64,
+
+    /// Output file, written atomically; `-` is stdout [default: stdout].
+    /// With --task segmentation: the output folder (required).
+    #[arg(short, long, help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Output format [default: csv; gt-response for a Lambda event].
+    #[arg(long, value_enum, help_heading = "Output")]
+    out_format: Option<OutputFormat>,
+    /// Add a p_<class> posterior column per class (CSV output).
+    #[arg(long, help_heading = "Output")]
+    posteriors: bool,
+    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    workers_out: Option<PathBuf>,
+    /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
+    /// entropy in bits, margin, annotations), most uncertain first.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    review_out: Option<PathBuf>,
+    /// How --review-out ranks items.
+    #[arg(long, value_enum, default_value_t = ReviewBy::Entropy, help_heading = "Output")]
+    review_by: ReviewBy,
+    /// How many items --review-out lists [default: all].
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    review_count: Option<usize>,
+
+    /// Ground Truth label attribute name (manifest, gt-response) [default: a Lambda event's
+    /// labelAttributeName, else label].
+    #[arg(long, help_heading = "Ground Truth output")]
+    pub label_attribute: Option<String>,
+    /// Ground Truth task type written in the metadata.
+    #[arg(long, value_enum, default_value_t = DataType::Image, help_heading = "Ground Truth output")]
+    data_type: DataType,
+    /// Ground Truth job name written in the metadata [default: the Lambda event's job, else accord].
+    #[arg(long, help_heading = "Ground Truth output")]
+    pub job_name: Option<String>,
+    /// creation-date written in the metadata [default: now, UTC, ISO 8601].
+    #[arg(long, help_heading = "Ground Truth output")]
+    pub creation_date: Option<String>,
+
+    /// Segmentation: standard deviation in pixels of the Gaussian that votes are smoothed with [default: 1].
+    #[arg(long, conflicts_with = "radius", help_heading = "Segmentation")]
+    pub sigma: Option<f32>,
+    /// Segmentation: smooth votes with a box of 2·RADIUS+1 pixels instead of a Gaussian.
+    #[arg(long, help_heading = "Segmentation")]
+    pub radius: Option<u32>,
+    /// Segmentation: also write an 8-bit confidence map per image.
+    #[arg(long, help_heading = "Segmentation")]
+    pub confidence_maps: bool,
+    /// Segmentation: refuse masks of more pixels than this.
+    #[arg(long, default_value_t = 100_000_000, help_heading = "Segmentation")]
+    pub max_pixels: u64,
+    /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
+    #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
+    pub staple_scope: StapleScope,
+
+    /// Gold labels (CSV item,label): print the accuracy on the items they cover.
+    #[arg(long, value_name = "FILE", help_heading = "Reporting")]
+    gold: Option<PathBuf>,
+    /// Print the backend choice, each phase's time and each EM iteration's log-likelihood.
+    #[arg(short, long, help_heading = "Reporting")]
     pub verbose: bool,
     /// Print nothing on success.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Reporting")]
     pub quiet: bool,
 }
 
@@ -315,6 +334,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.out.as_deref() == Some(Path::new("-")) {
         args.out = None;
     }
+    let from_stdin = args.input == Path::new("-");
     let method = classification_method(args.method)?;
     let started = Instant::now();
     for out in [&args.out, &args.workers_out, &args.review_out]
@@ -329,10 +349,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .into());
         }
     }
-    if let (Some(a), Some(b)) = (&args.out, &args.workers_out) {
-        if a == b {
-            return Err(Error::Usage("--out and --workers-out name the same file".into()).into());
-        }
+    if !from_stdin && args.input.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a folder: name the annotations file",
+            args.input.display()
+        ))
+        .into());
     }
     let beside = args.out.as_ref().map(|out| {
         let mut name = out.as_os_str().to_owned();
@@ -340,60 +362,98 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         PathBuf::from(name)
     });
     let rejects_path = rejects_path(&args, beside)?;
+    let fields = match &args.columns {
+        Some(spec) => ReadFields::parse(spec)?,
+        None => ReadFields::default(),
+    };
+    let params = params_of(&args, method);
+    params.validate()?;
+    // Every output is opened (under a temporary name) before any work, so a
+    // missing folder stops the run at once, and all are renamed into place
+    // together at the end: never half the outputs.
+    let mut outputs = io::OutputSet::new();
+    for path in [
+        &args.out,
+        &args.workers_out,
+        &args.review_out,
+        &rejects_path,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        outputs.add(path)?;
+    }
     // Read before any work, so a bad gold file stops the run with nothing written.
+    let t = Instant::now();
     let gold = args
         .gold
         .as_ref()
         .map(|path| accord::eval::read_gold(path))
         .transpose()?;
-    let params = params_of(&args, method);
-    params.validate()?;
-    let selected = select_backend(args.backend, args.quiet)?;
+    let gold_read_s = t.elapsed().as_secs_f64();
+    let selected = select_backend(args.backend, args.quiet || !args.verbose)?;
 
     // Read.
     let t = Instant::now();
-    let size = std::fs::metadata(&args.input)
-        .map_err(|source| Error::Read {
-            path: args.input.clone(),
-            source,
-        })?
-        .len();
-    let bar = progress_bar(size, args.quiet);
-    let report = |bytes: u64| bar.set_position(bytes);
     let options = ReadOptions {
         format: args.format,
         categories: args.categories.clone(),
         skip_invalid: args.skip_invalid,
+        fields,
     };
-    let input = accord::classification::read::read(&args.input, &options, &report)?;
-    bar.finish_and_clear();
+    let input = if from_stdin {
+        accord::classification::read::read_stdin(&options)?
+    } else {
+        let size = std::fs::metadata(&args.input)
+            .map_err(|e| Error::read(&args.input, e))?
+            .len();
+        let bar = progress_bar(size, args.quiet);
+        let report = |bytes: u64| bar.set_position(bytes);
+        let input = accord::classification::read::read(&args.input, &options, &report)?;
+        bar.finish_and_clear();
+        input
+    };
     let read_s = t.elapsed().as_secs_f64();
 
     // Pack.
     let t = Instant::now();
     let data_objects = input.data_objects;
     let rejects = input.rejects;
+    let event = input.event;
+    let class_order = match (&args.categories, &event) {
+        (Some(_), _) => "(in --categories order)",
+        (None, Some(e)) if e.categories.is_some() => {
+            "(in the Lambda event's labelCategories order)"
+        }
+        _ => "(sorted: no category order given)",
+    };
     let data = pack::pack(input.annotations, args.duplicates)?;
     let pack_s = t.elapsed().as_secs_f64();
     let s = &data.stats;
     if !args.quiet {
         eprintln!(
-            "accord: {} annotations of {} items by {} workers, {} classes; {} repeated (item, worker) annotations{}",
-            s.annotations,
-            s.items,
-            s.workers,
-            s.classes,
+            "accord: {} of {} by {}, {} {class_order}; {} repeated (item, worker) annotation{}{}",
+            count(s.annotations, "annotation"),
+            count(s.items, "item"),
+            count(s.workers, "worker"),
+            count(s.classes, "class"),
             s.duplicates,
+            if s.duplicates == 1 { "" } else { "s" },
             match (s.duplicates, args.duplicates) {
                 (0, _) => String::new(),
                 (_, DuplicatePolicy::Keep) => " (all kept)".into(),
-                (_, DuplicatePolicy::First) => format!(" ({} dropped, first kept)", s.duplicates_dropped),
+                (_, DuplicatePolicy::First) =>
+                    format!(" ({} dropped, first kept)", s.duplicates_dropped),
             }
         );
         if s.items_without_annotations > 0 {
             eprintln!(
-                "accord: {} items have no annotation; their label comes from the class prior",
-                s.items_without_annotations
+                "accord: {} no annotation: no label in CSV output; in Ground Truth output the class prior's label, marked \"human-annotated\": \"no\"",
+                if s.items_without_annotations == 1 {
+                    "1 item has".to_string()
+                } else {
+                    format!("{} items have", s.items_without_annotations)
+                }
             );
         }
     }
@@ -403,7 +463,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let spinner = if args.quiet || data.n_annotations() < 1_000_000 {
         ProgressBar::hidden()
     } else {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("accord: {spinner} {msg} ({elapsed})")
+                .expect("valid template"),
+        )
     };
     let verbose = args.verbose && !args.quiet;
     let mut previous_ll: Option<f64> = None;
@@ -417,7 +480,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             });
             previous_ll = Some(ll);
         }
-        spinner.set_message(format!("EM iteration {iteration}, log-likelihood {ll:.6e}"));
+        spinner.set_message(format!("iteration {iteration}, objective {ll:.6e}"));
         spinner.tick();
     };
     let labels =
@@ -432,14 +495,29 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     let (data, fit) = (&labels.data, &labels.fit);
 
-    // Write.
+    // Write: every output to its temporary, then all renamed together.
     let t = Instant::now();
+    let out_format = args.out_format.unwrap_or(if event.is_some() {
+        OutputFormat::GtResponse
+    } else {
+        OutputFormat::Csv
+    });
+    let event_attribute = event.as_ref().and_then(|e| e.label_attribute.clone());
+    let event_job = event.as_ref().and_then(|e| e.job_name().map(str::to_owned));
     let write_options = WriteOptions {
-        format: args.out_format,
+        format: out_format,
         posteriors: args.posteriors,
-        label_attribute: args.label_attribute.clone(),
+        label_attribute: args
+            .label_attribute
+            .clone()
+            .or(event_attribute)
+            .unwrap_or_else(|| "label".into()),
         data_type: args.data_type,
-        job_name: args.job_name.clone(),
+        job_name: args
+            .job_name
+            .clone()
+            .or(event_job)
+            .unwrap_or_else(|| "accord".into()),
         creation_date: args
             .creation_date
             .clone()
@@ -447,28 +525,29 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     };
     let fill =
         |out: &mut dyn Write| write::write_labels(out, data, fit, &data_objects, &write_options);
-    match &args.out {
-        Some(path) => io::write_atomic(path, fill)?,
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = std::io::BufWriter::new(stdout.lock());
-            fill(&mut lock)?;
-            lock.flush()?;
-        }
+    if let Some(path) = &args.out {
+        outputs.write(path, fill)?;
     }
     if let Some(path) = &args.workers_out {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        io::write_atomic(path, |out| write::write_workers(out, data, fit, json))?;
+        outputs.write(path, |out| write::write_workers(out, data, fit, json))?;
     }
     if let Some(path) = &args.review_out {
         let ranked = rank_for_review(data, fit, args.review_by);
         let count = args.review_count.unwrap_or(ranked.len());
-        io::write_atomic(path, |out| write_review(out, data, fit, &ranked, count))?;
+        outputs.write(path, |out| write_review(out, data, fit, &ranked, count))?;
     }
     if let Some(path) = &rejects_path {
-        io::write_rejects(path, &rejects)?;
+        outputs.write(path, |out| io::write_rejects_to(out, &rejects))?;
+    }
+    outputs.commit()?;
+    if args.out.is_none() {
+        let stdout = std::io::stdout();
+        let mut lock = std::io::BufWriter::new(stdout.lock());
+        fill(&mut lock)?;
+        lock.flush()?;
     }
     let write_s = t.elapsed().as_secs_f64();
 
@@ -479,30 +558,48 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .as_ref()
             .map_or("stdout".to_string(), |p| p.display().to_string());
         eprintln!(
-            "accord: wrote {} labels to {target} in {:.3} s",
-            data.n_items(),
+            "accord: wrote {} to {target} in {:.3} s",
+            count(data.n_items(), "label"),
             started.elapsed().as_secs_f64()
         );
         if let Some(path) = &rejects_path {
             report_rejects(rejects.len(), path);
         }
-        if let Some(gold) = &gold {
-            let (correct, scored) = accord::eval::gold_accuracy(data, &fit.labels, gold);
-            let accuracy = if scored == 0 {
-                f64::NAN
-            } else {
-                correct as f64 / scored as f64
-            };
-            eprintln!("accord: accuracy on gold: {accuracy:.4} ({correct} of {scored} gold items)");
-        }
-        if args.verbose {
-            eprintln!(
-                "accord: phases: read {read_s:.3} s, pack {pack_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s; peak memory {:.0} MiB",
-                peak_memory_mib()
-            );
-        }
+    }
+    let mut gold_score_s = 0.0;
+    if let (Some(gold), false) = (&gold, args.quiet) {
+        let t = Instant::now();
+        let (correct, scored) = accord::eval::gold_accuracy(data, &fit.labels, gold);
+        gold_score_s = t.elapsed().as_secs_f64();
+        let accuracy = if scored == 0 {
+            f64::NAN
+        } else {
+            correct as f64 / scored as f64
+        };
+        eprintln!("accord: accuracy on gold: {accuracy:.4} ({correct} of {scored} gold items)");
+    }
+    if verbose {
+        let gold_s = if gold.is_some() {
+            format!(", gold {:.3} s", gold_read_s + gold_score_s)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "accord: phases: read {read_s:.3} s, pack {pack_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s{gold_s}; peak memory {:.0} MiB",
+            peak_memory_mib()
+        );
     }
     Ok(())
+}
+
+/// `1 item`, `2 items`; `3 classes`.
+pub fn count(n: usize, noun: &str) -> String {
+    let plural = if noun.ends_with("ss") {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    };
+    format!("{n} {}", if n == 1 { noun } else { plural.as_str() })
 }
 
 /// `the host` for host-side methods, else the backend's name.

@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Consolidate annotations: one label per item (classification) or per pixel (--task segmentation).
-    Consolidate(consolidate::Args),
+    Consolidate(Box<consolidate::Args>),
     /// Generate a synthetic labelled dataset (with gold) from the Dawid-Skene model.
     Generate(generate::Args),
     /// Score consolidated segmentation masks against gold masks (mean IoU, pixel accuracy).
@@ -51,7 +51,7 @@ pub fn run() -> anyhow::Result<()> {
         }
     };
     match cli.command {
-        Command::Consolidate(args) => consolidate::run(args),
+        Command::Consolidate(args) => consolidate::run(*args),
         Command::Generate(args) => generate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Info => info::run(),
@@ -65,7 +65,12 @@ pub fn run() -> anyhow::Result<()> {
 /// An error as the user reads it: the library names its parameters in
 /// backticks (`max_iter`); on the command line they are flags (--max-iter).
 pub fn describe(err: &anyhow::Error) -> String {
-    flags(&format!("{err:#}"))
+    // accord's own errors already say their cause once ("cannot read x: Is
+    // a directory"); printing the chain would repeat it.
+    match err.downcast_ref::<accord::Error>() {
+        Some(e) => flags(&e.to_string()),
+        None => flags(&format!("{err:#}")),
+    }
 }
 
 /// Turns each backticked parameter name (`max_pixels`) into its flag

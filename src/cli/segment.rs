@@ -39,6 +39,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Err(Error::Usage(format!("the output {} is the input file", out.display())).into());
     }
     let rejects_path = rejects_path(&args, Some(out.join("rejects.csv")))?;
+    // Before any work: the output folder can be made, and a rejects file
+    // outside it can be written.
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !out.is_dir() && !parent.is_dir() {
+        return Err(Error::Usage(format!(
+            "cannot write {}: the folder {} does not exist",
+            out.display(),
+            parent.display()
+        ))
+        .into());
+    }
+    if let Some(path) = rejects_path.as_ref().filter(|p| !p.starts_with(&out)) {
+        io::check_output_path(path)?;
+    }
     let mut params = SegParams::new(method);
     params.seed = args.seed as u32;
     params.ties = args.ties;
@@ -115,8 +132,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Write.
     let t = Instant::now();
     let options = SegWriteOptions {
-        label_attribute: args.label_attribute.clone(),
-        job_name: args.job_name.clone(),
+        label_attribute: args
+            .label_attribute
+            .clone()
+            .unwrap_or_else(|| "label".into()),
+        job_name: args.job_name.clone().unwrap_or_else(|| "accord".into()),
         creation_date: args
             .creation_date
             .clone()

@@ -49,6 +49,38 @@ pub fn remove_pending() {
     }
 }
 
+/// The error of an I/O call on a temporary file, without the temporary's
+/// name (which the user never chose): `tempfile` adds its path to the
+/// message.
+fn plain(error: std::io::Error) -> std::io::Error {
+    match error.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(error.kind(), error.kind().to_string()),
+    }
+}
+
+/// Checks that `path` can be an output: its folder exists and it is not
+/// itself a folder. Cheap, for checking every output before any work.
+pub fn check_output_path(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let usage =
+        |problem: String| Error::Usage(format!("cannot write {}: {problem}", path.display()));
+    if !dir.is_dir() {
+        return Err(usage(if dir.exists() {
+            format!("{} is not a folder", dir.display())
+        } else {
+            format!("the folder {} does not exist", dir.display())
+        }));
+    }
+    if path.is_dir() {
+        return Err(usage("it is a folder; name a file".into()));
+    }
+    Ok(())
+}
+
 /// A file being written under a temporary name; [`AtomicFile::commit`]
 /// renames it into place. Dropped without a commit, it is removed.
 pub struct AtomicFile {
@@ -60,13 +92,14 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Starts writing `path` (its folder must exist).
     pub fn create(path: &Path) -> Result<AtomicFile> {
+        check_output_path(path)?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
         let write_err = |source| Error::Write {
             path: path.into(),
-            source,
+            source: plain(source),
         };
         let tmp = tempfile::Builder::new()
             .prefix(".accord-")
@@ -95,18 +128,108 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(self) -> Result<()> {
+        self.finish()?.persist()
+    }
+
+    /// Flushes and syncs the file, ready to be renamed into place.
+    fn finish(self) -> Result<Written> {
         let path = self.path;
         let write_err = |source| Error::Write {
             path: path.clone(),
-            source,
+            source: plain(source),
         };
         let tmp = self
             .writer
             .into_inner()
             .map_err(|e| write_err(e.into_error()))?;
         tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(&path).map_err(|e| write_err(e.error))?;
+        Ok(Written {
+            path,
+            tmp,
+            _pending: self._pending,
+        })
+    }
+}
+
+/// A written, synced temporary file, waiting to be renamed into place.
+struct Written {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    _pending: PendingGuard,
+}
+
+impl Written {
+    fn persist(self) -> Result<()> {
+        let path = self.path;
+        self.tmp.persist(&path).map_err(|e| Error::Write {
+            path: path.clone(),
+            source: plain(e.error),
+        })?;
         Ok(())
+    }
+}
+
+/// The file outputs of one run, committed together: each is opened under a
+/// temporary name when added (so a folder that does not exist or cannot be
+/// written stops the run before any work), and all are renamed into place
+/// only once every one is written. Dropped before [`OutputSet::commit`],
+/// none is left behind.
+#[derive(Default)]
+pub struct OutputSet {
+    open: Vec<AtomicFile>,
+}
+
+impl std::fmt::Debug for OutputSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&Path> = self.open.iter().map(|o| o.path.as_path()).collect();
+        f.debug_struct("OutputSet").field("paths", &paths).finish()
+    }
+}
+
+impl OutputSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens `path` as an output of this run; refuses a path already in
+    /// the set.
+    pub fn add(&mut self, path: &Path) -> Result<()> {
+        if self.open.iter().any(|o| o.path == path) {
+            return Err(Error::Usage(format!(
+                "{} is named as two outputs of this run",
+                path.display()
+            )));
+        }
+        self.open.push(AtomicFile::create(path)?);
+        Ok(())
+    }
+
+    /// Writes the output `path` (added before) through `fill`.
+    pub fn write(
+        &mut self,
+        path: &Path,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let file = self
+            .open
+            .iter_mut()
+            .find(|o| o.path == path)
+            .unwrap_or_else(|| panic!("{} was not added to the outputs", path.display()));
+        fill(file.writer()).map_err(|source| Error::Write {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Flushes every output, then renames them all into place.
+    pub fn commit(self) -> Result<()> {
+        let written = self
+            .open
+            .into_iter()
+            .map(AtomicFile::finish)
+            .collect::<Result<Vec<Written>>>()?;
+        written.into_iter().try_for_each(Written::persist)
     }
 }
 

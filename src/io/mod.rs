@@ -7,6 +7,6 @@ pub mod ground_truth;
 mod progress;
 mod rejects;
 
-pub use atomic::{remove_pending, write_atomic, AtomicFile};
+pub use atomic::{check_output_path, remove_pending, write_atomic, AtomicFile, OutputSet};
 pub use progress::CountingReader;
-pub use rejects::{write_rejects, Reject, Rejects};
+pub use rejects::{write_rejects, write_rejects_to, Reject, Rejects};

@@ -79,15 +79,17 @@ impl Rejects {
 
 /// Writes `rejects` as CSV (`location,problem,record`), atomically.
 pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<()> {
-    super::write_atomic(path, |out| {
-        let mut csv = csv::Writer::from_writer(out);
-        csv.write_record(["location", "problem", "record"])?;
-        for r in rejects {
-            csv.write_record([r.location.to_string().as_str(), &r.problem, &r.record])?;
-        }
-        csv.flush()?;
-        Ok(())
-    })
+    super::write_atomic(path, |out| write_rejects_to(out, rejects))
+}
+
+/// The rejects file's CSV (`location,problem,record`) into `out`.
+pub fn write_rejects_to(out: &mut dyn std::io::Write, rejects: &[Reject]) -> std::io::Result<()> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(["location", "problem", "record"])?;
+    for r in rejects {
+        csv.write_record([r.location.to_string().as_str(), &r.problem, &r.record])?;
+    }
+    csv.flush()
 }
 
 #[cfg(test)]

@@ -241,3 +241,88 @@ fn closed_stdout_is_not_an_error() {
         assert!(!stderr.contains("panicked"), "accord {args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_missing_output_folder_writes_nothing_and_stops_before_reading() {
+    // Regression: `-o out.csv --workers-out nosuch/w.csv` exited 1 with
+    // out.csv already written, after all the work.
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w1,x\n");
+    let out = dir.path().join("out.csv");
+    for flag in ["--workers-out", "--review-out"] {
+        let err = accord_bad_input(&[
+            "consolidate",
+            &input,
+            "-o",
+            out.to_str().unwrap(),
+            flag,
+            dir.path().join("nosuch/w.csv").to_str().unwrap(),
+        ]);
+        assert!(
+            err.contains("the folder") && err.contains("does not exist"),
+            "{err}"
+        );
+        assert!(!out.exists(), "{flag}: out.csv was written");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".accord-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn error_messages_name_the_users_path_once() {
+    // Regression: "No such file or directory (os error 2) at path
+    // \"/tmp/.../.accord-SPLmu3.tmp\": No such file ..." and "Is a directory
+    // (os error 21): Is a directory (os error 21)".
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w1,x\n");
+    let err = accord_bad_input(&["consolidate", &input, "-o", "nosuch/dir/out.csv"]);
+    assert!(
+        !err.contains(".accord-") && !err.contains("os error"),
+        "{err}"
+    );
+    assert!(err.contains("nosuch/dir/out.csv"), "{err}");
+    let err = accord_bad_input(&["consolidate", dir.path().to_str().unwrap()]);
+    assert_eq!(err.matches("folder").count(), 1, "{err}");
+    let out = accord(&[
+        "consolidate",
+        dir.path().join("missing.csv").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+}
+
+#[test]
+fn the_backend_notice_is_printed_only_with_verbose() {
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w1,x\n");
+    let quiet = accord(&[
+        "consolidate",
+        &input,
+        "-o",
+        dir.path().join("a.csv").to_str().unwrap(),
+    ]);
+    let verbose = accord(&[
+        "consolidate",
+        &input,
+        "-v",
+        "-o",
+        dir.path().join("b.csv").to_str().unwrap(),
+    ]);
+    let (quiet, verbose) = (
+        String::from_utf8_lossy(&quiet.stderr),
+        String::from_utf8_lossy(&verbose.stderr),
+    );
+    assert!(!quiet.contains("using the CPU backend"), "{quiet}");
+    // With -v the choice is explained (no adapter, or a software one).
+    if accord::engine::backend::gpu::GpuBackend::new().map_or(true, |g| g.is_software()) {
+        assert!(verbose.contains("using the CPU backend"), "{verbose}");
+    }
+    assert!(
+        quiet.contains("1 annotation of 1 item by 1 worker, 1 class"),
+        "{quiet}"
+    );
+}

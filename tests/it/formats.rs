@@ -476,3 +476,171 @@ fn out_dash_means_stdout_not_a_file_named_dash() {
     let stderr = accord_bad_input(&["consolidate", "--task", "segmentation", &input, "-o", "-"]);
     assert!(stderr.contains("-o DIR"), "{stderr}");
 }
+
+#[test]
+fn an_object_nobody_annotated_is_flagged_not_passed_off_as_human() {
+    // Regression: the unlabelled object got the prior's label with
+    // "human-annotated": "yes".
+    let dir = tmp();
+    let input = file(dir.path(), "request.json", gt_request());
+    let manifest = accord_ok(&["consolidate", &input, "-q", "--out-format", "manifest"]);
+    let lines: Vec<Value> = manifest
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["label-metadata"]["human-annotated"], "yes");
+    assert_eq!(lines[2]["label-metadata"]["human-annotated"], "no");
+    let csv = csv_rows(&accord_ok(&["consolidate", &input, "-q"]));
+    assert_eq!(csv[2], ["2", "", ""], "no label in CSV: {csv:?}");
+    let out = accord(&[
+        "consolidate",
+        &input,
+        "-o",
+        dir.path().join("o.csv").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 item has no annotation"), "{stderr}");
+}
+
+/// A Lambda event for `request.json` beside it.
+fn lambda_event(categories: &str) -> String {
+    format!(
+        r#"{{"version": "2018-10-16",
+            "labelingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/birds-job",
+            "labelCategories": {categories},
+            "labelAttributeName": "bird",
+            "roleArn": "arn:aws:iam::111122223333:role/gt",
+            "payload": {{"s3Uri": "request.json"}},
+            "outputConfig": "s3://bucket/out"}}"#
+    )
+}
+
+#[test]
+fn a_ground_truth_lambda_event_is_read_with_its_categories_and_attribute() {
+    // Regression: the event itself gave "line 1: missing field \"item\"".
+    let dir = tmp();
+    file(dir.path(), "request.json", gt_request());
+    let event = file(
+        dir.path(),
+        "event.json",
+        lambda_event(r#"["owl", "falcon"]"#),
+    );
+    let out = accord(&[
+        "consolidate",
+        &event,
+        "--creation-date",
+        "2026-11-23T10:00:00",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("labelCategories order"), "{stderr}");
+    // A Lambda answers with the consolidation response, by default.
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let content = &response[0]["consolidatedAnnotation"]["content"];
+    assert_eq!(content["bird"]["label"], "owl");
+    assert_eq!(content["bird"]["class-id"], 0, "the job's order: owl first");
+    assert_eq!(content["bird-metadata"]["job-name"], "birds-job");
+    let s3 = file(
+        dir.path(),
+        "s3.json",
+        lambda_event(r#"["owl"]"#).replace("request.json", "s3://bucket/request.json"),
+    );
+    let err = accord_bad_input(&["consolidate", &s3]);
+    assert!(
+        err.contains("not local") && err.contains("file://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn manifest_class_index_follows_the_order_the_summary_names() {
+    let dir = tmp();
+    let input = file(dir.path(), "request.json", gt_request());
+    let out = accord(&["consolidate", &input, "--out-format", "manifest"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(sorted: no category order given)"),
+        "{stderr}"
+    );
+    let first: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["label"], 1, "sorted: falcon 0, owl 1");
+}
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    // Regression: `cat labels.csv | accord consolidate -` failed.
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["consolidate", "-", "-q", "--backend", "cpu"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"item\tworker\tlabel\na\tw1\tx\na\tw2\tx\nb\tw1\ty\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        csv_rows(&String::from_utf8_lossy(&out.stdout)),
+        [["a", "x", "1"], ["b", "y", "1"]]
+    );
+}
+
+#[test]
+fn other_column_names_are_read_with_columns() {
+    // Regression: a header image_id,annotator,answer was refused with no way out.
+    let dir = tmp();
+    let input = file(
+        dir.path(),
+        "in.csv",
+        "image_id,annotator,answer\na,w1,x\na,w2,x\nb,w1,y\n",
+    );
+    let err = accord_bad_input(&["consolidate", &input]);
+    assert!(err.contains("--columns"), "{err}");
+    let out = accord_ok(&[
+        "consolidate",
+        &input,
+        "-q",
+        "--columns",
+        "item=image_id,worker=annotator,label=answer",
+    ]);
+    assert_eq!(csv_rows(&out)[0], ["a", "x", "1"]);
+    let jsonl = file(
+        dir.path(),
+        "in.jsonl",
+        "{\"image_id\": 1, \"annotator\": \"w\", \"answer\": \"x\"}\n",
+    );
+    let out = accord_ok(&[
+        "consolidate",
+        &jsonl,
+        "-q",
+        "--columns",
+        "item=image_id,worker=annotator,label=answer",
+    ]);
+    assert_eq!(csv_rows(&out)[0], ["1", "x", "1"]);
+    let err = accord_bad_input(&["consolidate", &input, "--columns", "colour=x"]);
+    assert!(
+        err.contains("--columns") && err.contains("item, worker or label"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tsv_content_in_a_csv_file_is_read_as_tsv() {
+    let dir = tmp();
+    let input = file(
+        dir.path(),
+        "in.csv",
+        "item\tworker\tlabel\na\tw1\tx\nb\tw1\ty\n",
+    );
+    let out = accord_ok(&["consolidate", &input, "-q"]);
+    assert_eq!(csv_rows(&out).len(), 2);
+    // Forced to CSV, the message suggests TSV.
+    let err = accord_bad_input(&["consolidate", &input, "--format", "csv"]);
+    assert!(err.contains("--format tsv"), "{err}");
+}

@@ -5,17 +5,17 @@ use std::io::Read;
 use std::path::Path;
 
 use super::fast_csv::{self, Columns, FastError};
-use super::{Input, Rejects};
+use super::{FieldNames, Input, Rejects};
 use crate::engine::pack::AnnotationBuilder;
 use crate::error::{Error, Result};
 
 /// Finds the three columns in a header; `None` if one is missing.
-fn columns(names: &[String]) -> Option<Columns> {
-    let find = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
+fn columns(names: &[String], fields: &FieldNames) -> Option<Columns> {
+    let [item, worker, label] = fields.positions(names)?;
     Some(Columns {
-        item: find(&["item", "task"])?,
-        worker: find(&["worker"])?,
-        label: find(&["label"])?,
+        item,
+        worker,
+        label,
         n_fields: names.len(),
     })
 }
@@ -27,6 +27,7 @@ pub fn read_fast(
     path: &Path,
     mut reader: impl Read,
     delimiter: u8,
+    fields: &FieldNames,
     mut builder: AnnotationBuilder,
 ) -> std::result::Result<Input, FastError> {
     let mut head = vec![0u8; 64 << 10];
@@ -54,7 +55,7 @@ pub fn read_fast(
         .split(|&b| b == delimiter)
         .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
         .collect();
-    let Some(cols) = columns(&names) else {
+    let Some(cols) = columns(&names, fields) else {
         return Err(FastError::NeedsGeneralReader);
     };
     let rest = head.split_off(newline + 1);
@@ -71,6 +72,7 @@ pub fn read(
     path: &Path,
     reader: impl Read,
     delimiter: u8,
+    fields: &FieldNames,
     mut builder: AnnotationBuilder,
     rejects: &mut Rejects,
 ) -> Result<Input> {
@@ -114,14 +116,21 @@ pub fn read(
         worker: worker_col,
         label: label_col,
         ..
-    }) = columns(&names)
+    }) = columns(&names, fields)
     else {
         let sep = if delimiter == b'\t' { "tab" } else { "comma" };
+        // A header of tabs read as one comma-separated field is TSV.
+        let hint = if delimiter == b',' && names.len() == 1 && names[0].contains('\t') {
+            "; the header has tabs: is this TSV (`format` tsv)?"
+        } else {
+            "; name other columns with `columns` (e.g. item=image_id,worker=annotator,label=answer)"
+        };
         return Err(Error::at_line(
             path,
             header_line,
             format!(
-                "expected a {sep}-separated header naming item (or task), worker and label; found {:?}",
+                "expected a {sep}-separated header naming {}; found {:?}{hint}",
+                fields.describe(),
                 names
             ),
         ));

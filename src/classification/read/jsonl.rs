@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Input, Rejects};
+use super::{FieldNames, Input, Rejects};
 use crate::engine::pack::AnnotationBuilder;
 use crate::error::{Error, Result};
 use crate::io::ground_truth::id_text;
@@ -15,6 +15,7 @@ use crate::io::ground_truth::id_text;
 pub fn read(
     path: &Path,
     reader: impl Read,
+    fields: &FieldNames,
     mut builder: AnnotationBuilder,
     rejects: &mut Rejects,
 ) -> Result<Input> {
@@ -51,8 +52,8 @@ pub fn read(
             let Value::Object(obj) = value else {
                 return Err(Error::at_line(path, number, "expected a JSON object"));
             };
-            let get = |names: &[&str]| -> Result<String> {
-                let v = names.iter().find_map(|n| obj.get(*n)).ok_or_else(|| {
+            let get = |names: &[String]| -> Result<String> {
+                let v = names.iter().find_map(|n| obj.get(n)).ok_or_else(|| {
                     Error::at_line(path, number, format!("missing field {:?}", names[0]))
                 })?;
                 id_text(v).ok_or_else(|| {
@@ -66,9 +67,9 @@ pub fn read(
                     )
                 })
             };
-            let item = get(&["item", "task"])?;
-            let worker = get(&["worker"])?;
-            let label = get(&["label"])?;
+            let item = get(&fields.item)?;
+            let worker = get(&fields.worker)?;
+            let label = get(&fields.label)?;
             builder
                 .push(&item, &worker, &label)
                 .map_err(|p| Error::at_line(path, number, p))?;

@@ -6,6 +6,7 @@ mod csv_reader;
 mod fast_csv;
 mod gt;
 mod jsonl;
+pub mod lambda_event;
 
 use crate::io::{CountingReader, Reject, Rejects};
 
@@ -27,6 +28,9 @@ pub enum InputFormat {
     Jsonl,
     /// Ground Truth's annotation-consolidation request (a JSON array).
     GtRequest,
+    /// Ground Truth's consolidation Lambda event (a JSON object whose
+    /// `payload.s3Uri` names a local request; see [`lambda_event`]).
+    GtEvent,
 }
 
 /// What was read: the annotations, and for Ground Truth requests each item's
@@ -41,6 +45,92 @@ pub struct Input {
     pub format: Option<InputFormat>,
     /// Records skipped under [`ReadOptions::skip_invalid`], with why.
     pub rejects: Vec<Reject>,
+    /// The Lambda event the request came with, for [`InputFormat::GtEvent`].
+    pub event: Option<lambda_event::LambdaEvent>,
+}
+
+/// The names of the three fields in a header (CSV, TSV) or object (JSON
+/// Lines). Each field accepts any of its names; header names are compared
+/// case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldNames {
+    /// Names of the item id field (default `item`, or crowd-kit's `task`).
+    pub item: Vec<String>,
+    /// Names of the worker id field (default `worker`).
+    pub worker: Vec<String>,
+    /// Names of the label field (default `label`).
+    pub label: Vec<String>,
+}
+
+impl Default for FieldNames {
+    fn default() -> Self {
+        FieldNames {
+            item: vec!["item".into(), "task".into()],
+            worker: vec!["worker".into()],
+            label: vec!["label".into()],
+        }
+    }
+}
+
+impl FieldNames {
+    /// Parses `item=image_id,worker=annotator,label=answer` (any subset;
+    /// the others keep their defaults).
+    pub fn parse(spec: &str) -> Result<FieldNames> {
+        let mut names = FieldNames::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((field, name)) = part.split_once('=') else {
+                return Err(Error::invalid_param(
+                    "columns",
+                    format!("{part:?} is not FIELD=NAME (e.g. item=image_id)"),
+                ));
+            };
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(Error::invalid_param(
+                    "columns",
+                    format!("{part:?} names no column"),
+                ));
+            }
+            let slot = match field.trim() {
+                "item" | "task" => &mut names.item,
+                "worker" => &mut names.worker,
+                "label" => &mut names.label,
+                other => {
+                    return Err(Error::invalid_param(
+                        "columns",
+                        format!("{other:?} is not a field: use item, worker or label"),
+                    ))
+                }
+            };
+            *slot = vec![name.to_string()];
+        }
+        Ok(names)
+    }
+
+    /// The three fields' positions among header `names` (lower-cased).
+    pub(crate) fn positions(&self, names: &[String]) -> Option<[usize; 3]> {
+        let find = |wanted: &[String]| {
+            names
+                .iter()
+                .position(|n| wanted.iter().any(|w| w.eq_ignore_ascii_case(n)))
+        };
+        Some([find(&self.item)?, find(&self.worker)?, find(&self.label)?])
+    }
+
+    /// `item (or task), worker and label`, for messages.
+    pub(crate) fn describe(&self) -> String {
+        let one = |names: &[String]| match names {
+            [] => String::new(),
+            [first] => first.clone(),
+            [first, rest @ ..] => format!("{first} (or {})", rest.join(", ")),
+        };
+        format!(
+            "{}, {} and {}",
+            one(&self.item),
+            one(&self.worker),
+            one(&self.label)
+        )
+    }
 }
 
 /// Options of the readers.
@@ -52,46 +142,66 @@ pub struct ReadOptions {
     pub categories: Option<Vec<String>>,
     /// Skip bad records (into [`Input::rejects`]) instead of stopping.
     pub skip_invalid: bool,
+    /// The names of the item, worker and label fields.
+    pub fields: FieldNames,
 }
 
-/// Detects the format from the file name, then from the first non-blank byte
-/// (`[` → Ground Truth request, `{` → JSON Lines, else CSV/TSV by header).
+/// Detects the format from the file name, then from the first bytes: a
+/// first non-blank `[` is a Ground Truth request, `{` JSON Lines, else CSV
+/// or TSV by the header line's delimiter (tabs and no commas: TSV, whatever
+/// the extension says, so TSV saved as `.csv` is read right).
 pub fn detect_format(path: &Path) -> Result<InputFormat> {
-    let ext = path
+    use std::io::Read;
+    let mut head = [0u8; 4096];
+    let mut file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let n = file.read(&mut head).map_err(|e| Error::read(path, e))?;
+    Ok(detect_format_of(path, &head[..n]))
+}
+
+/// [`detect_format`] from the file name and its first bytes (`name` may be
+/// `-` for standard input: then only the bytes decide).
+pub fn detect_format_of(name: &Path, head: &[u8]) -> InputFormat {
+    let ext = name
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let delimited = || {
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        if first_line.contains(&b'\t') && !first_line.contains(&b',') {
+            InputFormat::Tsv
+        } else {
+            InputFormat::Csv
+        }
+    };
     match ext.as_str() {
-        "csv" => return Ok(InputFormat::Csv),
-        "tsv" | "tab" => return Ok(InputFormat::Tsv),
-        "jsonl" | "ndjson" => return Ok(InputFormat::Jsonl),
+        "csv" | "tsv" | "tab" => return delimited(),
+        "jsonl" | "ndjson" => return InputFormat::Jsonl,
         _ => {}
     }
-    use std::io::Read;
-    let mut head = [0u8; 4096];
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
-    let n = file.read(&mut head).map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
-    let head = &head[..n];
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     match head.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => Ok(InputFormat::GtRequest),
-        Some(b'{') => Ok(InputFormat::Jsonl),
-        _ => {
-            let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-            if first_line.contains(&b'\t') && !first_line.contains(&b',') {
-                Ok(InputFormat::Tsv)
-            } else {
-                Ok(InputFormat::Csv)
-            }
-        }
+        Some(b'[') => InputFormat::GtRequest,
+        Some(b'{') if lambda_event::looks_like_event(head) => InputFormat::GtEvent,
+        Some(b'{') => InputFormat::Jsonl,
+        _ => delimited(),
     }
+}
+
+/// Reads annotations from standard input: all of it, then as
+/// [`read_bytes`], the format from `options.format` or the content.
+pub fn read_stdin(options: &ReadOptions) -> Result<Input> {
+    use std::io::Read;
+    let name = Path::new("<stdin>");
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::read(name, e))?;
+    let format = options
+        .format
+        .unwrap_or_else(|| detect_format_of(Path::new("-"), &bytes[..bytes.len().min(4096)]));
+    read_bytes(name, &bytes, format, options)
 }
 
 /// Reads annotations from `path`. `progress` receives the bytes read so far.
@@ -125,6 +235,29 @@ pub fn read_bytes(
     read_with(name, format, options, || Ok(bytes))
 }
 
+/// A Lambda event: the request its payload names, read with the event's
+/// categories (unless `options` gives its own).
+fn read_event(
+    path: &Path,
+    options: &ReadOptions,
+    mut event_file: impl std::io::Read,
+) -> Result<Input> {
+    let mut text = String::new();
+    event_file
+        .read_to_string(&mut text)
+        .map_err(|e| Error::read(path, e))?;
+    let event = lambda_event::parse_event(path, &text)?;
+    let request_options = ReadOptions {
+        format: Some(InputFormat::GtRequest),
+        categories: options.categories.clone().or(event.categories.clone()),
+        ..options.clone()
+    };
+    let mut input = read(&event.payload, &request_options, &|_| {})?;
+    input.format = Some(InputFormat::GtEvent);
+    input.event = Some(event);
+    Ok(input)
+}
+
 /// The readers behind [`read`] and [`read_bytes`]; `open` gives the input
 /// from its start (the CSV fast path may hand over to the general reader).
 fn read_with<R: std::io::Read + Send>(
@@ -137,6 +270,9 @@ fn read_with<R: std::io::Read + Send>(
         Some(c) => AnnotationBuilder::with_categories(c),
         None => Ok(AnnotationBuilder::new()),
     };
+    if format == InputFormat::GtEvent {
+        return read_event(path, options, open()?);
+    }
     let mut rejects = Rejects::new(options.skip_invalid);
     let mut input = match format {
         InputFormat::Csv | InputFormat::Tsv => {
@@ -150,19 +286,27 @@ fn read_with<R: std::io::Read + Send>(
             let fast = if options.skip_invalid {
                 Err(fast_csv::FastError::NeedsGeneralReader)
             } else {
-                csv_reader::read_fast(path, open()?, delimiter, builder()?)
+                csv_reader::read_fast(path, open()?, delimiter, &options.fields, builder()?)
             };
             match fast {
                 Ok(input) => input,
                 Err(fast_csv::FastError::Failed(e)) => return Err(e),
                 // Quotes or an unusual header: start again with the general reader.
-                Err(fast_csv::FastError::NeedsGeneralReader) => {
-                    csv_reader::read(path, open()?, delimiter, builder()?, &mut rejects)?
-                }
+                Err(fast_csv::FastError::NeedsGeneralReader) => csv_reader::read(
+                    path,
+                    open()?,
+                    delimiter,
+                    &options.fields,
+                    builder()?,
+                    &mut rejects,
+                )?,
             }
         }
-        InputFormat::Jsonl => jsonl::read(path, open()?, builder()?, &mut rejects)?,
+        InputFormat::Jsonl => {
+            jsonl::read(path, open()?, &options.fields, builder()?, &mut rejects)?
+        }
         InputFormat::GtRequest => gt::read_request(path, open()?, builder()?, &mut rejects)?,
+        InputFormat::GtEvent => unreachable!("events are read above"),
     };
     input.format = Some(format);
     input.rejects = rejects.records;
