@@ -24,11 +24,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         alpha,
         consistency,
         uncertainty,
+        annotated_items,
     } = agreement(&data);
+    let without = data.n_items() - annotated_items;
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = json!({
-            "items": data.n_items(),
+            "items": annotated_items,
+            "items_without_annotations": without,
             "annotations": data.n_annotations(),
             "krippendorff_alpha": alpha,
             "consistency": consistency,
@@ -39,11 +42,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{} annotations of {} items, {} classes",
-        data.n_annotations(),
-        data.n_items(),
-        data.n_classes()
+        "{} of {}, {}",
+        super::consolidate::count(data.n_annotations(), "annotation"),
+        super::consolidate::count(annotated_items, "item"),
+        super::consolidate::count(data.n_classes(), "class")
     )?;
+    if without > 0 {
+        writeln!(
+            out,
+            "{} without annotations left out of every figure",
+            super::consolidate::count(without, "item")
+        )?;
+    }
     match alpha {
         Some(a) => writeln!(out, "Krippendorff's alpha (nominal): {a:.4}")?,
         None => writeln!(

@@ -9,7 +9,7 @@ use super::consolidate::Task;
 pub struct Args {
     /// Folder to write labels.csv (or labels.jsonl) and gold.csv (item,label) into;
     /// for segmentation, annotations.jsonl, gold.jsonl and the PNG masks.
-    #[arg(long)]
+    #[arg(short, long)]
     out: PathBuf,
     /// What to generate: classification labels, or segmentation scenes with worker masks.
     #[arg(long, value_enum, default_value_t = Task::Classification)]

@@ -2,16 +2,37 @@ use accord::bench::cpu_model;
 use accord::engine::backend::gpu::{list_adapters, GpuBackend, MAX_BINDING_ENV, MAX_GPU_CLASSES};
 use std::io::Write;
 
-pub fn run() -> anyhow::Result<()> {
+/// `accord info`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// List every feature the adapter offers, not just those accord uses.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// The adapter features accord's kernels can use, in the summary line.
+const FEATURES_OF_INTEREST: [(wgpu::Features, &str); 6] = [
+    (wgpu::Features::SHADER_F64, "SHADER_F64"),
+    (wgpu::Features::SHADER_F16, "SHADER_F16"),
+    (wgpu::Features::SHADER_INT64, "SHADER_INT64"),
+    (wgpu::Features::SUBGROUP, "SUBGROUP"),
+    (
+        wgpu::Features::SHADER_FLOAT32_ATOMIC,
+        "SHADER_FLOAT32_ATOMIC",
+    ),
+    (wgpu::Features::TIMESTAMP_QUERY, "TIMESTAMP_QUERY"),
+];
+
+pub fn run(args: Args) -> anyhow::Result<()> {
     // Through io::Write: a closed pipe (`accord info | head`) is an io error
     // main treats as success, where println! would panic.
     let mut out = std::io::stdout().lock();
     writeln!(out, "accord {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(
         out,
-        "cpu: {} ({} threads)",
+        "cpu: {} ({})",
         cpu_model(),
-        rayon::current_num_threads()
+        super::consolidate::count(rayon::current_num_threads(), "thread")
     )?;
     let adapters = list_adapters();
     if adapters.is_empty() {
@@ -65,7 +86,26 @@ pub fn run() -> anyhow::Result<()> {
                 l.max_compute_workgroup_storage_size
             )?;
             writeln!(out, "  classes handled: up to {MAX_GPU_CLASSES}")?;
-            writeln!(out, "  features: {:?}", ctx.features)?;
+            if args.verbose {
+                writeln!(out, "  features: {:?}", ctx.features)?;
+            } else {
+                let offered: Vec<&str> = FEATURES_OF_INTEREST
+                    .iter()
+                    .filter(|(f, _)| ctx.features.contains(*f))
+                    .map(|(_, name)| *name)
+                    .collect();
+                writeln!(
+                    out,
+                    "  features: {} of {} offered ({}); --verbose lists all",
+                    offered.len(),
+                    FEATURES_OF_INTEREST.len(),
+                    if offered.is_empty() {
+                        "none".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                )?;
+            }
             if gpu.is_software() {
                 writeln!(out, "backend (auto): cpu (the only adapter is a software rasteriser; --backend gpu uses it)")?;
             } else {

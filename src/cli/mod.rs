@@ -28,10 +28,10 @@ enum Command {
     Consolidate(Box<consolidate::Args>),
     /// Generate a synthetic labelled dataset (with gold) from the Dawid-Skene model.
     Generate(generate::Args),
-    /// Score consolidated segmentation masks against gold masks (mean IoU, pixel accuracy).
+    /// Score consolidated labels against gold (accuracy, per-class scores, confusion, calibration), or masks with --task segmentation (IoU, pixel accuracy).
     Evaluate(evaluate::Args),
     /// Print the GPU adapters, the backend `--backend auto` picks, and its limits.
-    Info,
+    Info(info::Args),
     /// Time the methods on CPU and GPU over generated data of several sizes.
     Bench(bench::Args),
     /// How much annotations agree without gold: Krippendorff's alpha, consistency, uncertainty.
@@ -54,7 +54,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Consolidate(args) => consolidate::run(*args),
         Command::Generate(args) => generate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
-        Command::Info => info::run(),
+        Command::Info(args) => info::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Agreement(args) => agreement::run(args),

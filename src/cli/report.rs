@@ -11,7 +11,8 @@ use accord::report::{dataset_report, HtmlPage, ReportOptions};
 use accord::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::consolidate::{classification_method, same_file, select_backend, MethodArg};
+use super::consolidate::{same_file, select_backend};
+use accord::classification::Method;
 use accord::engine::select::BackendChoice;
 
 #[derive(Debug, clap::Args)]
@@ -27,7 +28,7 @@ pub struct Args {
     out: PathBuf,
     /// The method reported on, beside majority vote (default: consolidate's default).
     #[arg(long, value_enum)]
-    method: Option<MethodArg>,
+    method: Option<Method>,
     /// Where the fits run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
@@ -67,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let method = classification_method(args.method)?;
+    let method = args.method.unwrap_or_default();
     let gold = args
         .gold
         .as_deref()

@@ -10,7 +10,7 @@ use accord::eval::simulate::{run as run_experiment, Design};
 use accord::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::consolidate::{select_backend, MethodArg};
+use super::consolidate::select_backend;
 use accord::engine::select::BackendChoice;
 
 #[derive(Debug, clap::Args)]
@@ -20,15 +20,16 @@ pub struct Args {
     /// Gold labels, CSV item,label.
     #[arg(long)]
     gold: PathBuf,
-    /// Annotations per item to try, from 1 to this.
-    #[arg(long, default_value_t = 5)]
-    max_annotators: usize,
+    /// Annotations per item to try, from 1 to this [default: the most any item has, at most
+    /// 10]; capped at the most any item has.
+    #[arg(long)]
+    max_annotators: Option<usize>,
     /// Random subsamples per number of annotators.
     #[arg(long, default_value_t = 10)]
     repeats: usize,
     /// Methods to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "mv,hds")]
-    methods: Vec<MethodArg>,
+    methods: Vec<Method>,
     /// Seed of the subsampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -49,12 +50,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let methods = args
-        .methods
-        .iter()
-        .map(|m| m.classification())
-        .collect::<Result<Vec<Method>, Error>>()?;
-    if args.max_annotators == 0 || args.repeats == 0 {
+    let methods = args.methods.clone();
+    if args.max_annotators == Some(0) || args.repeats == 0 {
         return Err(
             Error::Usage("--max-annotators and --repeats must be at least 1".into()).into(),
         );
@@ -67,7 +64,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
     let selected = select_backend(args.backend, args.quiet)?;
     let backend: &dyn accord::engine::backend::Backend = selected.backend.as_ref();
-    let jobs = (args.max_annotators * args.repeats) as u64;
+    // Beyond the most annotations any item has, every line would be flat.
+    let most = (0..data.n_items())
+        .map(|i| data.item_range(i).len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let max_annotators = args.max_annotators.unwrap_or(10).min(most);
+    if args.max_annotators.is_some_and(|m| m > most) && !args.quiet {
+        eprintln!("accord: --max-annotators capped at {most}: no item has more annotations");
+    }
+    let design = Design {
+        methods: methods.clone(),
+        max_annotators,
+        repeats: args.repeats,
+        seed: args.seed,
+    };
+    let jobs = (max_annotators * args.repeats) as u64;
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -77,12 +90,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
             .expect("template"),
         )
-    };
-    let design = Design {
-        methods: methods.clone(),
-        max_annotators: args.max_annotators,
-        repeats: args.repeats,
-        seed: args.seed,
     };
     let experiment = run_experiment(&data, &gold, &design, backend, !selected.is_gpu, &|| {
         bar.inc(1)
@@ -118,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write!(out, " {:>17}", m.name())?;
     }
     writeln!(out)?;
-    for r in 1..=args.max_annotators {
+    for r in 1..=max_annotators {
         write!(out, "{r:>10}")?;
         for p in experiment.points.iter().filter(|p| p.annotators == r) {
             write!(out, " {:>8.4} ± {:<6.4}", p.mean_error, p.standard_error)?;

@@ -274,20 +274,22 @@ pub fn krippendorff_alpha_nominal(units: &[Vec<u32>]) -> Option<f64> {
 /// crowd-kit's `consistency`: the mean over items of the posterior of
 /// `labels[item]` under the one-coin model with worker `skill` (a worker
 /// gives the true class with probability `skill`, each other class with
-/// `(1 − skill)/(K − 1)`) and a uniform prior. Items without annotations
-/// count 0, as in crowd-kit. Computed in log space.
+/// `(1 − skill)/(K − 1)`) and a uniform prior, over the items that have
+/// annotations (crowd-kit's input has no others). Computed in log space.
 pub fn consistency(data: &Packed, labels: &[u32], skill: &[f64]) -> f64 {
     let k = data.n_classes();
     if data.n_items() == 0 || k < 2 {
         return f64::NAN;
     }
     let mut total = 0.0;
+    let mut annotated = 0usize;
     let mut log = vec![0f64; k];
     for (i, &label) in labels.iter().enumerate() {
         let range = data.item_range(i);
         if range.is_empty() {
             continue;
         }
+        annotated += 1;
         log.fill(0.0);
         for (&w, &given) in data.item_worker[range.clone()]
             .iter()
@@ -309,7 +311,7 @@ pub fn consistency(data: &Packed, labels: &[u32], skill: &[f64]) -> f64 {
         let sum: f64 = log.iter().map(|l| (l - top).exp()).sum();
         total += (log[label as usize] - top).exp() / sum;
     }
-    total / data.n_items() as f64
+    total / annotated.max(1) as f64
 }
 
 /// How much annotations agree, without gold.
@@ -321,6 +323,9 @@ pub struct Agreement {
     pub consistency: f64,
     /// crowd-kit's `uncertainty`: the mean entropy of the vote shares (nats).
     pub uncertainty: f64,
+    /// Items that have annotations (the others are left out of every
+    /// figure).
+    pub annotated_items: usize,
 }
 
 /// [`Agreement`] of `data`'s annotations.
@@ -328,10 +333,21 @@ pub fn agreement(data: &Packed) -> Agreement {
     use crate::classification::skill_vote::{accuracy_against, majority_labels};
     let mv = majority_labels(data);
     let entropy = vote_entropy(data);
+    let annotated: Vec<bool> = (0..data.n_items())
+        .map(|i| !data.item_range(i).is_empty())
+        .collect();
+    let annotated_items = annotated.iter().filter(|&&a| a).count();
+    let entropy_sum: f64 = entropy
+        .iter()
+        .zip(&annotated)
+        .filter(|(_, &a)| a)
+        .map(|(e, _)| e)
+        .sum();
     Agreement {
         alpha: annotations_alpha(data),
         consistency: consistency(data, &mv, &accuracy_against(data, &mv)),
-        uncertainty: entropy.iter().sum::<f64>() / entropy.len().max(1) as f64,
+        uncertainty: entropy_sum / annotated_items.max(1) as f64,
+        annotated_items,
     }
 }
 

@@ -326,3 +326,64 @@ fn the_backend_notice_is_printed_only_with_verbose() {
         "{quiet}"
     );
 }
+
+#[test]
+fn help_texts_name_each_commands_own_methods_and_group_flags() {
+    // Regression: the top-level help called evaluate "Score consolidated
+    // segmentation masks"; simulate and report listed segmentation methods;
+    // consolidate's 200 lines of flags were in one list.
+    let top = accord_ok(&["--help"]);
+    let evaluate = top
+        .lines()
+        .find(|l| l.trim_start().starts_with("evaluate"))
+        .unwrap();
+    assert!(evaluate.contains("labels"), "{evaluate}");
+    for command in ["simulate", "report"] {
+        let help = accord_ok(&[command, "--help"]);
+        for seg in ["smooth-mv", "staple"] {
+            assert!(!help.contains(seg), "{command} --help lists {seg}");
+        }
+        assert!(help.contains("hds"), "{command}");
+    }
+    let consolidate = accord_ok(&["consolidate", "--help"]);
+    for heading in [
+        "Input:",
+        "Method:",
+        "Output:",
+        "Ground Truth output:",
+        "Segmentation:",
+        "Reporting:",
+    ] {
+        assert!(
+            consolidate.lines().any(|l| l == heading),
+            "no {heading} heading"
+        );
+    }
+    assert!(
+        !consolidate.contains("(ds)\n"),
+        "--prior-correct applies to hds too"
+    );
+}
+
+#[test]
+fn info_summarises_features_and_counts_threads_in_words() {
+    // Regression: a 2,000-character Features dump, and "(1 threads)".
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("info")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(1 thread)"), "{text}");
+    for line in text.lines() {
+        assert!(
+            line.len() < 300,
+            "a {}-character line: {line:.80}...",
+            line.len()
+        );
+    }
+    if text.contains("features:") {
+        let verbose = accord_ok(&["info", "--verbose"]);
+        assert!(verbose.len() > text.len(), "--verbose lists every feature");
+    }
+}

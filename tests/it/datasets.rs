@@ -52,6 +52,7 @@ fn on_every_shared_dataset(mut check: impl FnMut(&str, &dyn Fn(Method) -> f64)) 
 }
 
 #[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
 fn ds_and_mv_match_or_beat_crowdkit_on_every_shared_dataset() {
     let reference = crowdkit_reference();
     on_every_shared_dataset(|name, accuracy| {
@@ -83,6 +84,7 @@ const CROWDKIT_EQUIVALENTS: [(Method, &str); 6] = [
 ];
 
 #[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
 fn crowdkit_equivalents_are_within_half_a_point_of_crowdkit_on_every_shared_dataset() {
     let reference = crowdkit_reference();
     on_every_shared_dataset(|name, accuracy| {
@@ -108,6 +110,7 @@ fn crowdkit_equivalents_are_within_half_a_point_of_crowdkit_on_every_shared_data
 }
 
 #[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
 fn the_default_beats_crowdkits_per_set_best_on_average_and_is_never_far_below() {
     let reference = crowdkit_reference();
     let (mut ours, mut best_sum, mut sets) = (0.0, 0.0, 0);
@@ -140,6 +143,7 @@ fn the_default_beats_crowdkits_per_set_best_on_average_and_is_never_far_below() 
 }
 
 #[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
 fn agreement_figures_equal_crowdkit_and_krippendorff_on_dog() {
     let Some(root) = shared_datasets() else {
         return;

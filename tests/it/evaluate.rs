@@ -332,3 +332,57 @@ fn evaluate_reads_every_format_consolidate_writes() {
         "{accuracies:?}"
     );
 }
+
+#[test]
+fn simulate_stops_at_the_most_annotations_an_item_has() {
+    // Regression: items with 3 annotations were simulated up to 5, two flat
+    // points that looked like data.
+    let dir = tmp();
+    let out = dir.path().join("data");
+    // `-o`, as consolidate and report take it.
+    accord_ok(&[
+        "generate",
+        "-o",
+        out.to_str().unwrap(),
+        "--items",
+        "200",
+        "--workers",
+        "20",
+        "--per-item",
+        "3",
+    ]);
+    let (labels, gold) = (out.join("labels.csv"), out.join("gold.csv"));
+    let run = |extra: &[&str]| -> (serde_json::Value, String) {
+        let mut args = vec![
+            "simulate",
+            labels.to_str().unwrap(),
+            "--gold",
+            gold.to_str().unwrap(),
+            "--repeats",
+            "2",
+            "--backend",
+            "cpu",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = accord(&args);
+        assert!(o.status.success());
+        (
+            serde_json::from_slice(&o.stdout).unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let most = |v: &serde_json::Value| {
+        v["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["annotators"].as_u64().unwrap())
+            .max()
+    };
+    let (default, _) = run(&[]);
+    assert_eq!(most(&default), Some(3));
+    let (asked, stderr) = run(&["--max-annotators", "5"]);
+    assert_eq!(most(&asked), Some(3));
+    assert!(stderr.contains("capped at 3"), "{stderr}");
+}

@@ -644,3 +644,25 @@ fn tsv_content_in_a_csv_file_is_read_as_tsv() {
     let err = accord_bad_input(&["consolidate", &input, "--format", "csv"]);
     assert!(err.contains("--format tsv"), "{err}");
 }
+
+#[test]
+fn agreement_leaves_out_items_nobody_annotated() {
+    // Regression: an unanswered Ground Truth object counted as an item
+    // (301 instead of 300) and scaled consistency and uncertainty down.
+    let dir = tmp();
+    let request = file(dir.path(), "request.json", gt_request());
+    let csv = file(
+        dir.path(),
+        "same.csv",
+        "item,worker,label\n0,A,owl\n0,B,owl\n0,C,falcon\n1,A,falcon\n1,B,falcon\n",
+    );
+    let json = |path: &str| -> Value {
+        serde_json::from_str(&accord_ok(&["agreement", path, "--json"])).unwrap()
+    };
+    let (with_empty, plain) = (json(&request), json(&csv));
+    assert_eq!(with_empty["items"], 2);
+    assert_eq!(with_empty["items_without_annotations"], 1);
+    for key in ["consistency", "uncertainty", "krippendorff_alpha"] {
+        assert_eq!(with_empty[key], plain[key], "{key}");
+    }
+}

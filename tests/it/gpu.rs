@@ -374,6 +374,7 @@ fn cli_backends_agree_with_forced_chunking() {
 }
 
 #[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
 fn gpu_and_cpu_give_the_same_labels_on_every_shared_dataset() {
     let Some(gpu) = gpu() else { return };
     let Some(root) = shared_datasets() else {

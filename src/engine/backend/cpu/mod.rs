@@ -54,7 +54,10 @@ pub struct CpuBackend;
 
 impl Backend for CpuBackend {
     fn name(&self) -> String {
-        format!("cpu ({} threads)", rayon::current_num_threads())
+        match rayon::current_num_threads() {
+            1 => "cpu (1 thread)".to_string(),
+            n => format!("cpu ({n} threads)"),
+        }
     }
 
     fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
