@@ -36,7 +36,20 @@ impl std::fmt::Display for Location {
     }
 }
 
+/// Longest problem text a message quotes: a problem can quote its input
+/// (a header line, a JSON value), and inputs can be megabytes.
+pub const MAX_PROBLEM_CHARS: usize = 2_000;
+
+/// `text` cut to `max` characters, saying how much was cut.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((at, _)) => format!("{}… ({} more bytes cut)", &text[..at], text.len() - at).into(),
+    }
+}
+
 fn describe_bad_input(path: &std::path::Path, location: &Location, problem: &str) -> String {
+    let problem = clip(problem, MAX_PROBLEM_CHARS);
     match location {
         Location::File => format!("{}: {problem}", path.display()),
         other => format!("{}: {other}: {problem}", path.display()),

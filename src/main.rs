@@ -1,5 +1,6 @@
 //! The `accord` command line: glue around the library.
 
+#[macro_use]
 mod cli;
 
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ fn main() -> ExitCode {
     // being written, so no half file or folder is left, and exit 130.
     let _ = ctrlc::set_handler(|| {
         accord::io::remove_pending();
-        eprintln!("accord: interrupted; unfinished outputs removed");
+        say!("accord: interrupted; unfinished outputs removed");
         std::process::exit(130);
     });
     match cli::run() {
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("accord: error: {}", cli::describe(&err));
+            say!("accord: error: {}", cli::describe(&err));
             let code = err
                 .downcast_ref::<accord::Error>()
                 .map_or(1, accord::Error::exit_code);

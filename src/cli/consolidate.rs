@@ -279,7 +279,7 @@ pub fn rejects_path(args: &Args, beside: Option<PathBuf>) -> anyhow::Result<Opti
 
 /// The summary line of `--skip-invalid`.
 pub fn report_rejects(count: usize, path: &Path) {
-    eprintln!(
+    say!(
         "accord: skipped {count} invalid record{}, listed in {}",
         if count == 1 { "" } else { "s" },
         path.display()
@@ -301,7 +301,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 pub fn select_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Selected> {
     let selected = select(choice)?;
     if let (Some(notice), false) = (&selected.notice, quiet) {
-        eprintln!("accord: {}", super::flags(notice));
+        say!("accord: {}", super::flags(notice));
     }
     Ok(selected)
 }
@@ -337,18 +337,6 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let from_stdin = args.input == Path::new("-");
     let method = classification_method(args.method)?;
     let started = Instant::now();
-    for out in [&args.out, &args.workers_out, &args.review_out]
-        .into_iter()
-        .flatten()
-    {
-        if same_file(out, &args.input) {
-            return Err(Error::Usage(format!(
-                "the output {} is the input file: choose another path",
-                out.display()
-            ))
-            .into());
-        }
-    }
     if !from_stdin && args.input.is_dir() {
         return Err(Error::Usage(format!(
             "{} is a folder: name the annotations file",
@@ -382,6 +370,15 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     .flatten()
     {
         outputs.add(path)?;
+    }
+    // No output may be an input, under any name.
+    for input in [Some(&args.input), args.gold.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if input != Path::new("-") {
+            outputs.refuse_input(input)?;
+        }
     }
     // Read before any work, so a bad gold file stops the run with nothing written.
     let t = Instant::now();
@@ -431,7 +428,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let pack_s = t.elapsed().as_secs_f64();
     let s = &data.stats;
     if !args.quiet {
-        eprintln!(
+        say!(
             "accord: {} of {} by {}, {} {class_order}; {} repeated (item, worker) annotation{}{}",
             count(s.annotations, "annotation"),
             count(s.items, "item"),
@@ -447,7 +444,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             }
         );
         if s.items_without_annotations > 0 {
-            eprintln!(
+            say!(
                 "accord: {} no annotation: no label in CSV output; in Ground Truth output the class prior's label, marked \"human-annotated\": \"no\"",
                 if s.items_without_annotations == 1 {
                     "1 item has".to_string()
@@ -476,7 +473,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 format!(", |ΔLL|/|LL| {:.3e}", (ll - p).abs() / ll.abs())
             });
             spinner.suspend(|| {
-                eprintln!("accord: iteration {iteration}: log-likelihood {ll:.10e}{change}")
+                say!("accord: iteration {iteration}: log-likelihood {ll:.10e}{change}")
             });
             previous_ll = Some(ll);
         }
@@ -488,7 +485,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     spinner.finish_and_clear();
     let fit_s = t.elapsed().as_secs_f64();
     if let (Some(e), false) = (&labels.gpu_failure, args.quiet) {
-        eprintln!(
+        say!(
             "accord: warning: the GPU backend failed ({}); finished on the CPU",
             super::flags(e)
         );
@@ -552,12 +549,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let write_s = t.elapsed().as_secs_f64();
 
     if !args.quiet {
-        eprintln!("accord: {}", fit_summary(fit));
+        say!("accord: {}", fit_summary(fit));
         let target = args
             .out
             .as_ref()
             .map_or("stdout".to_string(), |p| p.display().to_string());
-        eprintln!(
+        say!(
             "accord: wrote {} to {target} in {:.3} s",
             count(data.n_items(), "label"),
             started.elapsed().as_secs_f64()
@@ -576,7 +573,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         } else {
             correct as f64 / scored as f64
         };
-        eprintln!("accord: accuracy on gold: {accuracy:.4} ({correct} of {scored} gold items)");
+        say!("accord: accuracy on gold: {accuracy:.4} ({correct} of {scored} gold items)");
     }
     if verbose {
         let gold_s = if gold.is_some() {
@@ -584,7 +581,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         } else {
             String::new()
         };
-        eprintln!(
+        say!(
             "accord: phases: read {read_s:.3} s, pack {pack_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s{gold_s}; peak memory {:.0} MiB",
             peak_memory_mib()
         );

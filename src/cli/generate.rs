@@ -82,7 +82,7 @@ fn run_segmentation(args: Args) -> anyhow::Result<()> {
     };
     let started = std::time::Instant::now();
     let path = write_seg_dataset(&spec, &args.out)?;
-    eprintln!(
+    say!(
         "accord: wrote {} images ({}×{}, {} classes) with {} worker masks each to {} and gold.jsonl in {:.1} s",
         spec.images,
         spec.width,
@@ -141,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.format
         },
     )?;
-    eprintln!(
+    say!(
         "accord: wrote {} annotations ({} items × {}, {} workers, {} classes) to {} and gold.csv in {:.1} s",
         spec.items * spec.per_item,
         spec.items,

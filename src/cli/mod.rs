@@ -1,5 +1,15 @@
 //! Flag parsing and printing; all work is done by the library.
 
+/// Writes a line to stderr, ignoring failure: a log that cannot be written
+/// (a full disk, `2>/dev/full`, a closed pipe) must not stop or change the
+/// run, where `eprintln!` would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod agreement;
 mod bench;
 mod bench_seg;

@@ -138,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let html = page.finish(&title, &subtitle);
     accord::io::write_atomic(&args.out, |out| out.write_all(html.as_bytes()))?;
     if !args.quiet {
-        eprintln!("accord: wrote {}", args.out.display());
+        say!("accord: wrote {}", args.out.display());
     }
     Ok(())
 }

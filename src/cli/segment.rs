@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let read_s = t.elapsed().as_secs_f64();
     let batch = &input.batch;
     if !args.quiet {
-        eprintln!(
+        say!(
             "accord: {} masks of {} images by {} workers, {} classes",
             batch.mask_worker.len(),
             batch.images.len(),
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             batch.n_classes()
         );
         if !input.without_masks.is_empty() {
-            eprintln!(
+            say!(
                 "accord: {} images have no mask and are left out of the output: {}",
                 input.without_masks.len(),
                 input.without_masks.join(", ")
@@ -121,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let selected = select_backend(args.backend, args.quiet)?;
     let result = SegConsolidator::with_params(params).fit_on(selected, batch)?;
     if let (Some(e), false) = (&result.gpu_failure, args.quiet) {
-        eprintln!(
+        say!(
             "accord: warning: the GPU backend failed ({}); finished on the CPU",
             super::flags(e)
         );
@@ -151,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.quiet {
         let mean =
             fit.image_confidence.iter().sum::<f64>() / fit.image_confidence.len().max(1) as f64;
-        eprintln!(
+        say!(
             "accord: {} on {}: {} round{}{}, mean image confidence {mean:.4}",
             method.name(),
             result.backend,
@@ -163,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 " (not settled: raise --max-iter?)"
             },
         );
-        eprintln!(
+        say!(
             "accord: wrote {} masks and {} in {:.3} s",
             batch.images.len(),
             manifest.display(),
@@ -173,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             report_rejects(rejects.records.len(), path);
         }
         if args.verbose {
-            eprintln!(
+            say!(
                 "accord: phases: read and decode {read_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s; peak memory {:.0} MiB",
                 peak_memory_mib()
             );

@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .max(1);
     let max_annotators = args.max_annotators.unwrap_or(10).min(most);
     if args.max_annotators.is_some_and(|m| m > most) && !args.quiet {
-        eprintln!("accord: --max-annotators capped at {most}: no item has more annotations");
+        say!("accord: --max-annotators capped at {most}: no item has more annotations");
     }
     let design = Design {
         methods: methods.clone(),

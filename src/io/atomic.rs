@@ -62,10 +62,7 @@ fn plain(error: std::io::Error) -> std::io::Error {
 /// Checks that `path` can be an output: its folder exists and it is not
 /// itself a folder. Cheap, for checking every output before any work.
 pub fn check_output_path(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     let usage =
         |problem: String| Error::Usage(format!("cannot write {}: {problem}", path.display()));
     if !dir.is_dir() {
@@ -81,43 +78,124 @@ pub fn check_output_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// What a path refers to, for telling two names of one file apart: the
+/// canonical path of the file, or of its folder joined with its name when
+/// it does not exist yet. `None` when even the folder cannot be resolved.
+pub fn file_identity(path: &Path) -> Option<PathBuf> {
+    if let Ok(real) = path.canonicalize() {
+        return Some(real);
+    }
+    let name = path.file_name()?;
+    Some(folder_of(path).canonicalize().ok()?.join(name))
+}
+
+/// The permissions a new file gets: 0666 less the process's umask (read
+/// from /proc, as std has no call for it), as `open(2)` would give.
+#[cfg(unix)]
+fn new_file_mode() -> u32 {
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022);
+    0o666 & !umask
+}
+
+/// Where an output's bytes go.
+enum Sink {
+    /// A temporary file beside the target, renamed over it at the end.
+    Temp(tempfile::NamedTempFile),
+    /// The target itself, written in place: a character device, FIFO or
+    /// socket (`/dev/null`, `/dev/stdout`, a pipe), which must never be
+    /// replaced by a regular file.
+    Direct(std::fs::File),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Temp(f) => f.write(buf),
+            Sink::Direct(f) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Temp(f) => f.flush(),
+            Sink::Direct(f) => f.flush(),
+        }
+    }
+}
+
 /// A file being written under a temporary name; [`AtomicFile::commit`]
-/// renames it into place. Dropped without a commit, it is removed.
+/// renames it into place. Dropped without a commit, it is removed. A
+/// target that exists and is not a regular file (a device, a FIFO, what
+/// `/dev/stdout` links to) is written directly instead, never replaced.
 pub struct AtomicFile {
+    /// The path the user named (for messages).
     path: PathBuf,
-    writer: std::io::BufWriter<tempfile::NamedTempFile>,
-    _pending: PendingGuard,
+    /// Where the rename goes: `path` with its links followed.
+    target: PathBuf,
+    writer: std::io::BufWriter<Sink>,
+    _pending: Option<PendingGuard>,
 }
 
 impl AtomicFile {
     /// Starts writing `path` (its folder must exist).
     pub fn create(path: &Path) -> Result<AtomicFile> {
         check_output_path(path)?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
         let write_err = |source| Error::Write {
             path: path.into(),
             source: plain(source),
         };
+        // Follow links, so the rename replaces the file a link names, not
+        // the link, and a link to a device is seen as the device.
+        let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let existing = std::fs::metadata(&target).ok();
+        if existing.as_ref().is_some_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(write_err)?;
+            return Ok(AtomicFile {
+                path: path.into(),
+                target,
+                writer: std::io::BufWriter::with_capacity(1 << 16, Sink::Direct(file)),
+                _pending: None,
+            });
+        }
         let tmp = tempfile::Builder::new()
             .prefix(".accord-")
             .suffix(".tmp")
-            .tempfile_in(dir)
+            .tempfile_in(folder_of(&target))
             .map_err(write_err)?;
-        // tempfile creates 0600; outputs are ordinary files.
+        // tempfile creates 0600; an output gets what a new file would
+        // (0666 less the umask), or keeps the permissions of the file it
+        // replaces.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let mode = existing
+                .map(|m| m.permissions().mode() & 0o7777)
+                .unwrap_or_else(new_file_mode);
             tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(write_err)?;
         }
         Ok(AtomicFile {
             path: path.into(),
-            _pending: PendingGuard::new(tmp.path()),
-            writer: std::io::BufWriter::with_capacity(1 << 20, tmp),
+            _pending: Some(PendingGuard::new(tmp.path())),
+            target,
+            writer: std::io::BufWriter::with_capacity(1 << 20, Sink::Temp(tmp)),
         })
     }
 
@@ -131,37 +209,50 @@ impl AtomicFile {
         self.finish()?.persist()
     }
 
-    /// Flushes and syncs the file, ready to be renamed into place.
+    /// Flushes (and for a temporary, syncs) the file, ready to be renamed
+    /// into place. A write error (a full disk: ENOSPC) surfaces here.
     fn finish(self) -> Result<Written> {
         let path = self.path;
         let write_err = |source| Error::Write {
             path: path.clone(),
             source: plain(source),
         };
-        let tmp = self
+        let sink = self
             .writer
             .into_inner()
             .map_err(|e| write_err(e.into_error()))?;
-        tmp.as_file().sync_all().map_err(write_err)?;
+        let tmp = match sink {
+            Sink::Temp(tmp) => {
+                tmp.as_file().sync_all().map_err(write_err)?;
+                Some(tmp)
+            }
+            Sink::Direct(_) => None,
+        };
         Ok(Written {
             path,
+            target: self.target,
             tmp,
             _pending: self._pending,
         })
     }
 }
 
-/// A written, synced temporary file, waiting to be renamed into place.
+/// A written, synced temporary file, waiting to be renamed into place
+/// (nothing to rename for a direct write).
 struct Written {
     path: PathBuf,
-    tmp: tempfile::NamedTempFile,
-    _pending: PendingGuard,
+    target: PathBuf,
+    tmp: Option<tempfile::NamedTempFile>,
+    _pending: Option<PendingGuard>,
 }
 
 impl Written {
     fn persist(self) -> Result<()> {
+        let Some(tmp) = self.tmp else {
+            return Ok(());
+        };
         let path = self.path;
-        self.tmp.persist(&path).map_err(|e| Error::Write {
+        tmp.persist(&self.target).map_err(|e| Error::Write {
             path: path.clone(),
             source: plain(e.error),
         })?;
@@ -195,7 +286,12 @@ impl OutputSet {
     /// Opens `path` as an output of this run; refuses a path already in
     /// the set.
     pub fn add(&mut self, path: &Path) -> Result<()> {
-        if self.open.iter().any(|o| o.path == path) {
+        let identity = file_identity(path);
+        if self
+            .open
+            .iter()
+            .any(|o| o.path == path || (identity.is_some() && file_identity(&o.path) == identity))
+        {
             return Err(Error::Usage(format!(
                 "{} is named as two outputs of this run",
                 path.display()
@@ -203,6 +299,27 @@ impl OutputSet {
         }
         self.open.push(AtomicFile::create(path)?);
         Ok(())
+    }
+
+    /// Writes the output `path` (added before) through `fill`.
+    /// Refuses `input` (an input of the run) when it is one of the outputs,
+    /// under any name: writing would destroy what is being read.
+    pub fn refuse_input(&self, input: &Path) -> Result<()> {
+        let Some(identity) = file_identity(input) else {
+            return Ok(());
+        };
+        match self
+            .open
+            .iter()
+            .find(|o| file_identity(&o.path).as_ref() == Some(&identity))
+        {
+            Some(o) => Err(Error::Usage(format!(
+                "the output {} is the input file {}: choose another path",
+                o.path.display(),
+                input.display()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Writes the output `path` (added before) through `fill`.

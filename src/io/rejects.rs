@@ -63,11 +63,17 @@ impl Rejects {
                 location, problem, ..
             } if self.skip => {
                 // Records can be megabytes of base64: the start says which.
-                let record = &record[..record.len().min(MAX_RECORD_BYTES)];
-                let record = String::from_utf8_lossy(record);
+                let cut = record.len().saturating_sub(MAX_RECORD_BYTES);
+                let record = String::from_utf8_lossy(&record[..record.len() - cut]);
+                let record = if cut > 0 {
+                    format!("{record}… ({cut} more bytes cut)").into()
+                } else {
+                    record
+                };
                 self.records.push(Reject {
                     location,
-                    problem,
+                    problem: crate::error::clip(&problem, crate::error::MAX_PROBLEM_CHARS)
+                        .into_owned(),
                     record: record.trim_end_matches(['\r', '\n']).to_owned(),
                 });
                 Ok(())

@@ -92,7 +92,7 @@ pub fn read_mask_manifest(
             continue;
         }
         let parse = || -> Result<Line> {
-            let object: Value = serde_json::from_str(line)
+            let object: Value = crate::io::ground_truth::parse_json_strict(line)
                 .map_err(|e| bad(path, &location, format!("invalid JSON: {e}")))?;
             let text_of = |keys: &[&str], what: &str| {
                 field(&object, keys).and_then(id_text).ok_or_else(|| {
@@ -265,8 +265,8 @@ fn segmentation_content(
     content: &str,
     max_pixels: u64,
 ) -> std::result::Result<(DecodedMask, ColourMap), String> {
-    let value: Value =
-        serde_json::from_str(content).map_err(|e| format!("content is not valid JSON: {e}"))?;
+    let value: Value = crate::io::ground_truth::parse_json_strict(content)
+        .map_err(|e| format!("content is not valid JSON: {e}"))?;
     let answer = value
         .as_object()
         .and_then(|o| o.values().find(|v| v.get("labeledImage").is_some()))

@@ -387,3 +387,97 @@ fn info_summarises_features_and_counts_threads_in_words() {
         assert!(verbose.len() > text.len(), "--verbose lists every feature");
     }
 }
+
+#[test]
+fn no_output_may_be_an_input_or_another_output_under_any_name() {
+    // Regression: --workers-out ./out.csv beside -o out.csv, and --gold g.csv
+    // -o g.csv, exited 0 with a file overwritten.
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w1,x\n");
+    let gold = file(dir.path(), "g.csv", "item,label\na,x\n");
+    let out = dir.path().join("out.csv");
+    let same = dir.path().join(".").join("out.csv");
+    for extra in [
+        vec!["--workers-out", same.to_str().unwrap()],
+        vec!["--review-out", same.to_str().unwrap()],
+        vec!["--skip-invalid", "--rejects", same.to_str().unwrap()],
+    ] {
+        let mut args = vec!["consolidate", &input, "-o", out.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        let err = accord_bad_input(&args);
+        assert!(err.contains("two outputs"), "{err}");
+        assert!(!out.exists());
+    }
+    let err = accord_bad_input(&["consolidate", &input, "--gold", &gold, "-o", &gold]);
+    assert!(err.contains("is the input file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&gold).unwrap(), "item,label\na,x\n");
+}
+
+#[test]
+fn broken_csv_and_json_records_are_refused_with_their_line() {
+    // Regressions: an unclosed quote at the end was read as a label; a
+    // repeated header column and a repeated JSON key were resolved silently.
+    let dir = tmp();
+    let cases = [
+        (
+            "q.csv",
+            "item,worker,label\ni1,w1,a\ni2,w2,\"ow",
+            "line 3: a quoted field",
+        ),
+        (
+            "h.csv",
+            "item,worker,label,label\ni1,w1,a,b\n",
+            "line 1: the header names \"label\" in more than one column",
+        ),
+        (
+            "k.jsonl",
+            "{\"item\": \"a\", \"worker\": \"w\", \"label\": \"x\", \"item\": \"b\"}\n",
+            "line 1: invalid JSON: the key \"item\" appears twice",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = file(dir.path(), name, text);
+        let err = accord_bad_input(&["consolidate", &path]);
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+    // A quote inside an unquoted field is text, as the csv crate reads it.
+    let inches = file(dir.path(), "in.csv", "item,worker,label\ni1,w1,5\"\n");
+    assert!(accord_ok(&["consolidate", &inches, "-q"]).contains("5\"\"\""));
+}
+
+#[test]
+fn both_csv_readers_trim_fields_alike() {
+    // Regression: the fast reader trimmed ASCII whitespace, the general one
+    // (taken with --skip-invalid) Unicode whitespace: 6 classes or 2.
+    let dir = tmp();
+    let nbsp = "\u{a0}";
+    let text = format!("item,worker,label\na,w1, x \nb,w1,x{nbsp}\nc,w2,\ty\n");
+    let path = file(dir.path(), "in.csv", &text);
+    let fast = accord_ok(&["consolidate", &path, "-q", "--posteriors"]);
+    let general = accord_ok(&[
+        "consolidate",
+        &path,
+        "-q",
+        "--posteriors",
+        "--skip-invalid",
+        "--rejects",
+        dir.path().join("r.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(fast, general);
+    assert_eq!(
+        fast.lines().next().unwrap().matches("p_").count(),
+        3,
+        "{fast}"
+    );
+}
+
+#[test]
+fn a_huge_header_gives_a_short_message_that_says_what_was_cut() {
+    // Regression: a 5.5 MB header line gave a 7.6 MB error message.
+    let dir = tmp();
+    let header = "x,".repeat(300_000);
+    let path = file(dir.path(), "wide.csv", format!("{header}y\na,b\n"));
+    let err = accord_bad_input(&["consolidate", &path]);
+    assert!(err.len() < 5_000, "{} bytes", err.len());
+    assert!(err.contains("more bytes cut"), "{err:.300}");
+}

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::fast_csv::{self, Columns, FastError};
-use super::{FieldNames, Input, Rejects};
+use super::{repeated_field, trim_field, FieldNames, Input, Rejects};
 use crate::engine::pack::AnnotationBuilder;
 use crate::error::{Error, Result};
 
@@ -53,9 +53,12 @@ pub fn read_fast(
     }
     let names: Vec<String> = line
         .split(|&b| b == delimiter)
-        .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
+        .map(|f| trim_field(&String::from_utf8_lossy(f)).to_ascii_lowercase())
         .collect();
-    let Some(cols) = columns(&names, fields) else {
+    // A header the fast path cannot take as it is goes to the general
+    // reader, which explains what is wrong with it.
+    let Some(cols) = columns(&names, fields).filter(|_| repeated_field(&names, fields).is_none())
+    else {
         return Err(FastError::NeedsGeneralReader);
     };
     let rest = head.split_off(newline + 1);
@@ -80,7 +83,7 @@ pub fn read(
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
+        .from_reader(QuoteTracker::new(reader, delimiter));
     let mut record = csv::ByteRecord::new();
     let line_of = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.line());
     let csv_err = |e: csv::Error| -> Error {
@@ -108,7 +111,7 @@ pub fn read(
             } else {
                 f
             };
-            String::from_utf8_lossy(f).trim().to_ascii_lowercase()
+            trim_field(&String::from_utf8_lossy(f)).to_ascii_lowercase()
         })
         .collect();
     let Some(Columns {
@@ -135,6 +138,13 @@ pub fn read(
             ),
         ));
     };
+    if let Some(name) = repeated_field(&names, fields) {
+        return Err(Error::at_line(
+            path,
+            header_line,
+            format!("the header names {name:?} in more than one column: which one holds it?"),
+        ));
+    }
     let n_fields = names.len();
 
     while csv.read_byte_record(&mut record).map_err(csv_err)? {
@@ -166,15 +176,92 @@ pub fn read(
             let worker = field(worker_col, "worker")?;
             let label = field(label_col, "label")?;
             builder
-                .push(item.trim(), worker.trim(), label.trim())
+                .push(trim_field(item), trim_field(worker), trim_field(label))
                 .map_err(|p| Error::at_line(path, line, p))
         };
         if let Err(e) = add() {
             rejects.bad(e, &record.iter().collect::<Vec<_>>().join(&delimiter))?;
         }
     }
+    // The csv crate ends a quoted field at the end of the input without a
+    // word; a quote left open means the last record is cut short.
+    // With --skip-invalid the record is listed like any bad one (the
+    // records after the quote were read into it).
+    if let Some(line) = csv.get_ref().open_quote_line() {
+        rejects.bad(
+            Error::at_line(
+                path,
+                line,
+                "a quoted field opened on this line is never closed (is the file cut short?)",
+            ),
+            b"",
+        )?;
+    }
     Ok(Input {
         annotations: builder.finish(),
         ..Default::default()
     })
+}
+
+/// Passes bytes through, following CSV quoting as the csv crate does (a
+/// `"` opens a quoted field only at the start of a field; inside one, `""`
+/// is a quote and `"` closes it), so that a quote still open at the end of
+/// the input can be reported with the line it opened on.
+struct QuoteTracker<R> {
+    inner: R,
+    delimiter: u8,
+    state: Quoting,
+    line: u64,
+    opened_on: u64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Quoting {
+    /// Outside quotes; `true` at the start of a field.
+    Outside(bool),
+    /// Inside a quoted field.
+    Inside,
+    /// Inside, just after a quote: closed unless another quote follows.
+    AfterQuote,
+}
+
+impl<R> QuoteTracker<R> {
+    fn new(inner: R, delimiter: u8) -> Self {
+        QuoteTracker {
+            inner,
+            delimiter,
+            state: Quoting::Outside(true),
+            line: 1,
+            opened_on: 0,
+        }
+    }
+
+    /// The line the open quote began on, if one is open.
+    fn open_quote_line(&self) -> Option<u64> {
+        (self.state == Quoting::Inside).then_some(self.opened_on)
+    }
+}
+
+impl<R: Read> Read for QuoteTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            let boundary = b == self.delimiter || b == b'\n' || b == b'\r';
+            self.state = match (self.state, b) {
+                (Quoting::Outside(true), b'"') => {
+                    self.opened_on = self.line;
+                    Quoting::Inside
+                }
+                (Quoting::Outside(_), _) => Quoting::Outside(boundary),
+                (Quoting::Inside, b'"') => Quoting::AfterQuote,
+                (Quoting::Inside, _) => Quoting::Inside,
+                (Quoting::AfterQuote, b'"') => Quoting::Inside,
+                (Quoting::AfterQuote, _) => Quoting::Outside(boundary),
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+        Ok(n)
+    }
 }

@@ -27,8 +27,8 @@ fn bad(path: &Path, index: usize, id: Option<&str>, problem: impl Into<String>) 
 /// The class label inside an annotation's content: the `label` of the one
 /// task-type key (`crowd-image-classifier`, `crowd-classifier`, ...).
 fn content_label(content: &str) -> std::result::Result<String, String> {
-    let value: Value =
-        serde_json::from_str(content).map_err(|e| format!("content is not valid JSON: {e}"))?;
+    let value: Value = crate::io::ground_truth::parse_json_strict(content)
+        .map_err(|e| format!("content is not valid JSON: {e}"))?;
     let Value::Object(obj) = value else {
         return Err("content must be a JSON object".into());
     };

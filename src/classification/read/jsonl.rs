@@ -47,7 +47,7 @@ pub fn read(
             if text.trim().is_empty() {
                 return Ok(());
             }
-            let value: Value = serde_json::from_str(text)
+            let value: Value = crate::io::ground_truth::parse_json_strict(text)
                 .map_err(|e| Error::at_line(path, number, format!("invalid JSON: {e}")))?;
             let Value::Object(obj) = value else {
                 return Err(Error::at_line(path, number, "expected a JSON object"));

@@ -49,8 +49,9 @@ pub fn parse_event(path: &Path, text: &str) -> Result<LambdaEvent> {
         location: Location::File,
         problem,
     };
-    let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-        .map_err(|e| Error::at_line(path, e.line() as u64, format!("invalid JSON: {e}")))?;
+    let value: Value =
+        crate::io::ground_truth::parse_json_strict(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| Error::at_line(path, e.line() as u64, format!("invalid JSON: {e}")))?;
     let object = value
         .as_object()
         .ok_or_else(|| bad("a Ground Truth Lambda event is a JSON object".into()))?;

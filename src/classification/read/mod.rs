@@ -133,6 +133,28 @@ impl FieldNames {
     }
 }
 
+/// A CSV or TSV field as both CSV readers read it: without surrounding
+/// ASCII whitespace (the fast reader trims the same bytes), so one file
+/// gives one answer whichever reader runs.
+pub(crate) fn trim_field(field: &str) -> &str {
+    field.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
+/// The name of a field that more than one header column claims
+/// (`item,worker,label,label`), which would otherwise be read from the
+/// first silently.
+pub(crate) fn repeated_field(names: &[String], fields: &FieldNames) -> Option<String> {
+    [&fields.item, &fields.worker, &fields.label]
+        .into_iter()
+        .find_map(|wanted| {
+            let columns: Vec<&String> = names
+                .iter()
+                .filter(|n| wanted.iter().any(|w| w.eq_ignore_ascii_case(n)))
+                .collect();
+            (columns.len() > 1).then(|| columns[0].clone())
+        })
+}
+
 /// Options of the readers.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -206,6 +228,23 @@ pub fn read_stdin(options: &ReadOptions) -> Result<Input> {
 
 /// Reads annotations from `path`. `progress` receives the bytes read so far.
 pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Input> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
+    if metadata.is_dir() {
+        return Err(Error::BadInput {
+            path: path.into(),
+            location: crate::error::Location::File,
+            problem: "is a folder, not a file of annotations".into(),
+        });
+    }
+    if !metadata.is_file() {
+        // A pipe, FIFO or device can be read only once: read it whole,
+        // then sniff and parse the bytes.
+        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let format = options
+            .format
+            .unwrap_or_else(|| detect_format_of(path, &bytes[..bytes.len().min(4096)]));
+        return read_bytes(path, &bytes, format, options);
+    }
     let format = match options.format {
         Some(f) => f,
         None => detect_format(path)?,
