@@ -239,6 +239,10 @@ pub struct Args {
     /// Segmentation: refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000, help_heading = "Segmentation")]
     pub max_pixels: u64,
+    /// Segmentation: a folder outside the manifest's that mask paths may name (repeatable). By
+    /// default masks must lie in the manifest's folder or below.
+    #[arg(long, value_name = "DIR", help_heading = "Segmentation")]
+    pub allow_paths_outside: Vec<PathBuf>,
     /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
     #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
     pub staple_scope: StapleScope,

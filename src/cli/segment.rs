@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use accord::engine::backend::cpu::seg::Smoothing;
-use accord::segmentation::read::{read_gt_segmentation_request, read_mask_manifest};
+use accord::segmentation::read::{
+    read_gt_segmentation_request, read_mask_manifest_with, MaskPaths,
+};
 use accord::segmentation::write::{write_segmentation, SegWriteOptions};
 use accord::segmentation::{SegConsolidator, SegMethod, SegParams};
 use accord::Error;
@@ -56,6 +58,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(path) = rejects_path.as_ref().filter(|p| !p.starts_with(&out)) {
         io::check_output_path(path)?;
     }
+    // Writing into the folder the inputs come from would replace them (the
+    // input manifest, the workers' masks).
+    if let Some(out_dir) = io::file_identity(&out) {
+        let inputs = std::iter::once(args.input.as_path())
+            .chain(args.allow_paths_outside.iter().map(PathBuf::as_path));
+        for input in inputs {
+            if io::file_identity(input).is_some_and(|i| i.starts_with(&out_dir)) {
+                return Err(Error::Usage(format!(
+                    "the output folder {} holds the input {}: choose another folder",
+                    out.display(),
+                    input.display()
+                ))
+                .into());
+            }
+        }
+    }
     let mut params = SegParams::new(method);
     params.seed = args.seed as u32;
     params.ties = args.ties;
@@ -71,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, None) => params.smoothing,
     };
+    params.validate()?;
 
     // Read.
     let t = Instant::now();
@@ -82,7 +101,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rejects = Rejects::new(args.skip_invalid);
     let input = match format {
         InputFormat::Jsonl => {
-            read_mask_manifest(&args.input, categories, args.max_pixels, &mut rejects)?
+            let paths = MaskPaths {
+                allowed_outside: args.allow_paths_outside.clone(),
+            };
+            read_mask_manifest_with(
+                &args.input,
+                categories,
+                args.max_pixels,
+                &paths,
+                &mut rejects,
+            )?
         }
         InputFormat::GtRequest => read_gt_segmentation_request(
             &args.input,

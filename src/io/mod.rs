@@ -7,6 +7,8 @@ pub mod ground_truth;
 mod progress;
 mod rejects;
 
-pub use atomic::{check_output_path, remove_pending, write_atomic, AtomicFile, OutputSet};
+pub use atomic::{
+    check_output_path, file_identity, remove_pending, write_atomic, AtomicFile, OutputSet,
+};
 pub use progress::CountingReader;
 pub use rejects::{write_rejects, write_rejects_to, Reject, Rejects};

@@ -94,7 +94,36 @@ pub struct SegParams {
     pub tol: f64,
 }
 
+/// The widest smoothing reach, in pixels each way: wider would cost
+/// memory and time for nothing (it is wider than most images).
+pub const MAX_SMOOTHING_RADIUS: u32 = 1_000;
+
 impl SegParams {
+    /// Checks the values before a fit; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        match self.smoothing {
+            Smoothing::Gaussian { sigma } if !(sigma.is_finite() && sigma >= 0.0) => Err(
+                Error::invalid_param("sigma", format!("must be a finite number ≥ 0, not {sigma}")),
+            ),
+            Smoothing::Gaussian { sigma } if (3.0 * sigma).ceil() > MAX_SMOOTHING_RADIUS as f32 => {
+                Err(Error::invalid_param(
+                    "sigma",
+                    format!(
+                        "{sigma} reaches more than {MAX_SMOOTHING_RADIUS} pixels (3σ): at most {}",
+                        MAX_SMOOTHING_RADIUS / 3
+                    ),
+                ))
+            }
+            Smoothing::Box { radius } if radius > MAX_SMOOTHING_RADIUS => {
+                Err(Error::invalid_param(
+                    "radius",
+                    format!("{radius} is more than {MAX_SMOOTHING_RADIUS} pixels"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The defaults for `method`: Gaussian smoothing with σ = 1, ties to the
     /// lowest class, seed 0, 50 iterations for `staple` (else 10), shared
     /// confusion tables, tolerance 1e-4.
@@ -139,6 +168,7 @@ pub fn fit(
     backend: &dyn SegBackend,
     params: &SegParams,
 ) -> Result<SegConsolidation> {
+    params.validate()?;
     let most_masks = batch.images.iter().map(|s| s.n_masks).max().unwrap_or(0);
     if most_masks > MAX_PIXEL_WEIGHT {
         return Err(Error::Limit(format!(

@@ -72,26 +72,58 @@ fn colour_map(object: &Value) -> std::result::Result<Option<ColourMap>, String> 
     Ok(None)
 }
 
+/// Where a manifest may name mask files, and how large they may be.
+#[derive(Debug, Clone, Default)]
+pub struct MaskPaths {
+    /// Folders, beside the manifest's own, that mask paths may lie in. A
+    /// manifest from an untrusted source could otherwise make accord read
+    /// any file (`../../etc/passwd`, absolute paths).
+    pub allowed_outside: Vec<PathBuf>,
+}
+
 /// Reads a JSON Lines manifest: per line `image` (or `image-id`,
 /// `source-ref`), `worker` (or `worker-id`), `mask` (a PNG path, relative
 /// to the manifest's folder) and optionally `label-mappings` or
-/// `internal-color-map`. Masks are decoded in parallel. Bad lines go to
-/// `rejects`.
+/// `internal-color-map`. Mask files must lie in the manifest's folder or
+/// below (see [`read_mask_manifest_with`] for more folders) and be regular
+/// files. Masks are decoded in parallel, once their total size is known to
+/// fit in memory. Bad lines go to `rejects`.
 pub fn read_mask_manifest(
     path: &Path,
     categories: Option<&[String]>,
     max_pixels: u64,
     rejects: &mut Rejects,
 ) -> Result<SegInput> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::read(path, e))?;
+    read_mask_manifest_with(path, categories, max_pixels, &MaskPaths::default(), rejects)
+}
+
+/// [`read_mask_manifest`], with mask files allowed in `paths`' folders too.
+pub fn read_mask_manifest_with(
+    path: &Path,
+    categories: Option<&[String]>,
+    max_pixels: u64,
+    paths: &MaskPaths,
+    rejects: &mut Rejects,
+) -> Result<SegInput> {
+    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::read(path, e))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let roots = allowed_roots(&folder, &paths.allowed_outside);
     let mut lines = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+    for (n, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
         let location = Location::Line(n as u64 + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parse = || -> Result<Line> {
+        let parse = || -> Result<Option<Line>> {
+            let line = std::str::from_utf8(raw_line).map_err(|e| {
+                bad(
+                    path,
+                    &location,
+                    format!("not valid UTF-8 (bad byte at offset {})", e.valid_up_to()),
+                )
+            })?;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim().is_empty() {
+                return Ok(None);
+            }
             let object: Value = crate::io::ground_truth::parse_json_strict(line)
                 .map_err(|e| bad(path, &location, format!("invalid JSON: {e}")))?;
             let text_of = |keys: &[&str], what: &str| {
@@ -107,29 +139,120 @@ pub fn read_mask_manifest(
             let worker = text_of(&["worker", "worker-id", "workerId"], "the worker id")?;
             let mask = text_of(&["mask", "mask-ref"], "the mask's path")?;
             let colours = colour_map(&object).map_err(|p| bad(path, &location, p))?;
-            Ok(Line {
+            let mask_path = folder.join(&mask);
+            confine(&mask_path, &roots).map_err(|p| bad(path, &location, p))?;
+            Ok(Some(Line {
                 location: location.clone(),
                 image,
                 worker,
-                mask_path: folder.join(mask),
+                mask_path,
                 colours,
                 text: line.to_owned(),
-            })
+            }))
         };
         match parse() {
-            Ok(parsed) => lines.push(parsed),
-            Err(e) => rejects.bad(e, line.as_bytes())?,
+            Ok(Some(parsed)) => lines.push(parsed),
+            Ok(None) => {}
+            Err(e) => rejects.bad(e, raw_line)?,
         }
     }
-    let raws: Vec<(Result<RawMask>, String)> = lines
+    // Read the (compressed) files first: their headers give the decoded
+    // size, checked against memory before anything is decoded.
+    let files: Vec<(Result<Vec<u8>>, Line)> = lines
         .into_par_iter()
-        .map(|mut line| {
+        .map(|line| (read_mask_file(path, &line), line))
+        .collect();
+    let decoded_bytes: u64 = files
+        .iter()
+        .filter_map(|(bytes, _)| bytes.as_ref().ok())
+        .filter_map(|b| png_size(b))
+        .map(|(w, h)| (w as u64 * h as u64).min(max_pixels))
+        .sum();
+    crate::engine::memory::check_fits(
+        // The decoded masks, then their copy into the batch.
+        2 * decoded_bytes,
+        crate::engine::memory::available_bytes(),
+        &format!(
+            "the decoded masks of {} ({decoded_bytes} pixels in all)",
+            path.display()
+        ),
+        "split the manifest into smaller batches",
+    )?;
+    let raws: Vec<(Result<RawMask>, String)> = files
+        .into_par_iter()
+        .map(|(bytes, mut line)| {
             let text = std::mem::take(&mut line.text);
-            (decode_line(path, line, max_pixels), text)
+            (
+                bytes.and_then(|b| decode_line(path, line, &b, max_pixels)),
+                text,
+            )
         })
         .collect();
     let raws = keep_good(raws, rejects)?;
     unify(path, raws, categories, Vec::new(), rejects)
+}
+
+/// The manifest's folder and the extra ones, resolved.
+fn allowed_roots(folder: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
+    let here = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    std::iter::once(here)
+        .chain(extra.iter().map(PathBuf::as_path))
+        .filter_map(|p| p.canonicalize().ok())
+        .collect()
+}
+
+/// Refuses a mask path outside every allowed folder (links resolved).
+fn confine(mask: &Path, roots: &[PathBuf]) -> std::result::Result<(), String> {
+    // A file that does not exist is reported when read; judge its folder.
+    let resolved = mask
+        .canonicalize()
+        .or_else(|_| {
+            let name = mask.file_name().ok_or(std::io::ErrorKind::NotFound)?;
+            mask.parent()
+                .unwrap_or(Path::new("."))
+                .canonicalize()
+                .map(|p| p.join(name))
+        })
+        .map_err(|e| format!("mask {}: {e}", mask.display()))?;
+    if roots.iter().any(|r| resolved.starts_with(r)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "mask {} lies outside the manifest's folder; name its folder with `allow_paths_outside` to read it",
+            mask.display()
+        ))
+    }
+}
+
+/// A mask file's bytes; a FIFO, device or folder is refused (reading a
+/// FIFO could block for ever).
+fn read_mask_file(manifest: &Path, line: &Line) -> Result<Vec<u8>> {
+    let problem = |p: String| {
+        bad(
+            manifest,
+            &line.location,
+            format!("mask {}: {p}", line.mask_path.display()),
+        )
+    };
+    let metadata = std::fs::metadata(&line.mask_path).map_err(|e| problem(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(problem("not a regular file".into()));
+    }
+    std::fs::read(&line.mask_path).map_err(|e| problem(e.to_string()))
+}
+
+/// Width and height from a PNG's header (`IHDR`), without decoding.
+fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let header = bytes.get(..24)?;
+    if &header[..8] != b"\x89PNG\r\n\x1a\n" || &header[12..16] != b"IHDR" {
+        return None;
+    }
+    let word = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+    Some((word(16), word(20)))
 }
 
 /// The decoded masks; the failures to `rejects` with their records.
@@ -144,16 +267,9 @@ fn keep_good(raws: Vec<(Result<RawMask>, String)>, rejects: &mut Rejects) -> Res
     Ok(good)
 }
 
-/// Reads and decodes one manifest line's mask.
-fn decode_line(path: &Path, line: Line, max_pixels: u64) -> Result<RawMask> {
-    let bytes = std::fs::read(&line.mask_path).map_err(|e| {
-        bad(
-            path,
-            &line.location,
-            format!("mask {}: {e}", line.mask_path.display()),
-        )
-    })?;
-    let mask = decode_mask(&bytes, line.colours.as_ref(), max_pixels).map_err(|p| {
+/// Decodes one manifest line's mask from its file's `bytes`.
+fn decode_line(path: &Path, line: Line, bytes: &[u8], max_pixels: u64) -> Result<RawMask> {
+    let mask = decode_mask(bytes, line.colours.as_ref(), max_pixels).map_err(|p| {
         bad(
             path,
             &line.location,

@@ -197,6 +197,11 @@ fn inside_polygon(dx: f64, dy: f64, n: u32) -> bool {
 /// `mask` per line) and `gold.jsonl` (`image`, `mask`). Images are made and
 /// written in parallel batches, so memory stays small. Returns the path of
 /// `annotations.jsonl`.
+/// The largest image `write_seg_dataset` draws: what the readers accept by
+/// default (`max_pixels`).
+pub const MAX_GENERATED_PIXELS: u64 = 100_000_000;
+
+/// Writes a generated segmentation dataset into `dir`.
 pub fn write_seg_dataset(
     spec: &SegSpec,
     dir: &std::path::Path,
@@ -215,6 +220,24 @@ pub fn write_seg_dataset(
     if spec.width == 0 || spec.height == 0 || spec.workers == 0 {
         return Err(Error::Usage("`size` and `workers` must be positive".into()));
     }
+    let pixels = spec.width as u64 * spec.height as u64;
+    if pixels > MAX_GENERATED_PIXELS {
+        return Err(Error::Usage(format!(
+            "`size` {}x{}: {pixels} pixels per image, more than the {MAX_GENERATED_PIXELS} that consolidate reads by default",
+            spec.width, spec.height
+        )));
+    }
+    // Images are drawn in parallel, each with its gold and worker masks.
+    let threads = rayon::current_num_threads().min(spec.images.max(1)) as u64;
+    crate::engine::memory::check_fits(
+        pixels * (spec.workers as u64 + 2) * threads,
+        crate::engine::memory::available_bytes(),
+        &format!(
+            "{threads} images of {}x{} with {} masks each being drawn at once",
+            spec.width, spec.height, spec.workers
+        ),
+        "use a smaller `size` or fewer `workers`",
+    )?;
     for sub in ["masks", "gold"] {
         let d = dir.join(sub);
         std::fs::create_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;

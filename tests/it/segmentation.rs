@@ -380,3 +380,193 @@ fn bench_segmentation_reports_decoding_and_each_method() {
         .iter()
         .all(|r| r["images_per_s"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn size_flags_at_their_extremes_are_refused_with_a_message() {
+    // Regressions: --sigma 1e30 panicked (capacity overflow), --sigma 1e9
+    // and --radius 2147483647 tried to allocate tens of GB, generate --size
+    // 100000x100000 aborted.
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "-o",
+        data.to_str().unwrap(),
+        "--images",
+        "2",
+        "--size",
+        "32x32",
+    ]);
+    let input = data.join("annotations.jsonl");
+    for flags in [
+        ["--sigma", "1e30"],
+        ["--sigma", "1e9"],
+        ["--radius", "2147483647"],
+        ["--sigma", "NaN"],
+    ] {
+        let mut args = vec![
+            "consolidate",
+            "--task",
+            "segmentation",
+            input.to_str().unwrap(),
+            "-o",
+        ];
+        let out = dir.path().join("out");
+        args.push(out.to_str().unwrap());
+        args.extend(flags);
+        let err = accord_bad_input(&args);
+        assert!(err.contains(flags[0]), "{flags:?}: {err}");
+        assert!(!out.exists());
+    }
+    let err = accord_bad_input(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "-o",
+        dir.path().join("big").to_str().unwrap(),
+        "--size",
+        "100000x100000",
+    ]);
+    assert!(err.contains("--size"), "{err}");
+}
+
+#[test]
+fn mask_paths_are_confined_to_the_manifests_folder() {
+    // Regression: ../../etc/passwd and absolute paths were read.
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "-o",
+        data.to_str().unwrap(),
+        "--images",
+        "1",
+        "--size",
+        "8x8",
+        "--workers",
+        "2",
+    ]);
+    let outside = dir.path().join("elsewhere");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::copy(data.join("masks/img-000000-w1.png"), outside.join("m.png")).unwrap();
+    let manifest = data.join("m.jsonl");
+    std::fs::write(
+        &manifest,
+        format!(
+            "{{\"image\": \"a\", \"worker\": \"w0\", \"mask\": \"masks/img-000000-w0.png\"}}\n{{\"image\": \"a\", \"worker\": \"w1\", \"mask\": \"{}\"}}\n",
+            outside.join("m.png").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "consolidate",
+        "--task",
+        "segmentation",
+        manifest.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let err = accord_bad_input(&args);
+    assert!(
+        err.contains("line 2") && err.contains("outside the manifest's folder"),
+        "{err}"
+    );
+    let mut allowed = args.to_vec();
+    allowed.extend(["--allow-paths-outside", outside.to_str().unwrap()]);
+    accord_ok(&allowed);
+    // A FIFO as a mask is refused, not waited on.
+    let fifo = data.join("masks/fifo.png");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(
+        &manifest,
+        "{\"image\": \"a\", \"worker\": \"w0\", \"mask\": \"masks/fifo.png\"}\n",
+    )
+    .unwrap();
+    let err = accord_bad_input(&args);
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn a_segmentation_output_folder_may_not_hold_its_inputs() {
+    // Regression: -o d with d/output.manifest as input replaced its own input.
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "-o",
+        data.to_str().unwrap(),
+        "--images",
+        "1",
+        "--size",
+        "8x8",
+    ]);
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        data.join("annotations.jsonl").to_str().unwrap(),
+        "-o",
+        data.to_str().unwrap(),
+    ]);
+    assert!(err.contains("holds the input"), "{err}");
+}
+
+#[test]
+fn a_mask_manifest_with_a_bom_or_bad_utf8_is_read_or_refused_by_line() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "-o",
+        data.to_str().unwrap(),
+        "--images",
+        "1",
+        "--size",
+        "8x8",
+    ]);
+    let text = std::fs::read(data.join("annotations.jsonl")).unwrap();
+    let with_bom = data.join("bom.jsonl");
+    std::fs::write(&with_bom, [b"\xEF\xBB\xBF".as_slice(), &text].concat()).unwrap();
+    let out = dir.path().join("out");
+    accord_ok(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        with_bom.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let broken = data.join("bad.jsonl");
+    std::fs::write(
+        &broken,
+        [text.as_slice(), b"{\"image\": \"\xff\"}\n"].concat(),
+    )
+    .unwrap();
+    let lines = text.iter().filter(|&&b| b == b'\n').count() + 1;
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        broken.to_str().unwrap(),
+        "-o",
+        dir.path().join("o2").to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains(&format!("line {lines}: not valid UTF-8")),
+        "{err}"
+    );
+}
