@@ -9,9 +9,8 @@ fn main() -> ExitCode {
     // Ctrl-C (or SIGTERM from a batch scheduler): remove the outputs still
     // being written, so no half file or folder is left, and exit 130.
     let _ = ctrlc::set_handler(|| {
-        accord::io::remove_pending();
         say!("accord: interrupted; unfinished outputs removed");
-        std::process::exit(130);
+        accord::io::remove_pending_and_exit(130);
     });
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,19 +11,35 @@ use crate::error::{Error, Result};
 /// remove them ([`remove_pending`]).
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Folders temporary files are made in. A temporary exists a moment before
+/// it is in [`PENDING`]; the clean-up also removes every file of this
+/// process's [`temp_prefix`] in these folders, so none escapes.
+static TEMP_FOLDERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The name prefix of this process's temporary files.
+fn temp_prefix() -> String {
+    format!(".accord-{}-", std::process::id())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A writer that panicked while holding the lock must not stop the
+    // clean-up.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Keeps `path` in [`PENDING`] while alive.
 pub(crate) struct PendingGuard(PathBuf);
 
 impl PendingGuard {
     pub(crate) fn new(path: &Path) -> Self {
-        PENDING.lock().expect("pending outputs").push(path.into());
+        lock(&PENDING).push(path.into());
         PendingGuard(path.into())
     }
 }
 
 impl Drop for PendingGuard {
     fn drop(&mut self) {
-        let mut pending = PENDING.lock().expect("pending outputs");
+        let mut pending = lock(&PENDING);
         if let Some(i) = pending.iter().position(|p| *p == self.0) {
             pending.swap_remove(i);
         }
@@ -31,21 +47,47 @@ impl Drop for PendingGuard {
 }
 
 /// Removes every temporary file or folder an unfinished output is being
-/// written to. For a Ctrl-C handler: outputs already renamed into place are
-/// complete and stay; nothing half-written is left.
+/// written to. Outputs already renamed into place are complete and stay;
+/// nothing half-written is left.
 pub fn remove_pending() {
-    // A writer holding the lock while the process is being interrupted
-    // must not stop the clean-up.
-    let pending = match PENDING.lock() {
-        Ok(p) => p,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    for path in pending.iter() {
-        let _ = if path.is_dir() {
-            std::fs::remove_dir_all(path)
+    let pending = lock(&PENDING);
+    clean(&pending);
+}
+
+/// For a Ctrl-C or SIGTERM handler: removes what [`remove_pending`] does
+/// and exits with `code` while still holding the list, so a writer thread
+/// cannot register (or rename) another output between the clean-up and
+/// the exit.
+pub fn remove_pending_and_exit(code: i32) -> ! {
+    let pending = lock(&PENDING);
+    clean(&pending);
+    std::process::exit(code)
+}
+
+fn clean(pending: &[PathBuf]) {
+    for path in pending {
+        if path.is_dir() {
+            // Writer threads may still add files while the folder is being
+            // removed (ENOTEMPTY): try again a few times.
+            for _ in 0..5 {
+                if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+            }
         } else {
-            std::fs::remove_file(path)
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let prefix = temp_prefix();
+    for folder in lock(&TEMP_FOLDERS).iter() {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            continue;
         };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
@@ -173,10 +215,17 @@ impl AtomicFile {
                 _pending: None,
             });
         }
+        let folder = folder_of(&target);
+        {
+            let mut folders = lock(&TEMP_FOLDERS);
+            if !folders.iter().any(|f| f == folder) {
+                folders.push(folder.to_path_buf());
+            }
+        }
         let tmp = tempfile::Builder::new()
-            .prefix(".accord-")
+            .prefix(&temp_prefix())
             .suffix(".tmp")
-            .tempfile_in(folder_of(&target))
+            .tempfile_in(folder)
             .map_err(write_err)?;
         // tempfile creates 0600; an output gets what a new file would
         // (0666 less the umask), or keeps the permissions of the file it
