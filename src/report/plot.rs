@@ -14,14 +14,18 @@ use crate::error::{Error, Result};
 use crate::eval::metrics::CalibrationBin;
 use crate::eval::simulate::Experiment;
 
-/// Colours of the series, in order; the single worker is grey.
-const PALETTE: [RGBColor; 6] = [
+/// Colours of the series, in order (matplotlib's tab10 without its grey:
+/// the single worker is grey).
+const PALETTE: [RGBColor; 9] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 const GREY: RGBColor = RGBColor(120, 120, 120);
 
