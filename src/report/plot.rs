@@ -616,7 +616,14 @@ impl ConfusionHeatmaps<'_> {
             .map_or_else(Vec::new, |p| p.1.to_vec());
         let y_area = y_label_area(widest(names.iter().map(String::as_str), TICK_PX));
         let share = text_width("0.00", CELL_PX) + 8;
-        let room = (PAGE_WIDTH - 2 * MARGIN - y_area) / k;
+        let labels = 2 * MARGIN + y_area;
+        // As many panels side by side as fit with cells just big enough
+        // for their shares; then cells as big as that row allows, up to
+        // the preferred side.
+        let n = self.panels.len().max(1);
+        let smallest = share.min(PAGE_WIDTH.saturating_sub(labels) / k).max(1);
+        let columns = ((PAGE_WIDTH / (labels + k * smallest)) as usize).clamp(1, n);
+        let room = (PAGE_WIDTH / columns as u32).saturating_sub(labels) / k;
         let cell = share.max(HEATMAP_SIDE / k).min(room).max(1);
         let line = line_height(TICK_PX);
         let x_labels = CategoryLabels::new(&names, cell as f64);
@@ -625,8 +632,6 @@ impl ConfusionHeatmaps<'_> {
             2 * MARGIN + y_area + k * cell,
             MARGIN + line_height(TITLE_PX) + 2 * MARGIN + k * cell + x_area,
         );
-        let n = self.panels.len().max(1);
-        let columns = ((PAGE_WIDTH / panel.0) as usize).clamp(1, n);
         HeatmapLayout {
             cell,
             shares_fit: cell >= share && cell >= line_height(CELL_PX),
