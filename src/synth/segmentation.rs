@@ -193,17 +193,20 @@ fn inside_polygon(dx: f64, dy: f64, n: u32) -> bool {
 }
 
 /// Writes the spec's data to `dir`: `masks/<image>-<worker>.png` (index
-/// PNGs), `gold/<image>.png`, `annotations.jsonl` (`image`, `worker`,
+/// PNGs whose palette, [`default_colours`], lets a viewer show the
+/// classes), `gold/<image>.png`, `annotations.jsonl` (`image`, `worker`,
 /// `mask` per line) and `gold.jsonl` (`image`, `mask`). Images are made and
 /// written in parallel batches, so memory stays small. Returns the path of
 /// `annotations.jsonl`.
+///
+/// [`default_colours`]: crate::segmentation::png_mask::default_colours
 pub fn write_seg_dataset(
     spec: &SegSpec,
     dir: &std::path::Path,
 ) -> crate::error::Result<std::path::PathBuf> {
     use crate::error::Error;
     use crate::io::write_atomic;
-    use crate::segmentation::png_mask::encode_mask;
+    use crate::segmentation::png_mask::{default_colours, encode_indexed_mask, ColourMap};
     use rayon::prelude::*;
 
     if spec.classes < 2 || spec.classes > 256 {
@@ -221,10 +224,19 @@ pub fn write_seg_dataset(
     }
     let habits = worker_habits(spec);
     let name = |i: usize| format!("img-{i:06}");
+    let colours = ColourMap {
+        classes: default_colours(spec.classes)
+            .into_iter()
+            .enumerate()
+            .map(|(c, colour)| (c.to_string(), colour))
+            .collect(),
+    };
     let encode = |path: std::path::PathBuf, pixels: &[u8]| -> crate::error::Result<()> {
-        let png = encode_mask(spec.width, spec.height, pixels, None).map_err(|e| Error::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
+        let png = encode_indexed_mask(spec.width, spec.height, pixels, &colours).map_err(|e| {
+            Error::Write {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            }
         })?;
         write_atomic(&path, |w| w.write_all(&png))
     };
