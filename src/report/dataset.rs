@@ -228,7 +228,7 @@ fn class_distribution(
     page.figure(
         "class-distribution",
         &ClassDistribution { classes, series },
-        "Counts per class, linear (left) and log scale (right).",
+        "Counts per class, on a linear scale (top) and a log scale (bottom).",
     )
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use base64::Engine;
 
 use crate::error::Result;
-use crate::report::plot::{render_svg, write, Figure};
+use crate::report::plot::{render_svg, write, Figure, PAGE_WIDTH};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -34,9 +34,17 @@ pub struct HtmlPage {
     figure_files: Option<(PathBuf, String)>,
 }
 
-const STYLE: &str =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
-h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
+/// The page's style. The text column is [`PAGE_WIDTH`] wide, which no
+/// figure exceeds, so figures are shown at their own size and their text
+/// (14–18 px) beside the 16 px body text.
+fn style() -> String {
+    format!(
+        "body{{font-family:sans-serif;font-size:16px;max-width:{PAGE_WIDTH}px;margin:2em auto;padding:0 1em;color:#222}}{STYLE_REST}"
+    )
+}
+
+const STYLE_REST: &str =
+    "h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:.25em .6em}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\
 figure{margin:1em 0}img{max-width:100%}figcaption{color:#555;font-size:.9em}p.note{color:#555}";
@@ -114,10 +122,11 @@ impl HtmlPage {
     pub fn finish(self, title: &str, subtitle: &str) -> String {
         format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n\
+             <title>{t}</title>\n<style>{style}</style>\n</head>\n<body>\n<h1>{t}</h1>\n\
              <p class=\"note\">{s}</p>\n{body}</body>\n</html>\n",
             t = escape(title),
             s = escape(subtitle),
+            style = style(),
             body = self.body
         )
     }

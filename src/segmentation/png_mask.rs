@@ -1,7 +1,8 @@
 //! Segmentation masks as PNG: class ids from index images (palette or
 //! grayscale, the value is the class) or from RGB(A) images through a
-//! colour map, as Ground Truth writes them. Also the encoder for
-//! consolidated masks and confidence maps.
+//! colour map, as Ground Truth writes them. Also the encoders for
+//! consolidated masks (indexed PNGs whose palette is the colour map) and
+//! confidence maps.
 
 use serde_json::Value;
 
@@ -303,6 +304,96 @@ pub fn encode_mask(
     Ok(out)
 }
 
+/// Encodes class ids as an 8-bit indexed PNG whose palette (`PLTE`) holds
+/// `colours`' colour of each class: a viewer shows the classes in their
+/// colours, and a tool reading the pixel values gets the class ids.
+pub fn encode_indexed_mask(
+    width: u32,
+    height: u32,
+    pixels: &[u8],
+    colours: &ColourMap,
+) -> Result<Vec<u8>, String> {
+    let k = colours.classes.len();
+    if let Some(&c) = pixels.iter().find(|&&c| c as usize >= k) {
+        return Err(format!(
+            "class id {c} has no colour: the colour map has {k} classes"
+        ));
+    }
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette(
+            colours
+                .classes
+                .iter()
+                .flat_map(|(_, c)| *c)
+                .collect::<Vec<u8>>(),
+        );
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer.write_image_data(pixels).map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// matplotlib's `tab10`, then the lighter halves of `tab20`'s pairs.
+const TABLEAU: [[u8; 3]; 20] = [
+    [0x1f, 0x77, 0xb4],
+    [0xff, 0x7f, 0x0e],
+    [0x2c, 0xa0, 0x2c],
+    [0xd6, 0x27, 0x28],
+    [0x94, 0x67, 0xbd],
+    [0x8c, 0x56, 0x4b],
+    [0xe3, 0x77, 0xc2],
+    [0x7f, 0x7f, 0x7f],
+    [0xbc, 0xbd, 0x22],
+    [0x17, 0xbe, 0xcf],
+    [0xae, 0xc7, 0xe8],
+    [0xff, 0xbb, 0x78],
+    [0x98, 0xdf, 0x8a],
+    [0xff, 0x98, 0x96],
+    [0xc5, 0xb0, 0xd5],
+    [0xc4, 0x9c, 0x94],
+    [0xf7, 0xb6, 0xd2],
+    [0xc7, 0xc7, 0xc7],
+    [0xdb, 0xdb, 0x8d],
+    [0x9e, 0xda, 0xe5],
+];
+
+/// Colour `i` of the Pascal VOC colour map: the bits of `i` spread over
+/// the high bits of red, green and blue (256 distinct colours).
+fn voc_colour(i: u8) -> [u8; 3] {
+    let mut rgb = [0u8; 3];
+    let mut c = i;
+    for j in 0..8 {
+        for (channel, value) in rgb.iter_mut().enumerate() {
+            *value |= ((c >> channel) & 1) << (7 - j);
+        }
+        c >>= 3;
+    }
+    rgb
+}
+
+/// Distinct colours for `k` (at most 256) classes of masks that came
+/// without a colour map: black for class 0 (the background of most index
+/// masks), then `tab10` and `tab20`'s lighter colours, then the Pascal VOC
+/// colour map's colours not yet taken.
+pub fn default_colours(k: usize) -> Vec<[u8; 3]> {
+    let mut colours = vec![[0, 0, 0]];
+    let candidates = TABLEAU.into_iter().chain((1..=255).map(voc_colour));
+    for colour in candidates {
+        if colours.len() >= k {
+            break;
+        }
+        if !colours.contains(&colour) {
+            colours.push(colour);
+        }
+    }
+    colours.truncate(k);
+    colours
+}
+
 /// Encodes values in [0, 1] as an 8-bit grayscale PNG (0 → 0, 1 → 255).
 pub fn encode_confidence(width: u32, height: u32, confidence: &[f32]) -> Result<Vec<u8>, String> {
     let bytes: Vec<u8> = confidence
@@ -345,6 +436,51 @@ mod tests {
         let png = encode_mask(2, 1, &[0, 1], Some(&other)).unwrap();
         let e = decode_mask(&png, Some(&map), 100).unwrap_err();
         assert!(e.contains("(1, 0)") && e.contains("#0000ff"), "{e}");
+    }
+
+    #[test]
+    fn indexed_masks_carry_the_map_as_palette_and_decode_either_way() {
+        let names = ["0", "1", "2", "3"].map(String::from);
+        let map = ColourMap {
+            classes: names
+                .iter()
+                .cloned()
+                .zip(default_colours(names.len()))
+                .collect(),
+        };
+        let pixels = vec![0, 1, 2, 3, 3, 2];
+        let png = encode_indexed_mask(3, 2, &pixels, &map).unwrap();
+        let reader = png::Decoder::new(std::io::Cursor::new(&png))
+            .read_info()
+            .unwrap();
+        let info = reader.info();
+        assert_eq!(info.color_type, png::ColorType::Indexed);
+        let palette: Vec<u8> = map.classes.iter().flat_map(|(_, c)| *c).collect();
+        assert_eq!(info.palette.as_deref(), Some(palette.as_slice()));
+        assert_eq!(decode_mask(&png, None, 100).unwrap().pixels, pixels);
+        assert_eq!(decode_mask(&png, Some(&map), 100).unwrap().pixels, pixels);
+        let e = encode_indexed_mask(1, 1, &[4], &map).unwrap_err();
+        assert!(e.contains("class id 4"), "{e}");
+    }
+
+    #[test]
+    fn default_colours_are_distinct_for_256_classes() {
+        let colours = default_colours(256);
+        assert_eq!(colours.len(), 256);
+        for (i, c) in colours.iter().enumerate() {
+            assert!(!colours[..i].contains(c), "class {i}: {c:?} repeats");
+        }
+        assert_eq!(colours[0], [0, 0, 0]);
+        assert_eq!(default_colours(3), colours[..3]);
+        // The first 21 classes are far apart (grey levels 0, 1, 2, ...
+        // would be 3 apart), the closest being light cyan and light blue.
+        let far =
+            |a: [u8; 3], b: [u8; 3]| (0..3).map(|i| a[i].abs_diff(b[i]) as u32).sum::<u32>() >= 32;
+        for i in 0..21 {
+            for j in 0..i {
+                assert!(far(colours[i], colours[j]), "classes {j} and {i}");
+            }
+        }
     }
 
     #[test]

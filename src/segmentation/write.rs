@@ -1,6 +1,6 @@
-//! Writers of consolidated segmentation: one PNG mask per image (in the
-//! input's colours, or an 8-bit index image), optional 8-bit confidence
-//! maps, Ground Truth's output manifest and a per-image summary CSV. Every
+//! Writers of consolidated segmentation: one PNG mask per image (an 8-bit
+//! indexed PNG: the pixel is the class id, the palette the manifest's
+//! `internal-color-map`), optional 8-bit confidence maps, Ground Truth's output manifest and a per-image summary CSV. Every
 //! file is written atomically; masks are encoded in parallel.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::png_mask::{encode_confidence, encode_mask, hex, ColourMap};
+use super::png_mask::{default_colours, encode_confidence, encode_indexed_mask, hex, ColourMap};
 use crate::engine::pack::masks::MaskBatch;
 use crate::error::{Error, Result};
 use crate::io::atomic::PendingGuard;
@@ -49,15 +49,16 @@ pub fn mask_file_name(index: usize, image: &str) -> String {
     format!("{index:06}-{safe}.png")
 }
 
-/// The colour map of the output: the input's, or grey levels matching the
-/// index PNGs written when the input had none.
+/// The colour map of the output, which is also the masks' palette: the
+/// input's, or [`default_colours`] when the input had none (index masks
+/// hold no colours; grey levels 0, 1, 2, ... would look black).
 pub fn output_colours(batch: &MaskBatch, colours: Option<&ColourMap>) -> ColourMap {
     colours.cloned().unwrap_or_else(|| ColourMap {
         classes: batch
             .class_names
             .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), [i as u8; 3]))
+            .cloned()
+            .zip(default_colours(batch.class_names.len()))
             .collect(),
     })
 }
@@ -116,6 +117,7 @@ fn write_into(
     if options.confidence_maps {
         create(&dir.join("confidence"))?;
     }
+    let map = output_colours(batch, colours);
     let names: Vec<String> = (0..batch.images.len())
         .map(|i| mask_file_name(i, batch.image_names.get(i)))
         .collect();
@@ -126,8 +128,9 @@ fn write_into(
         .try_for_each(|(i, slot)| -> Result<()> {
             let range = slot.output_start as usize..slot.output_start as usize + slot.pixels();
             let mask_path = dir.join("masks").join(&names[i]);
-            let png = encode_mask(slot.width, slot.height, &fit.labels[range.clone()], colours)
-                .map_err(|e| encode_error(&mask_path, e))?;
+            let png =
+                encode_indexed_mask(slot.width, slot.height, &fit.labels[range.clone()], &map)
+                    .map_err(|e| encode_error(&mask_path, e))?;
             write_atomic(&mask_path, |w| w.write_all(&png))?;
             if options.confidence_maps {
                 let map_path = dir.join("confidence").join(&names[i]);
@@ -137,7 +140,6 @@ fn write_into(
             }
             Ok(())
         })?;
-    let map = output_colours(batch, colours);
     let manifest = dir.join("output.manifest");
     let attr = &options.label_attribute;
     write_atomic(&manifest, |w| {

@@ -192,23 +192,25 @@ fn inside_polygon(dx: f64, dy: f64, n: u32) -> bool {
     r * angle.cos() <= (sector / 2.0).cos()
 }
 
-/// Writes the spec's data to `dir`: `masks/<image>-<worker>.png` (index
-/// PNGs), `gold/<image>.png`, `annotations.jsonl` (`image`, `worker`,
-/// `mask` per line) and `gold.jsonl` (`image`, `mask`). Images are made and
-/// written in parallel batches, so memory stays small. Returns the path of
-/// `annotations.jsonl`.
 /// The largest image `write_seg_dataset` draws: what the readers accept by
 /// default (`max_pixels`).
 pub const MAX_GENERATED_PIXELS: u64 = 100_000_000;
 
-/// Writes a generated segmentation dataset into `dir`.
+/// Writes the spec's data to `dir`: `masks/<image>-<worker>.png` (index
+/// PNGs whose palette, [`default_colours`], lets a viewer show the
+/// classes), `gold/<image>.png`, `annotations.jsonl` (`image`, `worker`,
+/// `mask` per line) and `gold.jsonl` (`image`, `mask`). Images are made and
+/// written in parallel batches, so memory stays small. Returns the path of
+/// `annotations.jsonl`.
+///
+/// [`default_colours`]: crate::segmentation::png_mask::default_colours
 pub fn write_seg_dataset(
     spec: &SegSpec,
     dir: &std::path::Path,
 ) -> crate::error::Result<std::path::PathBuf> {
     use crate::error::Error;
     use crate::io::write_atomic;
-    use crate::segmentation::png_mask::encode_mask;
+    use crate::segmentation::png_mask::{default_colours, encode_indexed_mask, ColourMap};
     use rayon::prelude::*;
 
     if spec.classes < 2 || spec.classes > 256 {
@@ -244,10 +246,19 @@ pub fn write_seg_dataset(
     }
     let habits = worker_habits(spec);
     let name = |i: usize| format!("img-{i:06}");
+    let colours = ColourMap {
+        classes: default_colours(spec.classes)
+            .into_iter()
+            .enumerate()
+            .map(|(c, colour)| (c.to_string(), colour))
+            .collect(),
+    };
     let encode = |path: std::path::PathBuf, pixels: &[u8]| -> crate::error::Result<()> {
-        let png = encode_mask(spec.width, spec.height, pixels, None).map_err(|e| Error::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
+        let png = encode_indexed_mask(spec.width, spec.height, pixels, &colours).map_err(|e| {
+            Error::Write {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            }
         })?;
         write_atomic(&path, |w| w.write_all(&png))
     };

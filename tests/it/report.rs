@@ -220,3 +220,67 @@ fn figures_are_png_by_extension_and_other_extensions_are_refused_up_front() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
     assert!(!jpeg.exists());
 }
+
+#[test]
+fn report_figures_read_at_the_page_text_size() {
+    // The demo: ten classes, so three 10×10 heatmaps and ten bar groups.
+    let birds = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/birds");
+    let dir = tmp();
+    let page = dir.path().join("report.html");
+    accord_ok(&[
+        "report",
+        &format!("{birds}/labels.csv"),
+        "--gold",
+        &format!("{birds}/gold.csv"),
+        "--backend",
+        "cpu",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    // The page's body: its text size and the width of its text column.
+    let body = html
+        .split("body{")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    let px = |property: &str| -> f64 {
+        let value = body.split(&format!("{property}:")).nth(1).unwrap();
+        value.split("px").next().unwrap().parse().unwrap()
+    };
+    let (text_px, column) = (px("font-size"), px("max-width"));
+    assert_eq!(text_px, 16.0);
+    let svgs = inlined_svgs(&html);
+    assert_eq!(svgs.len(), 5);
+    for svg in &svgs {
+        // An image wider than the column is shrunk to it, and its text
+        // with it.
+        let width: f64 = svg
+            .split("width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let scale = (column / width).min(1.0);
+        let sizes: Vec<f64> = svg
+            .split("font-size=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(!sizes.is_empty());
+        let smallest = sizes.iter().copied().fold(f64::INFINITY, f64::min) * scale;
+        // Tick labels and cell values may be a little smaller than the
+        // body text, as the captions (0.9 em) are; nothing smaller.
+        assert!(
+            smallest >= 0.875 * text_px,
+            "text shown at {smallest:.1} px in a figure {width} px wide, beside {text_px} px body text"
+        );
+        assert!(width <= column, "a figure {width} px wide is shrunk");
+    }
+}

@@ -570,3 +570,107 @@ fn a_mask_manifest_with_a_bom_or_bad_utf8_is_read_or_refused_by_line() {
         "{err}"
     );
 }
+
+/// A PNG's colour type, palette and raw sample values (no expansion).
+fn raw_png(bytes: &[u8]) -> (png::ColorType, Option<Vec<u8>>, Vec<u8>) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().unwrap();
+    let mut samples = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut samples).unwrap();
+    samples.truncate(frame.buffer_size());
+    let palette = reader.info().palette.as_ref().map(|p| p.to_vec());
+    (frame.color_type, palette, samples)
+}
+
+#[test]
+fn masks_have_a_palette_and_keep_class_indices() {
+    use accord::engine::backend::cpu::CpuBackend;
+    use accord::segmentation::methods::{fit, SegMethod, SegParams};
+    use accord::segmentation::png_mask::{decode_mask, parse_hex};
+    use accord::segmentation::write::{write_segmentation, SegWriteOptions};
+    let options = SegWriteOptions {
+        label_attribute: "label".into(),
+        job_name: "accord".into(),
+        creation_date: "2026-11-23T12:00:00.000000".into(),
+        confidence_maps: false,
+    };
+    // Grayscale index masks (values 0..2, which look black), and Ground
+    // Truth answers in their colours: two of three workers agree.
+    let truth = [0, 1, 1, 2, 2, 0];
+    let dir = tmp();
+    let mut lines = String::new();
+    for (w, pixels) in [truth, truth, [2, 2, 2, 1, 1, 1]].iter().enumerate() {
+        let name = format!("w{w}.png");
+        std::fs::write(
+            dir.path().join(&name),
+            encode_mask(3, 2, pixels, None).unwrap(),
+        )
+        .unwrap();
+        lines.push_str(&format!(
+            "{}\n",
+            json!({"image": "a", "worker": format!("w{w}"), "mask": name})
+        ));
+    }
+    let index_manifest = file(dir.path(), "masks.jsonl", lines);
+    let index_input = read_mask_manifest(
+        std::path::Path::new(&index_manifest),
+        None,
+        MAX_PIXELS,
+        &mut Rejects::strict(),
+    )
+    .unwrap();
+    let cat_dog = json!({"cat": {"color": "#ff0000"}, "dog": {"color": "#00ff00"}});
+    let request = json!([{"datasetObjectId": "a", "annotations": [
+        gt_answer("w1", cat_dog.clone(), 3, 2, &truth, (3, 2)),
+        gt_answer("w2", cat_dog.clone(), 3, 2, &truth, (3, 2)),
+        gt_answer("w3", cat_dog, 3, 2, &[2, 2, 2, 1, 1, 1], (3, 2)),
+    ]}]);
+    let request_path = dir.path().join("request.json");
+    std::fs::write(&request_path, request.to_string()).unwrap();
+    let gt_input =
+        read_gt_segmentation_request(&request_path, None, MAX_PIXELS, &mut Rejects::strict())
+            .unwrap();
+
+    for (case, input) in [("index masks", index_input), ("Ground Truth", gt_input)] {
+        let result = fit(&input.batch, &CpuBackend, &SegParams::new(SegMethod::Mv)).unwrap();
+        let out = dir.path().join(case.replace(' ', "-"));
+        let manifest = write_segmentation(
+            &out,
+            &input.batch,
+            input.colours.as_ref(),
+            &result,
+            &options,
+        )
+        .unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(&manifest).unwrap().trim()).unwrap();
+        let meta_map = &line["label-ref-metadata"]["internal-color-map"];
+        let png = std::fs::read(out.join(line["label-ref"].as_str().unwrap())).unwrap();
+
+        // An indexed PNG whose samples are the class ids…
+        let (colour_type, palette, samples) = raw_png(&png);
+        assert_eq!(colour_type, png::ColorType::Indexed, "{case}");
+        assert_eq!(samples, truth, "{case}");
+        // …and whose palette is the manifest's colour map, one distinct
+        // colour per class, no two of them near-identical greys.
+        let palette = palette.unwrap_or_else(|| panic!("{case}: no PLTE chunk"));
+        let colours: Vec<[u8; 3]> = palette.chunks(3).map(|c| c.try_into().unwrap()).collect();
+        assert_eq!(colours.len(), 3, "{case}");
+        for (c, colour) in colours.iter().enumerate() {
+            let hex = meta_map[c.to_string()]["hex-color"].as_str().unwrap();
+            assert_eq!(parse_hex(hex).unwrap(), *colour, "{case} class {c}");
+            for other in &colours[..c] {
+                let apart: u32 = (0..3).map(|i| colour[i].abs_diff(other[i]) as u32).sum();
+                assert!(apart >= 32, "{case}: {colours:?}");
+            }
+        }
+        // Readers get the class ids back, with the map and without.
+        let map = ColourMap::from_internal(meta_map).unwrap();
+        assert_eq!(
+            decode_mask(&png, Some(&map), MAX_PIXELS).unwrap().pixels,
+            truth
+        );
+        assert_eq!(decode_mask(&png, None, MAX_PIXELS).unwrap().pixels, truth);
+    }
+}

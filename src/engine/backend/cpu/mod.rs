@@ -3,10 +3,13 @@
 //! One file per shader: `cpu/<stage>.rs` is the twin of
 //! `shaders/<stage>.wgsl` and does the same f32 log-space arithmetic, so
 //! the parity tests can compare them closely. The sessions below run the
-//! stages in the order the GPU sessions do. One exception, on purpose: the
-//! M-step's soft counts run fused in f64 ([`ds_m_step_counts`]), because the
-//! GPU's two passes cut workers into segments by the device's binding
-//! limits; their twins are checked against the fused form step by step.
+//! stages in the order the GPU sessions do. Two sums run in f64 instead, on
+//! purpose, as the references the GPU's passes approximate: the M-step's
+//! soft counts ([`ds_m_step_counts`]; the GPU cuts workers into segments by
+//! its binding limits) and the class priors ([`class_priors`]; computing
+//! them through the fixed-point twins rounds each posterior in f32 and
+//! measured further from the GPU on the saved property cases, not closer).
+//! The twins are checked against these step by step.
 
 mod confusion_normalise;
 mod ds_e_step;
@@ -29,7 +32,7 @@ pub use confusion_normalise::{
 pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce};
 pub use ds_m_step_combine::ds_m_step_combine;
 pub use ds_m_step_segments::ds_m_step_segments;
-pub use log_priors::log_priors;
+pub use log_priors::{class_priors, log_priors};
 pub use loop_probe::loop_probe;
 pub use m_step_counts::ds_m_step_counts;
 pub use mv_counts::mv_counts;
@@ -128,10 +131,10 @@ impl EmSession for CpuSession<'_> {
     fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
         let d = self.data;
         let k = d.n_classes();
-        // The GPU's two stages: exact fixed-point column sums
-        // (reduce_rows), then log(sum / n) (log_priors).
-        let sums = reduce_columns(&self.posteriors, k, crate::maths::PROB_FRAC_BITS);
-        self.log_priors = log_priors(&sums, d.n_items(), crate::maths::PROB_FRAC_BITS);
+        self.log_priors = class_priors(&self.posteriors, k)
+            .iter()
+            .map(|p| p.max(super::PROB_FLOOR).ln())
+            .collect();
         let counts = ds_m_step_counts(
             &d.worker_offsets,
             &d.worker_item,
