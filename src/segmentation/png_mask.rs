@@ -167,6 +167,7 @@ pub fn decode_mask(
         for y in 0..height as usize {
             pixels.extend_from_slice(&buffer[y * line..y * line + width as usize]);
         }
+        check_indices(&pixels, width, colours)?;
         return Ok(DecodedMask {
             width,
             height,
@@ -229,11 +230,30 @@ pub fn decode_mask(
             pixels.push(class);
         }
     }
+    check_indices(&pixels, width, colours)?;
     Ok(DecodedMask {
         width,
         height,
         pixels,
     })
+}
+
+/// Refuses a class index beyond the mask's colour map: every value read
+/// from a file is checked before anything indexes with it.
+fn check_indices(pixels: &[u8], width: u32, colours: Option<&ColourMap>) -> Result<(), String> {
+    let Some(map) = colours else {
+        return Ok(());
+    };
+    let k = map.classes.len();
+    match pixels.iter().position(|&c| c as usize >= k) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "pixel ({}, {}) holds class index {}, but the colour map names {k} classes",
+            at % width.max(1) as usize,
+            at / width.max(1) as usize,
+            pixels[at]
+        )),
+    }
 }
 
 /// The `x`-th sample of a row of `bits`-bit samples, as a class id.

@@ -674,3 +674,40 @@ fn masks_have_a_palette_and_keep_class_indices() {
         assert_eq!(decode_mask(&png, None, MAX_PIXELS).unwrap().pixels, truth);
     }
 }
+
+#[test]
+fn a_class_index_beyond_the_colour_map_is_an_error_not_a_panic() {
+    // Regression: a grayscale index PNG holding 7 with a two-class map
+    // panicked ("index out of bounds: the len is 2 but the index is 7").
+    let dir = tmp();
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, 2, 1);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .unwrap()
+            .write_image_data(&[0, 7])
+            .unwrap();
+    }
+    std::fs::write(dir.path().join("m.png"), &png_bytes).unwrap();
+    let manifest = dir.path().join("m.jsonl");
+    std::fs::write(
+        &manifest,
+        "{\"image\": \"a\", \"worker\": \"w\", \"mask\": \"m.png\", \"label-mappings\": {\"cat\": {\"color\": \"#ff0000\"}}}\n",
+    )
+    .unwrap();
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        manifest.to_str().unwrap(),
+        "-o",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("line 1") && err.contains("pixel (1, 0) holds class index 7"),
+        "{err}"
+    );
+}
