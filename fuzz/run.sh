@@ -27,9 +27,10 @@ declare -A seeds=(
   [png_mask]="$corpus/seg/masks"
   [gt_segmentation]="$corpus/seg"
   [mask_manifest]="$corpus/seg"
+  [lambda_event]="$corpus/event"
 )
 failed=()
-for target in csv jsonl gt_request gold png_mask gt_segmentation mask_manifest; do
+for target in csv jsonl gt_request gold png_mask gt_segmentation mask_manifest lambda_event; do
   mkdir -p "corpus/$target" "artifacts/$target"
   echo "== $target: ${seconds} s"
   # shellcheck disable=SC2086 # the seed folders are words

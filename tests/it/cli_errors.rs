@@ -481,3 +481,38 @@ fn a_huge_header_gives_a_short_message_that_says_what_was_cut() {
     assert!(err.len() < 5_000, "{} bytes", err.len());
     assert!(err.contains("more bytes cut"), "{err:.300}");
 }
+
+#[test]
+fn a_closed_stdout_still_gets_the_worker_report_and_rejects_written() {
+    // Regression: `| head -c1` ended the run with exit 0 before the rejects
+    // file and worker report were written: a rejected record was recorded
+    // nowhere.
+    let dir = tmp();
+    let input = file(
+        dir.path(),
+        "in.csv",
+        "item,worker,label\na,w1,x\n,w2,y\nb,w1,y\n",
+    );
+    let workers = dir.path().join("w.csv");
+    let rejects = dir.path().join("r.csv");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["consolidate", &input, "-q", "--skip-invalid", "--rejects"])
+        .arg(&rejects)
+        .arg("--workers-out")
+        .arg(&workers)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        csv_rows(&std::fs::read_to_string(&rejects).unwrap()).len(),
+        1
+    );
+    assert!(std::fs::read_to_string(&workers).unwrap().contains("w1"));
+}
