@@ -3,13 +3,28 @@
 
 use crate::error::{Error, Result};
 
+/// Set to a number of bytes, the memory accord plans with is at most that:
+/// for containers, whose `MemAvailable` shows the host's memory rather
+/// than their own limit.
+pub const MEMORY_LIMIT_ENV: &str = "ACCORD_MEMORY_LIMIT";
+
 /// Memory the kernel says can be allocated without swapping
-/// (`MemAvailable`), or `None` where it cannot be read (not Linux).
+/// (`MemAvailable`), lowered to [`MEMORY_LIMIT_ENV`] when set; `None` where
+/// neither is known (not Linux).
 pub fn available_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let limit = std::env::var(MEMORY_LIMIT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let kernel = (|| {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    })();
+    match (kernel, limit) {
+        (Some(k), Some(l)) => Some(k.min(l)),
+        (k, l) => k.or(l),
+    }
 }
 
 /// Errors with [`Error::Limit`] if `needed` bytes are more than `available`

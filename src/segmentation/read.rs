@@ -349,6 +349,13 @@ pub fn parse_gt_segmentation_request(
             }
         }
     }
+    // Each mask's size is read from its PNG header before it is decoded,
+    // and taken from this budget: a request of many PNG bombs stops with a
+    // limit error instead of exhausting memory.
+    let budget = std::sync::atomic::AtomicU64::new(
+        crate::engine::memory::available_bytes().map_or(u64::MAX, |b| b / 2),
+    );
+    let over_budget = std::sync::atomic::AtomicBool::new(false);
     let raws: Vec<(Result<RawMask>, String)> = jobs
         .into_par_iter()
         .map(|(location, image, n, worker, content)| {
@@ -360,7 +367,7 @@ pub fn parse_gt_segmentation_request(
                     format!("annotation {n} (worker {worker}): {p}"),
                 )
             };
-            let raw = segmentation_content(&content, max_pixels)
+            let raw = segmentation_content(&content, max_pixels, &budget, &over_budget)
                 .map_err(fail)
                 .map(|(mask, colours)| RawMask {
                     image,
@@ -372,14 +379,24 @@ pub fn parse_gt_segmentation_request(
             (raw, record)
         })
         .collect();
+    if over_budget.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::Limit(format!(
+            "{}: the decoded masks need more than half the memory available: split the request",
+            path.display()
+        )));
+    }
     let raws = keep_good(raws, rejects)?;
     unify(path, raws, categories, without_masks, rejects)
 }
 
-/// Decodes one worker's `crowd-semantic-segmentation` answer.
+/// Decodes one worker's `crowd-semantic-segmentation` answer, taking its
+/// decoded size from `budget` first (`over_budget` is set, and nothing
+/// decoded, when it runs out).
 fn segmentation_content(
     content: &str,
     max_pixels: u64,
+    budget: &std::sync::atomic::AtomicU64,
+    over_budget: &std::sync::atomic::AtomicBool,
 ) -> std::result::Result<(DecodedMask, ColourMap), String> {
     let value: Value = crate::io::ground_truth::parse_json_strict(content)
         .map_err(|e| format!("content is not valid JSON: {e}"))?;
@@ -400,6 +417,17 @@ fn segmentation_content(
     let png = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| format!("labeledImage.pngImageData is not valid base64: {e}"))?;
+    if let Some((w, h)) = png_size(&png) {
+        use std::sync::atomic::Ordering;
+        let need = (w as u64 * h as u64).min(max_pixels);
+        let taken = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(need)
+        });
+        if taken.is_err() {
+            over_budget.store(true, Ordering::Relaxed);
+            return Err("not decoded: the memory budget is spent".into());
+        }
+    }
     let mask = decode_mask(&png, Some(&colours), max_pixels)?;
     if let Some(props) = answer.get("inputImageProperties") {
         let dim = |k: &str| match props.get(k) {

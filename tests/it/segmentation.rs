@@ -711,3 +711,53 @@ fn a_class_index_beyond_the_colour_map_is_an_error_not_a_panic() {
         "{err}"
     );
 }
+
+#[test]
+fn many_png_bombs_stop_with_a_limit_before_they_are_decoded() {
+    // Regression: one 79 KB PNG declaring 9000x9000 named on 60 manifest
+    // lines aborted after 16 s. The decoded size (from the PNG headers) is
+    // checked against memory first; ACCORD_MEMORY_LIMIT stands in for a
+    // small machine.
+    let dir = tmp();
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, 3000, 3000);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .unwrap()
+            .write_image_data(&vec![0u8; 3000 * 3000])
+            .unwrap();
+    }
+    std::fs::write(dir.path().join("bomb.png"), &png_bytes).unwrap();
+    let manifest = dir.path().join("m.jsonl");
+    let lines: String = (0..60)
+        .map(|w| format!("{{\"image\": \"a\", \"worker\": \"w{w}\", \"mask\": \"bomb.png\"}}\n"))
+        .collect();
+    std::fs::write(&manifest, lines).unwrap();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "consolidate",
+            "--task",
+            "segmentation",
+            manifest.to_str().unwrap(),
+            "-o",
+        ])
+        .arg(dir.path().join("out"))
+        .env("ACCORD_MEMORY_LIMIT", "200000000")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("decoded masks") && stderr.contains("GiB"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?}",
+        started.elapsed()
+    );
+}
