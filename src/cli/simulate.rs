@@ -65,6 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let gold = accord::eval::read_gold(&args.gold)?;
     let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
+    let gold = gold.for_packed(&data);
     let selected = select_backend(args.backend, args.quiet)?;
     let backend: &dyn accord::engine::backend::Backend = selected.backend.as_ref();
     let jobs = (args.max_annotators * args.repeats) as u64;

@@ -2,8 +2,6 @@
 //! how the error against gold falls as each item gets more annotations,
 //! per method, with the single worker as the baseline.
 
-use std::collections::HashMap;
-
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -13,8 +11,8 @@ use serde::Serialize;
 use crate::engine::backend::Backend;
 use crate::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
 use crate::error::Result;
-use crate::eval::gold_accuracy;
-use crate::eval::metrics::{annotation_pairs, score};
+use crate::eval::gold::{packed_gold_accuracy, PackedGold};
+use crate::eval::metrics::annotation_scores;
 use crate::{classification::fit, classification::Method, classification::Params};
 
 /// The error of one method with `annotators` annotations per item, over
@@ -90,11 +88,12 @@ pub struct Design {
 
 /// Runs the experiment: for each count of annotators, `repeats` subsamples
 /// (seeded from the seed, the count and the repeat), each fitted with every
-/// method on `backend`; subsamples in parallel when `parallel`. `on_done`
-/// is called after each subsample.
+/// method on `backend` and scored against `gold` (lined up with `data`'s
+/// items); subsamples in parallel when `parallel`. `on_done` is called
+/// after each subsample.
 pub fn run(
     data: &Packed,
-    gold: &HashMap<String, String>,
+    gold: &PackedGold,
     design: &Design,
     backend: &dyn Backend,
     parallel: bool,
@@ -117,7 +116,8 @@ pub fn run(
             .iter()
             .map(|&m| {
                 let fit = fit(&sub, backend, &Params::new(m), &mut |_, _| {})?;
-                let (correct, scored) = gold_accuracy(&sub, &fit.labels, gold);
+                // A subsample keeps every item, in order: `gold` lines up.
+                let (correct, scored) = packed_gold_accuracy(gold, &fit.labels);
                 Ok(1.0 - correct as f64 / scored.max(1) as f64)
             })
             .collect::<Result<Vec<f64>>>()?;
@@ -155,12 +155,8 @@ pub fn run(
         }
     }
     Ok(Experiment {
-        single_worker_error: 1.0 - score(annotation_pairs(data, gold)).accuracy,
-        gold_items: data
-            .item_names
-            .iter()
-            .filter(|n| gold.contains_key(*n))
-            .count(),
+        single_worker_error: 1.0 - annotation_scores(data, gold).accuracy,
+        gold_items: gold.items,
         points,
     })
 }

@@ -14,7 +14,10 @@ use crate::classification::{fit, Consolidation, Method, Params};
 use crate::engine::backend::Backend;
 use crate::engine::pack::Packed;
 use crate::error::Result;
-use crate::eval::metrics::{annotation_pairs, score, sorted_classes, worker_gold_accuracy, Scores};
+use crate::eval::gold::{Gold, PackedGold};
+use crate::eval::metrics::{
+    annotation_scores, label_scores, sorted_classes, worker_gold_accuracy, Scores,
+};
 use crate::eval::simulate::{run as run_experiment, Design};
 
 /// What the report covers beyond the data.
@@ -60,7 +63,7 @@ pub type Progress<'a> = dyn Fn(u64, u64) + Sync + 'a;
 pub fn dataset_report(
     page: &mut HtmlPage,
     data: &Packed,
-    gold: Option<&HashMap<String, String>>,
+    gold: Option<&Gold>,
     options: &ReportOptions,
     backend: &dyn Backend,
     parallel: bool,
@@ -72,6 +75,9 @@ pub fn dataset_report(
         .map(|&m| fit(data, backend, &Params::new(m), &mut |_, _| {}))
         .collect::<Result<Vec<Consolidation>>>()?;
     let main_fit = fits.last().expect("at least mv");
+    // Gold by item id, looked up once: every section below reads arrays.
+    let gold = gold.map(|g| g.for_packed(data));
+    let gold = gold.as_ref();
     summary(page, data);
     agreement(page, data);
     class_distribution(page, data, main_fit, gold)?;
@@ -103,18 +109,8 @@ fn figure4(x: f64) -> String {
 }
 
 /// `fit`'s labels scored against gold, with its confidences.
-fn score_fit(data: &Packed, fit: &Consolidation, gold: &HashMap<String, String>) -> Scores {
-    let pairs: Vec<(&str, &str, Option<f64>)> = data
-        .item_names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, name)| {
-            let truth = gold.get(name)?;
-            let label = data.class_names[fit.labels[i] as usize].as_str();
-            Some((truth.as_str(), label, Some(fit.confidence[i] as f64)))
-        })
-        .collect();
-    score(pairs.iter().copied())
+fn score_fit(fit: &Consolidation, gold: &PackedGold) -> Scores {
+    label_scores(gold, &fit.labels, Some(&fit.confidence))
 }
 
 /// Min, median and max of `counts`.
@@ -182,7 +178,7 @@ fn class_distribution(
     page: &mut HtmlPage,
     data: &Packed,
     fit: &Consolidation,
-    gold: Option<&HashMap<String, String>>,
+    gold: Option<&PackedGold>,
 ) -> Result<()> {
     page.heading("Class distribution");
     let classes = sorted_classes(data.class_names.iter().map(String::as_str));
@@ -206,10 +202,13 @@ fn class_distribution(
     ];
     if let Some(gold) = gold {
         let mut counts = vec![0u64; classes.len()];
-        for name in data.item_names.iter() {
-            if let Some(&c) = gold.get(name).and_then(|g| position.get(g.as_str())) {
-                counts[c] += 1;
-            }
+        // Gold classes past the data's are counted nowhere, as no bar has them.
+        for &g in gold
+            .class
+            .iter()
+            .filter(|&&g| (g as usize) < data.n_classes())
+        {
+            counts[slot(g)] += 1;
         }
         series.push(("gold".to_owned(), counts));
     }
@@ -236,11 +235,11 @@ fn scores(
     page: &mut HtmlPage,
     data: &Packed,
     fits: &[Consolidation],
-    gold: &HashMap<String, String>,
+    gold: &PackedGold,
 ) -> Result<()> {
     page.heading("Scores against gold");
-    let raw = score(annotation_pairs(data, gold));
-    let scored: Vec<Scores> = fits.iter().map(|f| score_fit(data, f, gold)).collect();
+    let raw = annotation_scores(data, gold);
+    let scored: Vec<Scores> = fits.iter().map(|f| score_fit(f, gold)).collect();
     let mut rows = vec![vec![
         "single annotation".to_owned(),
         percent(raw.accuracy),
@@ -304,7 +303,7 @@ fn workers(
     page: &mut HtmlPage,
     data: &Packed,
     fit: &Consolidation,
-    gold: Option<&HashMap<String, String>>,
+    gold: Option<&PackedGold>,
 ) -> Result<()> {
     page.heading("Workers");
     // (worker, accuracy, annotations it rests on)
@@ -367,7 +366,7 @@ fn experiment(
     page: &mut HtmlPage,
     options: &ReportOptions,
     data: &Packed,
-    gold: &HashMap<String, String>,
+    gold: &PackedGold,
     backend: &dyn Backend,
     parallel: bool,
     progress: &Progress<'_>,
