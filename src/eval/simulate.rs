@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::backend::Backend;
-use crate::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy, Packed};
+use crate::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy, Interner, Packed};
 use crate::error::Result;
 use crate::eval::gold::{packed_gold_accuracy, PackedGold};
 use crate::eval::metrics::annotation_scores;
@@ -47,30 +47,65 @@ pub struct Experiment {
 /// `annotators` annotations of each item (all, where it has fewer), drawn
 /// without replacement from the seed.
 pub fn subsample(data: &Packed, annotators: usize, seed: u64) -> Result<Packed> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut builder = AnnotationBuilder::with_categories(&data.class_names)?;
-    for i in 0..data.n_items() {
-        let item = data.item_names.get(i);
-        builder
-            .declare_item(item)
-            .expect("a packed item name is valid");
-        let range = data.item_range(i);
-        let chosen = sample(&mut rng, range.len(), annotators.min(range.len()));
-        let mut chosen: Vec<usize> = chosen.into_iter().collect();
-        // Input order, so a subsample is packed like a shorter input.
-        chosen.sort_unstable();
-        for a in chosen {
-            let a = range.start + a;
-            builder
-                .push(
-                    item,
-                    data.worker_names.get(data.item_worker[a] as usize),
-                    &data.class_names[data.item_label[a] as usize],
-                )
-                .expect("a packed annotation is valid");
+    Subsampler::new(data)?.draw(annotators, seed)
+}
+
+/// Draws subsamples of one data set in id space: the item names are
+/// interned once and copied per draw, the workers re-interned in the order
+/// the draw meets them, so a draw packs exactly as the same annotations
+/// read from a file would, without a string per annotation.
+struct Subsampler<'a> {
+    data: &'a Packed,
+    items: Interner,
+}
+
+impl<'a> Subsampler<'a> {
+    fn new(data: &'a Packed) -> Result<Self> {
+        let mut items = Interner::default();
+        let bytes = data.item_names.iter().map(str::len).sum();
+        items.reserve(data.n_items(), bytes);
+        for name in data.item_names.iter() {
+            items.intern(name);
         }
+        Ok(Subsampler { data, items })
     }
-    pack(builder.finish(), DuplicatePolicy::Keep)
+
+    fn draw(&self, annotators: usize, seed: u64) -> Result<Packed> {
+        let data = self.data;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut annotations = AnnotationBuilder::with_categories(&data.class_names)?.finish();
+        annotations.items = self.items.clone();
+        let kept: usize = (0..data.n_items())
+            .map(|i| data.item_range(i).len().min(annotators))
+            .sum();
+        let mut worker_id = vec![u32::MAX; data.n_workers()];
+        let (mut item, mut worker, mut label) = (
+            Vec::with_capacity(kept),
+            Vec::with_capacity(kept),
+            Vec::with_capacity(kept),
+        );
+        let mut chosen: Vec<usize> = Vec::new();
+        for i in 0..data.n_items() {
+            let range = data.item_range(i);
+            chosen.clear();
+            chosen.extend(sample(&mut rng, range.len(), annotators.min(range.len())));
+            // Input order, so a subsample is packed like a shorter input.
+            chosen.sort_unstable();
+            for &a in &chosen {
+                let a = range.start + a;
+                let w = data.item_worker[a] as usize;
+                if worker_id[w] == u32::MAX {
+                    worker_id[w] = annotations.workers.intern(data.worker_names.get(w));
+                }
+                item.push(i as u32);
+                worker.push(worker_id[w]);
+                // The categories are the data's classes, in order.
+                label.push(data.item_label[a]);
+            }
+        }
+        (annotations.item, annotations.worker, annotations.label) = (item, worker, label);
+        pack(annotations, DuplicatePolicy::Keep)
+    }
 }
 
 /// What the experiment fits.
@@ -109,9 +144,10 @@ pub fn run(
     let jobs: Vec<(usize, usize)> = (1..=max_annotators)
         .flat_map(|r| (0..repeats).map(move |rep| (r, rep)))
         .collect();
+    let subsampler = Subsampler::new(data)?;
     let one = |&(r, rep): &(usize, usize)| -> Result<Vec<f64>> {
         let job_seed = seed ^ (r as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ rep as u64;
-        let sub = subsample(data, r, job_seed)?;
+        let sub = subsampler.draw(r, job_seed)?;
         let errors = methods
             .iter()
             .map(|&m| {
@@ -192,5 +228,61 @@ mod tests {
         };
         assert_eq!(workers(&sub), workers(&subsample(&data, 2, 9).unwrap()));
         assert_ne!(workers(&sub), workers(&subsample(&data, 2, 10).unwrap()));
+    }
+
+    /// The subsample as it was drawn before it moved to id space: every
+    /// annotation pushed again by name.
+    fn subsample_by_name(data: &Packed, annotators: usize, seed: u64) -> Packed {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut builder = AnnotationBuilder::with_categories(&data.class_names).unwrap();
+        for i in 0..data.n_items() {
+            let item = data.item_names.get(i);
+            builder.declare_item(item).unwrap();
+            let range = data.item_range(i);
+            let chosen = sample(&mut rng, range.len(), annotators.min(range.len()));
+            let mut chosen: Vec<usize> = chosen.into_iter().collect();
+            chosen.sort_unstable();
+            for a in chosen {
+                let a = range.start + a;
+                builder
+                    .push(
+                        item,
+                        data.worker_names.get(data.item_worker[a] as usize),
+                        &data.class_names[data.item_label[a] as usize],
+                    )
+                    .unwrap();
+            }
+        }
+        pack(builder.finish(), DuplicatePolicy::Keep).unwrap()
+    }
+
+    #[test]
+    fn a_subsample_in_id_space_packs_exactly_like_one_pushed_by_name() {
+        // Items with 0 to 6 annotations, workers met out of order, repeats.
+        let rows: Vec<(String, String, String)> = (0..400)
+            .map(|n: usize| {
+                (
+                    format!("i{}", (n * 7919) % 97),
+                    format!("w{}", (n * 31) % 23),
+                    format!("c{}", n % 4),
+                )
+            })
+            .collect();
+        let data = pack_triples(&rows, None).unwrap();
+        for (r, seed) in [(1, 0), (2, 5), (3, 9), (10, 2)] {
+            let ours = subsample(&data, r, seed).unwrap();
+            let theirs = subsample_by_name(&data, r, seed);
+            assert_eq!(ours.item_names, theirs.item_names);
+            assert_eq!(ours.worker_names, theirs.worker_names);
+            assert_eq!(ours.class_names, theirs.class_names);
+            assert_eq!(ours.class_first_seen, theirs.class_first_seen);
+            assert_eq!(ours.item_offsets, theirs.item_offsets);
+            assert_eq!(ours.item_worker, theirs.item_worker);
+            assert_eq!(ours.item_label, theirs.item_label);
+            assert_eq!(ours.worker_offsets, theirs.worker_offsets);
+            assert_eq!(ours.worker_item, theirs.worker_item);
+            assert_eq!(ours.worker_label, theirs.worker_label);
+            assert_eq!(ours.stats, theirs.stats);
+        }
     }
 }
