@@ -28,7 +28,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let annotations = match &args.annotations {
         None => None,
         Some(path) => {
-            let input = accord::classification::read::read(path, &ReadOptions::default(), &|_| {})?;
+            let bar = super::progress::reading_bar(path, false)?;
+            let input = accord::classification::read::read(path, &ReadOptions::default(), &|n| {
+                bar.set_position(n)
+            })?;
+            bar.finish_and_clear();
             let data = pack(input.annotations, DuplicatePolicy::Keep)?;
             Some((
                 annotation_scores(&data, &gold.for_packed(&data)),

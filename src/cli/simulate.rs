@@ -63,7 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         accord::report::plot::check_figure_path(path)?;
     }
     let gold = accord::eval::read_gold(&args.gold)?;
-    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let bar = super::progress::reading_bar(&args.input, args.quiet)?;
+    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|n| {
+        bar.set_position(n)
+    })?;
+    bar.finish_and_clear();
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
     let gold = gold.for_packed(&data);
     let selected = select_backend(args.backend, args.quiet)?;

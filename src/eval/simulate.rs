@@ -108,6 +108,46 @@ impl<'a> Subsampler<'a> {
     }
 }
 
+/// The items of `data` listed in `items` (ascending ids), with all their
+/// annotations, packed as if read alone; and `gold` lined up with them.
+pub fn restrict_items(
+    data: &Packed,
+    gold: &PackedGold,
+    items: &[usize],
+) -> Result<(Packed, PackedGold)> {
+    let mut annotations = AnnotationBuilder::with_categories(&data.class_names)?.finish();
+    let mut worker_id = vec![u32::MAX; data.n_workers()];
+    let kept: usize = items.iter().map(|&i| data.item_range(i).len()).sum();
+    let (mut item, mut worker, mut label) = (
+        Vec::with_capacity(kept),
+        Vec::with_capacity(kept),
+        Vec::with_capacity(kept),
+    );
+    let mut class = Vec::with_capacity(items.len());
+    for &i in items {
+        let id = annotations.items.intern(data.item_names.get(i));
+        class.push(gold.class[i]);
+        for a in data.item_range(i) {
+            let w = data.item_worker[a] as usize;
+            if worker_id[w] == u32::MAX {
+                worker_id[w] = annotations.workers.intern(data.worker_names.get(w));
+            }
+            item.push(id);
+            worker.push(worker_id[w]);
+            label.push(data.item_label[a]);
+        }
+    }
+    (annotations.item, annotations.worker, annotations.label) = (item, worker, label);
+    let packed = pack(annotations, DuplicatePolicy::Keep)?;
+    let items = class.iter().filter(|&&c| c != PackedGold::NONE).count();
+    let gold = PackedGold {
+        class,
+        class_names: gold.class_names.clone(),
+        items,
+    };
+    Ok((packed, gold))
+}
+
 /// What the experiment fits.
 #[derive(Debug, Clone)]
 pub struct Design {
@@ -284,5 +324,35 @@ mod tests {
             assert_eq!(ours.worker_label, theirs.worker_label);
             assert_eq!(ours.stats, theirs.stats);
         }
+    }
+
+    #[test]
+    fn restricting_items_keeps_their_annotations_and_gold() {
+        use crate::eval::Gold;
+        let rows: Vec<(String, String, String)> = (0..60)
+            .map(|n| {
+                (
+                    format!("i{}", n % 10),
+                    format!("w{}", n % 7),
+                    format!("c{}", n % 3),
+                )
+            })
+            .collect();
+        let data = pack_triples(&rows, None).unwrap();
+        let gold = Gold::from_pairs([("i1", "c1"), ("i4", "zebra"), ("i9", "c0")])
+            .unwrap()
+            .for_packed(&data);
+        let (sub, sub_gold) = restrict_items(&data, &gold, &[1, 2, 4]).unwrap();
+        assert_eq!(sub.item_names.to_vec(), ["i1", "i2", "i4"]);
+        assert_eq!(sub.n_annotations(), 18);
+        for (s, i) in [(0, 1), (1, 2), (2, 4)] {
+            assert_eq!(
+                sub.item_label[sub.item_range(s)],
+                data.item_label[data.item_range(i)]
+            );
+        }
+        assert_eq!(sub_gold.items, 2);
+        assert_eq!(sub_gold.class[1], PackedGold::NONE);
+        assert_eq!(sub_gold.class_names[sub_gold.class[2] as usize], "zebra");
     }
 }

@@ -6,5 +6,5 @@ pub mod dataset;
 pub mod html;
 pub mod plot;
 
-pub use dataset::{dataset_report, ReportOptions};
+pub use dataset::{dataset_report, ExperimentBudget, ReportOptions, Step};
 pub use html::{escape, HtmlPage};

@@ -220,3 +220,69 @@ fn figures_are_png_by_extension_and_other_extensions_are_refused_up_front() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
     assert!(!jpeg.exists());
 }
+
+#[test]
+fn a_report_over_budget_samples_its_experiment_and_says_so() {
+    let dir = tmp();
+    let (labels, gold) = generated(
+        dir.path(),
+        &["--items", "300", "--workers", "25", "--per-item", "4"],
+    );
+    let page = dir.path().join("report.html");
+    let run = |budget: &str| {
+        accord_ok(&[
+            "report",
+            labels.to_str().unwrap(),
+            "--gold",
+            gold.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--repeats",
+            "4",
+            "--experiment-budget",
+            budget,
+            "-q",
+            "-o",
+            page.to_str().unwrap(),
+        ]);
+        // Without the date line, which may change between two runs.
+        let html = std::fs::read_to_string(&page).unwrap();
+        html.split("<h2>").skip(1).collect::<Vec<_>>().join("<h2>")
+    };
+    // One repeat's subsamples hold 300 × (1 + 2 + 3 + 4) = 3,000
+    // annotations: 4 repeats fit in 12,000; 10,000 leaves 3 repeats; 2,000
+    // then 66 items.
+    let html = run("12000");
+    assert!(html.contains("drawn at random 4 times per r"), "{html}");
+    assert!(!html.contains("To keep the experiment"));
+    assert_eq!(html, run("none"));
+    let html = run("10_000");
+    assert!(html.contains("drawn at random 3 times per r"), "{html}");
+    assert!(html.contains(
+        "To keep the experiment within 10000 annotations over all its subsamples, it draws 3 subsamples per r rather than 4."
+    ));
+    let html = run("2000");
+    assert!(
+        html.contains(
+            "it runs on a random sample of 66 of the 300 items (66 of the 300 gold items)"
+        ),
+        "{html}"
+    );
+    assert_eq!(
+        table_after(
+            &format!("<h2>{html}"),
+            "Error against the number of annotators"
+        )
+        .len(),
+        4
+    );
+    let out = accord(&[
+        "report",
+        labels.to_str().unwrap(),
+        "--experiment-budget",
+        "lots",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
