@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::plot::{
     CalibrationCurve, ClassDistribution, ConfusionHeatmaps, ErrorVsAnnotators, WorkerAccuracy,
 };
-use super::HtmlPage;
+use super::{thousands, HtmlPage};
 use crate::classification::review::{rank_for_review, ReviewBy};
 use crate::classification::{fit, Consolidation, Method, Params};
 use crate::engine::backend::Backend;
@@ -194,7 +194,12 @@ fn score_fit(fit: &Consolidation, gold: &PackedGold) -> Scores {
 fn spread(mut counts: Vec<usize>) -> String {
     counts.sort_unstable();
     match (counts.first(), counts.last()) {
-        (Some(lo), Some(hi)) => format!("{lo} / {} / {hi}", counts[counts.len() / 2]),
+        (Some(&lo), Some(&hi)) => format!(
+            "{} / {} / {}",
+            thousands(lo),
+            thousands(counts[counts.len() / 2]),
+            thousands(hi)
+        ),
         _ => "–".into(),
     }
 }
@@ -210,10 +215,10 @@ fn summary(page: &mut HtmlPage, data: &Packed) {
     page.table(
         &["", "value"],
         &[
-            vec!["items".into(), data.n_items().to_string()],
-            vec!["workers".into(), data.n_workers().to_string()],
-            vec!["annotations".into(), data.n_annotations().to_string()],
-            vec!["classes".into(), data.n_classes().to_string()],
+            vec!["items".into(), thousands(data.n_items())],
+            vec!["workers".into(), thousands(data.n_workers())],
+            vec!["annotations".into(), thousands(data.n_annotations())],
+            vec!["classes".into(), thousands(data.n_classes())],
             vec![
                 "annotations per item (min / median / max)".into(),
                 spread(per_item),
@@ -294,7 +299,7 @@ fn class_distribution(
         .enumerate()
         .map(|(c, name)| {
             std::iter::once(name.clone())
-                .chain(series.iter().map(|(_, counts)| counts[c].to_string()))
+                .chain(series.iter().map(|(_, counts)| thousands(counts[c])))
                 .collect()
         })
         .collect::<Vec<Vec<String>>>();
@@ -321,14 +326,14 @@ fn scores(
         "single annotation".to_owned(),
         percent(raw.accuracy),
         "–".into(),
-        raw.scored.to_string(),
+        thousands(raw.scored),
     ]];
     for (f, s) in fits.iter().zip(&scored) {
         rows.push(vec![
             f.method.name().to_owned(),
             percent(s.accuracy),
             s.ece.map_or("–".into(), figure4),
-            s.scored.to_string(),
+            thousands(s.scored),
         ]);
     }
     page.table(
@@ -349,7 +354,7 @@ fn scores(
                     figure4(c.precision),
                     figure4(c.recall),
                     figure4(c.f1),
-                    c.support.to_string(),
+                    thousands(c.support),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -431,7 +436,7 @@ fn workers(
                 vec![
                     data.worker_names.get(w).to_owned(),
                     figure4(a),
-                    n.to_string(),
+                    thousands(n),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -553,18 +558,19 @@ fn experiment(
     };
     page.paragraph(&format!(
         "Each item keeps r of its annotations, drawn at random {} times per r; the error is the mean over draws ± its standard error.",
-        plan.repeats
+        thousands(plan.repeats)
     ));
     if plan.repeats < options.repeats || plan.items.is_some() {
         let budget = budget.unwrap_or(u64::MAX);
         let mut note = format!(
             "To keep the experiment within {} annotations over all its subsamples, ",
-            budget
+            thousands(budget)
         );
         if plan.repeats < options.repeats {
             note.push_str(&format!(
                 "it draws {} subsamples per r rather than {}",
-                plan.repeats, options.repeats
+                thousands(plan.repeats),
+                thousands(options.repeats)
             ));
         }
         if let Some(items) = &plan.items {
@@ -573,10 +579,10 @@ fn experiment(
             }
             note.push_str(&format!(
                 "it runs on a random sample of {} of the {} items ({} of the {} gold items), each with all its annotations. Workers' skills are then learnt from fewer items than the whole set holds, so the fitted methods' errors may lie somewhat above what the whole set would give",
-                items.len(),
-                data.n_items(),
-                experiment.gold_items,
-                gold.items
+                thousands(items.len()),
+                thousands(data.n_items()),
+                thousands(experiment.gold_items),
+                thousands(gold.items)
             ));
         }
         note.push('.');
@@ -586,7 +592,7 @@ fn experiment(
     header.extend(methods.iter().map(|m| m.name().to_owned()));
     let rows = (1..=max_annotators)
         .map(|r| {
-            std::iter::once(r.to_string())
+            std::iter::once(thousands(r))
                 .chain(
                     experiment
                         .points
@@ -617,7 +623,8 @@ fn experiment(
 fn review(page: &mut HtmlPage, data: &Packed, fit: &Consolidation, count: usize) {
     page.heading("Items most worth more labels");
     page.paragraph(&format!(
-        "The {count} items whose {} posterior is least settled (highest entropy): send these to more workers first.",
+        "The {} items whose {} posterior is least settled (highest entropy): send these to more workers first.",
+        thousands(count),
         fit.method.name()
     ));
     let rows = rank_for_review(data, fit, ReviewBy::Entropy)
@@ -630,7 +637,7 @@ fn review(page: &mut HtmlPage, data: &Packed, fit: &Consolidation, count: usize)
                 figure4(fit.confidence[u.item] as f64),
                 figure4(u.entropy),
                 figure4(u.margin),
-                u.annotations.to_string(),
+                thousands(u.annotations),
             ]
         })
         .collect::<Vec<_>>();

@@ -18,6 +18,15 @@ fn inlined_svgs(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// A count as the report prints it, with thousands separators.
+fn count(cell: &str) -> u64 {
+    assert!(
+        cell.len() < 4 || cell.contains(','),
+        "{cell} lacks separators"
+    );
+    cell.replace(',', "").parse().unwrap()
+}
+
 /// Filled rectangles of `colour` in an SVG.
 fn rects(svg: &str, colour: &str) -> usize {
     svg.lines()
@@ -99,9 +108,12 @@ fn report_with_gold_has_every_section_and_figure_inlined() {
     // Class distribution: the table's annotation counts add up to the
     // input's, labels and gold to the items; each non-zero count is a bar
     // in both panels, plus one legend swatch per series.
+    // Counts carry thousands separators.
+    let summary = table_after(&html, "Summary");
+    assert_eq!(summary[2], ["annotations", "1,200"]);
     let rows = table_after(&html, "Class distribution");
     assert_eq!(rows.len(), 3);
-    let column = |c: usize| -> Vec<u64> { rows.iter().map(|r| r[c].parse().unwrap()).collect() };
+    let column = |c: usize| -> Vec<u64> { rows.iter().map(|r| count(&r[c])).collect() };
     assert_eq!(column(1).iter().sum::<u64>(), 1200);
     assert_eq!(column(2).iter().sum::<u64>(), 300);
     assert_eq!(column(3).iter().sum::<u64>(), 300);
@@ -259,7 +271,7 @@ fn a_report_over_budget_samples_its_experiment_and_says_so() {
     let html = run("10_000");
     assert!(html.contains("drawn at random 3 times per r"), "{html}");
     assert!(html.contains(
-        "To keep the experiment within 10000 annotations over all its subsamples, it draws 3 subsamples per r rather than 4."
+        "To keep the experiment within 10,000 annotations over all its subsamples, it draws 3 subsamples per r rather than 4."
     ));
     let html = run("2000");
     assert!(
