@@ -5,8 +5,8 @@ use std::io::Write;
 
 use accord::classification::read::ReadOptions;
 use accord::engine::pack::{pack, DuplicatePolicy};
-use accord::eval::metrics::{annotation_pairs, annotations_alpha, score, Scores};
-use accord::eval::read_predictions;
+use accord::eval::metrics::{annotation_scores, annotations_alpha, Scores};
+use accord::eval::{read_predictions, score_predictions};
 use serde_json::json;
 
 use super::evaluate::Args;
@@ -15,30 +15,27 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.plot_confusion {
         accord::report::plot::check_figure_path(path)?;
     }
-    let (gold, gold_repeats) = accord::eval::read_gold_counted(&args.gold)?;
-    let (predictions, _) = read_predictions(&args.pred)?;
-    let mut pairs = Vec::new();
-    let mut missing = 0u64;
-    for (item, truth) in &gold {
-        match predictions.by_item.get(item) {
-            Some(p) => pairs.push((truth.as_str(), p.label.as_str(), p.confidence)),
-            None => missing += 1,
-        }
-    }
-    let unscored = predictions
-        .by_item
-        .keys()
-        .filter(|i| !gold.contains_key(*i))
-        .count();
-    let scores = score(pairs.iter().copied());
+    // Gold and predictions are read side by side; gold's error comes first.
+    let (gold, predictions) = rayon::join(
+        || accord::eval::read_gold_counted(&args.gold),
+        || read_predictions(&args.pred),
+    );
+    let (gold, gold_repeats) = gold?;
+    let (predictions, _) = predictions?;
+    let scored = score_predictions(&gold, &predictions);
+    let (scores, missing, unscored) = (&scored.scores, scored.missing, scored.unscored);
 
     let annotations = match &args.annotations {
         None => None,
         Some(path) => {
-            let input = accord::classification::read::read(path, &ReadOptions::default(), &|_| {})?;
+            let bar = super::progress::reading_bar(path, false)?;
+            let input = accord::classification::read::read(path, &ReadOptions::default(), &|n| {
+                bar.set_position(n)
+            })?;
+            bar.finish_and_clear();
             let data = pack(input.annotations, DuplicatePolicy::Keep)?;
             Some((
-                score(annotation_pairs(&data, &gold)),
+                annotation_scores(&data, &gold.for_packed(&data)),
                 annotations_alpha(&data),
             ))
         }
@@ -58,7 +55,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut value = scores_json(&scores);
+        let mut value = scores_json(scores);
         value["items"] = json!(scores.scored);
         value["missing"] = json!(missing);
         value["unscored"] = json!(unscored);
@@ -85,7 +82,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             predictions.repeats
         )?;
     }
-    print_scores(&mut out, "consolidated labels", &scores)?;
+    print_scores(&mut out, "consolidated labels", scores)?;
     if let Some((a, alpha)) = &annotations {
         print_scores(&mut out, "raw annotations, each against gold", a)?;
         match alpha {

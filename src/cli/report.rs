@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use accord::classification::read::ReadOptions;
 use accord::engine::pack::{pack, DuplicatePolicy};
-use accord::report::{dataset_report, HtmlPage, ReportOptions};
+use accord::report::{dataset_report, ExperimentBudget, HtmlPage, ReportOptions, Step};
 use accord::Error;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressStyle;
 
 use super::consolidate::{same_file, select_backend};
 use accord::classification::Method;
@@ -39,6 +39,11 @@ pub struct Args {
     /// Annotator-count experiment: random subsamples per count; 0 leaves the experiment out.
     #[arg(long, default_value_t = 10)]
     repeats: usize,
+    /// Annotator-count experiment: most annotations its subsamples may hold in all: `auto` (twice
+    /// the input's annotations, at least 20M), a number, or `none`. Above it, fewer subsamples per
+    /// count (at least 3), then a random sample of the items; the page says so.
+    #[arg(long, value_name = "auto|N|none", default_value = "auto", value_parser = parse_budget)]
+    experiment_budget: ExperimentBudget,
     /// How many of the least settled items to list.
     #[arg(long, default_value_t = 20)]
     review_count: usize,
@@ -52,6 +57,18 @@ pub struct Args {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+}
+
+fn parse_budget(text: &str) -> Result<ExperimentBudget, String> {
+    match text {
+        "auto" => Ok(ExperimentBudget::Auto),
+        "none" => Ok(ExperimentBudget::Unlimited),
+        n => n
+            .replace('_', "")
+            .parse::<u64>()
+            .map(ExperimentBudget::Annotations)
+            .map_err(|_| format!("{n:?} is not auto, none or a number of annotations")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,7 +91,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(accord::eval::read_gold)
         .transpose()?;
-    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let bar = super::progress::reading_bar(&args.input, args.quiet)?;
+    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|n| {
+        bar.set_position(n)
+    })?;
+    bar.finish_and_clear();
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
     if data.n_items() == 0 {
         return Err(Error::Usage(format!("{}: no annotations", args.input.display())).into());
@@ -100,16 +121,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_annotators: args.max_annotators,
         repeats: args.repeats,
         review_count: args.review_count,
+        experiment_budget: args.experiment_budget,
     };
-    let target = if args.quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
+    let bar = super::progress::spinner(args.quiet);
+    let counting = ProgressStyle::with_template(
+        "accord: {bar:30} {pos}/{len} subsamples fitted, {elapsed} so far, {eta} left",
+    )
+    .expect("template");
+    let on_step = |step: Step| match step {
+        Step::Fit { method, iteration } => {
+            bar.set_message(if iteration == 0 {
+                format!("fitting {}", method.name())
+            } else {
+                format!("fitting {}: EM iteration {iteration}", method.name())
+            });
+            bar.tick();
+        }
+        Step::Sections => {
+            bar.set_message("scores, agreement and figures");
+            bar.tick();
+        }
+        Step::Experiment { done, total } => {
+            if bar.length() != Some(total) {
+                bar.set_style(counting.clone());
+                bar.set_length(total);
+            }
+            bar.set_position(done);
+        }
     };
-    let bar = ProgressBar::with_draw_target(None, target).with_style(
-        ProgressStyle::with_template("accord: {bar:30} {pos}/{len} subsamples fitted, {eta} left")
-            .expect("template"),
-    );
     dataset_report(
         &mut page,
         &data,
@@ -117,10 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &options,
         backend,
         !selected.is_gpu,
-        &|done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        },
+        &on_step,
     )?;
     bar.finish_and_clear();
 

@@ -60,8 +60,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         accord::report::plot::check_figure_path(path)?;
     }
     let gold = accord::eval::read_gold(&args.gold)?;
-    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|_| {})?;
+    let bar = super::progress::reading_bar(&args.input, args.quiet)?;
+    let input = accord::classification::read::read(&args.input, &ReadOptions::default(), &|n| {
+        bar.set_position(n)
+    })?;
+    bar.finish_and_clear();
     let data = pack(input.annotations, DuplicatePolicy::Keep)?;
+    let gold = gold.for_packed(&data);
     let selected = select_backend(args.backend, args.quiet)?;
     let backend: &dyn accord::engine::backend::Backend = selected.backend.as_ref();
     // Beyond the most annotations any item has, every line would be flat.

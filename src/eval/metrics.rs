@@ -2,11 +2,11 @@
 //! precision / recall / F1, the confusion matrix, calibration of the
 //! confidence; and Krippendorff's alpha, agreement without gold.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::engine::pack::Packed;
+use crate::eval::gold::{Gold, PackedGold};
+use crate::eval::predictions::Predictions;
 
 /// One class's row of the scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,33 +77,77 @@ pub fn sorted_classes<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Strin
     classes
 }
 
-/// Scores `(gold, predicted, confidence)` triples.
-pub fn score<'a>(
-    pairs: impl IntoIterator<Item = (&'a str, &'a str, Option<f64>)> + Clone,
-) -> Scores {
-    let classes = sorted_classes(pairs.clone().into_iter().flat_map(|(g, p, _)| [g, p]));
-    let index: HashMap<&str, usize> = classes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
+/// Scores `(gold, predicted, confidence)` triples given as names.
+pub fn score<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str, Option<f64>)>) -> Scores {
+    let mut ids: hashbrown::HashMap<&str, u32> = hashbrown::HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut id = |name: &'a str| {
+        *ids.entry(name).or_insert_with(|| {
+            names.push(name);
+            (names.len() - 1) as u32
+        })
+    };
+    let coded: Vec<(u32, u32, Option<f64>)> = pairs
+        .into_iter()
+        .map(|(g, p, c)| (id(g), id(p), c))
         .collect();
-    let k = classes.len();
-    let mut confusion = vec![vec![0u64; k]; k];
+    score_ids(&names, coded)
+}
+
+/// Scores `(gold, predicted, confidence)` triples given as ids into
+/// `names` (distinct names: equal ids are a correct answer). The classes
+/// of the result are the names that occur in a pair, ordered by
+/// [`sorted_classes`]; confidences are binned in the order of the pairs.
+pub fn score_ids<S: AsRef<str>>(
+    names: &[S],
+    pairs: impl IntoIterator<Item = (u32, u32, Option<f64>)>,
+) -> Scores {
+    // Counted over the classes that occur, in first-seen order (`slot`),
+    // so that a long list of names costs no K² table.
+    let mut slot = vec![u32::MAX; names.len()];
+    let mut seen: Vec<u32> = Vec::new();
+    let mut counts: Vec<Vec<u64>> = Vec::new();
+    let mut slot_of = |id: u32, counts: &mut Vec<Vec<u64>>| -> usize {
+        let s = &mut slot[id as usize];
+        if *s == u32::MAX {
+            *s = seen.len() as u32;
+            seen.push(id);
+            for row in counts.iter_mut() {
+                row.push(0);
+            }
+            counts.push(vec![0; seen.len()]);
+        }
+        *s as usize
+    };
     let mut bins = vec![(0u64, 0f64, 0u64); CALIBRATION_BINS];
     let mut with_confidence = 0u64;
     let mut scored = 0u64;
     for (gold, predicted, confidence) in pairs {
-        let (g, p) = (index[gold], index[predicted]);
-        confusion[g][p] += 1;
+        let g = slot_of(gold, &mut counts);
+        let p = slot_of(predicted, &mut counts);
+        counts[g][p] += 1;
         scored += 1;
         if let Some(c) = confidence {
             let b = ((c * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
             bins[b].0 += 1;
             bins[b].1 += c;
-            bins[b].2 += (g == p) as u64;
+            bins[b].2 += (gold == predicted) as u64;
             with_confidence += 1;
         }
     }
+    let classes = sorted_classes(seen.iter().map(|&id| names[id as usize].as_ref()));
+    // The slot of each class, in the classes' order.
+    let slot_of_name: hashbrown::HashMap<&str, usize> = seen
+        .iter()
+        .enumerate()
+        .map(|(s, &id)| (names[id as usize].as_ref(), s))
+        .collect();
+    let order: Vec<usize> = classes.iter().map(|c| slot_of_name[c.as_str()]).collect();
+    let confusion: Vec<Vec<u64>> = order
+        .iter()
+        .map(|&g| order.iter().map(|&p| counts[g][p]).collect())
+        .collect();
+    let k = classes.len();
     let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
     let per_class = classes
@@ -169,43 +213,92 @@ pub fn score<'a>(
     }
 }
 
-/// Every annotation of an item with a gold label, as `(gold, given, no
-/// confidence)` for [`score`]: how a single worker does.
-pub fn annotation_pairs<'a>(
-    data: &'a Packed,
-    gold: &'a HashMap<String, String>,
-) -> Vec<(&'a str, &'a str, Option<f64>)> {
-    let mut pairs = Vec::new();
-    for (i, item) in data.item_names.iter().enumerate() {
-        if let Some(truth) = gold.get(item) {
-            for &l in &data.item_label[data.item_range(i)] {
-                pairs.push((truth.as_str(), data.class_names[l as usize].as_str(), None));
-            }
-        }
+/// Predictions scored against gold, and what could not be paired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionScores {
+    /// The scores of the items in both.
+    pub scores: Scores,
+    /// Gold items without a prediction.
+    pub missing: u64,
+    /// Predicted items without gold.
+    pub unscored: u64,
+}
+
+/// Scores `predictions` against `gold`, pairing items by name; pairs are
+/// taken in gold's order, so the result does not depend on hashing.
+pub fn score_predictions(gold: &Gold, predictions: &Predictions) -> PredictionScores {
+    // One list of names: the predicted labels, then the gold-only ones.
+    let mut names: Vec<&str> = predictions.label_names().iter().collect();
+    let gold_label: Vec<u32> = gold
+        .label_names()
+        .iter()
+        .map(
+            |label| match predictions.label_names().iter().position(|p| p == label) {
+                Some(p) => p as u32,
+                None => {
+                    names.push(label);
+                    (names.len() - 1) as u32
+                }
+            },
+        )
+        .collect();
+    let mut missing = 0u64;
+    let pairs =
+        gold.item_names().iter().zip(gold.label_ids()).filter_map(
+            |(item, &label)| match predictions.id(item) {
+                Some(p) => Some((
+                    gold_label[label as usize],
+                    predictions.label_id(p),
+                    predictions.confidence(p),
+                )),
+                None => {
+                    missing += 1;
+                    None
+                }
+            },
+        );
+    let scores = score_ids(&names, pairs);
+    // Items are distinct on both sides: every predicted item not paired
+    // lacks gold.
+    let unscored = predictions.len() as u64 - scores.scored;
+    PredictionScores {
+        scores,
+        missing,
+        unscored,
     }
-    pairs
+}
+
+/// Every annotation of an item with a gold label scored as `(gold, given,
+/// no confidence)`: how a single worker does.
+pub fn annotation_scores(data: &Packed, gold: &PackedGold) -> Scores {
+    let pairs = gold
+        .class
+        .iter()
+        .enumerate()
+        .filter(|&(_, &g)| g != PackedGold::NONE)
+        .flat_map(|(i, &g)| {
+            data.item_label[data.item_range(i)]
+                .iter()
+                .map(move |&l| (g, l, None))
+        });
+    score_ids(&gold.class_names, pairs)
+}
+
+/// A fit's labels (class ids by item) scored against gold, with their
+/// confidences when given, items in id order.
+pub fn label_scores(gold: &PackedGold, labels: &[u32], confidence: Option<&[f32]>) -> Scores {
+    let pairs = gold
+        .class
+        .iter()
+        .enumerate()
+        .filter(|&(_, &g)| g != PackedGold::NONE)
+        .map(|(i, &g)| (g, labels[i], confidence.map(|c| c[i] as f64)));
+    score_ids(&gold.class_names, pairs)
 }
 
 /// Each worker's accuracy against gold and the number of their annotations
 /// of gold items; `None` for a worker who annotated no gold item.
-pub fn worker_gold_accuracy(
-    data: &Packed,
-    gold: &HashMap<String, String>,
-) -> Vec<Option<(f64, u64)>> {
-    let gold_class: Vec<Option<u32>> = data
-        .item_names
-        .iter()
-        .map(|name| {
-            let truth = gold.get(name)?;
-            Some(
-                data.class_names
-                    .iter()
-                    .position(|c| c == truth)
-                    // A gold class nobody gave: every annotation is wrong.
-                    .map_or(u32::MAX, |c| c as u32),
-            )
-        })
-        .collect();
+pub fn worker_gold_accuracy(data: &Packed, gold: &PackedGold) -> Vec<Option<(f64, u64)>> {
     (0..data.n_workers())
         .map(|w| {
             let range = data.worker_range(w);
@@ -214,8 +307,11 @@ pub fn worker_gold_accuracy(
                 .iter()
                 .zip(&data.worker_label[range])
             {
-                if let Some(truth) = gold_class[item as usize] {
+                let truth = gold.class[item as usize];
+                if truth != PackedGold::NONE {
                     scored += 1;
+                    // A gold class nobody gave has an id past the data's
+                    // classes: every annotation of it is wrong.
                     right += u64::from(truth == given);
                 }
             }
@@ -226,10 +322,8 @@ pub fn worker_gold_accuracy(
 
 /// [`krippendorff_alpha_nominal`] of the annotations: each item a unit.
 pub fn annotations_alpha(data: &Packed) -> Option<f64> {
-    let units: Vec<Vec<u32>> = (0..data.n_items())
-        .map(|i| data.item_label[data.item_range(i)].to_vec())
-        .collect();
-    krippendorff_alpha_nominal(&units)
+    let units = (0..data.n_items()).map(|i| &data.item_label[data.item_range(i)]);
+    alpha_of_units(data.n_classes(), units)
 }
 
 /// Krippendorff's alpha for nominal data: `1 − D_o / D_e` from the
@@ -239,8 +333,14 @@ pub fn annotations_alpha(data: &Packed) -> Option<f64> {
 /// or when all values are the same (no expected disagreement).
 pub fn krippendorff_alpha_nominal(units: &[Vec<u32>]) -> Option<f64> {
     let k = units.iter().flatten().copied().max()? as usize + 1;
+    alpha_of_units(k, units.iter().map(Vec::as_slice))
+}
+
+/// [`krippendorff_alpha_nominal`] of units of values below `k`. Classes no
+/// unit gives add only zeros, so `k` may exceed the largest value.
+fn alpha_of_units<'a>(k: usize, units: impl Iterator<Item = &'a [u32]>) -> Option<f64> {
     let mut coincidence = vec![0f64; k * k];
-    for values in units.iter().filter(|v| v.len() >= 2) {
+    for values in units.filter(|v| v.len() >= 2) {
         let m = values.len() as f64;
         for (i, &a) in values.iter().enumerate() {
             for (j, &b) in values.iter().enumerate() {
@@ -423,6 +523,74 @@ mod tests {
         assert_eq!(sorted_classes(["10", "9", "2"]), vec!["2", "9", "10"]);
     }
 
+    /// Scores as they were computed before they moved to ids: classes from
+    /// every name in the pairs, a map from name to index per pair.
+    fn score_by_name(pairs: &[(&str, &str, Option<f64>)]) -> Scores {
+        use std::collections::HashMap;
+        let classes = sorted_classes(pairs.iter().flat_map(|&(g, p, _)| [g, p]));
+        let index: HashMap<&str, usize> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let k = classes.len();
+        let mut confusion = vec![vec![0u64; k]; k];
+        let mut bins = vec![(0u64, 0f64, 0u64); CALIBRATION_BINS];
+        for &(g, p, c) in pairs {
+            let (g, p) = (index[g], index[p]);
+            confusion[g][p] += 1;
+            if let Some(c) = c {
+                let b = ((c * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+                bins[b].0 += 1;
+                bins[b].1 += c;
+                bins[b].2 += (g == p) as u64;
+            }
+        }
+        let with_ids = score(pairs.iter().copied());
+        assert_eq!(with_ids.classes, classes);
+        assert_eq!(with_ids.confusion, confusion);
+        for (b, &(count, sum, right)) in with_ids.calibration.iter().zip(&bins) {
+            assert_eq!(b.count, count);
+            assert_eq!(
+                b.mean_confidence,
+                if count > 0 { sum / count as f64 } else { 0.0 }
+            );
+            assert_eq!(
+                b.accuracy,
+                if count > 0 {
+                    right as f64 / count as f64
+                } else {
+                    0.0
+                }
+            );
+        }
+        with_ids
+    }
+
+    #[test]
+    fn scores_by_id_equal_the_scores_by_name() {
+        // Numeric and text classes, a gold class never predicted and a
+        // predicted one never gold, confidences in every bin and none.
+        let names = ["10", "9", "2", "cat", "dog", "x"];
+        let pairs: Vec<(&str, &str, Option<f64>)> = (0..500u64)
+            .map(|n| {
+                let g = names[(n * 7 % 5) as usize];
+                let p = names[(n * 13 % 6) as usize % 5 + usize::from(n % 11 == 0)];
+                let c = (n % 3 != 0).then(|| (n * 37 % 101) as f64 / 100.0);
+                (g, p, c)
+            })
+            .collect();
+        score_by_name(&pairs);
+        let numeric: Vec<(&str, &str, Option<f64>)> = pairs
+            .iter()
+            .copied()
+            .filter(|(g, p, _)| g.parse::<i64>().is_ok() && p.parse::<i64>().is_ok())
+            .collect();
+        let s = score_by_name(&numeric);
+        assert_eq!(s.classes, ["2", "9", "10"]);
+        assert_eq!(score(std::iter::empty()).classes, Vec::<String>::new());
+    }
+
     #[test]
     fn consistency_and_vote_entropy_by_hand() {
         use crate::engine::pack::pack_triples;
@@ -461,10 +629,8 @@ mod tests {
             None,
         )
         .unwrap();
-        let gold: HashMap<String, String> = [("i", "a"), ("j", "a")]
-            .map(|(i, l)| (i.to_owned(), l.to_owned()))
-            .into();
-        let acc = worker_gold_accuracy(&data, &gold);
+        let gold = Gold::from_pairs([("i", "a"), ("j", "a")]).unwrap();
+        let acc = worker_gold_accuracy(&data, &gold.for_packed(&data));
         assert_eq!(acc, vec![Some((0.5, 2)), Some((0.0, 1)), None]);
     }
 }

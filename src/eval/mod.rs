@@ -7,6 +7,11 @@ pub mod metrics;
 pub mod predictions;
 pub mod segmentation;
 pub mod simulate;
+mod table;
 
-pub use gold::{gold_accuracy, read_gold, read_gold_counted, read_gold_from, SegScorer, SegScores};
+pub use gold::{
+    gold_accuracy, packed_gold_accuracy, read_gold, read_gold_counted, read_gold_from, Gold,
+    PackedGold, SegScorer, SegScores,
+};
+pub use metrics::{score_predictions, PredictionScores};
 pub use predictions::{read_predictions, Prediction, PredictionFormat, Predictions};

@@ -3,18 +3,19 @@
 //! (JSON Lines) and its Lambda response (a JSON array). An item given twice
 //! with different labels is an error; given twice alike, it is counted.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
 
+use crate::engine::pack::{Interner, Names};
 use crate::error::{Error, Location, Result};
+use crate::eval::table::{for_each_record, NeedsGeneralReader};
 
 /// One item's consolidated label and, where the file has one, confidence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction<'a> {
     /// The label's name.
-    pub label: String,
+    pub label: &'a str,
     /// The confidence in [0, 1], when the file gives one.
     pub confidence: Option<f64>,
 }
@@ -30,46 +31,124 @@ pub enum PredictionFormat {
     GtResponse,
 }
 
-/// Predictions by item id.
+/// Predictions by item: item and label names interned, one label id and
+/// confidence per item (no string per item beyond its name, stored once).
 #[derive(Debug, Clone, Default)]
 pub struct Predictions {
-    /// Item id → prediction.
-    pub by_item: HashMap<String, Prediction>,
+    items: Interner,
+    labels: Interner,
+    /// Each item's label id, by item id.
+    label_of: Vec<u32>,
+    /// Each item's confidence, NaN where the file gives none.
+    confidence: Vec<f64>,
     /// Rows that repeated an item with the same label (accepted, counted).
     pub repeats: usize,
 }
 
 impl Predictions {
+    /// The number of items predicted.
+    pub fn len(&self) -> usize {
+        self.label_of.len()
+    }
+
+    /// Whether no item is predicted.
+    pub fn is_empty(&self) -> bool {
+        self.label_of.is_empty()
+    }
+
+    /// The id of `item` (its rank in first-seen order), if it is predicted.
+    pub fn id(&self, item: &str) -> Option<usize> {
+        self.items.get(item).map(|id| id as usize)
+    }
+
+    /// The prediction of item `id`.
+    pub fn by_id(&self, id: usize) -> Prediction<'_> {
+        let confidence = self.confidence[id];
+        Prediction {
+            label: self.labels.names().get(self.label_of[id] as usize),
+            confidence: (!confidence.is_nan()).then_some(confidence),
+        }
+    }
+
+    /// The prediction of `item`, if there is one.
+    pub fn get(&self, item: &str) -> Option<Prediction<'_>> {
+        self.id(item).map(|id| self.by_id(id))
+    }
+
+    /// The label id (into [`Predictions::label_names`]) of item `id`.
+    pub fn label_id(&self, id: usize) -> u32 {
+        self.label_of[id]
+    }
+
+    /// The confidence of item `id`, when the file gives one.
+    pub fn confidence(&self, id: usize) -> Option<f64> {
+        let c = self.confidence[id];
+        (!c.is_nan()).then_some(c)
+    }
+
+    /// The distinct labels predicted, in first-seen order.
+    pub fn label_names(&self) -> &Names {
+        self.labels.names()
+    }
+
+    /// The items predicted, in first-seen order.
+    pub fn item_names(&self) -> &Names {
+        self.items.names()
+    }
+
+    /// `(item, prediction)` in first-seen order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, Prediction<'_>)> + '_ {
+        (0..self.len()).map(|id| (self.items.names().get(id), self.by_id(id)))
+    }
+
     /// Adds `item`'s prediction found at `location`; a second, different
     /// label for the same item is an error naming both.
     fn add(
         &mut self,
         path: &Path,
         location: Location,
-        item: String,
-        prediction: Prediction,
+        item: &str,
+        label: &str,
+        confidence: Option<f64>,
     ) -> Result<()> {
         if item.is_empty() {
             return Err(bad(path, location, "empty item id".into()));
         }
-        match self.by_item.get(&item) {
-            Some(first) if first.label == prediction.label => {
+        let known = self.items.len();
+        let id = self.items.intern(item) as usize;
+        if id < known {
+            let first = self.labels.names().get(self.label_of[id] as usize);
+            if first == label {
                 self.repeats += 1;
-                Ok(())
+                return Ok(());
             }
-            Some(first) => Err(bad(
+            return Err(bad(
                 path,
                 location,
                 format!(
-                    "item {item:?} is given again with label {:?}, earlier {:?}: predictions must give one label per item (is this the raw annotations rather than consolidate's output?)",
-                    prediction.label, first.label
+                    "item {item:?} is given again with label {label:?}, earlier {first:?}: predictions must give one label per item (is this the raw annotations rather than consolidate's output?)"
                 ),
-            )),
-            None => {
-                self.by_item.insert(item, prediction);
-                Ok(())
-            }
+            ));
         }
+        // Few labels: comparing with each beats hashing.
+        let names = self.labels.names();
+        let known = (names.len() <= 16)
+            .then(|| names.iter().position(|l| l == label))
+            .flatten();
+        let id = match known {
+            Some(id) => id as u32,
+            None => self.labels.intern(label),
+        };
+        self.label_of.push(id);
+        self.confidence.push(confidence.unwrap_or(f64::NAN));
+        Ok(())
+    }
+
+    /// Room for `items` more items of `bytes` bytes of names in all.
+    fn reserve(&mut self, items: usize, bytes: usize) {
+        self.items.reserve(items, bytes);
+        self.label_of.reserve(items);
+        self.confidence.reserve(items);
     }
 }
 
@@ -111,23 +190,15 @@ fn confidence_value(path: &Path, location: &Location, value: &str) -> Result<f64
         })
 }
 
-fn read_csv(path: &Path, text: &str) -> Result<Predictions> {
-    let first_line = text.lines().next().unwrap_or("");
-    let delimiter = if first_line.contains('\t') && !first_line.contains(',') {
-        b'\t'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| Error::at_line(path, 1, e.to_string()))?
-        .clone();
-    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.trim()));
+/// The columns of item, label and confidence in a header, or the error
+/// naming it.
+fn csv_columns<'a>(
+    path: &Path,
+    header: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(usize, usize, Option<usize>)> {
+    let find = |names: &[&str]| header.clone().position(|h| names.contains(&h.trim()));
     let (Some(item), Some(label)) = (find(&["item", "task"]), find(&["label"])) else {
-        let found: Vec<&str> = header.iter().collect();
+        let found: Vec<&str> = header.collect();
         return Err(Error::at_line(
             path,
             1,
@@ -137,23 +208,88 @@ fn read_csv(path: &Path, text: &str) -> Result<Predictions> {
             ),
         ));
     };
-    let confidence = find(&["confidence"]);
+    Ok((item, label, find(&["confidence"])))
+}
+
+/// Adds one CSV row's prediction: the confidence checked first, then the
+/// item.
+fn add_csv_row<'f>(
+    predictions: &mut Predictions,
+    path: &Path,
+    line: u64,
+    (item, label, confidence): (usize, usize, Option<usize>),
+    field: impl Fn(usize) -> &'f str,
+) -> Result<()> {
+    let location = Location::Line(line);
+    let confidence = confidence
+        .map(|c| confidence_value(path, &location, field(c)))
+        .transpose()?;
+    predictions.add(path, location, field(item), field(label), confidence)
+}
+
+fn read_csv(path: &Path, text: &str) -> Result<Predictions> {
+    let first_line = text.lines().next().unwrap_or("");
+    let delimiter = if first_line.contains('\t') && !first_line.contains(',') {
+        b'\t'
+    } else {
+        b','
+    };
+    match read_csv_fast(path, text, delimiter)? {
+        Ok(predictions) => Ok(predictions),
+        Err(NeedsGeneralReader) => read_csv_general(path, text, delimiter),
+    }
+}
+
+/// The fast path: plain lines, no quotes (see [`crate::eval::table`]).
+fn read_csv_fast(
+    path: &Path,
+    text: &str,
+    delimiter: u8,
+) -> Result<std::result::Result<Predictions, NeedsGeneralReader>> {
+    if text.is_empty() {
+        return Ok(Err(NeedsGeneralReader));
+    }
     let mut predictions = Predictions::default();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            Error::at_line(path, line, e.to_string())
-        })?;
-        let location = Location::Line(record.position().map_or(0, |p| p.line()));
-        let field = |i: usize| record.get(i).map(str::trim).unwrap_or("");
-        let confidence = confidence
-            .map(|c| confidence_value(path, &location, field(c)))
-            .transpose()?;
-        let prediction = Prediction {
-            label: field(label).to_owned(),
-            confidence,
+    let mut columns = None;
+    let done = for_each_record(text, delimiter, |line, fields| {
+        let Some(columns) = columns else {
+            columns = Some(csv_columns(path, fields.iter().copied())?);
+            // Room for every line, so the tables never regrow (pages that
+            // are reserved but never written cost no memory).
+            let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+            predictions.reserve(lines, text.len());
+            return Ok(());
         };
-        predictions.add(path, location, field(item).to_owned(), prediction)?;
+        add_csv_row(&mut predictions, path, line, columns, |i| fields[i].trim())
+    })?;
+    Ok(done.map(|()| predictions))
+}
+
+/// The general path, through the `csv` crate (quotes, odd line ends).
+fn read_csv_general(path: &Path, text: &str, delimiter: u8) -> Result<Predictions> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| Error::at_line(path, 1, e.to_string()))?
+        .clone();
+    let columns = csv_columns(path, header.iter())?;
+    let mut predictions = Predictions::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(Error::at_line(path, line, e.to_string()));
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        add_csv_row(&mut predictions, path, line, columns, |i| {
+            record.get(i).map(str::trim).unwrap_or("")
+        })?;
     }
     Ok(predictions)
 }
@@ -218,10 +354,9 @@ fn read_manifest(path: &Path, text: &str) -> Result<Predictions> {
                     location.clone(),
                     format!("{attr}-metadata has no class-name"),
                 )
-            })?
-            .to_owned();
+            })?;
         let confidence = metadata.get("confidence").and_then(Value::as_f64);
-        predictions.add(path, location, item, Prediction { label, confidence })?;
+        predictions.add(path, location, &item, label, confidence)?;
     }
     Ok(predictions)
 }
@@ -259,10 +394,98 @@ fn read_gt_response(path: &Path, text: &str) -> Result<Predictions> {
                     .get("class-name")
                     .and_then(Value::as_str)
             })
-            .ok_or_else(|| problem("no label or class-name"))?
-            .to_owned();
+            .ok_or_else(|| problem("no label or class-name"))?;
         let confidence = content[attr].get("confidence").and_then(Value::as_f64);
-        predictions.add(path, location, item, Prediction { label, confidence })?;
+        predictions.add(path, location, &item, label, confidence)?;
     }
     Ok(predictions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(name: &str, text: &str) -> Result<Predictions> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        read_predictions(&path).map(|(p, _)| p)
+    }
+
+    fn listed(p: &Predictions) -> Vec<(String, String, Option<f64>)> {
+        p.iter()
+            .map(|(i, p)| (i.to_owned(), p.label.to_owned(), p.confidence))
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_the_csv_crate_reads() {
+        let plain = "item,label,confidence\na,x,0.5\nb,y,1\na,x,0.5\n";
+        let quoted = "item,label,confidence\n\"a\",x,0.5\nb,y,1\na,x,0.5\n";
+        let (fast, general) = (
+            read("p.csv", plain).unwrap(),
+            read("q.csv", quoted).unwrap(),
+        );
+        assert_eq!(listed(&fast), listed(&general));
+        assert_eq!((fast.repeats, general.repeats), (1, 1));
+        assert_eq!(fast.get("b").unwrap().confidence, Some(1.0));
+        let tsv = read("p.tsv", "item\tlabel\na\tx\n").unwrap();
+        assert_eq!(
+            tsv.get("a").unwrap(),
+            Prediction {
+                label: "x",
+                confidence: None
+            }
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_csv_crate_on_any_text(
+            body in "[ab,\t 01.\r\n\"]{0,40}",
+            header in proptest::sample::select(vec![
+                "item,label\n",
+                "label,confidence,task\n",
+                "item\tlabel\n",
+                "",
+            ]),
+        ) {
+            let text = format!("{header}{body}");
+            let path = Path::new("p.csv");
+            let listed = |p: Result<Predictions>| p.map(|p| (listed(&p), p.repeats)).map_err(|e| e.to_string());
+            let first_line = text.lines().next().unwrap_or("");
+            let delimiter = if first_line.contains('\t') && !first_line.contains(',') { b'\t' } else { b',' };
+            proptest::prop_assert_eq!(
+                listed(read_csv(path, &text)),
+                listed(read_csv_general(path, &text, delimiter)),
+                "{:?}", text
+            );
+        }
+    }
+
+    #[test]
+    fn both_paths_give_the_same_errors() {
+        for (plain, quoted, wanted) in [
+            (
+                "item,label\na,x\nb,y\na,z\n",
+                "item,label\na,x\nb,y\na,z\n\"c\",x\n",
+                "line 4: item \"a\" is given again with label \"z\", earlier \"x\"",
+            ),
+            (
+                "item,label,confidence\na,x,2\n",
+                "item,label,confidence\n\"a\",x,2\n",
+                "line 2: confidence \"2\" is not a number in [0, 1]",
+            ),
+            (
+                "item,label\n,x\n",
+                "item,label\n\"\",x\n",
+                "line 2: empty item id",
+            ),
+        ] {
+            for text in [plain, quoted] {
+                let err = read("p.csv", text).unwrap_err().to_string();
+                assert!(err.contains(wanted), "{text:?}: {err}");
+            }
+        }
+    }
 }

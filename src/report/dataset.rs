@@ -5,17 +5,23 @@
 
 use std::collections::HashMap;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use super::plot::{
     CalibrationCurve, ClassDistribution, ConfusionHeatmaps, ErrorVsAnnotators, WorkerAccuracy,
 };
-use super::HtmlPage;
+use super::{thousands, HtmlPage};
 use crate::classification::review::{rank_for_review, ReviewBy};
 use crate::classification::{fit, Consolidation, Method, Params};
 use crate::engine::backend::Backend;
 use crate::engine::pack::Packed;
 use crate::error::Result;
-use crate::eval::metrics::{annotation_pairs, score, sorted_classes, worker_gold_accuracy, Scores};
-use crate::eval::simulate::{run as run_experiment, Design};
+use crate::eval::gold::{Gold, PackedGold};
+use crate::eval::metrics::{
+    annotation_scores, label_scores, sorted_classes, worker_gold_accuracy, Scores,
+};
+use crate::eval::simulate::{restrict_items, run as run_experiment, Design};
 
 /// What the report covers beyond the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +35,46 @@ pub struct ReportOptions {
     pub repeats: usize,
     /// How many of the least settled items to list.
     pub review_count: usize,
+    /// How many annotations the experiment's subsamples may hold in all.
+    /// Above it the experiment first draws fewer subsamples per count (down
+    /// to [`MIN_CAPPED_REPEATS`]), then runs on a random sample of the
+    /// items; the page says which.
+    pub experiment_budget: ExperimentBudget,
 }
+
+/// The cap on the annotator-count experiment's work: the annotations of
+/// all its subsamples together (each subsample is fitted once by every
+/// compared method, so the cost grows with this sum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExperimentBudget {
+    /// Twice the data's annotations, and at least [`MIN_AUTO_BUDGET`]: the
+    /// experiment then costs about two fits of the whole set per method.
+    #[default]
+    Auto,
+    /// At most this many.
+    Annotations(u64),
+    /// No cap: every subsample asked for, on every item.
+    Unlimited,
+}
+
+/// The least [`ExperimentBudget::Auto`] allows: below it (up to about a
+/// million annotations with the defaults) the experiment runs as asked.
+pub const MIN_AUTO_BUDGET: u64 = 20_000_000;
+
+impl ExperimentBudget {
+    /// The cap for a data set of `annotations` (`None`: no cap).
+    pub fn for_annotations(self, annotations: usize) -> Option<u64> {
+        match self {
+            ExperimentBudget::Auto => Some((2 * annotations as u64).max(MIN_AUTO_BUDGET)),
+            ExperimentBudget::Annotations(n) => Some(n),
+            ExperimentBudget::Unlimited => None,
+        }
+    }
+}
+
+/// Subsamples per count that a budget leaves at least (when more were asked
+/// for): enough for a standard error.
+pub const MIN_CAPPED_REPEATS: usize = 3;
 
 impl Default for ReportOptions {
     fn default() -> Self {
@@ -38,6 +83,7 @@ impl Default for ReportOptions {
             max_annotators: None,
             repeats: 10,
             review_count: 20,
+            experiment_budget: ExperimentBudget::Auto,
         }
     }
 }
@@ -51,8 +97,30 @@ fn compared_methods(method: Method) -> Vec<Method> {
     methods
 }
 
-/// Progress of the slow part (the experiment's fits): done, of total.
-pub type Progress<'a> = dyn Fn(u64, u64) + Sync + 'a;
+/// What the report is doing, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Fitting a method on the whole data set; `iteration` counts its EM
+    /// iterations (0 before the first, and for methods without any).
+    Fit {
+        /// The method.
+        method: Method,
+        /// EM iterations done.
+        iteration: u64,
+    },
+    /// Writing the sections: agreement, scores, figures.
+    Sections,
+    /// The annotator-count experiment: subsamples fitted, of `total`.
+    Experiment {
+        /// Subsamples fitted so far.
+        done: u64,
+        /// Subsamples in all.
+        total: u64,
+    },
+}
+
+/// Where progress goes: called at each step and within the slow ones.
+pub type Progress<'a> = dyn Fn(Step) + Sync + 'a;
 
 /// Fills `page` with every section for `data` (and `gold`, when given),
 /// fitting majority vote and `options.method` on `backend` (`parallel`:
@@ -60,7 +128,7 @@ pub type Progress<'a> = dyn Fn(u64, u64) + Sync + 'a;
 pub fn dataset_report(
     page: &mut HtmlPage,
     data: &Packed,
-    gold: Option<&HashMap<String, String>>,
+    gold: Option<&Gold>,
     options: &ReportOptions,
     backend: &dyn Backend,
     parallel: bool,
@@ -69,9 +137,24 @@ pub fn dataset_report(
     let methods = compared_methods(options.method);
     let fits = methods
         .iter()
-        .map(|&m| fit(data, backend, &Params::new(m), &mut |_, _| {}))
+        .map(|&method| {
+            progress(Step::Fit {
+                method,
+                iteration: 0,
+            });
+            fit(data, backend, &Params::new(method), &mut |iteration, _| {
+                progress(Step::Fit {
+                    method,
+                    iteration: iteration as u64,
+                })
+            })
+        })
         .collect::<Result<Vec<Consolidation>>>()?;
+    progress(Step::Sections);
     let main_fit = fits.last().expect("at least mv");
+    // Gold by item id, looked up once: every section below reads arrays.
+    let gold = gold.map(|g| g.for_packed(data));
+    let gold = gold.as_ref();
     summary(page, data);
     agreement(page, data);
     class_distribution(page, data, main_fit, gold)?;
@@ -103,25 +186,20 @@ fn figure4(x: f64) -> String {
 }
 
 /// `fit`'s labels scored against gold, with its confidences.
-fn score_fit(data: &Packed, fit: &Consolidation, gold: &HashMap<String, String>) -> Scores {
-    let pairs: Vec<(&str, &str, Option<f64>)> = data
-        .item_names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, name)| {
-            let truth = gold.get(name)?;
-            let label = data.class_names[fit.labels[i] as usize].as_str();
-            Some((truth.as_str(), label, Some(fit.confidence[i] as f64)))
-        })
-        .collect();
-    score(pairs.iter().copied())
+fn score_fit(fit: &Consolidation, gold: &PackedGold) -> Scores {
+    label_scores(gold, &fit.labels, Some(&fit.confidence))
 }
 
 /// Min, median and max of `counts`.
 fn spread(mut counts: Vec<usize>) -> String {
     counts.sort_unstable();
     match (counts.first(), counts.last()) {
-        (Some(lo), Some(hi)) => format!("{lo} / {} / {hi}", counts[counts.len() / 2]),
+        (Some(&lo), Some(&hi)) => format!(
+            "{} / {} / {}",
+            thousands(lo),
+            thousands(counts[counts.len() / 2]),
+            thousands(hi)
+        ),
         _ => "–".into(),
     }
 }
@@ -137,10 +215,10 @@ fn summary(page: &mut HtmlPage, data: &Packed) {
     page.table(
         &["", "value"],
         &[
-            vec!["items".into(), data.n_items().to_string()],
-            vec!["workers".into(), data.n_workers().to_string()],
-            vec!["annotations".into(), data.n_annotations().to_string()],
-            vec!["classes".into(), data.n_classes().to_string()],
+            vec!["items".into(), thousands(data.n_items())],
+            vec!["workers".into(), thousands(data.n_workers())],
+            vec!["annotations".into(), thousands(data.n_annotations())],
+            vec!["classes".into(), thousands(data.n_classes())],
             vec![
                 "annotations per item (min / median / max)".into(),
                 spread(per_item),
@@ -182,7 +260,7 @@ fn class_distribution(
     page: &mut HtmlPage,
     data: &Packed,
     fit: &Consolidation,
-    gold: Option<&HashMap<String, String>>,
+    gold: Option<&PackedGold>,
 ) -> Result<()> {
     page.heading("Class distribution");
     let classes = sorted_classes(data.class_names.iter().map(String::as_str));
@@ -206,10 +284,13 @@ fn class_distribution(
     ];
     if let Some(gold) = gold {
         let mut counts = vec![0u64; classes.len()];
-        for name in data.item_names.iter() {
-            if let Some(&c) = gold.get(name).and_then(|g| position.get(g.as_str())) {
-                counts[c] += 1;
-            }
+        // Gold classes past the data's are counted nowhere, as no bar has them.
+        for &g in gold
+            .class
+            .iter()
+            .filter(|&&g| (g as usize) < data.n_classes())
+        {
+            counts[slot(g)] += 1;
         }
         series.push(("gold".to_owned(), counts));
     }
@@ -218,7 +299,7 @@ fn class_distribution(
         .enumerate()
         .map(|(c, name)| {
             std::iter::once(name.clone())
-                .chain(series.iter().map(|(_, counts)| counts[c].to_string()))
+                .chain(series.iter().map(|(_, counts)| thousands(counts[c])))
                 .collect()
         })
         .collect::<Vec<Vec<String>>>();
@@ -236,23 +317,23 @@ fn scores(
     page: &mut HtmlPage,
     data: &Packed,
     fits: &[Consolidation],
-    gold: &HashMap<String, String>,
+    gold: &PackedGold,
 ) -> Result<()> {
     page.heading("Scores against gold");
-    let raw = score(annotation_pairs(data, gold));
-    let scored: Vec<Scores> = fits.iter().map(|f| score_fit(data, f, gold)).collect();
+    let raw = annotation_scores(data, gold);
+    let scored: Vec<Scores> = fits.iter().map(|f| score_fit(f, gold)).collect();
     let mut rows = vec![vec![
         "single annotation".to_owned(),
         percent(raw.accuracy),
         "–".into(),
-        raw.scored.to_string(),
+        thousands(raw.scored),
     ]];
     for (f, s) in fits.iter().zip(&scored) {
         rows.push(vec![
             f.method.name().to_owned(),
             percent(s.accuracy),
             s.ece.map_or("–".into(), figure4),
-            s.scored.to_string(),
+            thousands(s.scored),
         ]);
     }
     page.table(
@@ -273,7 +354,7 @@ fn scores(
                     figure4(c.precision),
                     figure4(c.recall),
                     figure4(c.f1),
-                    c.support.to_string(),
+                    thousands(c.support),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -304,7 +385,7 @@ fn workers(
     page: &mut HtmlPage,
     data: &Packed,
     fit: &Consolidation,
-    gold: Option<&HashMap<String, String>>,
+    gold: Option<&PackedGold>,
 ) -> Result<()> {
     page.heading("Workers");
     // (worker, accuracy, annotations it rests on)
@@ -355,7 +436,7 @@ fn workers(
                 vec![
                     data.worker_names.get(w).to_owned(),
                     figure4(a),
-                    n.to_string(),
+                    thousands(n),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -363,11 +444,79 @@ fn workers(
     Ok(())
 }
 
+/// How the experiment fits in its budget: subsamples per count, and the
+/// items it runs on (`None`: all of them).
+#[derive(Debug, Clone, PartialEq)]
+struct ExperimentPlan {
+    repeats: usize,
+    items: Option<Vec<usize>>,
+}
+
+/// Fewer repeats first (a large set's error barely varies between
+/// subsamples), then a random sample of the items: all gold items and
+/// others at random while they fit, else gold items at random. Seeded, so
+/// the same data gives the same plan.
+fn plan_experiment(
+    data: &Packed,
+    gold: &PackedGold,
+    max_annotators: usize,
+    repeats: usize,
+    budget: Option<u64>,
+) -> ExperimentPlan {
+    // Annotations in one repeat's subsamples, over every count of annotators.
+    let full: u64 = (0..data.n_items())
+        .map(|i| {
+            let n = data.item_range(i).len();
+            (1..=max_annotators).map(|r| r.min(n) as u64).sum::<u64>()
+        })
+        .sum();
+    let all = ExperimentPlan {
+        repeats,
+        items: None,
+    };
+    let Some(budget) = budget else { return all };
+    if full.saturating_mul(repeats as u64) <= budget {
+        return all;
+    }
+    let floor = repeats.min(MIN_CAPPED_REPEATS);
+    let repeats = ((budget / full.max(1)) as usize).clamp(floor, repeats);
+    if full.saturating_mul(repeats as u64) <= budget {
+        return ExperimentPlan {
+            repeats,
+            items: None,
+        };
+    }
+    // Items in the budget, at the data's mean cost per item.
+    let per_item = full as f64 / data.n_items() as f64;
+    let wanted = ((budget as f64 / repeats as f64 / per_item) as usize).clamp(1, data.n_items());
+    let (with_gold, without): (Vec<usize>, Vec<usize>) =
+        (0..data.n_items()).partition(|&i| gold.class[i] != PackedGold::NONE);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut pick = |from: &[usize], amount: usize| -> Vec<usize> {
+        rand::seq::index::sample(&mut rng, from.len(), amount.min(from.len()))
+            .into_iter()
+            .map(|k| from[k])
+            .collect()
+    };
+    let mut items = if with_gold.len() >= wanted {
+        pick(&with_gold, wanted)
+    } else {
+        let mut items = with_gold.clone();
+        items.extend(pick(&without, wanted - with_gold.len()));
+        items
+    };
+    items.sort_unstable();
+    ExperimentPlan {
+        repeats,
+        items: Some(items),
+    }
+}
+
 fn experiment(
     page: &mut HtmlPage,
     options: &ReportOptions,
     data: &Packed,
-    gold: &HashMap<String, String>,
+    gold: &PackedGold,
     backend: &dyn Backend,
     parallel: bool,
     progress: &Progress<'_>,
@@ -383,27 +532,67 @@ fn experiment(
         .max()
         .unwrap_or(1);
     let max_annotators = options.max_annotators.unwrap_or(most.min(10)).max(1);
-    let total = (max_annotators * options.repeats) as u64;
+    let budget = options
+        .experiment_budget
+        .for_annotations(data.n_annotations());
+    let plan = plan_experiment(data, gold, max_annotators, options.repeats, budget);
+    let total = (max_annotators * plan.repeats) as u64;
+    progress(Step::Experiment { done: 0, total });
     let done = std::sync::atomic::AtomicU64::new(0);
     let design = Design {
         methods: methods.to_vec(),
         max_annotators,
-        repeats: options.repeats,
+        repeats: plan.repeats,
         seed: 0,
     };
-    let experiment = run_experiment(data, gold, &design, backend, parallel, &|| {
+    let on_done = || {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress(n, total);
-    })?;
+        progress(Step::Experiment { done: n, total });
+    };
+    let experiment = match &plan.items {
+        None => run_experiment(data, gold, &design, backend, parallel, &on_done)?,
+        Some(items) => {
+            let (sample, sample_gold) = restrict_items(data, gold, items)?;
+            run_experiment(&sample, &sample_gold, &design, backend, parallel, &on_done)?
+        }
+    };
     page.paragraph(&format!(
         "Each item keeps r of its annotations, drawn at random {} times per r; the error is the mean over draws ± its standard error.",
-        options.repeats
+        thousands(plan.repeats)
     ));
+    if plan.repeats < options.repeats || plan.items.is_some() {
+        let budget = budget.unwrap_or(u64::MAX);
+        let mut note = format!(
+            "To keep the experiment within {} annotations over all its subsamples, ",
+            thousands(budget)
+        );
+        if plan.repeats < options.repeats {
+            note.push_str(&format!(
+                "it draws {} subsamples per r rather than {}",
+                thousands(plan.repeats),
+                thousands(options.repeats)
+            ));
+        }
+        if let Some(items) = &plan.items {
+            if plan.repeats < options.repeats {
+                note.push_str(", and ");
+            }
+            note.push_str(&format!(
+                "it runs on a random sample of {} of the {} items ({} of the {} gold items), each with all its annotations. Workers' skills are then learnt from fewer items than the whole set holds, so the fitted methods' errors may lie somewhat above what the whole set would give",
+                thousands(items.len()),
+                thousands(data.n_items()),
+                thousands(experiment.gold_items),
+                thousands(gold.items)
+            ));
+        }
+        note.push('.');
+        page.note(&note);
+    }
     let mut header = vec!["annotators".to_owned()];
     header.extend(methods.iter().map(|m| m.name().to_owned()));
     let rows = (1..=max_annotators)
         .map(|r| {
-            std::iter::once(r.to_string())
+            std::iter::once(thousands(r))
                 .chain(
                     experiment
                         .points
@@ -434,7 +623,8 @@ fn experiment(
 fn review(page: &mut HtmlPage, data: &Packed, fit: &Consolidation, count: usize) {
     page.heading("Items most worth more labels");
     page.paragraph(&format!(
-        "The {count} items whose {} posterior is least settled (highest entropy): send these to more workers first.",
+        "The {} items whose {} posterior is least settled (highest entropy): send these to more workers first.",
+        thousands(count),
         fit.method.name()
     ));
     let rows = rank_for_review(data, fit, ReviewBy::Entropy)
@@ -447,7 +637,7 @@ fn review(page: &mut HtmlPage, data: &Packed, fit: &Consolidation, count: usize)
                 figure4(fit.confidence[u.item] as f64),
                 figure4(u.entropy),
                 figure4(u.margin),
-                u.annotations.to_string(),
+                thousands(u.annotations),
             ]
         })
         .collect::<Vec<_>>();

@@ -18,6 +18,15 @@ fn inlined_svgs(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// A count as the report prints it, with thousands separators.
+fn count(cell: &str) -> u64 {
+    assert!(
+        cell.len() < 4 || cell.contains(','),
+        "{cell} lacks separators"
+    );
+    cell.replace(',', "").parse().unwrap()
+}
+
 /// Filled rectangles of `colour` in an SVG.
 fn rects(svg: &str, colour: &str) -> usize {
     svg.lines()
@@ -99,9 +108,12 @@ fn report_with_gold_has_every_section_and_figure_inlined() {
     // Class distribution: the table's annotation counts add up to the
     // input's, labels and gold to the items; each non-zero count is a bar
     // in both panels, plus one legend swatch per series.
+    // Counts carry thousands separators.
+    let summary = table_after(&html, "Summary");
+    assert_eq!(summary[2], ["annotations", "1,200"]);
     let rows = table_after(&html, "Class distribution");
     assert_eq!(rows.len(), 3);
-    let column = |c: usize| -> Vec<u64> { rows.iter().map(|r| r[c].parse().unwrap()).collect() };
+    let column = |c: usize| -> Vec<u64> { rows.iter().map(|r| count(&r[c])).collect() };
     assert_eq!(column(1).iter().sum::<u64>(), 1200);
     assert_eq!(column(2).iter().sum::<u64>(), 300);
     assert_eq!(column(3).iter().sum::<u64>(), 300);
@@ -283,4 +295,70 @@ fn report_figures_read_at_the_page_text_size() {
         );
         assert!(width <= column, "a figure {width} px wide is shrunk");
     }
+}
+
+#[test]
+fn a_report_over_budget_samples_its_experiment_and_says_so() {
+    let dir = tmp();
+    let (labels, gold) = generated(
+        dir.path(),
+        &["--items", "300", "--workers", "25", "--per-item", "4"],
+    );
+    let page = dir.path().join("report.html");
+    let run = |budget: &str| {
+        accord_ok(&[
+            "report",
+            labels.to_str().unwrap(),
+            "--gold",
+            gold.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--repeats",
+            "4",
+            "--experiment-budget",
+            budget,
+            "-q",
+            "-o",
+            page.to_str().unwrap(),
+        ]);
+        // Without the date line, which may change between two runs.
+        let html = std::fs::read_to_string(&page).unwrap();
+        html.split("<h2>").skip(1).collect::<Vec<_>>().join("<h2>")
+    };
+    // One repeat's subsamples hold 300 × (1 + 2 + 3 + 4) = 3,000
+    // annotations: 4 repeats fit in 12,000; 10,000 leaves 3 repeats; 2,000
+    // then 66 items.
+    let html = run("12000");
+    assert!(html.contains("drawn at random 4 times per r"), "{html}");
+    assert!(!html.contains("To keep the experiment"));
+    assert_eq!(html, run("none"));
+    let html = run("10_000");
+    assert!(html.contains("drawn at random 3 times per r"), "{html}");
+    assert!(html.contains(
+        "To keep the experiment within 10,000 annotations over all its subsamples, it draws 3 subsamples per r rather than 4."
+    ));
+    let html = run("2000");
+    assert!(
+        html.contains(
+            "it runs on a random sample of 66 of the 300 items (66 of the 300 gold items)"
+        ),
+        "{html}"
+    );
+    assert_eq!(
+        table_after(
+            &format!("<h2>{html}"),
+            "Error against the number of annotators"
+        )
+        .len(),
+        4
+    );
+    let out = accord(&[
+        "report",
+        labels.to_str().unwrap(),
+        "--experiment-budget",
+        "lots",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }
