@@ -204,6 +204,13 @@ pub fn read_gold(path: &Path) -> Result<Gold> {
 
 /// [`read_gold`], with the number of rows that repeated an item alike.
 pub fn read_gold_counted(path: &Path) -> Result<(Gold, usize)> {
+    if path.is_dir() {
+        return Err(Error::BadInput {
+            path: path.into(),
+            location: crate::error::Location::File,
+            problem: "is a folder, not a gold file (CSV item,label)".into(),
+        });
+    }
     let open = || {
         std::fs::File::open(path).map_err(|source| Error::Read {
             path: path.into(),

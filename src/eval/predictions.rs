@@ -164,6 +164,13 @@ fn bad(path: &Path, location: Location, problem: String) -> Error {
 /// a Lambda response, `{` a manifest, else CSV (TSV when the header has
 /// tabs and no commas).
 pub fn read_predictions(path: &Path) -> Result<(Predictions, PredictionFormat)> {
+    if path.is_dir() {
+        return Err(bad(
+            path,
+            Location::File,
+            "is a folder, not a file of predictions".into(),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| bad(path, Location::File, format!("not UTF-8 text: {e}")))?;

@@ -516,3 +516,15 @@ fn a_closed_stdout_still_gets_the_worker_report_and_rejects_written() {
     );
     assert!(std::fs::read_to_string(&workers).unwrap().contains("w1"));
 }
+
+#[test]
+fn a_folder_given_as_gold_or_predictions_says_so_with_exit_2() {
+    // Regression: a directory as gold file said "expected a header".
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w1,x\n");
+    let folder = dir.path().to_str().unwrap();
+    let err = accord_bad_input(&["consolidate", &input, "--gold", folder, "-q"]);
+    assert!(err.contains("is a folder"), "{err}");
+    let err = accord_bad_input(&["evaluate", "--pred", folder, "--gold", &input]);
+    assert!(err.contains("is a folder"), "{err}");
+}
