@@ -89,7 +89,11 @@ impl HtmlPage {
         for row in rows {
             self.body.push_str("<tr>");
             for cell in row {
-                let numeric = cell.trim_end_matches('%').replace(',', "").parse::<f64>().is_ok();
+                let numeric = cell
+                    .trim_end_matches('%')
+                    .replace(',', "")
+                    .parse::<f64>()
+                    .is_ok();
                 let class = if numeric { " class=\"n\"" } else { "" };
                 self.body
                     .push_str(&format!("<td{class}>{}</td>", escape(cell)));
