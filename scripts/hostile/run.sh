@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hostile-input and fault corpus for the accord binary: builds ~200 damaged
 # inputs and faults in a temporary folder, runs accord on each and classifies
-# every case as OK or BROKEN (see scripts/hostile/README.md for the rules).
+# every case as OK or BROKEN (the rules are in hostile.py's docstring).
 #
 #   scripts/hostile/run.sh [--keep] [--only SUBSTRING] [--json FILE]
 #

@@ -293,6 +293,31 @@ pub fn report_rejects(count: usize, path: &Path) {
 /// Files at least this large get a progress bar while being read.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
+/// Refuses, before any work, an output that is one of the inputs or
+/// another output under any name (links and `./` resolved).
+pub fn refuse_clashes(outputs: &[&Path], inputs: &[&Path]) -> anyhow::Result<()> {
+    let id = |p: &Path| io::file_identity(p).unwrap_or_else(|| p.to_path_buf());
+    for (n, out) in outputs.iter().enumerate() {
+        if let Some(input) = inputs.iter().find(|i| id(i) == id(out)) {
+            return Err(Error::Usage(format!(
+                "the output {} is the input file {}: choose another path",
+                out.display(),
+                input.display()
+            ))
+            .into());
+        }
+        if let Some(other) = outputs[..n].iter().find(|o| id(o) == id(out)) {
+            return Err(Error::Usage(format!(
+                "{} and {} name the same file as two outputs",
+                other.display(),
+                out.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
@@ -421,6 +446,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let data_objects = input.data_objects;
     let rejects = input.rejects;
     let event = input.event;
+    // A Lambda event's payload is an input too, known only now.
+    if let Some(e) = &event {
+        outputs.refuse_input(&e.payload)?;
+    }
     let class_order = match (&args.categories, &event) {
         (Some(_), _) => "(in --categories order)",
         (None, Some(e)) if e.categories.is_some() => {

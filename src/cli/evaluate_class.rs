@@ -14,6 +14,9 @@ use super::evaluate::Args;
 pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.plot_confusion {
         accord::report::plot::check_figure_path(path)?;
+        let mut inputs: Vec<&std::path::Path> = vec![&args.pred, &args.gold];
+        inputs.extend(args.annotations.as_deref());
+        super::consolidate::refuse_clashes(&[path], &inputs)?;
     }
     // Gold and predictions are read side by side; gold's error comes first.
     let (gold, predictions) = rayon::join(

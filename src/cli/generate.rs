@@ -110,7 +110,36 @@ fn parse_accuracy(s: &str) -> Result<AccuracyDist, String> {
     }
 }
 
+/// The largest counts `generate` accepts: beyond them a set would not fit
+/// in memory or on a disk, and a typo (`--workers 1e12`) should say so
+/// rather than abort.
+const MAX_ITEMS: usize = 10_000_000_000;
+const MAX_WORKERS: usize = 100_000_000;
+const MAX_CLASSES: usize = 65_536;
+const MAX_SHAPES: usize = 10_000;
+const MAX_IMAGES: usize = 10_000_000;
+
+/// Refuses counts beyond the bounds above, naming the flag.
+fn check_counts(args: &Args) -> Result<(), accord::Error> {
+    let checks = [
+        ("items", args.items, MAX_ITEMS),
+        ("workers", args.workers.unwrap_or(0), MAX_WORKERS),
+        ("classes", args.classes, MAX_CLASSES),
+        ("shapes", args.shapes, MAX_SHAPES),
+        ("images", args.images, MAX_IMAGES),
+    ];
+    for (flag, value, max) in checks {
+        if value > max {
+            return Err(accord::Error::Usage(format!(
+                "--{flag} {value} is more than {max}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    check_counts(&args)?;
     if args.task == Task::Segmentation {
         return run_segmentation(args);
     }

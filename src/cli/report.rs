@@ -71,6 +71,15 @@ fn parse_budget(text: &str) -> Result<ExperimentBudget, String> {
     }
 }
 
+/// The files `--figures` writes, by figure.
+const FIGURE_NAMES: [&str; 5] = [
+    "class-distribution",
+    "confusion",
+    "calibration",
+    "worker-accuracy",
+    "error-vs-annotators",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum FigureFormat {
     Svg,
@@ -82,6 +91,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Err(Error::Usage(format!(
             "the output {} is the input file: choose another path",
             args.out.display()
+        ))
+        .into());
+    }
+    // The page and every figure file against the inputs and each other.
+    let extension = match args.figure_format {
+        FigureFormat::Svg => "svg",
+        FigureFormat::Png => "png",
+    };
+    let figure_files: Vec<PathBuf> = args
+        .figures
+        .iter()
+        .flat_map(|dir| {
+            FIGURE_NAMES
+                .iter()
+                .map(move |name| dir.join(format!("{name}.{extension}")))
+        })
+        .collect();
+    let mut outputs: Vec<&std::path::Path> = vec![&args.out];
+    outputs.extend(figure_files.iter().map(PathBuf::as_path));
+    let inputs: Vec<&std::path::Path> = std::iter::once(args.input.as_path())
+        .chain(args.gold.as_deref())
+        .collect();
+    super::consolidate::refuse_clashes(&outputs, &inputs)?;
+    if args.repeats > super::simulate::MAX_REPEATS {
+        return Err(Error::Usage(format!(
+            "--repeats {} is more than {}",
+            args.repeats,
+            super::simulate::MAX_REPEATS
         ))
         .into());
     }

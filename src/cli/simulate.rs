@@ -13,6 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::consolidate::select_backend;
 use accord::engine::select::BackendChoice;
 
+/// Most subsamples per annotator count: each is a full fit.
+pub const MAX_REPEATS: usize = 1_000;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request).
@@ -51,6 +54,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let methods = args.methods.clone();
+    if args.repeats > MAX_REPEATS {
+        return Err(Error::Usage(format!(
+            "--repeats {} is more than {MAX_REPEATS}",
+            args.repeats
+        ))
+        .into());
+    }
     if args.max_annotators == Some(0) || args.repeats == 0 {
         return Err(
             Error::Usage("--max-annotators and --repeats must be at least 1".into()).into(),
@@ -58,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.plot {
         accord::report::plot::check_figure_path(path)?;
+        super::consolidate::refuse_clashes(&[path], &[&args.input, &args.gold])?;
     }
     let gold = accord::eval::read_gold(&args.gold)?;
     let bar = super::progress::reading_bar(&args.input, args.quiet)?;

@@ -211,6 +211,17 @@ pub fn read_gold_counted(path: &Path) -> Result<(Gold, usize)> {
             problem: "is a folder, not a gold file (CSV item,label)".into(),
         });
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device()) {
+            return Err(Error::BadInput {
+                path: path.into(),
+                location: crate::error::Location::File,
+                problem: "is a device, not a gold file (CSV item,label)".into(),
+            });
+        }
+    }
     let open = || {
         std::fs::File::open(path).map_err(|source| Error::Read {
             path: path.into(),

@@ -134,6 +134,17 @@ pub fn file_identity(path: &Path) -> Option<PathBuf> {
     if let Ok(real) = path.canonicalize() {
         return Some(real);
     }
+    // A link to a file not made yet is the file it will make.
+    if let Ok(target) = std::fs::read_link(path) {
+        let target = if target.is_absolute() {
+            target
+        } else {
+            folder_of(path).join(target)
+        };
+        if target != path {
+            return file_identity(&target);
+        }
+    }
     let name = path.file_name()?;
     Some(folder_of(path).canonicalize().ok()?.join(name))
 }
@@ -255,7 +266,7 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(self) -> Result<()> {
-        self.finish()?.persist()
+        commit_all(vec![self])
     }
 
     /// Flushes (and for a temporary, syncs) the file, ready to be renamed
@@ -296,17 +307,38 @@ struct Written {
 }
 
 impl Written {
-    fn persist(self) -> Result<()> {
-        let Some(tmp) = self.tmp else {
+    /// Renames the temporary into place; the pending guard stays until the
+    /// `Written` is dropped.
+    fn persist(&mut self) -> Result<()> {
+        let Some(tmp) = self.tmp.take() else {
             return Ok(());
         };
-        let path = self.path;
         tmp.persist(&self.target).map_err(|e| Error::Write {
-            path: path.clone(),
+            path: self.path.clone(),
             source: plain(e.error),
         })?;
         Ok(())
     }
+}
+
+/// Flushes every file, then renames them all into place while holding the
+/// pending list, so an interrupt handler (which needs the list) runs either
+/// before the first rename or after the last: the files land all together
+/// or not at all.
+pub fn commit_all(files: Vec<AtomicFile>) -> Result<()> {
+    let mut written = files
+        .into_iter()
+        .map(AtomicFile::finish)
+        .collect::<Result<Vec<Written>>>()?;
+    {
+        let _interrupts_wait = lock(&PENDING);
+        for w in &mut written {
+            w.persist()?;
+        }
+    }
+    // The guards (which take the list) are dropped after it is released.
+    drop(written);
+    Ok(())
 }
 
 /// The file outputs of one run, committed together: each is opened under a
@@ -388,14 +420,9 @@ impl OutputSet {
         })
     }
 
-    /// Flushes every output, then renames them all into place.
+    /// Flushes every output, then renames them all into place together.
     pub fn commit(self) -> Result<()> {
-        let written = self
-            .open
-            .into_iter()
-            .map(AtomicFile::finish)
-            .collect::<Result<Vec<Written>>>()?;
-        written.into_iter().try_for_each(Written::persist)
+        commit_all(self.open)
     }
 }
 

@@ -8,8 +8,8 @@ mod progress;
 mod rejects;
 
 pub use atomic::{
-    check_output_path, file_identity, remove_pending, remove_pending_and_exit, write_atomic,
-    AtomicFile, OutputSet,
+    check_output_path, commit_all, file_identity, remove_pending, remove_pending_and_exit,
+    write_atomic, AtomicFile, OutputSet,
 };
 pub use progress::CountingReader;
 pub use rejects::{write_rejects, write_rejects_to, Reject, Rejects};

@@ -531,7 +531,7 @@ fn experiment(
         .map(|i| data.item_range(i).len())
         .max()
         .unwrap_or(1);
-    let max_annotators = options.max_annotators.unwrap_or(most.min(10)).max(1);
+    let max_annotators = options.max_annotators.unwrap_or(10).min(most).max(1);
     let budget = options
         .experiment_budget
         .for_annotations(data.n_annotations());

@@ -307,8 +307,8 @@ pub fn write_dataset(
             },
         )?;
     }
-    labels.commit()?;
-    gold.commit()?;
+    // Both files or neither, even when interrupted between them.
+    crate::io::commit_all(vec![labels, gold])?;
     Ok(labels_path)
 }
 

@@ -528,3 +528,111 @@ fn a_folder_given_as_gold_or_predictions_says_so_with_exit_2() {
     let err = accord_bad_input(&["evaluate", "--pred", folder, "--gold", &input]);
     assert!(err.contains("is a folder"), "{err}");
 }
+
+#[test]
+fn every_command_refuses_an_output_onto_its_inputs_or_a_link_to_another_output() {
+    // Regressions from the hostile corpus: report, simulate and evaluate
+    // wrote over their gold or predictions; two outputs through a link;
+    // a Lambda event's payload overwritten by -o.
+    let dir = tmp();
+    let input = file(
+        dir.path(),
+        "in.csv",
+        "item,worker,label\na,w1,x\na,w2,x\nb,w1,y\n",
+    );
+    let gold = file(dir.path(), "gold.csv", "item,label\na,x\nb,y\n");
+    let pred = file(dir.path(), "p.svg", "item,label\na,x\nb,y\n");
+    for args in [
+        vec![
+            "report",
+            &input,
+            "--gold",
+            &gold,
+            "-o",
+            &gold,
+            "--repeats",
+            "0",
+        ],
+        vec![
+            "simulate",
+            &input,
+            "--gold",
+            &pred,
+            "--plot",
+            &pred,
+            "--repeats",
+            "1",
+        ],
+        vec![
+            "evaluate",
+            "--pred",
+            &pred,
+            "--gold",
+            &gold,
+            "--plot-confusion",
+            &pred,
+        ],
+    ] {
+        let err = accord_bad_input(&args);
+        assert!(err.contains("is the input file"), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&gold).unwrap(),
+        "item,label\na,x\nb,y\n"
+    );
+    let w = dir.path().join("w.csv");
+    let link = dir.path().join("r.csv");
+    std::os::unix::fs::symlink(&w, &link).unwrap();
+    let err = accord_bad_input(&[
+        "consolidate",
+        &input,
+        "-o",
+        dir.path().join("o.csv").to_str().unwrap(),
+        "--workers-out",
+        w.to_str().unwrap(),
+        "--review-out",
+        link.to_str().unwrap(),
+    ]);
+    assert!(err.contains("two outputs"), "{err}");
+    let request = file(dir.path(), "request.json", "[]");
+    let event = file(
+        dir.path(),
+        "event.json",
+        r#"{"version": "2018-10-16", "labelCategories": ["x"], "payload": {"s3Uri": "request.json"}}"#,
+    );
+    let err = accord_bad_input(&["consolidate", &event, "-o", &request]);
+    assert!(err.contains("is the input file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&request).unwrap(), "[]");
+}
+
+#[test]
+fn unbounded_counts_and_endless_devices_are_refused() {
+    // Regressions: generate --workers u64::MAX panicked (capacity overflow),
+    // --repeats u64::MAX too; /dev/zero as input ran out of memory.
+    let dir = tmp();
+    let input = file(dir.path(), "in.csv", "item,worker,label\na,w1,x\nb,w1,y\n");
+    let gold = file(dir.path(), "gold.csv", "item,label\na,x\nb,y\n");
+    let huge = "18446744073709551615";
+    for args in [
+        vec!["generate", "-o", "g", "--items", "100", "--workers", huge],
+        vec!["generate", "-o", "g", "--items", "100", "--classes", huge],
+        vec!["simulate", &input, "--gold", &gold, "--repeats", huge],
+        vec![
+            "report",
+            &input,
+            "--gold",
+            &gold,
+            "-o",
+            "r.html",
+            "--repeats",
+            huge,
+        ],
+    ] {
+        let err = accord_bad_input(&args);
+        assert!(err.contains("is more than"), "{args:?}: {err}");
+    }
+    let err = accord_bad_input(&["consolidate", "/dev/zero", "--format", "csv"]);
+    assert!(err.contains("is a device"), "{err}");
+    let err = accord_bad_input(&["consolidate", &input, "--gold", "/dev/zero"]);
+    assert!(err.contains("is a device"), "{err}");
+}

@@ -237,9 +237,33 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
         });
     }
     if !metadata.is_file() {
-        // A pipe, FIFO or device can be read only once: read it whole,
-        // then sniff and parse the bytes.
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        // A pipe or FIFO can be read only once: read it whole (up to half
+        // the memory available), then sniff and parse the bytes. A device
+        // such as /dev/zero never ends: refused.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            let kind = metadata.file_type();
+            if kind.is_char_device() || kind.is_block_device() {
+                return Err(Error::BadInput {
+                    path: path.into(),
+                    location: crate::error::Location::File,
+                    problem: "is a device, not a file of annotations".into(),
+                });
+            }
+        }
+        let limit = crate::engine::memory::available_bytes().map_or(u64::MAX, |b| b / 2);
+        let mut bytes = Vec::new();
+        use std::io::Read;
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut bytes))
+            .map_err(|e| Error::read(path, e))?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::Limit(format!(
+                "{}: a stream of more than {limit} bytes (half the memory available): save it to a file first",
+                path.display()
+            )));
+        }
         let format = options
             .format
             .unwrap_or_else(|| detect_format_of(path, &bytes[..bytes.len().min(4096)]));
