@@ -140,6 +140,13 @@ fn check_counts(args: &Args) -> Result<(), accord::Error> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     check_counts(&args)?;
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(accord::Error::Usage(format!(
+            "{} is a file: -o names the folder to write the dataset into",
+            args.out.display()
+        ))
+        .into());
+    }
     if args.task == Task::Segmentation {
         return run_segmentation(args);
     }

@@ -37,6 +37,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
+    if args.input.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a folder: name the manifest of masks or the Ground Truth request",
+            args.input.display()
+        ))
+        .into());
+    }
     if same_file(&out, &args.input) {
         return Err(Error::Usage(format!("the output {} is the input file", out.display())).into());
     }
@@ -103,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         InputFormat::Jsonl => {
             let paths = MaskPaths {
                 allowed_outside: args.allow_paths_outside.clone(),
+                output_folder: Some(out.clone()),
             };
             read_mask_manifest_with(
                 &args.input,

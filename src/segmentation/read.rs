@@ -79,6 +79,9 @@ pub struct MaskPaths {
     /// manifest from an untrusted source could otherwise make accord read
     /// any file (`../../etc/passwd`, absolute paths).
     pub allowed_outside: Vec<PathBuf>,
+    /// The run's output folder, if known: a mask inside it is refused, as
+    /// writing the consensus would replace it.
+    pub output_folder: Option<PathBuf>,
 }
 
 /// Reads a JSON Lines manifest: per line `image` (or `image-id`,
@@ -109,6 +112,10 @@ pub fn read_mask_manifest_with(
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let roots = allowed_roots(&folder, &paths.allowed_outside);
+    let output_folder = paths
+        .output_folder
+        .as_deref()
+        .and_then(crate::io::file_identity);
     let mut lines = Vec::new();
     for (n, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
         let location = Location::Line(n as u64 + 1);
@@ -141,6 +148,19 @@ pub fn read_mask_manifest_with(
             let colours = colour_map(&object).map_err(|p| bad(path, &location, p))?;
             let mask_path = folder.join(&mask);
             confine(&mask_path, &roots).map_err(|p| bad(path, &location, p))?;
+            if let (Some(out), Some(mask)) = (&output_folder, crate::io::file_identity(&mask_path))
+            {
+                if mask.starts_with(out) {
+                    return Err(bad(
+                        path,
+                        &location,
+                        format!(
+                            "mask {} lies in the output folder, which the run would overwrite: choose another folder",
+                            mask_path.display()
+                        ),
+                    ));
+                }
+            }
             Ok(Some(Line {
                 location: location.clone(),
                 image,

@@ -761,3 +761,43 @@ fn many_png_bombs_stop_with_a_limit_before_they_are_decoded() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_segmentation_output_folder_may_not_hold_the_masks_it_reads() {
+    // Regression (hostile corpus): -o masks, with the manifest naming
+    // masks/masks/..., replaced the workers' input masks; a folder as the
+    // manifest exited 1; generate -o onto a file exited 1.
+    let dir = tmp();
+    let data = dir.path().join("data");
+    accord_ok(&[
+        "generate",
+        "--task",
+        "segmentation",
+        "-o",
+        data.to_str().unwrap(),
+        "--images",
+        "1",
+        "--size",
+        "8x8",
+    ]);
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        data.join("annotations.jsonl").to_str().unwrap(),
+        "-o",
+        data.join("masks").to_str().unwrap(),
+    ]);
+    assert!(err.contains("lies in the output folder"), "{err}");
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        data.to_str().unwrap(),
+        "-o",
+        "x",
+    ]);
+    assert!(err.contains("is a folder"), "{err}");
+    let err = accord_bad_input(&["generate", "-o", data.join("gold.jsonl").to_str().unwrap()]);
+    assert!(err.contains("is a file"), "{err}");
+}
