@@ -8,7 +8,7 @@ use super::{fit, Consolidation, Init, Method, Params};
 #[cfg(feature = "gpu")]
 use crate::engine::backend::gpu::GpuBackend;
 use crate::engine::pack::{self, AnnotationBuilder, DuplicatePolicy, Packed};
-use crate::engine::select::{select, BackendChoice, Selected};
+use crate::engine::select::{BackendChoice, BackendRequest, Selected};
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
@@ -42,9 +42,7 @@ use crate::maths::TieBreak;
 #[derive(Clone)]
 pub struct Consolidator {
     params: Params,
-    backend: BackendChoice,
-    #[cfg(feature = "gpu")]
-    gpu: Option<GpuBackend>,
+    backend: BackendRequest,
     duplicates: DuplicatePolicy,
     categories: Option<Vec<String>>,
 }
@@ -53,7 +51,7 @@ impl std::fmt::Debug for Consolidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Consolidator")
             .field("params", &self.params)
-            .field("backend", &self.backend)
+            .field("backend", &self.backend.choice)
             .field("duplicates", &self.duplicates)
             .field("categories", &self.categories)
             .finish()
@@ -71,9 +69,7 @@ impl Consolidator {
     pub fn new() -> Self {
         Consolidator {
             params: Params::new(Method::default()),
-            backend: BackendChoice::Auto,
-            #[cfg(feature = "gpu")]
-            gpu: None,
+            backend: BackendRequest::default(),
             duplicates: DuplicatePolicy::Keep,
             categories: None,
         }
@@ -148,7 +144,7 @@ impl Consolidator {
 
     /// Which backend runs the kernels.
     pub fn backend(mut self, choice: BackendChoice) -> Self {
-        self.backend = choice;
+        self.backend.choice = choice;
         self
     }
 
@@ -156,8 +152,8 @@ impl Consolidator {
     /// device with [`GpuBackend::from_device`]).
     #[cfg(feature = "gpu")]
     pub fn gpu(mut self, gpu: GpuBackend) -> Self {
-        self.gpu = Some(gpu);
-        self.backend = BackendChoice::Gpu;
+        self.backend.gpu = Some(gpu);
+        self.backend.choice = BackendChoice::Gpu;
         self
     }
 
@@ -227,41 +223,29 @@ impl Consolidator {
         data: Packed,
         on_iteration: &mut dyn FnMut(usize, f64),
     ) -> Result<Labels> {
-        self.fit_packed_on(self.select()?, data, on_iteration)
+        self.fit_packed_on(self.backend.select()?, data, on_iteration)
     }
 
     /// As [`Consolidator::fit_packed_with`], on a backend the caller
-    /// selected beforehand (with [`select`], say, to report its choice
+    /// selected beforehand (with [`select`](crate::engine::select::select), say, to report its choice
     /// before reading the input); the consolidator's own backend choice is
     /// not used.
     pub fn fit_packed_on(
         &self,
-        mut selected: Selected,
+        selected: Selected,
         data: Packed,
         on_iteration: &mut dyn FnMut(usize, f64),
     ) -> Result<Labels> {
         self.params.validate()?;
-        let notice = selected.notice.take();
-        let mut gpu_failure = None;
-        let fit = selected.run_with_fallback(
-            |backend| fit(&data, backend, &self.params, on_iteration),
-            |e| gpu_failure = Some(e.to_string()),
-        )?;
+        let ran = selected.run(|backend| fit(&data, backend, &self.params, on_iteration))?;
         Ok(Labels {
-            backend: fit.ran_on.clone(),
+            // Host-side methods ran on the host whatever the backend.
+            backend: ran.value.ran_on.clone(),
             data,
-            fit,
-            backend_notice: notice,
-            gpu_failure,
+            fit: ran.value,
+            backend_notice: ran.notice,
+            gpu_failure: ran.gpu_failure,
         })
-    }
-
-    fn select(&self) -> Result<Selected> {
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = &self.gpu {
-            return Ok(Selected::gpu(gpu.clone()));
-        }
-        select(self.backend)
     }
 }
 

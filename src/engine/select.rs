@@ -94,6 +94,57 @@ impl Selected {
     }
 }
 
+/// A backend choice, with the caller's own GPU backend when one is given:
+/// what a front door holds until it fits.
+#[derive(Clone, Default)]
+pub struct BackendRequest {
+    /// Which backend to use.
+    pub choice: BackendChoice,
+    /// A GPU backend the caller built (used instead of opening one).
+    #[cfg(feature = "gpu")]
+    pub gpu: Option<GpuBackend>,
+}
+
+impl BackendRequest {
+    /// The backend this request resolves to (see [`select()`]).
+    pub fn select(&self) -> Result<Selected> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &self.gpu {
+            return Ok(Selected::gpu(gpu.clone()));
+        }
+        select(self.choice)
+    }
+}
+
+/// What [`Selected::run`] ran: the value, and what a user may want told.
+#[derive(Debug)]
+pub struct Ran<T> {
+    /// The work's result.
+    pub value: T,
+    /// The backend it finished on.
+    pub backend: String,
+    /// Why `auto` chose the CPU, when it did.
+    pub notice: Option<String>,
+    /// The GPU error after which `auto` finished on the CPU.
+    pub gpu_failure: Option<String>,
+}
+
+impl Selected {
+    /// [`Selected::run_with_fallback`], keeping the notice and any GPU
+    /// failure with the result.
+    pub fn run<T>(mut self, work: impl FnMut(&dyn AnyBackend) -> Result<T>) -> Result<Ran<T>> {
+        let notice = self.notice.take();
+        let mut gpu_failure = None;
+        let value = self.run_with_fallback(work, |e| gpu_failure = Some(e.to_string()))?;
+        Ok(Ran {
+            value,
+            backend: Backend::name(self.backend.as_ref()),
+            notice,
+            gpu_failure,
+        })
+    }
+}
+
 /// Resolves `choice`: `Cpu` always works; `Gpu` is an error without an
 /// adapter (or without the `gpu` feature); `Auto` takes a hardware adapter,
 /// and otherwise the CPU with a [`Selected::notice`] saying why.

@@ -6,9 +6,8 @@ use super::{fit, SegConsolidation, SegMethod, SegParams, StapleScope};
 use crate::engine::backend::cpu::seg::Smoothing;
 #[cfg(feature = "gpu")]
 use crate::engine::backend::gpu::GpuBackend;
-use crate::engine::backend::SegBackend;
 use crate::engine::pack::masks::{Mask, MaskBatch, MaskBuilder};
-use crate::engine::select::{select, BackendChoice, Selected};
+use crate::engine::select::{BackendChoice, BackendRequest, Selected};
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
@@ -45,16 +44,14 @@ use crate::maths::TieBreak;
 #[derive(Clone)]
 pub struct SegConsolidator {
     params: SegParams,
-    backend: BackendChoice,
-    #[cfg(feature = "gpu")]
-    gpu: Option<GpuBackend>,
+    backend: BackendRequest,
 }
 
 impl std::fmt::Debug for SegConsolidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SegConsolidator")
             .field("params", &self.params)
-            .field("backend", &self.backend)
+            .field("backend", &self.backend.choice)
             .finish()
     }
 }
@@ -75,9 +72,7 @@ impl SegConsolidator {
     pub fn with_params(params: SegParams) -> Self {
         SegConsolidator {
             params,
-            backend: BackendChoice::Auto,
-            #[cfg(feature = "gpu")]
-            gpu: None,
+            backend: BackendRequest::default(),
         }
     }
 
@@ -141,15 +136,15 @@ impl SegConsolidator {
 
     /// Which backend runs the kernels.
     pub fn backend(mut self, choice: BackendChoice) -> Self {
-        self.backend = choice;
+        self.backend.choice = choice;
         self
     }
 
     /// Runs on this GPU backend (for instance one on the caller's device).
     #[cfg(feature = "gpu")]
     pub fn gpu(mut self, gpu: GpuBackend) -> Self {
-        self.gpu = Some(gpu);
-        self.backend = BackendChoice::Gpu;
+        self.backend.gpu = Some(gpu);
+        self.backend.choice = BackendChoice::Gpu;
         self
     }
 
@@ -160,32 +155,19 @@ impl SegConsolidator {
 
     /// Consolidates `batch`.
     pub fn fit(&self, batch: &MaskBatch) -> Result<SegLabels> {
-        self.fit_on(self.select()?, batch)
+        self.fit_on(self.backend.select()?, batch)
     }
 
     /// As [`SegConsolidator::fit`], on a backend the caller selected
     /// beforehand; the consolidator's own backend choice is not used.
-    pub fn fit_on(&self, mut selected: Selected, batch: &MaskBatch) -> Result<SegLabels> {
-        let notice = selected.notice.take();
-        let mut gpu_failure = None;
-        let fit = selected.run_with_fallback(
-            |backend| fit(batch, backend, &self.params),
-            |e| gpu_failure = Some(e.to_string()),
-        )?;
+    pub fn fit_on(&self, selected: Selected, batch: &MaskBatch) -> Result<SegLabels> {
+        let ran = selected.run(|backend| fit(batch, backend, &self.params))?;
         Ok(SegLabels {
-            fit,
-            backend: SegBackend::name(selected.backend.as_ref()),
-            backend_notice: notice,
-            gpu_failure,
+            fit: ran.value,
+            backend: ran.backend,
+            backend_notice: ran.notice,
+            gpu_failure: ran.gpu_failure,
         })
-    }
-
-    fn select(&self) -> Result<Selected> {
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = &self.gpu {
-            return Ok(Selected::gpu(gpu.clone()));
-        }
-        select(self.backend)
     }
 }
 
