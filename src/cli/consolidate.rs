@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use accord::boxes::BoxMethod;
 use accord::classification::read::{FieldNames as ReadFields, InputFormat, ReadOptions};
 use accord::classification::review::{rank_for_review, write_review, ReviewBy};
 use accord::classification::write::{self, DataType, OutputFormat, WriteOptions};
@@ -25,6 +26,8 @@ pub enum Task {
     Classification,
     /// One class per pixel: PNG masks.
     Segmentation,
+    /// Bounding boxes: many workers' boxes per image become one set of boxes.
+    Boxes,
 }
 
 /// The classification method `--method` names, or the library's default.
@@ -39,6 +42,7 @@ pub struct MethodArg {
     name: &'static str,
     classification: Option<Method>,
     segmentation: Option<SegMethod>,
+    boxes: Option<BoxMethod>,
 }
 
 /// Every `--method` value: the classification table, then the segmentation
@@ -50,6 +54,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
             name: m.name,
             classification: Some(m.method),
             segmentation: SegMethod::from_name(m.name),
+            boxes: None,
         })
         .collect();
     all.extend(
@@ -60,8 +65,15 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
                 name: s.name(),
                 classification: None,
                 segmentation: Some(s),
+                boxes: None,
             }),
     );
+    all.extend(BoxMethod::ALL.into_iter().map(|b| MethodArg {
+        name: b.name(),
+        classification: None,
+        segmentation: None,
+        boxes: Some(b),
+    }));
     all
 });
 
@@ -71,11 +83,12 @@ impl clap::ValueEnum for MethodArg {
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let help = match (self.classification, self.segmentation) {
-            (Some(c), Some(_)) => format!("{} (both tasks)", c.info().summary),
-            (Some(c), None) => format!("Classification: {}", c.info().summary),
-            (None, Some(s)) => format!("Segmentation: {}", s.summary()),
-            (None, None) => unreachable!("every value names a method"),
+        let help = match (self.classification, self.segmentation, self.boxes) {
+            (Some(c), Some(_), _) => format!("{} (both tasks)", c.info().summary),
+            (Some(c), None, _) => format!("Classification: {}", c.info().summary),
+            (None, Some(s), _) => format!("Segmentation: {}", s.summary()),
+            (None, None, Some(b)) => format!("Boxes: {}", b.summary()),
+            (None, None, None) => unreachable!("every value names a method"),
         };
         Some(clap::builder::PossibleValue::new(self.name).help(help))
     }
@@ -88,6 +101,18 @@ impl MethodArg {
             Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name
+            ))
+        })
+    }
+
+    /// The box method, or a usage error for another task's.
+    pub fn boxes(self) -> Result<BoxMethod, Error> {
+        self.boxes.ok_or_else(|| {
+            let names: Vec<&str> = BoxMethod::ALL.iter().map(|b| b.name()).collect();
+            Error::Usage(format!(
+                "--method {} is not a box method; --task boxes takes {}",
+                self.name,
+                or_list(&names)
             ))
         })
     }
@@ -165,7 +190,7 @@ pub struct Args {
     /// Stop when the objective's relative change (EM: |ΔLL|/|LL|) falls below this
     /// [default: 1e-5; mds 1e-8; mmsr 1e-10].
     #[arg(long, help_heading = "Method")]
-    tol: Option<f64>,
+    pub tol: Option<f64>,
     /// Pseudo-counts of a correct answer added to each diagonal cell of every
     /// worker's confusion counts (ds and hds): a Dirichlet prior that workers beat chance.
     /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
@@ -195,13 +220,13 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// Output format [default: csv; gt-response for a Lambda event].
     #[arg(long, value_enum, help_heading = "Output")]
-    out_format: Option<OutputFormat>,
+    pub out_format: Option<OutputFormat>,
     /// Add a p_<class> posterior column per class (CSV output).
     #[arg(long, help_heading = "Output")]
     posteriors: bool,
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
-    workers_out: Option<PathBuf>,
+    pub workers_out: Option<PathBuf>,
     /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
     /// entropy in bits, margin, annotations), most uncertain first.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -246,6 +271,26 @@ pub struct Args {
     /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
     #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
     pub staple_scope: StapleScope,
+
+    /// Boxes: every answer, CSV (or JSON Lines) item,worker, including answers with no box; without
+    /// it only workers who drew a box on an image count as having answered it.
+    #[arg(long, value_name = "FILE", help_heading = "Boxes")]
+    pub responses: Option<PathBuf>,
+    /// Boxes: image sizes, CSV item,width,height: boxes are clipped to them and the manifest
+    /// gives image_size.
+    #[arg(long, value_name = "FILE", help_heading = "Boxes")]
+    pub images: Option<PathBuf>,
+    /// Boxes: least IoU for two boxes to be one object [default: lean 0.3, iou-mean and medoid
+    /// 0.5, wbf 0.55].
+    #[arg(long, help_heading = "Boxes")]
+    pub iou: Option<f64>,
+    /// Boxes (iou-mean, medoid, wbf): keep a box drawn by at least this share of the workers who
+    /// answered the image [default: 0.5].
+    #[arg(long, help_heading = "Boxes")]
+    pub quorum: Option<f64>,
+    /// Boxes (lean): keep a box whose probability of existing is at least this [default: 0.5].
+    #[arg(long, help_heading = "Boxes")]
+    pub min_confidence: Option<f64>,
 
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
@@ -358,6 +403,9 @@ fn params_of(args: &Args, method: Method) -> Params {
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::segment::run(args);
+    }
+    if args.task == Task::Boxes {
+        return super::boxes::run(args);
     }
     // `-o -` is stdout, as with most tools, not a file named "-".
     if args.out.as_deref() == Some(Path::new("-")) {
@@ -624,7 +672,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
 
 /// `1 item`, `2 items`; `3 classes`.
 pub fn count(n: usize, noun: &str) -> String {
-    let plural = if noun.ends_with("ss") {
+    let plural = if noun.ends_with("ss") || noun.ends_with('x') {
         format!("{noun}es")
     } else {
         format!("{noun}s")
