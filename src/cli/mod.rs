@@ -16,6 +16,7 @@ mod bench_seg;
 mod boxes;
 mod consolidate;
 mod evaluate;
+mod evaluate_boxes;
 mod evaluate_class;
 mod generate;
 mod info;
