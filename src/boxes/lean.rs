@@ -42,18 +42,26 @@ struct Model {
     draw: Vec<[f64; KINDS]>,
     variance: Vec<f64>,
     prior: [f64; KINDS],
+    /// Which kinds are real objects: kind 0 never; another when its
+    /// candidates hold, on average, boxes of at least 1.5 workers (halfway
+    /// between one worker's lone box and two workers agreeing). A crowd
+    /// with no real objects gives kinds of lone boxes, which are false
+    /// positives whatever EM calls them.
+    real: [bool; KINDS],
 }
 
 /// One candidate's posterior and fused box.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     post: [f64; KINDS],
+    /// P(a real object): the posterior of the real kinds.
+    real: f64,
     rect: Rect,
 }
 
 impl Candidate {
     fn exists(&self) -> f64 {
-        1.0 - self.post[0]
+        self.real
     }
 }
 
@@ -110,14 +118,15 @@ fn e_step_image(
     image: usize,
     clusters: &Clusters,
     model: &Model,
+    logs: &[WorkerLogs],
 ) -> (Vec<Candidate>, f64) {
     // Every worker who answered and drew nothing on a candidate says "not
     // here": start from all silent, then switch the members.
     let mut silent = [0.0f64; KINDS];
     for a in data.answers(image) {
-        let d = &model.draw[data.answer_worker[a] as usize];
+        let l = &logs[data.answer_worker[a] as usize];
         for k in 0..KINDS {
-            silent[k] += (1.0 - d[k]).ln();
+            silent[k] += l.silent[k];
         }
     }
     let mut ll = 0.0;
@@ -129,20 +138,41 @@ fn e_step_image(
                 l[k] = model.prior[k].ln() + silent[k];
             }
             for m in members {
-                let d = &model.draw[data.answer_worker[m.answer as usize] as usize];
+                let w = &logs[data.answer_worker[m.answer as usize] as usize];
                 for k in 0..KINDS {
-                    l[k] += d[k].ln() - (1.0 - d[k]).ln();
+                    l[k] += w.drawn[k];
                 }
             }
             let norm = log_sum_exp(&l);
             ll += norm;
+            let post = l.map(|v| (v - norm).exp());
             Candidate {
-                post: l.map(|v| (v - norm).exp()),
+                post,
+                real: (0..KINDS).filter(|&k| model.real[k]).map(|k| post[k]).sum(),
                 rect: fuse(members, data, model),
             }
         })
         .collect();
     (candidates, ll)
+}
+
+/// A worker's log-probabilities, computed once per pass: of staying
+/// silent on a candidate of each kind, and the log-odds of drawing it.
+#[derive(Debug, Clone, Copy)]
+struct WorkerLogs {
+    silent: [f64; KINDS],
+    drawn: [f64; KINDS],
+}
+
+fn worker_logs(model: &Model) -> Vec<WorkerLogs> {
+    model
+        .draw
+        .iter()
+        .map(|d| WorkerLogs {
+            silent: d.map(|p| (1.0 - p).ln()),
+            drawn: d.map(|p| p.ln() - (1.0 - p).ln()),
+        })
+        .collect()
 }
 
 /// Per-worker sufficient statistics of the M-step.
@@ -153,6 +183,8 @@ struct Stats {
     square_sum: Vec<f64>,
     real_boxes: Vec<f64>,
     kinds: [f64; KINDS],
+    /// Σ posterior × boxes in the candidate, per kind.
+    support: [f64; KINDS],
 }
 
 impl Stats {
@@ -163,6 +195,7 @@ impl Stats {
             square_sum: vec![0.0; workers],
             real_boxes: vec![0.0; workers],
             kinds: [0.0; KINDS],
+            support: [0.0; KINDS],
         }
     }
 
@@ -180,6 +213,7 @@ impl Stats {
             *a += b;
         }
         add_into(&mut self.kinds, &other.kinds);
+        add_into(&mut self.support, &other.support);
     }
 }
 
@@ -200,6 +234,9 @@ fn accumulate(
     let mut kinds = [0.0f64; KINDS];
     for (members, c) in clusters.iter().zip(candidates) {
         add_into(&mut kinds, &c.post);
+        for k in 0..KINDS {
+            stats.support[k] += c.post[k] * members.len() as f64;
+        }
         let real = c.exists();
         for m in members {
             let w = data.answer_worker[m.answer as usize] as usize;
@@ -259,6 +296,8 @@ fn m_step(model: &mut Model, stats: &Stats) {
             *d = order.map(|k| d[k]);
         }
     }
+    model.real = order.map(|k| stats.kinds[k] < 1e-9 || stats.support[k] / stats.kinds[k] >= 1.5);
+    model.real[0] = false;
 }
 
 /// Images per accumulation chunk: fixed chunks summed in order keep the
@@ -270,6 +309,7 @@ fn chunk_len(images: usize) -> usize {
 /// One EM pass over every image: the posteriors, then the new model.
 fn em_pass(data: &BoxData, clusters: &[Clusters], model: &mut Model) -> (Vec<Vec<Candidate>>, f64) {
     let chunk = chunk_len(data.n_images());
+    let logs = worker_logs(model);
     let parts: Vec<(Vec<Vec<Candidate>>, f64, Stats)> = clusters
         .par_chunks(chunk)
         .enumerate()
@@ -281,7 +321,7 @@ fn em_pass(data: &BoxData, clusters: &[Clusters], model: &mut Model) -> (Vec<Vec
                 .enumerate()
                 .map(|(i, image_clusters)| {
                     let image = c * chunk + i;
-                    let (cands, l) = e_step_image(data, image, image_clusters, model);
+                    let (cands, l) = e_step_image(data, image, image_clusters, model, &logs);
                     accumulate(&mut stats, data, image, image_clusters, &cands, model);
                     ll += l;
                     cands
@@ -366,6 +406,7 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
         draw: vec![[0.05, 0.5, 0.95]; workers],
         variance: vec![PRIOR_VARIANCE; workers],
         prior: [1.0 / KINDS as f64; KINDS],
+        real: [false, true, true],
     };
     // Candidates: boxes of all classes clustered across workers (the class
     // is voted per object afterwards).
@@ -478,14 +519,21 @@ fn worker_estimates(
         answers[w] += 1;
         boxes[w] += data.answer_boxes(a).len() as u32;
     }
-    let real = model.prior[1] + model.prior[2];
+    let real: f64 = (1..KINDS)
+        .filter(|&k| model.real[k])
+        .map(|k| model.prior[k])
+        .sum();
     (0..data.workers.len())
         .map(|w| {
             let d = &model.draw[w];
+            let drawn: f64 = (1..KINDS)
+                .filter(|&k| model.real[k])
+                .map(|k| model.prior[k] * d[k])
+                .sum();
             WorkerBoxStats {
                 answers: answers[w],
                 boxes: boxes[w],
-                recall: (model.prior[1] * d[1] + model.prior[2] * d[2]) / real,
+                recall: if real > 0.0 { drawn / real } else { f64::NAN },
                 precision: if boxes[w] > 0 {
                     real_boxes[w] / boxes[w] as f64
                 } else {

@@ -106,7 +106,7 @@ impl BoxParams {
             quorum: 0.5,
             min_confidence: 0.5,
             max_iter: 100,
-            tol: 1e-7,
+            tol: 1e-6,
             seed: 0,
         }
     }

@@ -61,8 +61,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             c.precision, c.recall, c.f1, c.true_positives, c.false_positives, c.false_negatives
         )?;
     }
-    writeln!(out, "mean IoU of boxes matched at 0.5: {:.4}", scores.mean_iou)?;
-    writeln!(out, "AP@[.5:.95] {:.4}, AP@.5 {:.4} (ranked by confidence)", scores.ap, scores.ap_50)?;
+    writeln!(
+        out,
+        "mean IoU of boxes matched at 0.5: {:.4}",
+        scores.mean_iou
+    )?;
+    writeln!(
+        out,
+        "AP@[.5:.95] {:.4}, AP@.5 {:.4} (ranked by confidence)",
+        scores.ap, scores.ap_50
+    )?;
     writeln!(
         out,
         "images with no gold box predicted empty: {} of {}",
@@ -106,7 +114,8 @@ fn worker_scores(
     )?;
     let data = input.data;
     let gold_set: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
-    let mut per_worker: Vec<(BoxesByImage, Vec<String>)> = vec![Default::default(); data.workers.len()];
+    let mut per_worker: Vec<(BoxesByImage, Vec<String>)> =
+        vec![Default::default(); data.workers.len()];
     for image in 0..data.n_images() {
         let name = &data.images[image];
         if !gold_set.contains(name.as_str()) {

@@ -113,8 +113,10 @@ fn run_boxes(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| accord::Error::Write { path: args.out.clone(), source: e })?;
+    std::fs::create_dir_all(&args.out).map_err(|e| accord::Error::Write {
+        path: args.out.clone(),
+        source: e,
+    })?;
     write_box_dataset(&spec, &args.out)?;
     say!(
         "accord: wrote {} images ({width}×{height}, about {} objects each, {} workers of {} per image) to {} (boxes.csv, responses.csv, images.csv, gold.csv, gold_images.csv) in {:.1} s",

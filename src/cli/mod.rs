@@ -12,6 +12,7 @@ macro_rules! say {
 
 mod agreement;
 mod bench;
+mod bench_boxes;
 mod bench_seg;
 mod boxes;
 mod consolidate;

@@ -82,7 +82,9 @@ fn random_box(rng: &mut ChaCha8Rng, w: f64, h: f64) -> Rect {
 /// Generates a job from `spec`.
 pub fn generate_boxes(spec: &BoxSpec) -> Result<BoxSynth> {
     if spec.images == 0 || spec.workers == 0 || spec.per_image == 0 || spec.classes == 0 {
-        return Err(Error::Usage("`images`, `workers`, `per_item` and `classes` must be positive".into()));
+        return Err(Error::Usage(
+            "`images`, `workers`, `per_item` and `classes` must be positive".into(),
+        ));
     }
     if spec.per_image > spec.workers {
         return Err(Error::Usage(format!(
@@ -91,7 +93,9 @@ pub fn generate_boxes(spec: &BoxSpec) -> Result<BoxSynth> {
         )));
     }
     if !(spec.objects.is_finite() && spec.objects >= 0.0) || spec.width < 16 || spec.height < 16 {
-        return Err(Error::Usage("`objects` must be ≥ 0 and `size` at least 16x16".into()));
+        return Err(Error::Usage(
+            "`objects` must be ≥ 0 and `size` at least 16x16".into(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let workers: Vec<Worker> = (0..spec.workers)
@@ -111,7 +115,11 @@ pub fn generate_boxes(spec: &BoxSpec) -> Result<BoxSynth> {
     };
     for image in 0..spec.images {
         out.images.push(format!("img{image}"));
-        let n = if spec.objects > 0.0 { objects.sample(&mut rng) as usize } else { 0 };
+        let n = if spec.objects > 0.0 {
+            objects.sample(&mut rng) as usize
+        } else {
+            0
+        };
         let gold: Vec<(u32, Rect, f64)> = (0..n)
             .map(|_| {
                 let class = rng.gen_range(0..spec.classes) as u32;
@@ -155,7 +163,8 @@ pub fn generate_boxes(spec: &BoxSpec) -> Result<BoxSynth> {
             }
             out.answers.push((image as u32, worker as u32, boxes));
         }
-        out.gold.push(gold.into_iter().map(|(c, r, _)| (c, r)).collect());
+        out.gold
+            .push(gold.into_iter().map(|(c, r, _)| (c, r)).collect());
     }
     Ok(out)
 }
@@ -165,11 +174,15 @@ impl BoxSynth {
     pub fn to_data(&self, width: u32, height: u32) -> BoxData {
         let mut builder = BoxBuilder::new(Some(&self.classes));
         for image in &self.images {
-            builder.set_size(image, width, height).expect("one size per image");
+            builder
+                .set_size(image, width, height)
+                .expect("one size per image");
         }
         for (image, worker, boxes) in &self.answers {
             let (image, worker) = (&self.images[*image as usize], format!("w{worker}"));
-            builder.answer(image, &worker).expect("one answer per worker and image");
+            builder
+                .answer(image, &worker)
+                .expect("one answer per worker and image");
             for (class, rect) in boxes {
                 builder
                     .add_box(image, &worker, &self.classes[*class as usize], *rect)
@@ -190,7 +203,13 @@ fn ltwh(r: &Rect) -> String {
 pub fn write_box_dataset(spec: &BoxSpec, dir: &Path) -> Result<()> {
     let synth = generate_boxes(spec)?;
     let mut outputs = crate::io::OutputSet::new();
-    let names = ["boxes.csv", "responses.csv", "images.csv", "gold.csv", "gold_images.csv"];
+    let names = [
+        "boxes.csv",
+        "responses.csv",
+        "images.csv",
+        "gold.csv",
+        "gold_images.csv",
+    ];
     for name in names {
         outputs.add(&dir.join(name))?;
     }
@@ -204,7 +223,13 @@ pub fn write_box_dataset(spec: &BoxSpec, dir: &Path) -> Result<()> {
             writeln!(o, "item,worker,label,left,top,width,height")?;
             for (image, worker, boxes) in &synth.answers {
                 for (class, r) in boxes {
-                    writeln!(o, "{},w{worker},{},{}", synth.images[*image as usize], synth.classes[*class as usize], ltwh(r))?;
+                    writeln!(
+                        o,
+                        "{},w{worker},{},{}",
+                        synth.images[*image as usize],
+                        synth.classes[*class as usize],
+                        ltwh(r)
+                    )?;
                 }
             }
             Ok(())
@@ -214,7 +239,12 @@ pub fn write_box_dataset(spec: &BoxSpec, dir: &Path) -> Result<()> {
         buffered(out, &|o| {
             writeln!(o, "item,worker,n_boxes")?;
             for (image, worker, boxes) in &synth.answers {
-                writeln!(o, "{},w{worker},{}", synth.images[*image as usize], boxes.len())?;
+                writeln!(
+                    o,
+                    "{},w{worker},{}",
+                    synth.images[*image as usize],
+                    boxes.len()
+                )?;
             }
             Ok(())
         })
