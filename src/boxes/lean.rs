@@ -124,24 +124,18 @@ fn e_step_image(
     // here": start from all silent, then switch the members.
     let mut silent = [0.0f64; KINDS];
     for a in data.answers(image) {
-        let l = &logs[data.answer_worker[a] as usize];
-        for k in 0..KINDS {
-            silent[k] += l.silent[k];
-        }
+        add_into(&mut silent, &logs[data.answer_worker[a] as usize].silent);
     }
     let mut ll = 0.0;
     let candidates = clusters
         .iter()
         .map(|members| {
-            let mut l = [0.0f64; KINDS];
-            for k in 0..KINDS {
-                l[k] = model.prior[k].ln() + silent[k];
-            }
+            let mut l: [f64; KINDS] = std::array::from_fn(|k| model.prior[k].ln() + silent[k]);
             for m in members {
-                let w = &logs[data.answer_worker[m.answer as usize] as usize];
-                for k in 0..KINDS {
-                    l[k] += w.drawn[k];
-                }
+                add_into(
+                    &mut l,
+                    &logs[data.answer_worker[m.answer as usize] as usize].drawn,
+                );
             }
             let norm = log_sum_exp(&l);
             ll += norm;
@@ -275,10 +269,9 @@ fn m_step(model: &mut Model, stats: &Stats) {
         pool[k] = (drawn + 1.0) / (seen + 2.0);
     }
     for w in 0..model.draw.len() {
-        for k in 0..KINDS {
-            model.draw[w][k] =
-                (stats.drawn[w][k] + POOL_STRENGTH * pool[k]) / (stats.seen[w][k] + POOL_STRENGTH);
-        }
+        model.draw[w] = std::array::from_fn(|k| {
+            (stats.drawn[w][k] + POOL_STRENGTH * pool[k]) / (stats.seen[w][k] + POOL_STRENGTH)
+        });
         let coords = 4.0 * stats.real_boxes[w];
         model.variance[w] = (stats.square_sum[w] + PRIOR_VARIANCE * PRIOR_VARIANCE_WEIGHT)
             / (coords + PRIOR_VARIANCE_WEIGHT);

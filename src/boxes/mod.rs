@@ -3,7 +3,7 @@
 //!
 //! Data flows as in the other tasks: [`read`] builds a [`BoxData`]
 //! (images, the workers who answered each, their boxes), the
-//! [`BoxConsolidator`] front door runs a [`BoxMethod`], and [`write`] gives
+//! [`BoxConsolidator`] front door runs a [`BoxMethod`], and [`write`](mod@write) gives
 //! Ground Truth's object-detection manifest, the Lambda response, a CSV and
 //! the worker report.
 //!

@@ -64,10 +64,13 @@ pub fn read_boxes(
     }
 }
 
+/// One row of a table: its line, its fields by column name, its bytes.
+type Row<'a> = (u64, Vec<(String, Field)>, &'a [u8]);
+
 /// A table's rows as field maps: CSV/TSV by header, or JSON Lines objects.
 struct Table<'a> {
     path: &'a Path,
-    rows: Vec<(u64, Vec<(String, Field)>, &'a [u8])>,
+    rows: Vec<Row<'a>>,
 }
 
 /// A field as the table gave it: text (CSV, JSON strings) or a JSON number.

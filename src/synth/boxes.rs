@@ -57,6 +57,9 @@ struct Worker {
     class_accuracy: f64,
 }
 
+/// One generated answer: image, worker, and its boxes as (class, box).
+pub type Answer = (u32, u32, Vec<(u32, Rect)>);
+
 /// A generated job: gold boxes per image, and every worker answer.
 #[derive(Debug, Clone, Default)]
 pub struct BoxSynth {
@@ -65,7 +68,7 @@ pub struct BoxSynth {
     /// Gold boxes per image: (class, box).
     pub gold: Vec<Vec<(u32, Rect)>>,
     /// Answers: (image, worker, boxes as (class, box)).
-    pub answers: Vec<(u32, u32, Vec<(u32, Rect)>)>,
+    pub answers: Vec<Answer>,
     /// Class names.
     pub classes: Vec<String>,
 }
