@@ -18,6 +18,7 @@ mod evaluate;
 mod evaluate_class;
 mod generate;
 mod info;
+mod multilabel;
 mod progress;
 mod report;
 mod segment;

@@ -471,7 +471,8 @@ impl GpuContext {
                 out_row: 0,
                 input_pairs: input_pairs as u32,
                 frac_bits,
-                _pad: [0; 3],
+                in_row: 0,
+                _pad: [0; 2],
             },
         );
         let bind_group = self.bind(
