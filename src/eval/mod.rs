@@ -4,6 +4,7 @@
 
 pub mod gold;
 pub mod metrics;
+pub mod multilabel;
 pub mod predictions;
 pub mod segmentation;
 pub mod simulate;

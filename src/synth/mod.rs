@@ -3,6 +3,7 @@
 //! ([`segmentation`]), for tests, benchmarks and demos.
 
 pub mod classification;
+pub mod multilabel;
 pub mod segmentation;
 
 pub use classification::*;
