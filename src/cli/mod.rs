@@ -12,6 +12,7 @@ macro_rules! say {
 
 mod agreement;
 mod bench;
+mod bench_multilabel;
 mod bench_seg;
 mod consolidate;
 mod evaluate;

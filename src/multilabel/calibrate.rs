@@ -23,9 +23,10 @@ pub const TEMPERATURES: [f32; 11] = [
     1.0, 0.707, 0.5, 0.354, 0.25, 0.177, 0.125, 0.088, 0.0625, 0.044, 0.03125,
 ];
 
-/// Most annotations per label that the choice of `τ` reads: beyond this
-/// the items are sampled with a fixed stride (the choice is one number).
-pub const MAX_CALIBRATION_ANSWERS: usize = 1 << 20;
+/// Most answers per label that the choice of `τ` reads: beyond this the
+/// items are sampled with a fixed stride (the choice is one number, and
+/// the leave-one-out sum costs a log and an exp per answer and grid point).
+pub const MAX_CALIBRATION_ANSWERS: usize = 1 << 16;
 
 /// Rates are kept inside [RATE_FLOOR, 1 − RATE_FLOOR] before taking logs.
 const RATE_FLOOR: f64 = 1e-6;
@@ -62,29 +63,31 @@ pub fn temper(answers: &Answers, fit: &mut MultiFit) -> Vec<f32> {
     let results: Vec<(f32, Vec<f32>)> = (0..l)
         .into_par_iter()
         .map(|label| {
-            let rates = |r: usize| {
-                let at = answers.response_worker[r] as usize * l + label;
-                let se = (fit.sensitivity[at] as f64).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR);
-                let sp = (fit.specificity[at] as f64).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR);
-                (se, sp)
-            };
-            // A worker's answer: (P(answer | present), P(answer | absent)).
+            // Per worker: (P(tick | present), P(tick | absent)) and the
+            // log-likelihood ratios of a tick and of no tick, once.
+            let table: Vec<(f64, f64, f64, f64)> = (0..answers.n_workers())
+                .map(|w| {
+                    let at = w * l + label;
+                    let se = (fit.sensitivity[at] as f64).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR);
+                    let sp = (fit.specificity[at] as f64).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR);
+                    let fp = 1.0 - sp;
+                    (se, fp, (se / fp).ln(), ((1.0 - se) / sp).ln())
+                })
+                .collect();
+            // A worker's answer: (P(answer | present), P(answer | absent), its log ratio).
             let likelihoods = |r: usize| {
-                let (se, sp) = rates(r);
+                let (se, fp, tick, no_tick) = table[answers.response_worker[r] as usize];
                 if answers.has(r, label) {
-                    (se, 1.0 - sp)
+                    (se, fp, tick)
                 } else {
-                    (1.0 - se, sp)
+                    (1.0 - se, 1.0 - fp, no_tick)
                 }
             };
             let evidence: Vec<f64> = (0..n)
                 .map(|i| {
                     by_item[offsets[i]..offsets[i + 1]]
                         .iter()
-                        .map(|&r| {
-                            let (p, q) = likelihoods(r);
-                            (p / q).ln()
-                        })
+                        .map(|&r| likelihoods(r).2)
                         .sum()
                 })
                 .collect();
@@ -93,8 +96,8 @@ pub fn temper(answers: &Answers, fit: &mut MultiFit) -> Vec<f32> {
                 let mut ll = 0.0;
                 for i in (0..n).step_by(stride) {
                     for &r in &by_item[offsets[i]..offsets[i + 1]] {
-                        let (p, q) = likelihoods(r);
-                        let others = evidence[i] - (p / q).ln();
+                        let (p, q, ratio) = likelihoods(r);
+                        let others = evidence[i] - ratio;
                         let present = sigmoid(prior + tau * others);
                         ll += (present * p + (1.0 - present) * q).max(1e-300).ln();
                     }
