@@ -234,6 +234,7 @@ mod tests {
         assert_eq!(p.n_item_groups(), 3);
         assert_eq!(p.n_worker_groups(), 2);
         // The two CSRs hold the same annotations.
+        let p = &p;
         let mut by_item: Vec<(u32, u32, u32)> = (0..p.n_items())
             .flat_map(|i| {
                 p.item_range(i)

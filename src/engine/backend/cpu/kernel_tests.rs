@@ -83,6 +83,7 @@ fn one_coin_spreads_errors_evenly() {
         &[0, 4],
         3,
         ConfusionRule::OneCoin { smoothing: 0.0 },
+        0,
     );
     assert!((acc[0] - 0.75).abs() < 1e-6);
     let p = |l: usize, t: usize| log_conf[l * 3 + t].exp();
