@@ -36,12 +36,17 @@ fn spec_for(selections: usize, labels: usize, per_item: usize) -> MultiSpec {
     let mean_false = (base.false_ticks.0 + base.false_ticks.1) / 2.0;
     let ticks_per_answer: f64 = (0..labels)
         .map(|l| {
-            let t = if labels == 1 { 0.0 } else { l as f64 / (labels - 1) as f64 };
+            let t = if labels == 1 {
+                0.0
+            } else {
+                l as f64 / (labels - 1) as f64
+            };
             let p = p0 * (p1 / p0).powf(t);
             p * mean_sens + (1.0 - p) * mean_false
         })
         .sum();
-    let items = ((selections as f64 / (per_item as f64 * ticks_per_answer)).round() as usize).max(1);
+    let items =
+        ((selections as f64 / (per_item as f64 * ticks_per_answer)).round() as usize).max(1);
     let workers = (items / 50).clamp(per_item.max(20), 200_000);
     MultiSpec::new(items, workers, labels, per_item, 1)
 }
@@ -57,8 +62,18 @@ fn end_to_end(
         .arg(dir.join("selections.csv"))
         .arg("--responses")
         .arg(dir.join("responses.csv"))
-        .args(["--task", "multilabel", "--method", method.name(), "--backend"])
-        .arg(if backend == BenchBackend::Cpu { "cpu" } else { "gpu" })
+        .args([
+            "--task",
+            "multilabel",
+            "--method",
+            method.name(),
+            "--backend",
+        ])
+        .arg(if backend == BenchBackend::Cpu {
+            "cpu"
+        } else {
+            "gpu"
+        })
         .args(["--verbose", "-o"])
         .arg(dir.join(format!("out-{}.csv", method.name())))
         .output()?;

@@ -158,33 +158,37 @@ fn ratio(a: usize, b: usize) -> Option<f64> {
 /// at `pred` against `gold` (`item,label,present`).
 pub fn evaluate_multilabel(pred: &Path, gold: &Path) -> Result<MultiScores> {
     let mut predictions: HashMap<(String, String), (f32, bool)> = HashMap::new();
-    read_table(pred, &["item", "label", "confidence", "selected"], |line, f| {
-        if f[2].trim().is_empty() {
-            return Ok(()); // an item nobody answered: no prediction
-        }
-        let confidence: f32 = f[2].trim().parse().map_err(|_| {
-            Error::at_line(pred, line, format!("confidence {:?} is not a number", f[2]))
-        })?;
-        if !(0.0..=1.0).contains(&confidence) {
-            return Err(Error::at_line(
-                pred,
-                line,
-                format!("confidence {confidence} lies outside [0, 1]"),
-            ));
-        }
-        let selected = flag(pred, line, "selected", f[3])?;
-        if predictions
-            .insert((f[0].to_string(), f[1].to_string()), (confidence, selected))
-            .is_some()
-        {
-            return Err(Error::at_line(
-                pred,
-                line,
-                format!("item {:?} label {:?} is predicted twice", f[0], f[1]),
-            ));
-        }
-        Ok(())
-    })?;
+    read_table(
+        pred,
+        &["item", "label", "confidence", "selected"],
+        |line, f| {
+            if f[2].trim().is_empty() {
+                return Ok(()); // an item nobody answered: no prediction
+            }
+            let confidence: f32 = f[2].trim().parse().map_err(|_| {
+                Error::at_line(pred, line, format!("confidence {:?} is not a number", f[2]))
+            })?;
+            if !(0.0..=1.0).contains(&confidence) {
+                return Err(Error::at_line(
+                    pred,
+                    line,
+                    format!("confidence {confidence} lies outside [0, 1]"),
+                ));
+            }
+            let selected = flag(pred, line, "selected", f[3])?;
+            if predictions
+                .insert((f[0].to_string(), f[1].to_string()), (confidence, selected))
+                .is_some()
+            {
+                return Err(Error::at_line(
+                    pred,
+                    line,
+                    format!("item {:?} label {:?} is predicted twice", f[0], f[1]),
+                ));
+            }
+            Ok(())
+        },
+    )?;
     let mut labels: Vec<String> = Vec::new();
     let mut label_index: HashMap<String, usize> = HashMap::new();
     let mut per_label: Vec<Vec<(f32, bool, bool)>> = Vec::new(); // (confidence, selected, present)
@@ -229,7 +233,8 @@ pub fn evaluate_multilabel(pred: &Path, gold: &Path) -> Result<MultiScores> {
         .iter()
         .zip(&per_label)
         .map(|(label, rows)| {
-            let count = |f: &dyn Fn(&(f32, bool, bool)) -> bool| rows.iter().filter(|r| f(r)).count();
+            let count =
+                |f: &dyn Fn(&(f32, bool, bool)) -> bool| rows.iter().filter(|r| f(r)).count();
             let (tp, fp, fneg) = (
                 count(&|r| r.1 && r.2),
                 count(&|r| r.1 && !r.2),
@@ -275,7 +280,11 @@ pub fn evaluate_multilabel(pred: &Path, gold: &Path) -> Result<MultiScores> {
         })
         .collect();
     let (tp, fp, fneg) = scores.iter().fold((0, 0, 0), |(a, b, c), s| {
-        (a + s.true_positives, b + s.false_positives, c + s.false_negatives)
+        (
+            a + s.true_positives,
+            b + s.false_positives,
+            c + s.false_negatives,
+        )
     });
     let f1s: Vec<f64> = scores.iter().filter_map(|s| s.f1).collect();
     Ok(MultiScores {

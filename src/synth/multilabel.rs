@@ -108,7 +108,11 @@ pub fn generate(spec: &MultiSpec) -> Result<MultiSynth> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let prevalence: Vec<f64> = (0..l)
         .map(|label| {
-            let t = if l == 1 { 0.0 } else { label as f64 / (l - 1) as f64 };
+            let t = if l == 1 {
+                0.0
+            } else {
+                label as f64 / (l - 1) as f64
+            };
             spec.prevalence.0 * (spec.prevalence.1 / spec.prevalence.0.max(1e-12)).powf(t)
         })
         .collect();
@@ -117,7 +121,10 @@ pub fn generate(spec: &MultiSpec) -> Result<MultiSynth> {
     let mut fp = vec![0f64; w * l];
     for worker in 0..w {
         let spammer = rng.gen_bool(spec.spammers.clamp(0.0, 1.0));
-        let (s, f) = (draw(&mut rng, spec.sensitivity), draw(&mut rng, spec.false_ticks));
+        let (s, f) = (
+            draw(&mut rng, spec.sensitivity),
+            draw(&mut rng, spec.false_ticks),
+        );
         for label in 0..l {
             let at = worker * l + label;
             if spammer {
@@ -132,7 +139,9 @@ pub fn generate(spec: &MultiSpec) -> Result<MultiSynth> {
     let blocks: Vec<(Vec<bool>, Vec<u32>, Vec<u64>)> = (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
-            let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(b as u64 + 1)));
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                spec.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(b as u64 + 1)),
+            );
             let items = b * BLOCK..((b + 1) * BLOCK).min(n);
             let mut truth = Vec::with_capacity(items.len() * l);
             let mut workers = Vec::with_capacity(items.len() * spec.per_item);
@@ -176,7 +185,10 @@ pub fn generate(spec: &MultiSpec) -> Result<MultiSynth> {
         worker_names.push(&format!("w{worker}"));
     }
     let selections = ticked.iter().map(|x| x.count_ones() as usize).sum();
-    let empty = ticked.chunks(words).filter(|c| c.iter().all(|&x| x == 0)).count();
+    let empty = ticked
+        .chunks(words)
+        .filter(|c| c.iter().all(|&x| x == 0))
+        .count();
     Ok(MultiSynth {
         answers: Answers {
             items,
@@ -219,7 +231,8 @@ pub fn write_multilabel_dataset(spec: &MultiSpec, dir: &Path) -> Result<PathBuf>
     };
     {
         let out = files[0].writer();
-        out.write_all(b"item,worker,label\n").map_err(werr(&paths[0]))?;
+        out.write_all(b"item,worker,label\n")
+            .map_err(werr(&paths[0]))?;
         for r in 0..a.n_responses() {
             let (i, w) = (a.response_item[r] as usize, a.response_worker[r] as usize);
             for (label, name) in a.labels.iter().enumerate() {
@@ -240,12 +253,18 @@ pub fn write_multilabel_dataset(spec: &MultiSpec, dir: &Path) -> Result<PathBuf>
     }
     {
         let out = files[2].writer();
-        out.write_all(b"item,label,present\n").map_err(werr(&paths[2]))?;
+        out.write_all(b"item,label,present\n")
+            .map_err(werr(&paths[2]))?;
         let l = a.n_labels();
         for i in 0..a.n_items() {
             for (label, name) in a.labels.iter().enumerate() {
-                writeln!(out, "{},{name},{}", &a.items[i], synth.truth[i * l + label] as u8)
-                    .map_err(werr(&paths[2]))?;
+                writeln!(
+                    out,
+                    "{},{name},{}",
+                    &a.items[i],
+                    synth.truth[i * l + label] as u8
+                )
+                .map_err(werr(&paths[2]))?;
             }
         }
     }

@@ -754,11 +754,10 @@ fn auto_retries_on_the_cpu_when_the_gpu_fails() {
 /// Binary problems side by side (multi-label packing): per-label priors and
 /// per-worker populations, one chunk per group or many.
 fn grouped_data() -> Packed {
-    let synth =
-        accord::synth::multilabel::generate(&accord::synth::multilabel::MultiSpec::new(
-            700, 40, 5, 6, 21,
-        ))
-        .unwrap();
+    let synth = accord::synth::multilabel::generate(&accord::synth::multilabel::MultiSpec::new(
+        700, 40, 5, 6, 21,
+    ))
+    .unwrap();
     accord::engine::pack::binary::pack_binary(&synth.answers.responses()).unwrap()
 }
 
@@ -840,7 +839,10 @@ fn multilabel_fits_agree_on_both_backends() {
                 .unwrap();
             let on_gpu = base.gpu(gpu.clone()).fit(synth.answers.clone()).unwrap();
             let what = format!("{} {decision:?}", method.name());
-            assert!(on_cpu.fit.iterations.abs_diff(on_gpu.fit.iterations) <= 1, "{what}");
+            assert!(
+                on_cpu.fit.iterations.abs_diff(on_gpu.fit.iterations) <= 1,
+                "{what}"
+            );
             assert_eq!(on_cpu.fit.temperature, on_gpu.fit.temperature, "{what}");
             let mut max_diff = 0f32;
             for (at, (x, y)) in on_cpu

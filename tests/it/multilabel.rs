@@ -4,9 +4,7 @@
 
 use accord::engine::backend::cpu::CpuBackend;
 use accord::multilabel::methods::{fit_em, EmSettings};
-use accord::multilabel::{
-    Answers, Decision, MultiLabelConsolidator, MultiMethod, MultiParams,
-};
+use accord::multilabel::{Answers, Decision, MultiLabelConsolidator, MultiMethod, MultiParams};
 use accord::synth::multilabel::{generate, MultiSpec};
 use serde_json::Value;
 
@@ -38,13 +36,26 @@ fn ds_over_all_labels_equals_ds_on_each_label_alone() {
     // give what a run per label gives. Pooled priors would not.
     let synth = generate(&MultiSpec::new(400, 30, 4, 6, 3)).unwrap();
     let a = &synth.answers;
-    let all = fit_em(a, MultiMethod::Ds, settings(12, 0.0), &CpuBackend, &mut |_, _| {}).unwrap();
+    let all = fit_em(
+        a,
+        MultiMethod::Ds,
+        settings(12, 0.0),
+        &CpuBackend,
+        &mut |_, _| {},
+    )
+    .unwrap();
     let l = a.n_labels();
     let mut priors = Vec::new();
     for label in 0..l {
         let one = only_label(a, label);
-        let alone =
-            fit_em(&one, MultiMethod::Ds, settings(12, 0.0), &CpuBackend, &mut |_, _| {}).unwrap();
+        let alone = fit_em(
+            &one,
+            MultiMethod::Ds,
+            settings(12, 0.0),
+            &CpuBackend,
+            &mut |_, _| {},
+        )
+        .unwrap();
         for i in 0..a.n_items() {
             let (x, y) = (all.confidence[i * l + label], alone.confidence[i]);
             assert!((x - y).abs() < 1e-5, "label {label} item {i}: {x} vs {y}");
@@ -92,7 +103,11 @@ fn the_models_beat_majority_vote_when_workers_miss_labels() {
             .unwrap();
         mean_f1(&r.selected, &synth.truth, l)
     };
-    let (mv, ds, hds) = (f1(MultiMethod::Mv), f1(MultiMethod::Ds), f1(MultiMethod::Hds));
+    let (mv, ds, hds) = (
+        f1(MultiMethod::Mv),
+        f1(MultiMethod::Ds),
+        f1(MultiMethod::Hds),
+    );
     assert!(ds > mv + 0.05, "ds {ds} vs mv {mv}");
     assert!(hds > mv + 0.05, "hds {hds} vs mv {mv}");
 }
@@ -111,18 +126,29 @@ fn confidences_are_tempered_and_keep_the_ranking() {
     };
     let (raw, tempered) = (fit(false), fit(true));
     let l = synth.answers.n_labels();
-    let saturated = |c: &[f32]| c.iter().filter(|&&p| !(1e-6..=1.0 - 1e-6).contains(&p)).count();
+    let saturated = |c: &[f32]| {
+        c.iter()
+            .filter(|&&p| !(1e-6..=1.0 - 1e-6).contains(&p))
+            .count()
+    };
     assert!(
         saturated(&tempered.fit.confidence) < saturated(&raw.fit.confidence),
         "tempering should leave fewer confidences at 0 or 1"
     );
-    assert!(tempered.fit.temperature.iter().all(|t| (0.0..=1.0).contains(t)));
+    assert!(tempered
+        .fit
+        .temperature
+        .iter()
+        .all(|t| (0.0..=1.0).contains(t)));
     // Within a label, the order of the items is that of the plain posteriors
     // (up to f32 ties at 0 or 1).
     for label in 0..l {
         for i in 0..synth.answers.n_items() - 1 {
             let (a, b) = (raw.confidence(i, label), raw.confidence(i + 1, label));
-            let (x, y) = (tempered.confidence(i, label), tempered.confidence(i + 1, label));
+            let (x, y) = (
+                tempered.confidence(i, label),
+                tempered.confidence(i + 1, label),
+            );
             if (a - b).abs() > 1e-3 && a > 1e-6 && b > 1e-6 && a < 1.0 - 1e-6 && b < 1.0 - 1e-6 {
                 assert_eq!(a > b, x > y, "label {label} items {i}, {}", i + 1);
             }
@@ -155,7 +181,14 @@ fn mv_reads_responses_as_no_for_unticked_labels() {
     let sel = file(dir.path(), "selections.csv", SELECTIONS);
     let resp = file(dir.path(), "responses.csv", RESPONSES);
     let out = accord_ok(&[
-        "consolidate", &sel, "--responses", &resp, "--task", "multilabel", "--method", "mv",
+        "consolidate",
+        &sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "--method",
+        "mv",
     ]);
     let rows = csv_rows(&out);
     // Labels sorted: CAUSES, TREATS; s1: TREATS by 2 of 3, CAUSES by 1 of 3.
@@ -164,7 +197,14 @@ fn mv_reads_responses_as_no_for_unticked_labels() {
     assert_eq!(rows[2], ["s2", "CAUSES", "0.666667", "1"]);
     assert_eq!(rows[3], ["s2", "TREATS", "0", "0"]);
     // Without the responses file cat never answered s1: TREATS 2 of 2.
-    let out = accord_ok(&["consolidate", &sel, "--task", "multilabel", "--method", "mv"]);
+    let out = accord_ok(&[
+        "consolidate",
+        &sel,
+        "--task",
+        "multilabel",
+        "--method",
+        "mv",
+    ]);
     assert_eq!(csv_rows(&out)[1], ["s1", "TREATS", "1", "1"]);
 }
 
@@ -191,14 +231,35 @@ fn ground_truth_request_in_manifest_and_lambda_response_out() {
     let manifest = dir.path().join("out.manifest");
     let workers = dir.path().join("workers.json");
     let out = accord(&[
-        "consolidate", &req, "--task", "multilabel", "--categories", "dog,cat,owl",
-        "--out-format", "manifest", "--label-attribute", "animals", "--job-name", "j",
-        "--creation-date", "2026-01-01T00:00:00", "-o", manifest.to_str().unwrap(),
-        "--workers-out", workers.to_str().unwrap(),
+        "consolidate",
+        &req,
+        "--task",
+        "multilabel",
+        "--categories",
+        "dog,cat,owl",
+        "--out-format",
+        "manifest",
+        "--label-attribute",
+        "animals",
+        "--job-name",
+        "j",
+        "--creation-date",
+        "2026-01-01T00:00:00",
+        "-o",
+        manifest.to_str().unwrap(),
+        "--workers-out",
+        workers.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 with no label") && stderr.contains("1 repeated label"), "{stderr}");
+    assert!(
+        stderr.contains("1 with no label") && stderr.contains("1 repeated label"),
+        "{stderr}"
+    );
     let lines: Vec<Value> = std::fs::read_to_string(&manifest)
         .unwrap()
         .lines()
@@ -208,7 +269,10 @@ fn ground_truth_request_in_manifest_and_lambda_response_out() {
     // Ticked by someone: dog (0) and cat (1), in class order.
     assert_eq!(lines[0]["animals"], serde_json::json!([0, 1]));
     let meta = &lines[0]["animals-metadata"];
-    assert_eq!(meta["class-map"], serde_json::json!({"0": "dog", "1": "cat"}));
+    assert_eq!(
+        meta["class-map"],
+        serde_json::json!({"0": "dog", "1": "cat"})
+    );
     assert_eq!(meta["type"], "groundtruth/image-classification-multilabel");
     assert_eq!(meta["human-annotated"], "yes");
     assert_eq!(meta["job-name"], "j");
@@ -225,8 +289,16 @@ fn ground_truth_request_in_manifest_and_lambda_response_out() {
     assert!((0.0..=1.0).contains(&sens));
 
     let response = accord_ok(&[
-        "consolidate", &req, "--task", "multilabel", "--out-format", "gt-response",
-        "--data-type", "text", "--method", "ds",
+        "consolidate",
+        &req,
+        "--task",
+        "multilabel",
+        "--out-format",
+        "gt-response",
+        "--data-type",
+        "text",
+        "--method",
+        "ds",
     ]);
     let response: Value = serde_json::from_str(&response).unwrap();
     assert_eq!(response[0]["datasetObjectId"], "0");
@@ -245,7 +317,14 @@ fn bad_input_names_the_file_and_line_and_writes_nothing() {
     let out_s = out.to_str().unwrap();
     let sel = file(dir.path(), "sel.csv", SELECTIONS);
     let err = accord_bad_input(&[
-        "consolidate", &sel, "--task", "multilabel", "--categories", "TREATS", "-o", out_s,
+        "consolidate",
+        &sel,
+        "--task",
+        "multilabel",
+        "--categories",
+        "TREATS",
+        "-o",
+        out_s,
     ]);
     assert!(
         err.contains("sel.csv: line 4") && err.contains("\"CAUSES\" is not one of"),
@@ -253,11 +332,25 @@ fn bad_input_names_the_file_and_line_and_writes_nothing() {
     );
     assert!(!out.exists());
     // A selection whose answer the responses file lacks.
-    let resp = file(dir.path(), "resp.csv", "item,worker\ns1,ann\ns1,bob\ns2,ann\n");
+    let resp = file(
+        dir.path(),
+        "resp.csv",
+        "item,worker\ns1,ann\ns1,bob\ns2,ann\n",
+    );
     let err = accord_bad_input(&[
-        "consolidate", &sel, "--responses", &resp, "--task", "multilabel", "-o", out_s,
+        "consolidate",
+        &sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "-o",
+        out_s,
     ]);
-    assert!(err.contains("sel.csv: line 6") && err.contains("\"cat\""), "{err}");
+    assert!(
+        err.contains("sel.csv: line 6") && err.contains("\"cat\""),
+        "{err}"
+    );
     assert!(!out.exists());
     // A single-label request.
     let req = file(
@@ -273,17 +366,29 @@ fn bad_input_names_the_file_and_line_and_writes_nothing() {
     // A header without a label column.
     let bad = file(dir.path(), "bad.csv", "item,worker,answer\ns1,ann,X\n");
     let err = accord_bad_input(&["consolidate", &bad, "--task", "multilabel", "-o", out_s]);
-    assert!(err.contains("bad.csv: line 1") && err.contains("\"label\""), "{err}");
+    assert!(
+        err.contains("bad.csv: line 1") && err.contains("\"label\""),
+        "{err}"
+    );
     assert!(!out.exists());
     // --skip-invalid: the bad row goes to the rejects file, the rest is consolidated.
     let rejects = dir.path().join("rejects.csv");
     accord_ok(&[
-        "consolidate", &sel, "--task", "multilabel", "--categories", "TREATS", "--skip-invalid",
-        "--rejects", rejects.to_str().unwrap(), "-o", out_s,
+        "consolidate",
+        &sel,
+        "--task",
+        "multilabel",
+        "--categories",
+        "TREATS",
+        "--skip-invalid",
+        "--rejects",
+        rejects.to_str().unwrap(),
+        "-o",
+        out_s,
     ]);
     let rejected = std::fs::read_to_string(&rejects).unwrap();
     assert_eq!(rejected.lines().count(), 4, "{rejected}"); // header + the 3 CAUSES rows
-    // Only s1's TREATS rows remain: s2 had none.
+                                                           // Only s1's TREATS rows remain: s2 had none.
     let rows = csv_rows(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][..2], ["s1", "TREATS"]);
@@ -304,7 +409,16 @@ fn evaluate_scores_partial_gold() {
         "gold.csv",
         "item,label,present\na,X,1\nb,X,0\nc,X,1\na,Y,0\nb,Y,1\nc,Y,1\nd,X,1\n",
     );
-    let json = accord_ok(&["evaluate", "--task", "multilabel", "--pred", &pred, "--gold", &gold, "--json"]);
+    let json = accord_ok(&[
+        "evaluate",
+        "--task",
+        "multilabel",
+        "--pred",
+        &pred,
+        "--gold",
+        &gold,
+        "--json",
+    ]);
     let v: Value = serde_json::from_str(&json).unwrap();
     let x = &v["per_label"][0];
     assert_eq!(x["label"], "X");
@@ -325,10 +439,18 @@ fn evaluate_scores_partial_gold() {
     assert!((v["micro_f1"].as_f64().unwrap() - 4.0 / 6.0).abs() < 1e-12);
     assert_eq!(v["macro_f1"], 0.75);
     let err = accord_bad_input(&[
-        "evaluate", "--task", "multilabel", "--pred", &pred, "--gold",
+        "evaluate",
+        "--task",
+        "multilabel",
+        "--pred",
+        &pred,
+        "--gold",
         &file(dir.path(), "g2.csv", "item,label,present\na,X,yes\n"),
     ]);
-    assert!(err.contains("g2.csv: line 2") && err.contains("1 or 0"), "{err}");
+    assert!(
+        err.contains("g2.csv: line 2") && err.contains("1 or 0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -336,22 +458,53 @@ fn generate_writes_a_set_that_consolidates() {
     let dir = tmp();
     let d = dir.path().to_str().unwrap();
     accord_ok(&[
-        "generate", "--task", "multilabel", "--items", "300", "--workers", "20", "--classes", "4",
-        "--per-item", "5", "-o", d,
+        "generate",
+        "--task",
+        "multilabel",
+        "--items",
+        "300",
+        "--workers",
+        "20",
+        "--classes",
+        "4",
+        "--per-item",
+        "5",
+        "-o",
+        d,
     ]);
     let sel = dir.path().join("selections.csv");
     let resp = dir.path().join("responses.csv");
     let gold = dir.path().join("gold.csv");
-    assert_eq!(std::fs::read_to_string(&resp).unwrap().lines().count(), 1 + 300 * 5);
-    assert_eq!(std::fs::read_to_string(&gold).unwrap().lines().count(), 1 + 300 * 4);
+    assert_eq!(
+        std::fs::read_to_string(&resp).unwrap().lines().count(),
+        1 + 300 * 5
+    );
+    assert_eq!(
+        std::fs::read_to_string(&gold).unwrap().lines().count(),
+        1 + 300 * 4
+    );
     let pred = dir.path().join("pred.csv");
     accord_ok(&[
-        "consolidate", sel.to_str().unwrap(), "--responses", resp.to_str().unwrap(), "--task",
-        "multilabel", "--backend", "cpu", "-o", pred.to_str().unwrap(),
+        "consolidate",
+        sel.to_str().unwrap(),
+        "--responses",
+        resp.to_str().unwrap(),
+        "--task",
+        "multilabel",
+        "--backend",
+        "cpu",
+        "-o",
+        pred.to_str().unwrap(),
     ]);
     let json = accord_ok(&[
-        "evaluate", "--task", "multilabel", "--pred", pred.to_str().unwrap(), "--gold",
-        gold.to_str().unwrap(), "--json",
+        "evaluate",
+        "--task",
+        "multilabel",
+        "--pred",
+        pred.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--json",
     ]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["pairs"], 1200);
@@ -371,13 +524,29 @@ fn relex_vote_share_references_and_the_default() {
     let score = |method: &str| -> Value {
         let pred = dir.path().join(format!("{method}.csv"));
         accord_ok(&[
-            "consolidate", sel.to_str().unwrap(), "--responses", resp.to_str().unwrap(),
-            "--task", "multilabel", "--method", method, "--backend", "cpu", "-q", "-o",
+            "consolidate",
+            sel.to_str().unwrap(),
+            "--responses",
+            resp.to_str().unwrap(),
+            "--task",
+            "multilabel",
+            "--method",
+            method,
+            "--backend",
+            "cpu",
+            "-q",
+            "-o",
             pred.to_str().unwrap(),
         ]);
         let json = accord_ok(&[
-            "evaluate", "--task", "multilabel", "--pred", pred.to_str().unwrap(), "--gold",
-            gold.to_str().unwrap(), "--json",
+            "evaluate",
+            "--task",
+            "multilabel",
+            "--pred",
+            pred.to_str().unwrap(),
+            "--gold",
+            gold.to_str().unwrap(),
+            "--json",
         ]);
         serde_json::from_str(&json).unwrap()
     };
@@ -405,5 +574,8 @@ fn relex_vote_share_references_and_the_default() {
     assert!(get(&hds, "TREATS", "f1") >= 0.816, "{hds}");
     assert!(get(&hds, "TREATS", "roc_auc") > 0.8993, "{hds}");
     assert!(get(&hds, "CAUSES", "roc_auc") > 0.6427, "{hds}");
-    assert!(get(&hds, "CAUSES", "f1") > get(&mv, "CAUSES", "f1"), "{hds}");
+    assert!(
+        get(&hds, "CAUSES", "f1") > get(&mv, "CAUSES", "f1"),
+        "{hds}"
+    );
 }
