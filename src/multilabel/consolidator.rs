@@ -53,16 +53,16 @@ impl MultiParams {
         if self.max_iter == 0 {
             return Err(Error::invalid_param("max_iter", "must be at least 1"));
         }
-        if !(self.tol >= 0.0) {
+        if self.tol.is_nan() || self.tol < 0.0 {
             return Err(Error::invalid_param("tol", "must be a number ≥ 0"));
         }
-        if !(self.prior_correct >= 0.0 && self.prior_correct.is_finite()) {
+        if !self.prior_correct.is_finite() || self.prior_correct < 0.0 {
             return Err(Error::invalid_param(
                 "prior_correct",
                 "must be a finite number ≥ 0",
             ));
         }
-        if !(self.prior_strength >= 0.0 && self.prior_strength.is_finite()) {
+        if !self.prior_strength.is_finite() || self.prior_strength < 0.0 {
             return Err(Error::invalid_param(
                 "prior_strength",
                 "must be a finite number ≥ 0",

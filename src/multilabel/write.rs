@@ -200,13 +200,13 @@ pub fn write_workers(out: &mut dyn Write, result: &MultiLabels, json: bool) -> s
         "specificity",
     ])?;
     let text = |v: f32| rate(v).map_or(String::new(), |x| x.to_string());
-    for w in 0..a.n_workers() {
+    for (w, worker_answers) in answers.iter().enumerate() {
         for (label, name) in a.labels.iter().enumerate() {
             let at = w * l + label;
             csv.write_record([
                 &a.workers[w],
                 name.as_str(),
-                &answers[w].to_string(),
+                &worker_answers.to_string(),
                 &ticks[at].to_string(),
                 &text(result.fit.sensitivity[at]),
                 &text(result.fit.specificity[at]),
