@@ -188,9 +188,9 @@ pub struct Args {
     #[arg(long, help_heading = "Method")]
     pub prior_correct: Option<f32>,
     /// Pseudo-annotations per confusion row drawn toward the population's confusion
-    /// matrix (hds).
-    #[arg(long, default_value_t = accord::classification::HDS_PRIOR_STRENGTH, help_heading = "Method")]
-    pub prior_strength: f32,
+    /// matrix (hds) [default: 1; multi-label: chosen by the data].
+    #[arg(long, help_heading = "Method")]
+    pub prior_strength: Option<f32>,
     /// How ds and hds start EM: from majority vote, from the spectral method's tables, or
     /// both, keeping the higher final log-likelihood.
     #[arg(long, value_enum, default_value_t = accord::classification::Init::Votes, help_heading = "Method")]
@@ -374,7 +374,9 @@ fn params_of(args: &Args, method: Method) -> Params {
         params.tol = t;
     }
     params.smoothing = args.smoothing;
-    params.prior_strength = args.prior_strength;
+    params.prior_strength = args
+        .prior_strength
+        .unwrap_or(accord::classification::HDS_PRIOR_STRENGTH);
     params.init = args.init;
     if let Some(p) = args.prior_correct {
         params.prior_correct = p;

@@ -204,7 +204,33 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                     .map_or(String::new(), |ll| format!(", log-likelihood {ll:.6e}"))
             )
         };
-        say!("accord: {} {how}", p.method.name());
+        let strength = if result.fit.prior_strength.is_nan() {
+            String::new()
+        } else {
+            format!(
+                "; prior strength {}{}",
+                result.fit.prior_strength,
+                if p.prior_strength.is_none() {
+                    " (chosen by the data)"
+                } else {
+                    ""
+                }
+            )
+        };
+        say!("accord: {} {how}{strength}", p.method.name());
+        if verbose && p.method.uses_em() {
+            let temperatures: Vec<String> = result
+                .answers
+                .labels
+                .iter()
+                .zip(&result.fit.temperature)
+                .map(|(l, t)| format!("{l} {t}"))
+                .collect();
+            say!(
+                "accord: calibration temperatures: {}",
+                temperatures.join(", ")
+            );
+        }
         let chosen = result.selected.iter().filter(|&&s| s).count();
         let target = args
             .out

@@ -23,8 +23,9 @@ pub struct MultiParams {
     /// label table (default 1).
     pub prior_correct: f32,
     /// `hds`: pseudo-answers per row drawn toward the worker's table pooled
-    /// over labels (default 1).
-    pub prior_strength: f32,
+    /// over labels; `None` (the default): chosen by the data (see
+    /// [`super::strength`]).
+    pub prior_strength: Option<f32>,
     /// How confidences become selected labels (default: threshold 0.5).
     pub decision: Decision,
     /// `ds`, `hds`: temper each label's evidence by the temperature that
@@ -40,7 +41,7 @@ impl Default for MultiParams {
             max_iter: 100,
             tol: 1e-5,
             prior_correct: 1.0,
-            prior_strength: 1.0,
+            prior_strength: None,
             decision: Decision::default(),
             calibrate: true,
         }
@@ -62,7 +63,10 @@ impl MultiParams {
                 "must be a finite number ≥ 0",
             ));
         }
-        if !self.prior_strength.is_finite() || self.prior_strength < 0.0 {
+        if self
+            .prior_strength
+            .is_some_and(|s| !s.is_finite() || s < 0.0)
+        {
             return Err(Error::invalid_param(
                 "prior_strength",
                 "must be a finite number ≥ 0",
@@ -201,16 +205,31 @@ impl MultiLabelConsolidator {
     ) -> Result<MultiLabels> {
         let p = &self.params;
         p.validate()?;
+        let (ticks, answered) = answers.counts();
         let (fit, backend, notice, gpu_failure) = if p.method.uses_em() {
+            let strength = match (p.method, p.prior_strength) {
+                (_, Some(s)) => s,
+                (MultiMethod::Hds, None) => {
+                    let l = answers.n_labels();
+                    let shares: Vec<f32> = ticks
+                        .iter()
+                        .enumerate()
+                        .map(|(at, &t)| t as f32 / answered[at / l].max(1) as f32)
+                        .collect();
+                    super::strength::choose_strength(&answers, &shares, p.prior_correct)
+                }
+                _ => f32::NAN,
+            };
             let settings = EmSettings {
                 max_iter: p.max_iter,
                 tol: p.tol,
                 prior_correct: p.prior_correct,
-                prior_strength: p.prior_strength,
+                prior_strength: strength,
             };
             let ran = selected
                 .run(|backend| fit_em(&answers, p.method, settings, backend, &mut *on_iteration))?;
             let mut fit = ran.value;
+            fit.prior_strength = strength;
             if p.calibrate {
                 fit.temperature = super::calibrate::temper(&answers, &mut fit);
             }
@@ -218,7 +237,6 @@ impl MultiLabelConsolidator {
         } else {
             (fit_mv(&answers), "host".to_string(), None, None)
         };
-        let (ticks, answered) = answers.counts();
         let selected = p
             .decision
             .select(&fit.confidence, answers.n_labels(), &answered);

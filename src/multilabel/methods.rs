@@ -70,6 +70,9 @@ pub struct MultiFit {
     /// Per label, the temperature `τ` of the calibration (1: the plain
     /// posterior; see [`super::calibrate`]); NaN for `mv`.
     pub temperature: Vec<f32>,
+    /// `hds`: the strength of the pull toward each worker's pooled table,
+    /// given or chosen (see [`super::strength`]); NaN for `mv` and `ds`.
+    pub prior_strength: f32,
 }
 
 /// What the EM methods need besides the method.
@@ -116,6 +119,7 @@ pub fn fit_mv(answers: &Answers) -> MultiFit {
         converged: true,
         log_likelihood: Vec::new(),
         temperature: vec![f32::NAN; l],
+        prior_strength: f32::NAN,
     }
 }
 
@@ -174,5 +178,6 @@ pub fn fit_em(
         converged: fit.converged,
         log_likelihood: fit.log_likelihood,
         temperature: vec![1.0; l],
+        prior_strength: settings.prior_strength,
     })
 }

@@ -16,6 +16,7 @@ mod consolidator;
 pub mod decide;
 pub mod methods;
 pub mod read;
+pub mod strength;
 pub mod write;
 
 pub use answers::{AnswerStats, Answers, AnswersBuilder, ResponseKind};
