@@ -135,6 +135,8 @@ pub struct Args {
     /// Annotations: CSV/TSV or JSON Lines with item (or task), worker, label; a Ground Truth
     /// request; or a Ground Truth consolidation Lambda event. `-` reads standard input.
     /// With --task segmentation: a JSON Lines manifest of PNG masks, or a Ground Truth segmentation request.
+    /// With --task multilabel: a CSV item,worker,label of ticked labels (see --responses), or a Ground
+    /// Truth multi-select request.
     pub input: PathBuf,
     /// What the annotations label.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
