@@ -579,3 +579,34 @@ fn relex_vote_share_references_and_the_default() {
         "{hds}"
     );
 }
+
+#[test]
+fn more_than_64_labels_take_several_words_per_answer() {
+    let synth = generate(&MultiSpec::new(200, 20, 70, 5, 9)).unwrap();
+    let a = &synth.answers;
+    assert_eq!(a.words(), 2);
+    let cpu = accord::engine::select::BackendChoice::Cpu;
+    let mv = MultiLabelConsolidator::new()
+        .method(MultiMethod::Mv)
+        .backend(cpu)
+        .fit(a.clone())
+        .unwrap();
+    for label in [0, 63, 64, 69] {
+        for i in 0..a.n_items() {
+            let mine: Vec<usize> = (0..a.n_responses())
+                .filter(|&r| a.response_item[r] as usize == i)
+                .collect();
+            let ticks = mine.iter().filter(|&&r| a.has(r, label)).count();
+            let share = ticks as f32 / mine.len() as f32;
+            assert_eq!(mv.confidence(i, label), share, "item {i} label {label}");
+        }
+    }
+    // The EM methods pack and fit the 70 binary problems too, and the
+    // truth is recovered better than chance on the common labels.
+    let hds = MultiLabelConsolidator::new()
+        .backend(cpu)
+        .fit(a.clone())
+        .unwrap();
+    assert_eq!(hds.fit.confidence.len(), 200 * 70);
+    assert!(mean_f1(&hds.selected, &synth.truth, 70) > 0.3);
+}
