@@ -865,3 +865,31 @@ fn multilabel_fits_agree_on_both_backends() {
         }
     }
 }
+
+#[test]
+fn group_sums_matches_its_cpu_twin_bit_for_bit() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (rows, width, block) in [
+        (1usize, 4usize, 1usize),
+        (1000, 4, 14),
+        (999, 9, 20),
+        (300, 1, 300),
+    ] {
+        let values: Vec<f32> = (0..rows * width)
+            .map(|_| rng.gen_range(0.0..50.0))
+            .collect();
+        let on_cpu = cpu::group_sums(&values, width, block, 32);
+        // The twin is the one-block reduction applied block by block.
+        for (g, chunk) in values.chunks(block * width).enumerate() {
+            let one = cpu::reduce_columns(chunk, width, 32);
+            assert_eq!(
+                &on_cpu[g * width * 2..(g + 1) * width * 2],
+                &one[..],
+                "block {g}"
+            );
+        }
+        let Some(gpu) = gpu() else { continue };
+        let on_gpu = gpu.group_sums(&values, width, block, 32).unwrap();
+        assert_eq!(on_gpu, on_cpu, "rows={rows} width={width} block={block}");
+    }
+}

@@ -15,6 +15,7 @@ mod confusion_normalise;
 mod ds_e_step;
 mod ds_m_step_combine;
 mod ds_m_step_segments;
+mod group_sums;
 #[cfg(test)]
 mod kernel_tests;
 mod log_priors;
@@ -32,6 +33,7 @@ pub use confusion_normalise::{
 pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce};
 pub use ds_m_step_combine::ds_m_step_combine;
 pub use ds_m_step_segments::ds_m_step_segments;
+pub use group_sums::group_sums;
 pub use log_priors::{class_priors, log_priors};
 pub use loop_probe::loop_probe;
 pub use m_step_counts::ds_m_step_counts;

@@ -60,6 +60,19 @@ pub struct ReduceParams {
     pub _pad: [u32; 2],
 }
 
+/// `Params` of group_sums.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct GroupSumParams {
+    pub n_groups: u32,
+    /// Rows per group.
+    pub block: u32,
+    pub width: u32,
+    pub n_rows: u32,
+    pub frac_bits: u32,
+    pub _pad: [u32; 3],
+}
+
 /// `Params` of log_priors.wgsl (keep in sync).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

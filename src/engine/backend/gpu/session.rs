@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ndarray::Array2;
 
 use super::context::GpuContext;
-use super::params::{CountParams, NormaliseParams, PriorParams, ReduceParams};
+use super::params::{CountParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams};
 use super::plan::{plan_chunks, Chunk};
 use crate::engine::backend::cpu::confusion_from_log;
 use crate::engine::pack::Packed;
@@ -340,11 +340,44 @@ impl GpuSession {
     }
 
     /// The passes that sum each block of workers' soft counts (K² columns)
-    /// into its population table, and the scratch they ping-pong through.
+    /// into its population table, and the scratch they ping-pong through:
+    /// one block (every worker) by `reduce_rows` passes, several blocks
+    /// (multi-label: one per person) in one `group_sums` dispatch.
     fn build_population_reduce(&self) -> Result<(Vec<Dispatch>, [wgpu::Buffer; 2])> {
         let width = self.k * self.k;
         let f = std::mem::size_of::<f32>() as u64;
         let block = self.workers_per_group;
+        if block < self.n_workers {
+            let n_groups = self.n_workers.div_ceil(block);
+            let pipeline = self.ctx.pipeline("group_sums", 0)?;
+            let uniform = self.ctx.uniform(
+                "group_sums params",
+                &GroupSumParams {
+                    n_groups: n_groups as u32,
+                    block: block as u32,
+                    width: width as u32,
+                    n_rows: self.n_workers as u32,
+                    frac_bits: COUNT_FRAC_BITS,
+                    _pad: [0; 3],
+                },
+            );
+            let dispatch = Dispatch {
+                bind_group: self.ctx.bind(
+                    &pipeline,
+                    "group_sums",
+                    &[&uniform, &self.counts, &self.population_sums],
+                ),
+                pipeline,
+                grid: self.ctx.grid((n_groups * width) as u64),
+                _uniform: uniform,
+            };
+            let scratch = [
+                self.ctx.zeroed("population scratch a", 4)?,
+                self.ctx.zeroed("population scratch b", 4)?,
+            ];
+            self.ctx.check()?;
+            return Ok((vec![dispatch], scratch));
+        }
         let bytes = (block.min(self.n_workers).div_ceil(256).max(1) * width.max(1) * 2) as u64 * f;
         let scratch = [
             self.ctx.zeroed("population scratch a", bytes)?,
