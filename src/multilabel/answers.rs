@@ -112,6 +112,9 @@ pub struct AnswersBuilder {
     categories_fixed: bool,
     response_of: HashMap<(u32, u32), u32>,
     last: Option<((u32, u32), u32)>,
+    /// The names of the last response asked for: selection rows come
+    /// grouped by answer, so most rows repeat them and skip the lookups.
+    last_names: (String, String),
     response_item: Vec<u32>,
     response_worker: Vec<u32>,
     /// (response, label id) per tick, as read.
@@ -200,6 +203,11 @@ impl AnswersBuilder {
         worker: &str,
         create: bool,
     ) -> std::result::Result<(u32, ResponseKind), String> {
+        if let Some((_, r)) = self.last {
+            if self.last_names.0 == item && self.last_names.1 == worker {
+                return Ok((r, ResponseKind::Existing));
+            }
+        }
         check_id("item", item)?;
         check_id("worker", worker)?;
         let (i, w) = if create {
@@ -222,13 +230,21 @@ impl AnswersBuilder {
                 self.response_of.insert((i, w), next);
                 self.response_item.push(i);
                 self.response_worker.push(w);
-                self.last = Some(((i, w), next));
+                self.remember(item, worker, (i, w), next);
                 return Ok((next, ResponseKind::New));
             }
             None => return Err(Self::no_response(item, worker)),
         };
-        self.last = Some(((i, w), r));
+        self.remember(item, worker, (i, w), r);
         Ok((r, ResponseKind::Existing))
+    }
+
+    fn remember(&mut self, item: &str, worker: &str, key: (u32, u32), r: u32) {
+        self.last = Some((key, r));
+        self.last_names.0.clear();
+        self.last_names.0.push_str(item);
+        self.last_names.1.clear();
+        self.last_names.1.push_str(worker);
     }
 
     fn no_response(item: &str, worker: &str) -> String {
