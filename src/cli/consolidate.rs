@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use accord::boxes::BoxMethod;
 use accord::classification::read::{FieldNames as ReadFields, InputFormat, ReadOptions};
 use accord::classification::review::{rank_for_review, write_review, ReviewBy};
 use accord::classification::write::{self, DataType, OutputFormat, WriteOptions};
@@ -25,6 +26,8 @@ pub enum Task {
     Classification,
     /// One class per pixel: PNG masks.
     Segmentation,
+    /// Bounding boxes: many workers' boxes per image become one set of boxes.
+    Boxes,
     /// Any number of labels per item: a confidence for each.
     Multilabel,
 }
@@ -50,6 +53,7 @@ pub struct MethodArg {
     name: &'static str,
     classification: Option<Method>,
     segmentation: Option<SegMethod>,
+    boxes: Option<BoxMethod>,
 }
 
 /// Every `--method` value: the classification table, then the segmentation
@@ -61,6 +65,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
             name: m.name,
             classification: Some(m.method),
             segmentation: SegMethod::from_name(m.name),
+            boxes: None,
         })
         .collect();
     all.extend(
@@ -71,8 +76,15 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
                 name: s.name(),
                 classification: None,
                 segmentation: Some(s),
+                boxes: None,
             }),
     );
+    all.extend(BoxMethod::ALL.into_iter().map(|b| MethodArg {
+        name: b.name(),
+        classification: None,
+        segmentation: None,
+        boxes: Some(b),
+    }));
     all
 });
 
@@ -82,11 +94,12 @@ impl clap::ValueEnum for MethodArg {
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let help = match (self.classification, self.segmentation) {
-            (Some(c), Some(_)) => format!("{} (both tasks)", c.info().summary),
-            (Some(c), None) => format!("Classification: {}", c.info().summary),
-            (None, Some(s)) => format!("Segmentation: {}", s.summary()),
-            (None, None) => unreachable!("every value names a method"),
+        let help = match (self.classification, self.segmentation, self.boxes) {
+            (Some(c), Some(_), _) => format!("{} (both tasks)", c.info().summary),
+            (Some(c), None, _) => format!("Classification: {}", c.info().summary),
+            (None, Some(s), _) => format!("Segmentation: {}", s.summary()),
+            (None, None, Some(b)) => format!("Boxes: {}", b.summary()),
+            (None, None, None) => unreachable!("every value names a method"),
         };
         Some(clap::builder::PossibleValue::new(self.name).help(help))
     }
@@ -104,6 +117,18 @@ impl MethodArg {
             Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name
+            ))
+        })
+    }
+
+    /// The box method, or a usage error for another task's.
+    pub fn boxes(self) -> Result<BoxMethod, Error> {
+        self.boxes.ok_or_else(|| {
+            let names: Vec<&str> = BoxMethod::ALL.iter().map(|b| b.name()).collect();
+            Error::Usage(format!(
+                "--method {} is not a box method; --task boxes takes {}",
+                self.name,
+                or_list(&names)
             ))
         })
     }
@@ -245,11 +270,6 @@ pub struct Args {
     #[arg(long, help_heading = "Ground Truth output")]
     pub creation_date: Option<String>,
 
-    /// Multi-label: the responses table (CSV item,worker), one row per answer, so a worker who
-    /// answered and ticked nothing counts as a "no" to every label [default: the (item, worker)
-    /// pairs of the selections].
-    #[arg(long, value_name = "FILE", help_heading = "Multi-label")]
-    pub responses: Option<PathBuf>,
     /// Multi-label: a label is selected when its confidence is at least this.
     #[arg(long, default_value_t = 0.5, help_heading = "Multi-label")]
     pub threshold: f32,
@@ -277,6 +297,27 @@ pub struct Args {
     /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
     #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
     pub staple_scope: StapleScope,
+
+    /// Boxes: every answer, CSV (or JSON Lines) item,worker, including answers with no box; without
+    /// it only workers who drew a box on an image count as having answered it. Multi-label: the
+    /// same, CSV item,worker: a worker who answered and ticked nothing is a "no" to every label.
+    #[arg(long, value_name = "FILE", help_heading = "Boxes")]
+    pub responses: Option<PathBuf>,
+    /// Boxes: image sizes, CSV item,width,height: boxes are clipped to them and the manifest
+    /// gives image_size.
+    #[arg(long, value_name = "FILE", help_heading = "Boxes")]
+    pub images: Option<PathBuf>,
+    /// Boxes: least IoU for two boxes to be one object [default: lean 0.3, iou-mean and medoid
+    /// 0.5, wbf 0.55].
+    #[arg(long, help_heading = "Boxes")]
+    pub iou: Option<f64>,
+    /// Boxes (iou-mean, medoid, wbf): keep a box drawn by at least this share of the workers who
+    /// answered the image [default: 0.5].
+    #[arg(long, help_heading = "Boxes")]
+    pub quorum: Option<f64>,
+    /// Boxes (lean): keep a box whose probability of existing is at least this [default: 0.5].
+    #[arg(long, help_heading = "Boxes")]
+    pub min_confidence: Option<f64>,
 
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
@@ -394,6 +435,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Multilabel {
         return super::multilabel::run(args);
+    }
+    if args.task == Task::Boxes {
+        return super::boxes::run(args);
     }
     // `-o -` is stdout, as with most tools, not a file named "-".
     if args.out.as_deref() == Some(Path::new("-")) {
@@ -660,7 +704,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
 
 /// `1 item`, `2 items`; `3 classes`.
 pub fn count(n: usize, noun: &str) -> String {
-    let plural = if noun.ends_with("ss") {
+    let plural = if noun.ends_with("ss") || noun.ends_with('x') {
         format!("{noun}es")
     } else {
         format!("{noun}s")

@@ -15,16 +15,19 @@ pub struct Args {
     /// What was consolidated.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
     pub task: Task,
+    /// Boxes: consolidate's CSV output (item, class, left, top, width, height, confidence).
     /// Classification: consolidate's CSV output (item, label, confidence). Segmentation: its
     /// output manifest (masks found relative to it).
     #[arg(long)]
     pub pred: PathBuf,
+    /// Boxes: gold boxes, CSV item,label,left,top,width,height.
     /// Classification: gold labels, CSV item,label. Multi-label: CSV item,label,present (1/0),
     /// only for the pairs judged. Segmentation: JSON Lines of `image` and `mask`
     /// (an index PNG whose values are class ids in the order of the prediction's
     /// internal-color-map), paths relative to this file.
     #[arg(long)]
     pub gold: PathBuf,
+    /// Boxes: the workers' boxes (as consolidate read them), each worker scored against gold.
     /// Classification: also score the raw annotations (each against gold) and give their
     /// Krippendorff's alpha.
     #[arg(long, value_name = "LABELS")]
@@ -38,6 +41,13 @@ pub struct Args {
     /// mean_iou, pixel_accuracy, per_class_iou, images, missing.
     #[arg(long)]
     pub json: bool,
+    /// Boxes: every gold image, CSV with an item column (the dataset's gold_images.csv), so images
+    /// where the expert drew no box are scored too.
+    #[arg(long, value_name = "FILE")]
+    pub gold_images: Option<std::path::PathBuf>,
+    /// Boxes with --annotations: every answer (item,worker), so a worker's empty answers count.
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<std::path::PathBuf>,
     /// Refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000)]
     max_pixels: u64,
@@ -49,6 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Multilabel {
         return super::evaluate_multilabel::run(&args);
+    }
+    if args.task == Task::Boxes {
+        return super::evaluate_boxes::run(&args);
     }
     if args.annotations.is_some() {
         return Err(Error::Usage(
