@@ -108,11 +108,6 @@ fn residual(b: &Rect, object: &Rect) -> [f64; 4] {
     ]
 }
 
-fn log_sum_exp(l: &[f64; KINDS]) -> f64 {
-    let max = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    max + l.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
-}
-
 /// Posteriors and fused boxes of one image's candidates, into `out`; returns
 /// their log-likelihood.
 fn e_step_image(
@@ -142,9 +137,11 @@ fn e_step_image(
                 &logs.workers[data.answer_worker[m.answer as usize] as usize].drawn,
             );
         }
-        let norm = log_sum_exp(&l);
-        ll += norm;
-        let post = l.map(|v| (v - norm).exp());
+        let max = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let scaled = l.map(|v| (v - max).exp());
+        let sum: f64 = scaled.iter().sum();
+        ll += max + sum.ln();
+        let post = scaled.map(|v| v / sum);
         Candidate {
             post,
             real: (0..KINDS).filter(|&k| model.real[k]).map(|k| post[k]).sum(),
