@@ -13,14 +13,17 @@ macro_rules! say {
 mod agreement;
 mod bench;
 mod bench_boxes;
+mod bench_multilabel;
 mod bench_seg;
 mod boxes;
 mod consolidate;
 mod evaluate;
 mod evaluate_boxes;
 mod evaluate_class;
+mod evaluate_multilabel;
 mod generate;
 mod info;
+mod multilabel;
 mod progress;
 mod report;
 mod segment;
