@@ -19,7 +19,57 @@ pub struct Rect {
     pub y2: f32,
 }
 
+/// Largest coordinate accepted, in pixels: boxes are stored as f32, exact
+/// to a thousandth of a pixel up to here.
+pub const MAX_COORDINATE: f64 = 10_000_000.0;
+
+/// A non-empty id of at most [`MAX_ID_BYTES`](crate::engine::pack::MAX_ID_BYTES).
+fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("empty {what} id"));
+    }
+    if id.len() > crate::engine::pack::MAX_ID_BYTES {
+        return Err(format!(
+            "{what} id is {} bytes long; at most {} are accepted",
+            id.len(),
+            crate::engine::pack::MAX_ID_BYTES
+        ));
+    }
+    Ok(())
+}
+
 impl Rect {
+    /// `left`, `top`, `width`, `height` as a box, checked: finite numbers,
+    /// within ±[`MAX_COORDINATE`].
+    pub fn checked_ltwh(
+        left: f64,
+        top: f64,
+        width: f64,
+        height: f64,
+    ) -> std::result::Result<Rect, String> {
+        for (name, v) in [
+            ("left", left),
+            ("top", top),
+            ("width", width),
+            ("height", height),
+        ] {
+            if !v.is_finite() {
+                return Err(format!("{name} {v} is not a finite number"));
+            }
+            if v.abs() > MAX_COORDINATE {
+                return Err(format!(
+                    "{name} {v} is beyond ±{MAX_COORDINATE} px, the largest coordinate accepted"
+                ));
+            }
+        }
+        if width < 1e-3 || height < 1e-3 {
+            return Err(format!(
+                "the box has width {width} and height {height}: both must be positive (and at least 1e-3 px)"
+            ));
+        }
+        Ok(Rect::from_ltwh(left, top, width, height))
+    }
+
     /// The box Ground Truth writes as `left`, `top`, `width`, `height`.
     pub fn from_ltwh(left: f64, top: f64, width: f64, height: f64) -> Rect {
         Rect {
@@ -223,6 +273,8 @@ impl BoxBuilder {
     /// Records that `worker` answered `image` (with or without boxes).
     /// Answering twice is an error: the second answer would be a second vote.
     pub fn answer(&mut self, image: &str, worker: &str) -> std::result::Result<u32, String> {
+        check_id("image", image)?;
+        check_id("worker", worker)?;
         if self.has_answer(image, worker) {
             return Err(format!("worker {worker:?} answered image {image:?} twice"));
         }
@@ -250,13 +302,12 @@ impl BoxBuilder {
         label: &str,
         rect: Rect,
     ) -> std::result::Result<bool, String> {
-        let c = rect.corners();
-        if c.iter().any(|v| !v.is_finite()) {
-            return Err("a coordinate is not a finite number".into());
-        }
+        check_id("image", image)?;
+        check_id("worker", worker)?;
+        check_id("label", label)?;
         if rect.width() <= 0.0 || rect.height() <= 0.0 {
             return Err(format!(
-                "the box has width {} and height {}: both must be positive",
+                "the box has width {} and height {}: both must be positive (and at least 1e-3 px)",
                 rect.width(),
                 rect.height()
             ));

@@ -107,7 +107,13 @@ impl<'r> Row<'r> {
     fn text(&self, names: &[&str]) -> std::result::Result<std::borrow::Cow<'r, str>, String> {
         let value: std::borrow::Cow<'r, str> = match self.field(names)? {
             FieldRef::Text(s) => s.into(),
-            FieldRef::Number(n) => format!("{n}").into(),
+            FieldRef::Number(n) if n.fract() == 0.0 && n.abs() < 9.007e15 => format!("{n}").into(),
+            FieldRef::Number(n) => {
+                return Err(format!(
+                    "{}: {n} is not an id (a string or an integer)",
+                    names[0]
+                ))
+            }
             FieldRef::Other(v) => return Err(format!("{}: expected text, found {v}", names[0])),
         };
         if value.is_empty() {
@@ -175,7 +181,9 @@ fn for_each_row(
     };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
-        .flexible(false)
+        // Flexible: a row of the wrong length is that row's problem (a
+        // reject under --skip-invalid), not the end of the file.
+        .flexible(true)
         .from_reader(bytes);
     let header: Vec<String> = reader
         .headers()
@@ -183,6 +191,15 @@ fn for_each_row(
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
+    for (i, name) in header.iter().enumerate() {
+        if header[..i].contains(name) {
+            return Err(Error::at_line(
+                path,
+                1,
+                format!("the header names the column {name:?} twice"),
+            ));
+        }
+    }
     let mut record = csv::ByteRecord::new();
     loop {
         let at = reader.position().clone();
@@ -194,10 +211,19 @@ fn for_each_row(
                 return Err(Error::at_line(path, line, format!("{e}")));
             }
         }
-        if let Err(problem) = visit(&Row::Delimited {
-            header: &header,
-            record: &record,
-        }) {
+        let checked = if record.len() != header.len() {
+            Err(format!(
+                "{} fields where the header has {}",
+                record.len(),
+                header.len()
+            ))
+        } else {
+            visit(&Row::Delimited {
+                header: &header,
+                record: &record,
+            })
+        };
+        if let Err(problem) = checked {
             let line = record.position().map_or(at.line(), |p| p.line());
             let start = record.position().map_or(0, |p| p.byte() as usize);
             let end = (reader.position().byte() as usize).min(bytes.len());
@@ -267,14 +293,8 @@ fn read_box_table(
                 "worker {worker:?} has a box on image {item:?} but no answer there in {responses_name}"
             ));
         }
-        builder
-            .add_box(
-                &item,
-                &worker,
-                &label,
-                Rect::from_ltwh(v[0], v[1], v[2], v[3]),
-            )
-            .map(|_| ())
+        let rect = Rect::checked_ltwh(v[0], v[1], v[2], v[3])?;
+        builder.add_box(&item, &worker, &label, rect).map(|_| ())
     })?;
     Ok(BoxInput {
         data: builder.finish(),
@@ -311,7 +331,10 @@ pub fn parse_gt_box_request(
             path: path.into(),
             location: Location::Object {
                 index,
-                id: id.clone(),
+                // An id can be kilobytes long; the message quotes its start.
+                id: id
+                    .as_deref()
+                    .map(|i| crate::error::clip(i, 100).into_owned()),
             },
             problem,
         };
@@ -384,11 +407,13 @@ fn read_gt_annotation(
     builder.answer(image, &worker)?;
     for (b, entry) in list.iter().enumerate() {
         let parsed = (|| {
-            let label = entry
-                .get("label")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .ok_or("missing label")?;
+            let label = match entry.get("label") {
+                None => return Err("missing label".to_string()),
+                Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+                Some(other) => {
+                    return Err(format!("label must be a non-empty string, not {other}"))
+                }
+            };
             let mut v = [0.0f64; 4];
             for (slot, name) in v.iter_mut().zip(["left", "top", "width", "height"]) {
                 *slot = entry
@@ -396,21 +421,17 @@ fn read_gt_annotation(
                     .and_then(Value::as_f64)
                     .ok_or(format!("{name} must be a number"))?;
             }
-            builder
-                .add_box(
-                    image,
-                    &worker,
-                    label,
-                    Rect::from_ltwh(v[0], v[1], v[2], v[3]),
-                )
-                .map(|_| ())
+            let rect = Rect::checked_ltwh(v[0], v[1], v[2], v[3])?;
+            builder.add_box(image, &worker, label, rect).map(|_| ())
         })();
         if let Err(problem) = parsed {
+            let problem = format!("worker {worker:?}, box {b}: {problem}");
+            if !rejects.skips() {
+                // The caller names the object and the annotation.
+                return Err(problem);
+            }
             rejects
-                .bad(
-                    at(format!("worker {worker:?}, box {b}: {problem}")),
-                    entry.to_string().as_bytes(),
-                )
+                .bad(at(problem), entry.to_string().as_bytes())
                 .map_err(|e| e.to_string())?;
         }
     }

@@ -13,7 +13,8 @@ use super::{BoxData, BoxLabels, FusedBox};
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum BoxOutputFormat {
-    /// `item,class,left,top,width,height,confidence,support`, one row per box.
+    /// `item,class,left,top,width,height,confidence,support`, one row per
+    /// box; an image with none has one row with the box fields empty.
     #[default]
     Csv,
     /// Ground Truth's output manifest (`groundtruth/object-detection`).
@@ -127,14 +128,19 @@ pub fn write_boxes(
                 "support",
             ])?;
             for (image, boxes) in labels.objects.iter().enumerate() {
+                // An image with no box is a row too, with the box fields
+                // empty: every image read is in the output.
+                if boxes.is_empty() {
+                    csv.write_record([data.images[image].as_str(), "", "", "", "", "", "", "0"])?;
+                }
                 for b in boxes {
                     csv.write_record([
                         data.images[image].clone(),
                         data.classes[b.class as usize].clone(),
-                        format!("{}", round2(b.rect.x1 as f64)),
-                        format!("{}", round2(b.rect.y1 as f64)),
-                        format!("{}", round2(b.rect.width())),
-                        format!("{}", round2(b.rect.height())),
+                        coordinate(b.rect.x1 as f64),
+                        coordinate(b.rect.y1 as f64),
+                        coordinate(b.rect.width()),
+                        coordinate(b.rect.height()),
                         format!("{}", round6(b.confidence)),
                         b.support.to_string(),
                     ])?;
@@ -185,9 +191,10 @@ pub fn write_boxes(
     }
 }
 
-/// Sub-pixel coordinates to 0.01 px: enough for any display, and stable.
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+/// A coordinate to a millionth (of a pixel, or of the image for
+/// normalised 0–1 coordinates): more than f32 holds, without its noise.
+fn coordinate(v: f64) -> String {
+    format!("{}", round6(v))
 }
 
 /// Writes the worker report: CSV `worker,answers,boxes,recall,precision,localisation_error`,

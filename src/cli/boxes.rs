@@ -92,6 +92,18 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     )?;
     let read_s = t.elapsed().as_secs_f64();
     let data = &input.data;
+    if data.n_answers() == 0 {
+        return Err(Error::Usage(format!(
+            "{}: no answers to consolidate{}",
+            args.input.display(),
+            if rejects.records.is_empty() {
+                ""
+            } else {
+                " (every record was rejected)"
+            }
+        ))
+        .into());
+    }
     if !args.quiet {
         say!(
             "accord: {} in {} of {} by {}, {}; {} clipped to the image",

@@ -27,6 +27,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             )
         }
     };
+    if images.is_empty() {
+        return Err(Error::Usage(format!(
+            "nothing to score: {} has no gold box{}",
+            args.gold.display(),
+            if args.gold_images.is_some() {
+                " and --gold-images lists no image"
+            } else {
+                ""
+            }
+        ))
+        .into());
+    }
+    if let Some(list) = &args.gold_images {
+        let listed: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
+        let mut outside: Vec<&String> = gold
+            .iter()
+            .filter(|(image, boxes)| !boxes.is_empty() && !listed.contains(image.as_str()))
+            .map(|(image, _)| image)
+            .collect();
+        outside.sort();
+        if let Some(first) = outside.first() {
+            return Err(Error::Usage(format!(
+                "{} has boxes on {} image{} that {} does not list, e.g. {first:?}: gold images must all be listed",
+                args.gold.display(),
+                outside.len(),
+                if outside.len() == 1 { "" } else { "s" },
+                list.display()
+            ))
+            .into());
+        }
+    }
     let scores = score_boxes(&pred, &gold, &images);
     let unscored = pred.keys().filter(|i| !images.contains(i)).count();
     let workers = match &args.annotations {

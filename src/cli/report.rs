@@ -155,6 +155,12 @@ enum FigureFormat {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.out.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "the report is a file (an HTML page): name it with -o report.html".into(),
+        )
+        .into());
+    }
     if args.task == super::consolidate::Task::Boxes {
         return run_boxes(&args);
     }

@@ -34,6 +34,17 @@ pub fn read_box_csv(path: &Path) -> Result<BoxesByImage> {
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
+    if let Some(name) = header
+        .iter()
+        .enumerate()
+        .find_map(|(i, h)| header[..i].contains(h).then_some(h))
+    {
+        return Err(Error::at_line(
+            path,
+            1,
+            format!("the header names the column {name:?} twice"),
+        ));
+    }
     let col = |names: &[&str]| {
         names
             .iter()
@@ -56,6 +67,19 @@ pub fn read_box_csv(path: &Path) -> Result<BoxesByImage> {
     for (row, record) in reader.records().enumerate() {
         let line = row as u64 + 2;
         let record = record.map_err(|e| Error::at_line(path, line, e.to_string()))?;
+        let image = record.get(item).unwrap_or("").trim();
+        if image.is_empty() {
+            return Err(Error::at_line(path, line, "empty item"));
+        }
+        // consolidate's row for an image with no box: the image, no box.
+        if record.get(class).unwrap_or("").trim().is_empty()
+            && coords
+                .iter()
+                .all(|&i| record.get(i).unwrap_or("").trim().is_empty())
+        {
+            out.entry(image.to_owned()).or_default();
+            continue;
+        }
         let number = |i: usize, name: &str| -> Result<f64> {
             let text = record.get(i).unwrap_or("").trim();
             text.parse::<f64>()
@@ -86,13 +110,18 @@ pub fn read_box_csv(path: &Path) -> Result<BoxesByImage> {
             Some(i) => number(i, "confidence")?,
             None => 1.0,
         };
-        out.entry(record.get(item).unwrap_or("").trim().to_owned())
-            .or_default()
-            .push(ScoredBox {
-                class: record.get(class).unwrap_or("").trim().to_owned(),
-                rect: Rect::from_ltwh(v[0], v[1], v[2], v[3]),
-                confidence: conf,
-            });
+        if !(0.0..=1.0).contains(&conf) {
+            return Err(Error::at_line(
+                path,
+                line,
+                format!("confidence {conf} is not in [0, 1]"),
+            ));
+        }
+        out.entry(image.to_owned()).or_default().push(ScoredBox {
+            class: record.get(class).unwrap_or("").trim().to_owned(),
+            rect: Rect::from_ltwh(v[0], v[1], v[2], v[3]),
+            confidence: conf,
+        });
     }
     Ok(out)
 }
@@ -113,9 +142,22 @@ pub fn read_image_list(path: &Path) -> Result<Vec<String>> {
         .position(|h| h == "item" || h == "image")
         .ok_or_else(|| Error::at_line(path, 1, "the header has no item column"))?;
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (row, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Error::at_line(path, row as u64 + 2, e.to_string()))?;
-        out.push(record.get(item).unwrap_or("").trim().to_owned());
+        let line = row as u64 + 2;
+        let record = record.map_err(|e| Error::at_line(path, line, e.to_string()))?;
+        let image = record.get(item).unwrap_or("").trim().to_owned();
+        if image.is_empty() {
+            return Err(Error::at_line(path, line, "empty item"));
+        }
+        if !seen.insert(image.clone()) {
+            return Err(Error::at_line(
+                path,
+                line,
+                format!("image {image:?} is listed twice"),
+            ));
+        }
+        out.push(image);
     }
     Ok(out)
 }

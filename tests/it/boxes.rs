@@ -594,3 +594,239 @@ fn report_page_has_the_scores_the_workers_and_drawings() {
     assert_eq!(html.matches("<svg ").count(), 4, "four images drawn");
     assert!(html.contains("stroke-dasharray"), "gold drawn dashed");
 }
+
+const H: &str = "item,worker,label,left,top,width,height\n";
+
+#[test]
+fn csv_output_lists_images_with_no_box() {
+    let dir = tmp();
+    let boxes = file(
+        dir.path(),
+        "boxes.csv",
+        format!("{H}a,w1,p,10,10,50,50\na,w2,p,11,10,50,50\nb,w1,p,1,1,5,5\n"),
+    );
+    let responses = file(
+        dir.path(),
+        "responses.csv",
+        "item,worker\na,w1\na,w2\nb,w1\nb,w2\nc,w1\n",
+    );
+    let out = accord_ok(&[
+        "consolidate",
+        "--task",
+        "boxes",
+        &boxes,
+        "--responses",
+        &responses,
+        "--method",
+        "iou-mean",
+        "--quorum",
+        "0.6",
+        "-q",
+    ]);
+    let items: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(items, ["a", "b", "c"], "{out}");
+    assert!(
+        out.contains("\nb,,,,,,,0\n") && out.ends_with("c,,,,,,,0\n"),
+        "{out}"
+    );
+    // evaluate reads those rows as images predicted empty.
+    let pred = file(dir.path(), "pred.csv", &out);
+    let gold = file(
+        dir.path(),
+        "gold.csv",
+        "item,label,left,top,width,height\na,p,10,10,50,50\n",
+    );
+    let list = file(dir.path(), "list.csv", "item\na\nb\nc\n");
+    let json = accord_ok(&[
+        "evaluate",
+        "--task",
+        "boxes",
+        "--pred",
+        &pred,
+        "--gold",
+        &gold,
+        "--gold-images",
+        &list,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (
+            v["empty_images"].as_u64(),
+            v["empty_images_predicted_empty"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+}
+
+#[test]
+fn ragged_rows_and_unclosed_quotes_are_rejects_under_skip_invalid() {
+    let dir = tmp();
+    let boxes = file(
+        dir.path(),
+        "boxes.csv",
+        format!("{H}im1,w1,p,10,10,50,50\nim1,w2,p,10,10,50,50\nim3,w1,p,1,1,5\n"),
+    );
+    let out = dir.path().join("out.csv");
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "boxes",
+        &boxes,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("line 4") && err.contains("6 fields where the header has 7"),
+        "{err}"
+    );
+    accord_ok(&[
+        "consolidate",
+        "--task",
+        "boxes",
+        &boxes,
+        "--skip-invalid",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let rejects = std::fs::read_to_string(dir.path().join("out.csv.rejects.csv")).unwrap();
+    assert!(rejects.contains("line 4"), "{rejects}");
+}
+
+#[test]
+fn a_header_naming_a_column_twice_is_refused() {
+    let dir = tmp();
+    let boxes = file(
+        dir.path(),
+        "boxes.csv",
+        "item,worker,label,left,top,width,height,left\na,w1,p,1,1,5,5,9\n",
+    );
+    let err = accord_bad_input(&["consolidate", "--task", "boxes", &boxes]);
+    assert!(
+        err.contains("line 1") && err.contains("\"left\" twice"),
+        "{err}"
+    );
+    let gold = file(
+        dir.path(),
+        "gold.csv",
+        "item,label,left,top,width,height,left\na,p,1,1,5,5,9\n",
+    );
+    let err = accord_bad_input(&[
+        "evaluate", "--task", "boxes", "--pred", &gold, "--gold", &gold,
+    ]);
+    assert!(err.contains("twice"), "{err}");
+}
+
+#[test]
+fn long_empty_and_fractional_ids_are_refused() {
+    let dir = tmp();
+    let long = "x".repeat(5000);
+    let boxes = file(dir.path(), "boxes.csv", format!("{H}{long},w1,p,1,1,5,5\n"));
+    let err = accord_bad_input(&["consolidate", "--task", "boxes", &boxes]);
+    assert!(err.contains("5000 bytes long") && err.len() < 2000, "{err}");
+    let request = request().replace("\"workerId\":\"cat\"", "\"workerId\":\"\"");
+    let input = file(dir.path(), "request.json", request);
+    let err = accord_bad_input(&["consolidate", "--task", "boxes", &input]);
+    assert!(err.contains("empty worker id"), "{err}");
+    // The location is named once, not repeated inside the problem.
+    assert_eq!(err.matches("request.json").count(), 1, "{err}");
+    let lines = file(dir.path(), "boxes.jsonl", "{\"item\":1.5,\"worker\":\"w\",\"label\":\"p\",\"left\":1,\"top\":1,\"width\":2,\"height\":2}\n");
+    let err = accord_bad_input(&["consolidate", "--task", "boxes", &lines]);
+    assert!(err.contains("line 1") && err.contains("not an id"), "{err}");
+}
+
+#[test]
+fn coordinates_beyond_range_or_below_a_thousandth_of_a_pixel_are_refused() {
+    let dir = tmp();
+    for (row, problem) in [
+        ("a,w1,p,16777217,1,3,3", "beyond"),
+        ("a,w1,p,1e300,1,3,3", "beyond"),
+        ("a,w1,p,1,1,1e-300,3", "at least 1e-3"),
+    ] {
+        let boxes = file(dir.path(), "boxes.csv", format!("{H}{row}\n"));
+        let err = accord_bad_input(&["consolidate", "--task", "boxes", &boxes]);
+        assert!(
+            err.contains("line 2") && err.contains(problem),
+            "{row}: {err}"
+        );
+    }
+    // Normalised coordinates survive the CSV output exactly.
+    let boxes = file(
+        dir.path(),
+        "boxes.csv",
+        format!("{H}a,w1,p,0.125,0.25,0.004,0.5\na,w2,p,0.125,0.25,0.004,0.5\n"),
+    );
+    let out = accord_ok(&[
+        "consolidate",
+        "--task",
+        "boxes",
+        &boxes,
+        "--method",
+        "iou-mean",
+        "-q",
+    ]);
+    assert!(out.contains("a,p,0.125,0.25,0.004,0.5,"), "{out}");
+}
+
+#[test]
+fn evaluate_refuses_empty_gold_and_gold_images_it_was_not_told_about() {
+    let dir = tmp();
+    let pred = file(
+        dir.path(),
+        "pred.csv",
+        "item,class,left,top,width,height,confidence\na,p,1,1,5,5,0.9\n",
+    );
+    let empty = file(dir.path(), "gold.csv", "item,label,left,top,width,height\n");
+    let err = accord_bad_input(&[
+        "evaluate", "--task", "boxes", "--pred", &pred, "--gold", &empty,
+    ]);
+    assert!(err.contains("nothing to score"), "{err}");
+    let gold = file(
+        dir.path(),
+        "gold2.csv",
+        "item,label,left,top,width,height\na,p,1,1,5,5\n",
+    );
+    let list = file(dir.path(), "list.csv", "item\nb\n");
+    let err = accord_bad_input(&[
+        "evaluate",
+        "--task",
+        "boxes",
+        "--pred",
+        &pred,
+        "--gold",
+        &gold,
+        "--gold-images",
+        &list,
+    ]);
+    assert!(
+        err.contains("does not list") && err.contains("\"a\""),
+        "{err}"
+    );
+    let twice = file(dir.path(), "twice.csv", "item\na\na\n");
+    let err = accord_bad_input(&[
+        "evaluate",
+        "--task",
+        "boxes",
+        "--pred",
+        &pred,
+        "--gold",
+        &gold,
+        "--gold-images",
+        &twice,
+    ]);
+    assert!(err.contains("line 3") && err.contains("twice"), "{err}");
+}
+
+#[test]
+fn report_to_stdout_is_refused_not_a_file_named_dash() {
+    let dir = tmp();
+    let boxes = file(dir.path(), "boxes.csv", format!("{H}a,w1,p,1,1,5,5\n"));
+    let err = accord_bad_input(&["report", "--task", "boxes", &boxes, "-o", "-"]);
+    assert!(err.contains("-o report.html"), "{err}");
+    assert!(!Path::new("-").exists());
+}
