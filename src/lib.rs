@@ -31,6 +31,7 @@ pub mod maths;
 #[cfg(feature = "plot")]
 pub mod report;
 pub mod segmentation;
+pub mod spans;
 pub mod synth;
 
 pub use error::{Error, Result};

@@ -15,6 +15,7 @@ use accord::engine::select::{select, BackendChoice, Selected};
 use accord::io;
 use accord::maths::TieBreak;
 use accord::segmentation::{SegMethod, StapleScope};
+use accord::spans::SpanMethod;
 use accord::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -25,6 +26,8 @@ pub enum Task {
     Classification,
     /// One class per pixel: PNG masks.
     Segmentation,
+    /// Named-entity spans in texts.
+    Spans,
 }
 
 /// The classification method `--method` names, or the library's default.
@@ -39,6 +42,7 @@ pub struct MethodArg {
     name: &'static str,
     classification: Option<Method>,
     segmentation: Option<SegMethod>,
+    spans: Option<SpanMethod>,
 }
 
 /// Every `--method` value: the classification table, then the segmentation
@@ -50,6 +54,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
             name: m.name,
             classification: Some(m.method),
             segmentation: SegMethod::from_name(m.name),
+            spans: SpanMethod::from_name(m.name),
         })
         .collect();
     all.extend(
@@ -60,7 +65,20 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
                 name: s.name(),
                 classification: None,
                 segmentation: Some(s),
+                spans: None,
             }),
+    );
+    all.extend(
+        SpanMethod::ALL
+            .into_iter()
+            .filter(|s| all.iter().all(|m| m.name != s.name()))
+            .map(|s| MethodArg {
+                name: s.name(),
+                classification: None,
+                segmentation: None,
+                spans: Some(s),
+            })
+            .collect::<Vec<_>>(),
     );
     all
 });
@@ -75,7 +93,10 @@ impl clap::ValueEnum for MethodArg {
             (Some(c), Some(_)) => format!("{} (both tasks)", c.info().summary),
             (Some(c), None) => format!("Classification: {}", c.info().summary),
             (None, Some(s)) => format!("Segmentation: {}", s.summary()),
-            (None, None) => unreachable!("every value names a method"),
+            (None, None) => match self.spans {
+                Some(s) => format!("Spans: {}", s.summary()),
+                None => unreachable!("every value names a method"),
+            },
         };
         Some(clap::builder::PossibleValue::new(self.name).help(help))
     }
@@ -88,6 +109,18 @@ impl MethodArg {
             Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name
+            ))
+        })
+    }
+
+    /// The span method, or a usage error for another task's.
+    pub fn spans(self) -> Result<SpanMethod, Error> {
+        self.spans.ok_or_else(|| {
+            let names: Vec<&str> = SpanMethod::ALL.iter().map(|s| s.name()).collect();
+            Error::Usage(format!(
+                "--method {} is not a span method; --task spans takes {}",
+                self.name,
+                or_list(&names)
             ))
         })
     }
@@ -152,7 +185,7 @@ pub struct Args {
     )]
     pub rejects: Option<PathBuf>,
 
-    /// Consolidation method [default: hds; segmentation: smooth-mv].
+    /// Consolidation method [default: hds; segmentation: smooth-mv; spans: seq].
     #[arg(long, value_enum, help_heading = "Method")]
     pub method: Option<MethodArg>,
     /// Where the kernels run.
@@ -165,7 +198,7 @@ pub struct Args {
     /// Stop when the objective's relative change (EM: |ΔLL|/|LL|) falls below this
     /// [default: 1e-5; mds 1e-8; mmsr 1e-10].
     #[arg(long, help_heading = "Method")]
-    tol: Option<f64>,
+    pub tol: Option<f64>,
     /// Pseudo-counts of a correct answer added to each diagonal cell of every
     /// worker's confusion counts (ds and hds): a Dirichlet prior that workers beat chance.
     /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
@@ -195,13 +228,13 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// Output format [default: csv; gt-response for a Lambda event].
     #[arg(long, value_enum, help_heading = "Output")]
-    out_format: Option<OutputFormat>,
+    pub out_format: Option<OutputFormat>,
     /// Add a p_<class> posterior column per class (CSV output).
     #[arg(long, help_heading = "Output")]
     posteriors: bool,
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
-    workers_out: Option<PathBuf>,
+    pub workers_out: Option<PathBuf>,
     /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
     /// entropy in bits, margin, annotations), most uncertain first.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -246,6 +279,27 @@ pub struct Args {
     /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
     #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
     pub staple_scope: StapleScope,
+
+    /// Spans: the answers table (CSV item,worker: every answer, empty ones included) that goes
+    /// with a spans.csv input.
+    #[arg(long, value_name = "FILE", help_heading = "Spans")]
+    pub responses: Option<PathBuf>,
+    /// Spans: the texts (JSON Lines {"item", "text"}) that go with a spans.csv input.
+    #[arg(long, value_name = "FILE", help_heading = "Spans")]
+    pub texts: Option<PathBuf>,
+    /// Spans: what offsets count, in the input and the outputs.
+    #[arg(long, value_enum, default_value_t = accord::spans::read::OffsetUnit::CodePoints, help_heading = "Spans")]
+    pub offsets: accord::spans::read::OffsetUnit,
+    /// Spans, seq and token-mv: what a token is (words: whitespace-separated, a span marks every
+    /// word it touches; boundaries: words cut at every worker's span boundary).
+    #[arg(long, value_enum, default_value_t = accord::spans::tokens::Tokens::Words, help_heading = "Spans")]
+    pub tokens: accord::spans::tokens::Tokens,
+    /// Spans, jaccard: share of a text's workers a cluster needs to be kept.
+    #[arg(long, default_value_t = 0.5, help_heading = "Spans")]
+    pub quorum: f64,
+    /// Spans, jaccard: character Jaccard similarity at which two spans join a cluster.
+    #[arg(long, default_value_t = 0.5, help_heading = "Spans")]
+    pub jaccard_threshold: f64,
 
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
@@ -358,6 +412,9 @@ fn params_of(args: &Args, method: Method) -> Params {
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::segment::run(args);
+    }
+    if args.task == Task::Spans {
+        return super::spans::run(args);
     }
     // `-o -` is stdout, as with most tools, not a file named "-".
     if args.out.as_deref() == Some(Path::new("-")) {

@@ -22,6 +22,7 @@ mod progress;
 mod report;
 mod segment;
 mod simulate;
+mod spans;
 
 use clap::{Parser, Subcommand};
 

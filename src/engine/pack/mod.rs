@@ -7,6 +7,7 @@
 
 mod interner;
 pub mod masks;
+pub mod spans;
 
 pub use interner::{Interner, Names};
 
