@@ -37,6 +37,10 @@ pub struct Args {
     /// mean_iou, pixel_accuracy, per_class_iou, images, missing.
     #[arg(long)]
     pub json: bool,
+    /// Spans: the answers (CSV with item and worker columns, e.g. responses.csv): only these items are
+    /// scored, and with --annotations each worker on the texts they answered.
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<PathBuf>,
     /// Refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000)]
     max_pixels: u64,
@@ -45,6 +49,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Classification {
         return super::evaluate_class::run(&args);
+    }
+    if args.task == Task::Spans {
+        return super::evaluate_spans::run(&args);
     }
     if args.annotations.is_some() {
         return Err(Error::Usage(

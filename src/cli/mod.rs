@@ -16,6 +16,7 @@ mod bench_seg;
 mod consolidate;
 mod evaluate;
 mod evaluate_class;
+mod evaluate_spans;
 mod generate;
 mod info;
 mod progress;

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod predictions;
 pub mod segmentation;
 pub mod simulate;
+pub mod spans;
 mod table;
 
 pub use gold::{
