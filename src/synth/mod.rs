@@ -4,5 +4,6 @@
 
 pub mod classification;
 pub mod segmentation;
+pub mod spans;
 
 pub use classification::*;
