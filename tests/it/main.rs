@@ -14,4 +14,5 @@ mod properties;
 mod report;
 mod segmentation;
 mod shaders;
+mod spans;
 mod support;

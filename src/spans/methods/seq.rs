@@ -131,44 +131,81 @@ struct Scratch {
     beta: Vec<f64>,
     scale: Vec<f64>,
     gamma: Vec<f64>,
+    /// Tokens where every worker says `O` after `O`: they share one
+    /// emission row, computed once per text.
+    quiet: Vec<bool>,
+    next: Vec<f64>,
+    outer: Vec<f64>,
+    quiet_gamma: Vec<f64>,
 }
 
 /// Forward-backward over item `i`; fills `scratch` (gamma included) and
 /// returns the log-likelihood of the workers' tags. `None` for a text
 /// without tokens or answers.
-fn forward_backward(
+fn forward_backward<const S: usize>(
     batch: &SpanBatch,
     tagged: &Tagged,
     model: &Model,
     i: usize,
     sc: &mut Scratch,
 ) -> Option<f64> {
-    let s = model.s;
+    let s = dim::<S>(model.s);
     let tokens = tagged.tokens(i);
     let n = tokens.len();
     let responses = batch.responses(i);
     if n == 0 || responses.is_empty() {
         return None;
     }
+    // Which tokens some worker marks (or follows a mark of).
+    sc.quiet.clear();
+    sc.quiet.resize(n, true);
+    for r in responses.clone() {
+        for (t, &x) in tagged.tags_of(r, n).iter().enumerate() {
+            if x != 0 {
+                sc.quiet[t] = false;
+                if t + 1 < n {
+                    sc.quiet[t + 1] = false;
+                }
+            }
+        }
+    }
     sc.log_em.clear();
     sc.log_em.resize(n * s, 0.0);
-    for r in responses {
+    // The shared row of the quiet tokens, in slot 0 of `next` for now.
+    sc.next.clear();
+    sc.next.resize(s, 0.0);
+    for r in responses.clone() {
         let w = batch.response_worker[r] as usize;
+        let base = (w * s * s) * s;
+        sc.next
+            .iter_mut()
+            .zip(&model.log_emit[base..base + s])
+            .for_each(|(a, b)| *a += b);
         let tags = tagged.tags_of(r, n);
         let mut prev = 0usize;
         for (t, &x) in tags.iter().enumerate() {
-            let base = ((w * s + prev) * s + x as usize) * s;
-            let row = &model.log_emit[base..base + s];
-            sc.log_em[t * s..(t + 1) * s]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(a, b)| *a += b);
+            if !sc.quiet[t] {
+                let base = ((w * s + prev) * s + x as usize) * s;
+                let row = &model.log_emit[base..base + s];
+                sc.log_em[t * s..(t + 1) * s]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(a, b)| *a += b);
+            }
             prev = x as usize;
         }
     }
+    let quiet_top = sc.next.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let quiet_em: Vec<f64> = sc.next.iter().map(|v| (v - quiet_top).exp()).collect();
     sc.em.resize(n * s, 0.0);
     let mut ll = 0.0;
     for t in 0..n {
+        if sc.quiet[t] {
+            sc.log_em[t * s..(t + 1) * s].copy_from_slice(&sc.next);
+            sc.em[t * s..(t + 1) * s].copy_from_slice(&quiet_em);
+            ll += quiet_top;
+            continue;
+        }
         let row = &sc.log_em[t * s..(t + 1) * s];
         let top = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         ll += top;
@@ -197,21 +234,22 @@ fn forward_backward(
         }
         let c: f64 = sc.alpha[t * s..(t + 1) * s].iter().sum();
         sc.scale[t] = c;
+        let inv = 1.0 / c;
         sc.alpha[t * s..(t + 1) * s]
             .iter_mut()
-            .for_each(|v| *v /= c);
+            .for_each(|v| *v *= inv);
         ll += c.ln();
     }
     sc.beta.resize(n * s, 0.0);
     sc.beta[(n - 1) * s..].iter_mut().for_each(|v| *v = 1.0);
-    let mut next = vec![0.0; s];
     for t in (0..n - 1).rev() {
+        let inv = 1.0 / sc.scale[t + 1];
         for z in 0..s {
-            next[z] = sc.em[(t + 1) * s + z] * sc.beta[(t + 1) * s + z] / sc.scale[t + 1];
+            sc.next[z] = sc.em[(t + 1) * s + z] * sc.beta[(t + 1) * s + z] * inv;
         }
         for y in 0..s {
             let row = &model.trans[y * s..(y + 1) * s];
-            sc.beta[t * s + y] = row.iter().zip(&next).map(|(a, b)| a * b).sum();
+            sc.beta[t * s + y] = row.iter().zip(&sc.next).map(|(a, b)| a * b).sum();
         }
     }
     sc.gamma.resize(n * s, 0.0);
@@ -222,36 +260,75 @@ fn forward_backward(
             g[z] = sc.alpha[t * s + z] * sc.beta[t * s + z];
             total += g[z];
         }
-        g.iter_mut().for_each(|v| *v /= total);
+        let inv = 1.0 / total;
+        g.iter_mut().for_each(|v| *v *= inv);
     }
     Some(ll)
 }
 
 /// Adds item `i`'s expected counts (after [`forward_backward`]) to `c`.
-fn accumulate(
+fn accumulate<const S: usize>(
     batch: &SpanBatch,
     tagged: &Tagged,
     model: &Model,
     i: usize,
-    sc: &Scratch,
+    sc: &mut Scratch,
     c: &mut Counts,
 ) {
-    let s = model.s;
+    let s = dim::<S>(model.s);
     let n = tagged.tokens(i).len();
     for z in 0..s {
         c.start[z] += sc.gamma[z];
     }
+    // ξ_t(y, z) = α_{t-1}(y) A(y, z) em_t(z) β_t(z) / c_t: the A factor is
+    // the same for every t, so it multiplies the sum once.
+    sc.outer.clear();
+    sc.outer.resize(s * s, 0.0);
+    sc.next.resize(s, 0.0);
     for t in 1..n {
+        let inv = 1.0 / sc.scale[t];
+        for z in 0..s {
+            sc.next[z] = sc.em[t * s + z] * sc.beta[t * s + z] * inv;
+        }
         for y in 0..s {
             let ay = sc.alpha[(t - 1) * s + y];
-            for z in 0..s {
-                c.trans[y * s + z] +=
-                    ay * model.trans[y * s + z] * sc.em[t * s + z] * sc.beta[t * s + z]
-                        / sc.scale[t];
-            }
+            sc.outer[y * s..(y + 1) * s]
+                .iter_mut()
+                .zip(&sc.next)
+                .for_each(|(o, v)| *o += ay * v);
         }
     }
-    add_emissions(batch, tagged, s, i, &sc.gamma, c);
+    for (k, o) in sc.outer.iter().enumerate() {
+        c.trans[k] += o * model.trans[k];
+    }
+    // Emissions: the quiet tokens' posteriors summed once per text.
+    sc.quiet_gamma.clear();
+    sc.quiet_gamma.resize(s, 0.0);
+    for t in (0..n).filter(|&t| sc.quiet[t]) {
+        sc.quiet_gamma
+            .iter_mut()
+            .zip(&sc.gamma[t * s..(t + 1) * s])
+            .for_each(|(a, g)| *a += g);
+    }
+    for r in batch.responses(i) {
+        let w = batch.response_worker[r] as usize;
+        let base = (w * s * s) * s;
+        c.emit[base..base + s]
+            .iter_mut()
+            .zip(&sc.quiet_gamma)
+            .for_each(|(a, g)| *a += g);
+        let mut prev = 0usize;
+        for (t, &x) in tagged.tags_of(r, n).iter().enumerate() {
+            if !sc.quiet[t] {
+                let base = ((w * s + prev) * s + x as usize) * s;
+                c.emit[base..base + s]
+                    .iter_mut()
+                    .zip(&sc.gamma[t * s..(t + 1) * s])
+                    .for_each(|(a, g)| *a += g);
+            }
+            prev = x as usize;
+        }
+    }
 }
 
 /// Adds `gamma` (one row of `s` per token) to each worker's emission counts.
@@ -330,8 +407,33 @@ fn sum(parts: Vec<Counts>, workers: usize, s: usize) -> Counts {
     total
 }
 
-/// One E-step over every text with `model`: the next M-step's counts.
+/// The tag count: `S` when the caller chose a constant (so loops over
+/// tags have a length the compiler knows), else `dynamic`.
+#[inline(always)]
+fn dim<const S: usize>(dynamic: usize) -> usize {
+    if S == 0 {
+        dynamic
+    } else {
+        S
+    }
+}
+
+/// [`e_pass_with`] with the tag count fixed at compile time for 1 to 6
+/// labels (3 to 13 tags), the sizes that matter for speed.
 fn e_pass(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> Counts {
+    match model.s {
+        3 => e_pass_with::<3>(batch, tagged, model),
+        5 => e_pass_with::<5>(batch, tagged, model),
+        7 => e_pass_with::<7>(batch, tagged, model),
+        9 => e_pass_with::<9>(batch, tagged, model),
+        11 => e_pass_with::<11>(batch, tagged, model),
+        13 => e_pass_with::<13>(batch, tagged, model),
+        _ => e_pass_with::<0>(batch, tagged, model),
+    }
+}
+
+/// One E-step over every text with `model`: the next M-step's counts.
+fn e_pass_with<const S: usize>(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> Counts {
     let s = model.s;
     let parts: Vec<Counts> = chunk_ranges(batch.n_items())
         .into_par_iter()
@@ -339,9 +441,9 @@ fn e_pass(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> Counts {
             let mut c = Counts::zeros(batch.n_workers(), s);
             let mut sc = Scratch::default();
             for i in items {
-                if let Some(ll) = forward_backward(batch, tagged, model, i, &mut sc) {
+                if let Some(ll) = forward_backward::<S>(batch, tagged, model, i, &mut sc) {
                     c.ll += ll;
-                    accumulate(batch, tagged, model, i, &sc, &mut c);
+                    accumulate::<S>(batch, tagged, model, i, &mut sc, &mut c);
                 }
             }
             c
@@ -398,7 +500,7 @@ fn decode_all(
             let (mut v, mut back, mut path, mut truth) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for i in items {
-                if forward_backward(batch, tagged, model, i, &mut sc).is_none() {
+                if forward_backward::<0>(batch, tagged, model, i, &mut sc).is_none() {
                     list.end_item();
                     continue;
                 }
