@@ -37,9 +37,9 @@ pub struct Args {
     /// Segmentation: workers (masks) per image.
     #[arg(long, default_value_t = 5)]
     pub workers: usize,
-    /// Annotation counts to run (e.g. 1e5,1e6,1e7).
+    /// Annotation counts to run (e.g. 1e5,1e6,1e7); for spans, texts.
     #[arg(long, value_delimiter = ',', value_parser = parse_count, default_value = "1e5,1e6")]
-    sizes: Vec<usize>,
+    pub sizes: Vec<usize>,
     /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
     #[arg(long, value_delimiter = ',', value_enum, default_value = "cpu,gpu")]
     pub backends: Vec<BenchBackend>,
@@ -51,7 +51,7 @@ pub struct Args {
     pub classes: usize,
     /// Annotations per item of the generated data.
     #[arg(long, default_value_t = 5)]
-    per_item: usize,
+    pub per_item: usize,
     /// EM iterations timed per kernel measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub iterations: usize,
@@ -202,6 +202,9 @@ fn end_to_end(
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::bench_seg::run(args);
+    }
+    if args.task == Task::Spans {
+        return super::bench_spans::run(args);
     }
     let methods = match &args.methods {
         Some(names) => names

@@ -13,6 +13,7 @@ macro_rules! say {
 mod agreement;
 mod bench;
 mod bench_seg;
+mod bench_spans;
 mod consolidate;
 mod evaluate;
 mod evaluate_class;
