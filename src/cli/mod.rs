@@ -22,6 +22,7 @@ mod generate;
 mod info;
 mod progress;
 mod report;
+mod report_spans;
 mod segment;
 mod simulate;
 mod spans;

@@ -17,15 +17,25 @@ use accord::engine::select::BackendChoice;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request).
+    /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request). With --task spans: a Ground
+    /// Truth named-entity request, or spans.csv with --responses and --texts.
     pub input: PathBuf,
+    /// What the annotations label.
+    #[arg(long, value_enum, default_value_t = super::consolidate::Task::Classification)]
+    pub task: super::consolidate::Task,
+    /// Spans: the answers (responses.csv) and the texts (texts.jsonl) of a spans.csv input.
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<PathBuf>,
+    /// Spans: the texts (JSON Lines {"item", "text"}) of a spans.csv input.
+    #[arg(long, value_name = "FILE")]
+    pub texts: Option<PathBuf>,
     /// Gold labels, CSV item,label: adds the scores, confusion heatmaps, calibration curve and
-    /// the annotator-count experiment.
+    /// the annotator-count experiment. Spans: gold spans, CSV item,start,end,label.
     #[arg(long)]
-    gold: Option<PathBuf>,
+    pub gold: Option<PathBuf>,
     /// The HTML page to write (figures inlined: one file, no other needed).
     #[arg(short, long, value_name = "report.html")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// The method reported on, beside majority vote (default: consolidate's default).
     #[arg(long, value_enum)]
     method: Option<Method>,
@@ -44,9 +54,9 @@ pub struct Args {
     /// count (at least 3), then a random sample of the items; the page says so.
     #[arg(long, value_name = "auto|N|none", default_value = "auto", value_parser = parse_budget)]
     experiment_budget: ExperimentBudget,
-    /// How many of the least settled items to list.
+    /// How many of the least settled items to list (spans: texts drawn with every worker's spans).
     #[arg(long, default_value_t = 20)]
-    review_count: usize,
+    pub review_count: usize,
     /// Also write each figure as its own file in this folder (created if missing):
     /// class-distribution, confusion, calibration, worker-accuracy, error-vs-annotators.
     #[arg(long, value_name = "DIR")]
@@ -56,7 +66,7 @@ pub struct Args {
     figure_format: FigureFormat,
     /// Print nothing but errors.
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 fn parse_budget(text: &str) -> Result<ExperimentBudget, String> {
@@ -87,6 +97,9 @@ enum FigureFormat {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.task == super::consolidate::Task::Spans {
+        return super::report_spans::run(&args);
+    }
     if same_file(&args.out, &args.input) {
         return Err(Error::Usage(format!(
             "the output {} is the input file: choose another path",

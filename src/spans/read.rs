@@ -363,6 +363,14 @@ fn item_of(b: &SpanBuilder, item: &str, texts: &Path) -> std::result::Result<u32
         .ok_or_else(|| format!("item {item:?} has no text in {}", texts.display()))
 }
 
+/// One line of texts.jsonl. Typed, so that serde refuses a repeated key
+/// and unknown keys cost nothing.
+#[derive(serde::Deserialize)]
+struct TextLine {
+    item: Value,
+    text: String,
+}
+
 fn read_texts(
     path: &Path,
     b: &mut SpanBuilder,
@@ -389,19 +397,18 @@ fn read_texts(
         if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed = (|| -> std::result::Result<(String, String), String> {
-            let value = crate::io::ground_truth::parse_json_strict_slice(bytes)
-                .map_err(|e| format!("invalid JSON: {e}"))?;
-            let item = value
-                .get("item")
-                .and_then(id_text)
-                .ok_or("missing \"item\" (a string or an integer)")?;
-            let text = value
-                .get("text")
-                .and_then(Value::as_str)
-                .ok_or("missing \"text\" string")?;
-            Ok((item, text.to_owned()))
-        })();
+        let parsed = serde_json::from_slice::<TextLine>(bytes)
+            .map_err(|e| {
+                // serde quotes field names in backticks, which the CLI reads as flags.
+                let e = e.to_string().replace('`', "\"");
+                format!("invalid text line (expected {{\"item\": ..., \"text\": \"...\"}}): {e}")
+            })
+            .and_then(|line| {
+                let item = id_text(&line.item).ok_or_else(|| {
+                    format!("\"item\" must be a string or an integer, not {}", line.item)
+                })?;
+                Ok((item, line.text))
+            });
         let result = parsed.and_then(|(item, text)| {
             b.text(&item, &text)?;
             offsets.push_text(&text);
