@@ -108,7 +108,7 @@ pub fn spans_section(
     }
     let mut workers: Vec<(usize, &crate::spans::WorkerSpanStats)> =
         fit.workers.iter().enumerate().collect();
-    workers.sort_by(|a, b| b.1.spans.cmp(&a.1.spans));
+    workers.sort_by_key(|w| std::cmp::Reverse(w.1.spans));
     let rows: Vec<Vec<String>> = workers
         .iter()
         .map(|(w, s)| {

@@ -32,12 +32,15 @@ use super::{SpanList, SpanParams};
 use crate::engine::pack::spans::SpanBatch;
 use crate::spans::tokens::{decode, tag_all, tag_label, Tagged};
 
+/// A worker's (precision, recall) per label.
+pub(crate) type LabelScores = (Vec<f32>, Vec<f32>);
+
 /// What `seq` returns to [`super::fit`].
 pub(crate) struct SeqOutput {
     pub spans: SpanList,
     /// Per worker: (precision, recall) per label, token-level, expected
     /// under the final posteriors.
-    pub workers: Vec<(Vec<f32>, Vec<f32>)>,
+    pub workers: Vec<LabelScores>,
     pub iterations: usize,
     pub converged: bool,
     pub log_likelihood: Vec<f64>,
@@ -209,8 +212,8 @@ fn forward_backward<const S: usize>(
         let row = &sc.log_em[t * s..(t + 1) * s];
         let top = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         ll += top;
-        for z in 0..s {
-            sc.em[t * s + z] = (row[z] - top).exp();
+        for (e, v) in sc.em[t * s..(t + 1) * s].iter_mut().zip(row) {
+            *e = (v - top).exp();
         }
     }
     sc.alpha.resize(n * s, 0.0);
@@ -228,9 +231,9 @@ fn forward_backward<const S: usize>(
                 let row = &model.trans[y * s..(y + 1) * s];
                 cur.iter_mut().zip(row).for_each(|(c, a)| *c += ay * a);
             }
-            for z in 0..s {
-                cur[z] *= sc.em[t * s + z];
-            }
+            cur.iter_mut()
+                .zip(&sc.em[t * s..(t + 1) * s])
+                .for_each(|(c, e)| *c *= e);
         }
         let c: f64 = sc.alpha[t * s..(t + 1) * s].iter().sum();
         sc.scale[t] = c;
@@ -256,9 +259,10 @@ fn forward_backward<const S: usize>(
     for t in 0..n {
         let g = &mut sc.gamma[t * s..(t + 1) * s];
         let mut total = 0.0;
-        for z in 0..s {
-            g[z] = sc.alpha[t * s + z] * sc.beta[t * s + z];
-            total += g[z];
+        let (a, b) = (&sc.alpha[t * s..(t + 1) * s], &sc.beta[t * s..(t + 1) * s]);
+        for ((g, a), b) in g.iter_mut().zip(a).zip(b) {
+            *g = a * b;
+            total += *g;
         }
         let inv = 1.0 / total;
         g.iter_mut().for_each(|v| *v *= inv);
@@ -381,9 +385,10 @@ fn vote_counts(batch: &SpanBatch, tagged: &Tagged, s: usize) -> Counts {
                     let total: f64 = g.iter().sum();
                     g.iter_mut().for_each(|v| *v /= total);
                 }
-                for z in 0..s {
-                    c.start[z] += gamma[z];
-                }
+                c.start
+                    .iter_mut()
+                    .zip(&gamma[..s])
+                    .for_each(|(a, g)| *a += g);
                 for t in 1..n {
                     for y in 0..s {
                         for z in 0..s {
@@ -483,11 +488,7 @@ pub(crate) fn fit(batch: &SpanBatch, params: &SpanParams) -> SeqOutput {
 }
 
 /// Viterbi paths, span confidences and the workers' expected token scores.
-fn decode_all(
-    batch: &SpanBatch,
-    tagged: &Tagged,
-    model: &Model,
-) -> (SpanList, Vec<(Vec<f32>, Vec<f32>)>) {
+fn decode_all(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> (SpanList, Vec<LabelScores>) {
     let s = model.s;
     let k = batch.n_labels() + 1; // O, then each label
     let parts: Vec<(SpanList, Vec<f64>)> = chunk_ranges(batch.n_items())
@@ -581,8 +582,8 @@ fn viterbi(
         let (prev, cur) = v.split_at_mut(s);
         for z in 0..s {
             let mut best = (f64::NEG_INFINITY, 0usize);
-            for y in 0..s {
-                let score = prev[y] + model.log_trans[y * s + z];
+            for (y, p) in prev.iter().enumerate() {
+                let score = p + model.log_trans[y * s + z];
                 if score > best.0 {
                     best = (score, y);
                 }
