@@ -185,7 +185,7 @@ pub struct Args {
     )]
     pub rejects: Option<PathBuf>,
 
-    /// Consolidation method [default: hds; segmentation: smooth-mv; spans: seq].
+    /// Consolidation method [default: hds; segmentation: smooth-mv].
     #[arg(long, value_enum, help_heading = "Method")]
     pub method: Option<MethodArg>,
     /// Where the kernels run.
@@ -231,14 +231,14 @@ pub struct Args {
     pub out_format: Option<OutputFormat>,
     /// Add a p_<class> posterior column per class (CSV output).
     #[arg(long, help_heading = "Output")]
-    posteriors: bool,
+    pub posteriors: bool,
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub workers_out: Option<PathBuf>,
     /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
     /// entropy in bits, margin, annotations), most uncertain first.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
-    review_out: Option<PathBuf>,
+    pub review_out: Option<PathBuf>,
     /// How --review-out ranks items.
     #[arg(long, value_enum, default_value_t = ReviewBy::Entropy, help_heading = "Output")]
     review_by: ReviewBy,
@@ -303,7 +303,7 @@ pub struct Args {
 
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
-    gold: Option<PathBuf>,
+    pub gold: Option<PathBuf>,
     /// Print the backend choice, each phase's time and each EM iteration's log-likelihood.
     #[arg(short, long, help_heading = "Reporting")]
     pub verbose: bool,

@@ -41,6 +41,27 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         args.out = None;
     }
     let params = params_of(&args)?;
+    for (given, flag, instead) in [
+        (
+            args.gold.is_some(),
+            "--gold",
+            "score spans with accord evaluate --task spans",
+        ),
+        (
+            args.review_out.is_some(),
+            "--review-out",
+            "the report lists the least settled texts: accord report --task spans",
+        ),
+        (
+            args.posteriors,
+            "--posteriors",
+            "each span's confidence is its posterior",
+        ),
+    ] {
+        if given {
+            return Err(Error::Usage(format!("{flag} is for classification; {instead}")).into());
+        }
+    }
     if args.input == Path::new("-") {
         return Err(Error::Usage(
             "--task spans reads files (a request, or spans.csv with --responses and --texts), not standard input".into(),

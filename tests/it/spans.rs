@@ -456,3 +456,80 @@ fn the_default_beats_voting_on_the_conll_crowd_set() {
             .n_spans()
     });
 }
+
+#[test]
+fn the_readme_span_table_lists_exactly_the_span_methods() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Spans\n")
+        .nth(1)
+        .expect("README has a Spans section");
+    let mut names: Vec<&str> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("| `--method`"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.split('`').nth(1).expect("a `name` cell"))
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<&str> = SpanMethod::ALL.iter().map(|m| m.name()).collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn texts_without_any_entity_or_answer_give_empty_results_in_every_method() {
+    let dir = tmp();
+    let [spans, responses, texts] = tables(
+        dir.path(),
+        "{\"item\": \"a\", \"text\": \"nothing here\"}\n{\"item\": \"b\", \"text\": \"nobody read this\"}\n",
+        "item,worker\na,w1\na,w2\n",
+        "item,worker,start,end,label\n",
+    );
+    for method in ["seq", "jaccard", "token-mv"] {
+        let out = accord_ok(&[
+            "consolidate",
+            "--task",
+            "spans",
+            &spans,
+            "--responses",
+            &responses,
+            "--texts",
+            &texts,
+            "--method",
+            method,
+            "--out-format",
+            "manifest",
+            "-q",
+        ]);
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{method}");
+        assert_eq!(
+            lines[0]["label"]["annotations"]["entities"],
+            json!([]),
+            "{method}"
+        );
+        assert_eq!(lines[0]["label-metadata"]["human-annotated"], "yes");
+        assert_eq!(
+            lines[1]["label-metadata"]["human-annotated"], "no",
+            "nobody answered b"
+        );
+    }
+    let err = accord_bad_input(&[
+        "consolidate",
+        "--task",
+        "spans",
+        &spans,
+        "--responses",
+        &responses,
+        "--texts",
+        &texts,
+        "--gold",
+        &spans,
+    ]);
+    assert!(err.contains("--gold is for classification"), "{err}");
+}
