@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod boxes;
 pub mod classification;
 pub mod engine;
 pub mod error;

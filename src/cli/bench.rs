@@ -28,13 +28,13 @@ pub struct Args {
     /// What to benchmark: classification EM, or segmentation of generated masks.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
     pub task: Task,
-    /// Segmentation: images to generate.
+    /// Segmentation and boxes: images to generate.
     #[arg(long, default_value_t = 100)]
     pub images: usize,
     /// Segmentation: image size, WIDTHxHEIGHT.
     #[arg(long, value_parser = super::generate::parse_size, default_value = "512x512")]
     pub size: (u32, u32),
-    /// Segmentation: workers (masks) per image.
+    /// Segmentation and boxes: workers (masks, answers) per image.
     #[arg(long, default_value_t = 5)]
     pub workers: usize,
     /// Annotation counts to run (e.g. 1e5,1e6,1e7); for spans, texts.
@@ -202,6 +202,9 @@ fn end_to_end(
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::bench_seg::run(args);
+    }
+    if args.task == Task::Boxes {
+        return super::bench_boxes::run(args);
     }
     if args.task == Task::Spans {
         return super::bench_spans::run(args);

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use accord::boxes::BoxMethod;
 use accord::classification::read::{FieldNames as ReadFields, InputFormat, ReadOptions};
 use accord::classification::review::{rank_for_review, write_review, ReviewBy};
 use accord::classification::write::{self, DataType, OutputFormat, WriteOptions};
@@ -26,6 +27,8 @@ pub enum Task {
     Classification,
     /// One class per pixel: PNG masks.
     Segmentation,
+    /// Bounding boxes: many workers' boxes per image become one set of boxes.
+    Boxes,
     /// Named-entity spans in texts.
     Spans,
 }
@@ -42,6 +45,7 @@ pub struct MethodArg {
     name: &'static str,
     classification: Option<Method>,
     segmentation: Option<SegMethod>,
+    boxes: Option<BoxMethod>,
     spans: Option<SpanMethod>,
 }
 
@@ -54,6 +58,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
             name: m.name,
             classification: Some(m.method),
             segmentation: SegMethod::from_name(m.name),
+            boxes: None,
             spans: SpanMethod::from_name(m.name),
         })
         .collect();
@@ -65,9 +70,17 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
                 name: s.name(),
                 classification: None,
                 segmentation: Some(s),
+                boxes: None,
                 spans: None,
             }),
     );
+    all.extend(BoxMethod::ALL.into_iter().map(|b| MethodArg {
+        name: b.name(),
+        classification: None,
+        segmentation: None,
+        boxes: Some(b),
+        spans: None,
+    }));
     all.extend(
         SpanMethod::ALL
             .into_iter()
@@ -76,6 +89,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
                 name: s.name(),
                 classification: None,
                 segmentation: None,
+                boxes: None,
                 spans: Some(s),
             })
             .collect::<Vec<_>>(),
@@ -89,14 +103,18 @@ impl clap::ValueEnum for MethodArg {
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let help = match (self.classification, self.segmentation) {
-            (Some(c), Some(_)) => format!("{} (both tasks)", c.info().summary),
-            (Some(c), None) => format!("Classification: {}", c.info().summary),
-            (None, Some(s)) => format!("Segmentation: {}", s.summary()),
-            (None, None) => match self.spans {
-                Some(s) => format!("Spans: {}", s.summary()),
-                None => unreachable!("every value names a method"),
-            },
+        let help = match (
+            self.classification,
+            self.segmentation,
+            self.boxes,
+            self.spans,
+        ) {
+            (Some(c), Some(_), _, _) => format!("{} (both tasks)", c.info().summary),
+            (Some(c), None, _, _) => format!("Classification: {}", c.info().summary),
+            (None, Some(s), _, _) => format!("Segmentation: {}", s.summary()),
+            (None, None, Some(b), _) => format!("Boxes: {}", b.summary()),
+            (None, None, None, Some(s)) => format!("Spans: {}", s.summary()),
+            (None, None, None, None) => unreachable!("every value names a method"),
         };
         Some(clap::builder::PossibleValue::new(self.name).help(help))
     }
@@ -109,6 +127,18 @@ impl MethodArg {
             Error::Usage(format!(
                 "--method {} is a segmentation method: add --task segmentation, or choose mv, ds, mds or one-coin",
                 self.name
+            ))
+        })
+    }
+
+    /// The box method, or a usage error for another task's.
+    pub fn boxes(self) -> Result<BoxMethod, Error> {
+        self.boxes.ok_or_else(|| {
+            let names: Vec<&str> = BoxMethod::ALL.iter().map(|b| b.name()).collect();
+            Error::Usage(format!(
+                "--method {} is not a box method; --task boxes takes {}",
+                self.name,
+                or_list(&names)
             ))
         })
     }
@@ -280,10 +310,28 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
     pub staple_scope: StapleScope,
 
-    /// Spans: the answers table (CSV item,worker: every answer, empty ones included) that goes
-    /// with a spans.csv input.
-    #[arg(long, value_name = "FILE", help_heading = "Spans")]
+    /// Boxes: every answer, CSV (or JSON Lines) item,worker, including answers with no box; without
+    /// it only workers who drew a box on an image count as having answered it. Spans: the answers
+    /// (CSV item,worker, empty answers included) of a spans.csv input.
+    #[arg(long, value_name = "FILE", help_heading = "Boxes")]
     pub responses: Option<PathBuf>,
+    /// Boxes: image sizes, CSV item,width,height: boxes are clipped to them and the manifest
+    /// gives image_size.
+    #[arg(long, value_name = "FILE", help_heading = "Boxes")]
+    pub images: Option<PathBuf>,
+    /// Boxes: least IoU for two boxes to be one object [default: lean 0.3, iou-mean and medoid
+    /// 0.5, wbf 0.55].
+    #[arg(long, help_heading = "Boxes")]
+    pub iou: Option<f64>,
+    /// Boxes (iou-mean, medoid, wbf): keep a box drawn by at least this share of the workers who
+    /// answered the image [default: 0.5]. Spans (jaccard): keep a cluster with at least this share
+    /// of the text's workers [default: 0.5].
+    #[arg(long, help_heading = "Boxes")]
+    pub quorum: Option<f64>,
+    /// Boxes (lean): keep a box whose probability of existing is at least this [default: 0.5].
+    #[arg(long, help_heading = "Boxes")]
+    pub min_confidence: Option<f64>,
+
     /// Spans: the texts (JSON Lines {"item", "text"}) that go with a spans.csv input.
     #[arg(long, value_name = "FILE", help_heading = "Spans")]
     pub texts: Option<PathBuf>,
@@ -294,9 +342,6 @@ pub struct Args {
     /// word it touches; boundaries: words cut at every worker's span boundary).
     #[arg(long, value_enum, default_value_t = accord::spans::tokens::Tokens::Words, help_heading = "Spans")]
     pub tokens: accord::spans::tokens::Tokens,
-    /// Spans, jaccard: share of a text's workers a cluster needs to be kept.
-    #[arg(long, default_value_t = 0.5, help_heading = "Spans")]
-    pub quorum: f64,
     /// Spans, jaccard: character Jaccard similarity at which two spans join a cluster.
     #[arg(long, default_value_t = 0.5, help_heading = "Spans")]
     pub jaccard_threshold: f64,
@@ -412,6 +457,9 @@ fn params_of(args: &Args, method: Method) -> Params {
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::segment::run(args);
+    }
+    if args.task == Task::Boxes {
+        return super::boxes::run(args);
     }
     if args.task == Task::Spans {
         return super::spans::run(args);
@@ -681,7 +729,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
 
 /// `1 item`, `2 items`; `3 classes`.
 pub fn count(n: usize, noun: &str) -> String {
-    let plural = if noun.ends_with("ss") {
+    let plural = if noun.ends_with("ss") || noun.ends_with('x') {
         format!("{noun}es")
     } else {
         format!("{noun}s")

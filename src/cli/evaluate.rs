@@ -15,15 +15,18 @@ pub struct Args {
     /// What was consolidated.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
     pub task: Task,
+    /// Boxes: consolidate's CSV output (item, class, left, top, width, height, confidence).
     /// Classification: consolidate's CSV output (item, label, confidence). Segmentation: its
     /// output manifest (masks found relative to it).
     #[arg(long)]
     pub pred: PathBuf,
+    /// Boxes: gold boxes, CSV item,label,left,top,width,height.
     /// Classification: gold labels, CSV item,label. Segmentation: JSON Lines of `image` and `mask`
     /// (an index PNG whose values are class ids in the order of the prediction's
     /// internal-color-map), paths relative to this file.
     #[arg(long)]
     pub gold: PathBuf,
+    /// Boxes: the workers' boxes (as consolidate read them), each worker scored against gold.
     /// Classification: also score the raw annotations (each against gold) and give their
     /// Krippendorff's alpha.
     #[arg(long, value_name = "LABELS")]
@@ -37,10 +40,15 @@ pub struct Args {
     /// mean_iou, pixel_accuracy, per_class_iou, images, missing.
     #[arg(long)]
     pub json: bool,
-    /// Spans: the answers (CSV with item and worker columns, e.g. responses.csv): only these items are
-    /// scored, and with --annotations each worker on the texts they answered.
+    /// Boxes: every gold image, CSV with an item column (the dataset's gold_images.csv), so images
+    /// where the expert drew no box are scored too.
     #[arg(long, value_name = "FILE")]
-    pub responses: Option<PathBuf>,
+    pub gold_images: Option<std::path::PathBuf>,
+    /// Boxes with --annotations: every answer (item,worker), so a worker's empty answers count.
+    /// Spans: the answers (CSV with item and worker columns, e.g. responses.csv): only these items
+    /// are scored, and with --annotations each worker on the texts they answered.
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<std::path::PathBuf>,
     /// Refuse masks of more pixels than this.
     #[arg(long, default_value_t = 100_000_000)]
     max_pixels: u64,
@@ -49,6 +57,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Classification {
         return super::evaluate_class::run(&args);
+    }
+    if args.task == Task::Boxes {
+        return super::evaluate_boxes::run(&args);
     }
     if args.task == Task::Spans {
         return super::evaluate_spans::run(&args);

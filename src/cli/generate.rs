@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use accord::synth::boxes::{write_box_dataset, BoxSpec};
 use accord::synth::segmentation::{write_seg_dataset, SegSpec};
 use accord::synth::spans::{write_span_dataset, SpanSpec};
 use accord::synth::{write_dataset, AccuracyDist, SynthFormat, SynthSpec};
@@ -15,12 +16,15 @@ pub struct Args {
     /// What to generate: classification labels, or segmentation scenes with worker masks.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
     task: Task,
-    /// Segmentation: number of images.
+    /// Segmentation and boxes: number of images.
     #[arg(long, default_value_t = 100)]
     images: usize,
-    /// Segmentation: image size, WIDTHxHEIGHT.
-    #[arg(long, value_parser = parse_size, default_value = "256x256")]
-    size: (u32, u32),
+    /// Segmentation and boxes: image size, WIDTHxHEIGHT [default: segmentation 256x256, boxes 1280x720].
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(u32, u32)>,
+    /// Boxes: mean objects per image (Poisson, so some images have none).
+    #[arg(long, default_value_t = 5.0)]
+    objects: f64,
     /// Segmentation: shapes per image.
     #[arg(long, default_value_t = 6)]
     shapes: usize,
@@ -34,9 +38,10 @@ pub struct Args {
     /// skills spread from 0.95 down to 0.25].
     #[arg(long)]
     workers: Option<usize>,
-    /// Number of classes K (named 0..K; for segmentation, class 0 is the background).
-    #[arg(long, default_value_t = 5)]
-    classes: usize,
+    /// Number of classes K (named 0..K; for segmentation, class 0 is the background) [default: 5;
+    /// boxes 1].
+    #[arg(long)]
+    classes: Option<usize>,
     /// Distinct workers per item.
     #[arg(long, default_value_t = 5)]
     per_item: usize,
@@ -77,10 +82,10 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 fn run_segmentation(args: Args) -> anyhow::Result<()> {
     let spec = SegSpec {
         images: args.images,
-        width: args.size.0,
-        height: args.size.1,
+        width: args.size.unwrap_or((256, 256)).0,
+        height: args.size.unwrap_or((256, 256)).1,
         workers: args.workers.unwrap_or(5),
-        classes: args.classes,
+        classes: args.classes.unwrap_or(5),
         shapes: args.shapes,
         seed: args.seed,
     };
@@ -99,13 +104,43 @@ fn run_segmentation(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_boxes(args: Args) -> anyhow::Result<()> {
+    let (width, height) = args.size.unwrap_or((1280, 720));
+    let spec = BoxSpec {
+        images: args.images,
+        width,
+        height,
+        workers: args.workers.unwrap_or(20),
+        per_image: args.per_item,
+        objects: args.objects,
+        classes: args.classes.unwrap_or(1),
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(&args.out).map_err(|e| accord::Error::Write {
+        path: args.out.clone(),
+        source: e,
+    })?;
+    write_box_dataset(&spec, &args.out)?;
+    say!(
+        "accord: wrote {} images ({width}×{height}, about {} objects each, {} workers of {} per image) to {} (boxes.csv, responses.csv, images.csv, gold.csv, gold_images.csv) in {:.1} s",
+        spec.images,
+        spec.objects,
+        spec.per_image,
+        spec.workers,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn run_spans(args: Args) -> anyhow::Result<()> {
     let mut spec = SpanSpec::new(args.items, args.seed);
     if let Some(w) = args.workers {
         spec.workers = w;
     }
     spec.per_text = args.per_item;
-    spec.labels = args.classes;
+    spec.labels = args.classes.unwrap_or(spec.labels);
     spec.words = args.words;
     let started = std::time::Instant::now();
     let path = write_span_dataset(&spec, &args.out)?;
@@ -151,7 +186,7 @@ fn check_counts(args: &Args) -> Result<(), accord::Error> {
     let checks = [
         ("items", args.items, MAX_ITEMS),
         ("workers", args.workers.unwrap_or(0), MAX_WORKERS),
-        ("classes", args.classes, MAX_CLASSES),
+        ("classes", args.classes.unwrap_or(0), MAX_CLASSES),
         ("shapes", args.shapes, MAX_SHAPES),
         ("images", args.images, MAX_IMAGES),
         ("words", args.words, MAX_SHAPES),
@@ -178,6 +213,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return run_segmentation(args);
     }
+    if args.task == Task::Boxes {
+        return run_boxes(args);
+    }
     if args.task == Task::Spans {
         return run_spans(args);
     }
@@ -192,7 +230,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ..SynthSpec::numbered(
                 args.items,
                 args.workers.unwrap_or(100),
-                args.classes,
+                args.classes.unwrap_or(5),
                 args.per_item,
                 args.seed,
             )

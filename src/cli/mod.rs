@@ -12,10 +12,13 @@ macro_rules! say {
 
 mod agreement;
 mod bench;
+mod bench_boxes;
 mod bench_seg;
 mod bench_spans;
+mod boxes;
 mod consolidate;
 mod evaluate;
+mod evaluate_boxes;
 mod evaluate_class;
 mod evaluate_spans;
 mod generate;

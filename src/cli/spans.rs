@@ -27,7 +27,9 @@ pub fn params_of(args: &Args) -> anyhow::Result<SpanParams> {
     if let Some(t) = args.tol {
         params.tol = t;
     }
-    params.quorum = args.quorum;
+    if let Some(q) = args.quorum {
+        params.quorum = q;
+    }
     params.jaccard_threshold = args.jaccard_threshold;
     params.seed = args.seed;
     params.tokens = args.tokens;

@@ -2,6 +2,7 @@
 //! [`metrics`]), agreement without gold, and the annotator-count experiment
 //! ([`simulate`]).
 
+pub mod boxes;
 pub mod gold;
 pub mod metrics;
 pub mod predictions;

@@ -2,6 +2,7 @@
 //! model ([`classification`]) and segmentation scenes with worker masks
 //! ([`segmentation`]), for tests, benchmarks and demos.
 
+pub mod boxes;
 pub mod classification;
 pub mod segmentation;
 pub mod spans;

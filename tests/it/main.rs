@@ -1,5 +1,6 @@
 //! accord's integration tests: one binary, one module per area.
 
+mod boxes;
 mod cli_errors;
 mod corpus;
 mod datasets;

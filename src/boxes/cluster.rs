@@ -1,0 +1,163 @@
+//! Matching boxes: IoU, the optimal one-to-one assignment of one worker's
+//! boxes to objects, and clustering across workers.
+
+use pathfinding::kuhn_munkres::kuhn_munkres;
+use pathfinding::matrix::Matrix;
+
+use super::Rect;
+
+/// Intersection over union (Jaccard index) of two boxes; 0 when either is empty.
+pub fn iou(a: &Rect, b: &Rect) -> f64 {
+    let iw = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0) as f64;
+    let ih = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0) as f64;
+    let inter = iw * ih;
+    let union = a.width() * a.height() + b.width() * b.height() - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
+/// IoU scaled to integers for the assignment solver (which needs `Ord`).
+const SCALE: f64 = 1e6;
+
+/// The one-to-one assignment of `rows` to `columns` that maximises the
+/// total score (Hungarian method), keeping only pairs scoring at least
+/// `min_score`. `score(r, c)` must be finite. Returns, per row, its column.
+pub fn assign(
+    rows: usize,
+    columns: usize,
+    min_score: f64,
+    score: impl Fn(usize, usize) -> f64,
+) -> Vec<Option<usize>> {
+    let mut out = vec![None; rows];
+    if rows == 0 || columns == 0 {
+        return out;
+    }
+    // Pairs below the threshold score 0, so they never displace a real
+    // match; they are dropped after solving.
+    let scaled = |r: usize, c: usize| {
+        let s = score(r, c);
+        if s >= min_score {
+            (s * SCALE).round() as i64 + 1
+        } else {
+            0
+        }
+    };
+    if rows <= columns {
+        let m = Matrix::from_fn(rows, columns, |(r, c)| scaled(r, c));
+        let (_, cols) = kuhn_munkres(&m);
+        for (r, c) in cols.into_iter().enumerate() {
+            if m[(r, c)] > 0 {
+                out[r] = Some(c);
+            }
+        }
+    } else {
+        let m = Matrix::from_fn(columns, rows, |(c, r)| scaled(r, c));
+        let (_, rows_of) = kuhn_munkres(&m);
+        for (c, r) in rows_of.into_iter().enumerate() {
+            if m[(c, r)] > 0 {
+                out[r] = Some(c);
+            }
+        }
+    }
+    out
+}
+
+/// One box of a cluster: the answer it belongs to and its index in
+/// `BoxData::boxes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub answer: u32,
+    pub bx: u32,
+}
+
+/// Clusters of one image: each holds at most one box per answer.
+pub(crate) type Clusters = Vec<Vec<Member>>;
+
+/// The coordinate-wise mean of some boxes.
+pub(crate) fn mean_box(members: &[Member], boxes: &[Rect]) -> Rect {
+    let mut sum = [0.0f64; 4];
+    for m in members {
+        for (s, v) in sum.iter_mut().zip(boxes[m.bx as usize].corners()) {
+            *s += v;
+        }
+    }
+    let n = members.len().max(1) as f64;
+    Rect::from_corners(sum.map(|s| s / n))
+}
+
+/// Greedy clustering across answers, in answer order: each answer's boxes
+/// are assigned (Hungarian, IoU ≥ `threshold`) to the clusters' running
+/// mean boxes, and the unassigned ones start clusters. A worker's boxes never
+/// merge with each other. `answers` lists each answer with its boxes.
+pub(crate) fn cluster_answers(
+    answers: &[(u32, Vec<u32>)],
+    boxes: &[Rect],
+    threshold: f64,
+) -> Clusters {
+    let mut clusters: Clusters = Vec::new();
+    let mut means: Vec<Rect> = Vec::new();
+    for (answer, own) in answers {
+        let fixed = clusters.len();
+        let chosen = assign(own.len(), fixed, threshold, |r, c| {
+            iou(&boxes[own[r] as usize], &means[c])
+        });
+        for (&bx, target) in own.iter().zip(chosen) {
+            let member = Member {
+                answer: *answer,
+                bx,
+            };
+            match target {
+                Some(c) => {
+                    clusters[c].push(member);
+                    means[c] = mean_box(&clusters[c], boxes);
+                }
+                None => {
+                    clusters.push(vec![member]);
+                    means.push(boxes[bx as usize]);
+                }
+            }
+        }
+    }
+    clusters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iou_of_known_boxes() {
+        let a = Rect::from_ltwh(0.0, 0.0, 10.0, 10.0);
+        let b = Rect::from_ltwh(5.0, 0.0, 10.0, 10.0);
+        assert!((iou(&a, &b) - 50.0 / 150.0).abs() < 1e-9);
+        assert_eq!(iou(&a, &Rect::from_ltwh(20.0, 20.0, 1.0, 1.0)), 0.0);
+        assert!((iou(&a, &a) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn assignment_is_optimal_not_greedy() {
+        // Greedy would take (0,0) = 0.9 and leave row 1 with 0.1; the
+        // optimum pairs (0,1) and (1,0): 0.8 + 0.8.
+        let s = [[0.9, 0.8], [0.8, 0.1]];
+        assert_eq!(assign(2, 2, 0.05, |r, c| s[r][c]), [Some(1), Some(0)]);
+        // Below the threshold nothing is matched; more rows than columns works.
+        assert_eq!(assign(2, 1, 0.5, |r, _| [0.6, 0.4][r]), [Some(0), None]);
+        assert_eq!(assign(0, 3, 0.5, |_, _| 1.0), Vec::<Option<usize>>::new());
+    }
+
+    #[test]
+    fn a_workers_own_boxes_never_merge() {
+        let boxes = [
+            Rect::from_ltwh(0.0, 0.0, 10.0, 10.0),
+            Rect::from_ltwh(1.0, 0.0, 10.0, 10.0),
+            Rect::from_ltwh(0.5, 0.0, 10.0, 10.0),
+        ];
+        // Answer 0 drew two overlapping boxes; answer 1 one between them.
+        let clusters = cluster_answers(&[(0, vec![0, 1]), (1, vec![2])], &boxes, 0.5);
+        assert_eq!(clusters.len(), 2);
+        assert_eq!(clusters.iter().map(Vec::len).sum::<usize>(), 3);
+    }
+}

@@ -1,0 +1,393 @@
+//! The packed form of a box job: images, the workers who answered each,
+//! and the boxes of each answer, as flat arrays with offsets (CSR).
+
+use hashbrown::HashMap;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// An axis-aligned box by its corners, in pixels, top-left origin.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Rect {
+    /// Left edge.
+    pub x1: f32,
+    /// Top edge.
+    pub y1: f32,
+    /// Right edge (`x1 + width`).
+    pub x2: f32,
+    /// Bottom edge (`y1 + height`).
+    pub y2: f32,
+}
+
+impl Rect {
+    /// The box Ground Truth writes as `left`, `top`, `width`, `height`.
+    pub fn from_ltwh(left: f64, top: f64, width: f64, height: f64) -> Rect {
+        Rect {
+            x1: left as f32,
+            y1: top as f32,
+            x2: (left + width) as f32,
+            y2: (top + height) as f32,
+        }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> f64 {
+        (self.x2 - self.x1) as f64
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> f64 {
+        (self.y2 - self.y1) as f64
+    }
+
+    /// The corners as f64, `[x1, y1, x2, y2]`.
+    pub fn corners(&self) -> [f64; 4] {
+        [
+            self.x1 as f64,
+            self.y1 as f64,
+            self.x2 as f64,
+            self.y2 as f64,
+        ]
+    }
+
+    /// The box of corners `c`.
+    pub fn from_corners(c: [f64; 4]) -> Rect {
+        Rect {
+            x1: c[0] as f32,
+            y1: c[1] as f32,
+            x2: c[2] as f32,
+            y2: c[3] as f32,
+        }
+    }
+}
+
+/// A box job: who answered each image and which boxes each answer holds.
+#[derive(Debug, Clone, Default)]
+pub struct BoxData {
+    /// Image ids, in the order of the input.
+    pub images: Vec<String>,
+    /// Each image's `(width, height)`, where the input gave it.
+    pub image_sizes: Vec<Option<(u32, u32)>>,
+    /// Each image's Ground Truth `dataObject`, where the input was a request.
+    pub data_objects: Vec<Option<Value>>,
+    /// Worker ids, in order of first appearance.
+    pub workers: Vec<String>,
+    /// Class names: `--categories` in its order, else sorted.
+    pub classes: Vec<String>,
+    /// Answers of image `i`: `image_offsets[i]..image_offsets[i + 1]`.
+    pub image_offsets: Vec<usize>,
+    /// The worker of each answer.
+    pub answer_worker: Vec<u32>,
+    /// Boxes of answer `a`: `answer_offsets[a]..answer_offsets[a + 1]`.
+    pub answer_offsets: Vec<usize>,
+    /// Every box.
+    pub boxes: Vec<Rect>,
+    /// The class of each box.
+    pub box_class: Vec<u32>,
+    /// Boxes that crossed the image border and were clipped to it.
+    pub clipped: usize,
+}
+
+impl BoxData {
+    /// Number of images.
+    pub fn n_images(&self) -> usize {
+        self.images.len()
+    }
+
+    /// The answers (indices into `answer_worker`) of image `i`.
+    pub fn answers(&self, image: usize) -> std::ops::Range<usize> {
+        self.image_offsets[image]..self.image_offsets[image + 1]
+    }
+
+    /// The boxes (indices into `boxes`) of answer `a`.
+    pub fn answer_boxes(&self, answer: usize) -> std::ops::Range<usize> {
+        self.answer_offsets[answer]..self.answer_offsets[answer + 1]
+    }
+
+    /// Number of answers.
+    pub fn n_answers(&self) -> usize {
+        self.answer_worker.len()
+    }
+}
+
+/// Builds a [`BoxData`] from answers and boxes in any order, interning ids.
+#[derive(Debug)]
+pub struct BoxBuilder {
+    images: HashMap<String, u32>,
+    image_names: Vec<String>,
+    image_sizes: Vec<Option<(u32, u32)>>,
+    data_objects: Vec<Option<Value>>,
+    workers: HashMap<String, u32>,
+    worker_names: Vec<String>,
+    classes: HashMap<String, u32>,
+    class_names: Vec<String>,
+    fixed_classes: bool,
+    /// (image, worker) of every answer, with its position in `answers`.
+    answer_index: HashMap<(u32, u32), u32>,
+    answers: Vec<(u32, u32)>,
+    /// (answer, box, class).
+    boxes: Vec<(u32, Rect, u32)>,
+    clipped: usize,
+}
+
+impl BoxBuilder {
+    /// An empty job; `categories` fixes the class list and its order.
+    pub fn new(categories: Option<&[String]>) -> BoxBuilder {
+        let mut builder = BoxBuilder {
+            images: HashMap::new(),
+            image_names: Vec::new(),
+            image_sizes: Vec::new(),
+            data_objects: Vec::new(),
+            workers: HashMap::new(),
+            worker_names: Vec::new(),
+            classes: HashMap::new(),
+            class_names: Vec::new(),
+            fixed_classes: categories.is_some(),
+            answer_index: HashMap::new(),
+            answers: Vec::new(),
+            boxes: Vec::new(),
+            clipped: 0,
+        };
+        for c in categories.unwrap_or(&[]) {
+            let next = builder.class_names.len() as u32;
+            builder.classes.entry(c.clone()).or_insert_with(|| {
+                builder.class_names.push(c.clone());
+                next
+            });
+        }
+        builder
+    }
+
+    /// The id of image `name`, added if new.
+    pub fn image(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.images.get(name) {
+            return id;
+        }
+        let id = self.image_names.len() as u32;
+        self.images.insert(name.to_owned(), id);
+        self.image_names.push(name.to_owned());
+        self.image_sizes.push(None);
+        self.data_objects.push(None);
+        id
+    }
+
+    /// Whether image `name` was seen.
+    pub fn knows_image(&self, name: &str) -> bool {
+        self.images.contains_key(name)
+    }
+
+    /// Records image `name`'s size; a different size given before is an error.
+    pub fn set_size(
+        &mut self,
+        name: &str,
+        width: u32,
+        height: u32,
+    ) -> std::result::Result<(), String> {
+        let id = self.image(name) as usize;
+        match self.image_sizes[id] {
+            Some(old) if old != (width, height) => Err(format!(
+                "image {name:?} was given as {}x{} before, now {width}x{height}",
+                old.0, old.1
+            )),
+            _ => {
+                self.image_sizes[id] = Some((width, height));
+                Ok(())
+            }
+        }
+    }
+
+    /// Keeps image `name`'s Ground Truth `dataObject` for the manifest.
+    pub fn set_data_object(&mut self, name: &str, object: Value) {
+        let id = self.image(name) as usize;
+        self.data_objects[id] = Some(object);
+    }
+
+    fn worker(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.workers.get(name) {
+            return id;
+        }
+        let id = self.worker_names.len() as u32;
+        self.workers.insert(name.to_owned(), id);
+        self.worker_names.push(name.to_owned());
+        id
+    }
+
+    /// Whether `worker` has an answer on `image` already.
+    pub fn has_answer(&self, image: &str, worker: &str) -> bool {
+        match (self.images.get(image), self.workers.get(worker)) {
+            (Some(&i), Some(&w)) => self.answer_index.contains_key(&(i, w)),
+            _ => false,
+        }
+    }
+
+    /// Records that `worker` answered `image` (with or without boxes).
+    /// Answering twice is an error: the second answer would be a second vote.
+    pub fn answer(&mut self, image: &str, worker: &str) -> std::result::Result<u32, String> {
+        if self.has_answer(image, worker) {
+            return Err(format!("worker {worker:?} answered image {image:?} twice"));
+        }
+        Ok(self.answer_of(image, worker))
+    }
+
+    /// The answer of `worker` on `image`, made if new.
+    fn answer_of(&mut self, image: &str, worker: &str) -> u32 {
+        let (i, w) = (self.image(image), self.worker(worker));
+        let next = self.answers.len() as u32;
+        *self.answer_index.entry((i, w)).or_insert_with(|| {
+            self.answers.push((i, w));
+            next
+        })
+    }
+
+    /// Adds a box of `worker` on `image` (making the answer if new). The
+    /// box must have a positive size and finite corners; on an image of
+    /// known size it is clipped to the image, and one wholly outside is an
+    /// error. Returns whether it was clipped.
+    pub fn add_box(
+        &mut self,
+        image: &str,
+        worker: &str,
+        label: &str,
+        rect: Rect,
+    ) -> std::result::Result<bool, String> {
+        let c = rect.corners();
+        if c.iter().any(|v| !v.is_finite()) {
+            return Err("a coordinate is not a finite number".into());
+        }
+        if rect.width() <= 0.0 || rect.height() <= 0.0 {
+            return Err(format!(
+                "the box has width {} and height {}: both must be positive",
+                rect.width(),
+                rect.height()
+            ));
+        }
+        let class = match self.classes.get(label) {
+            Some(&c) => c,
+            None if self.fixed_classes => {
+                return Err(format!(
+                    "label {label:?} is not one of --categories ({})",
+                    self.class_names.join(", ")
+                ))
+            }
+            None => {
+                let id = self.class_names.len() as u32;
+                self.classes.insert(label.to_owned(), id);
+                self.class_names.push(label.to_owned());
+                id
+            }
+        };
+        let image_id = self.image(image) as usize;
+        let mut rect = rect;
+        let mut clipped = false;
+        if let Some((w, h)) = self.image_sizes[image_id] {
+            let (w, h) = (w as f32, h as f32);
+            if rect.x1 >= w || rect.y1 >= h || rect.x2 <= 0.0 || rect.y2 <= 0.0 {
+                return Err(format!(
+                    "the box ({}, {})-({}, {}) lies wholly outside the {w}x{h} image",
+                    rect.x1, rect.y1, rect.x2, rect.y2
+                ));
+            }
+            let inside = Rect {
+                x1: rect.x1.max(0.0),
+                y1: rect.y1.max(0.0),
+                x2: rect.x2.min(w),
+                y2: rect.y2.min(h),
+            };
+            clipped = inside != rect;
+            rect = inside;
+        }
+        let answer = self.answer_of(image, worker);
+        self.boxes.push((answer, rect, class));
+        self.clipped += clipped as usize;
+        Ok(clipped)
+    }
+
+    /// Number of answers so far.
+    pub fn n_answers(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// The packed job. Classes are sorted by name unless `--categories`
+    /// fixed them; images keep input order.
+    pub fn finish(mut self) -> BoxData {
+        // Class ids by sorted name, so the output does not depend on the
+        // order the input happened to list boxes in.
+        if !self.fixed_classes {
+            let mut order: Vec<u32> = (0..self.class_names.len() as u32).collect();
+            order.sort_by(|&a, &b| self.class_names[a as usize].cmp(&self.class_names[b as usize]));
+            let mut remap = vec![0u32; order.len()];
+            for (new, &old) in order.iter().enumerate() {
+                remap[old as usize] = new as u32;
+            }
+            for b in &mut self.boxes {
+                b.2 = remap[b.2 as usize];
+            }
+            self.class_names = order
+                .iter()
+                .map(|&o| self.class_names[o as usize].clone())
+                .collect();
+        }
+        let n_images = self.image_names.len();
+        // Answers grouped by image (in order of arrival within an image).
+        let mut answer_order: Vec<u32> = (0..self.answers.len() as u32).collect();
+        answer_order.sort_by_key(|&a| self.answers[a as usize].0);
+        let mut new_of_old = vec![0u32; self.answers.len()];
+        for (new, &old) in answer_order.iter().enumerate() {
+            new_of_old[old as usize] = new as u32;
+        }
+        let mut image_offsets = vec![0usize; n_images + 1];
+        for &(image, _) in &self.answers {
+            image_offsets[image as usize + 1] += 1;
+        }
+        for i in 0..n_images {
+            image_offsets[i + 1] += image_offsets[i];
+        }
+        let answer_worker: Vec<u32> = answer_order
+            .iter()
+            .map(|&a| self.answers[a as usize].1)
+            .collect();
+        let mut answer_offsets = vec![0usize; answer_worker.len() + 1];
+        for b in &self.boxes {
+            answer_offsets[new_of_old[b.0 as usize] as usize + 1] += 1;
+        }
+        for a in 0..answer_worker.len() {
+            answer_offsets[a + 1] += answer_offsets[a];
+        }
+        let mut fill = answer_offsets.clone();
+        let empty = Rect {
+            x1: 0.0,
+            y1: 0.0,
+            x2: 0.0,
+            y2: 0.0,
+        };
+        let mut boxes = vec![empty; self.boxes.len()];
+        let mut box_class = vec![0u32; self.boxes.len()];
+        for &(answer, rect, class) in &self.boxes {
+            let a = new_of_old[answer as usize] as usize;
+            boxes[fill[a]] = rect;
+            box_class[fill[a]] = class;
+            fill[a] += 1;
+        }
+        BoxData {
+            images: self.image_names,
+            image_sizes: self.image_sizes,
+            data_objects: self.data_objects,
+            workers: self.worker_names,
+            classes: self.class_names,
+            image_offsets,
+            answer_worker,
+            answer_offsets,
+            boxes,
+            box_class,
+            clipped: self.clipped,
+        }
+    }
+}
+
+/// `Error::Usage` when a job has no answers at all.
+pub(crate) fn require_answers(data: &BoxData) -> Result<()> {
+    if data.n_answers() == 0 {
+        return Err(Error::Usage("the input holds no answers".into()));
+    }
+    Ok(())
+}

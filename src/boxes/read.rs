@@ -1,0 +1,436 @@
+//! Readers of box jobs: Ground Truth's bounding-box consolidation request,
+//! and a long table of boxes (CSV, TSV or JSON Lines) with an optional
+//! table of every answer and one of image sizes.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{BoxBuilder, BoxData, Rect};
+use crate::classification::read::{detect_format_of, InputFormat};
+use crate::error::{Error, Location, Result};
+use crate::io::ground_truth::{id_text, parse_json_strict, request_objects, worker_and_content};
+use crate::io::Rejects;
+
+/// What the reader was given besides the files.
+#[derive(Debug, Clone, Default)]
+pub struct BoxReadOptions {
+    /// `--categories`: the class list, in order; a box of another label is bad input.
+    pub categories: Option<Vec<String>>,
+}
+
+/// A job read, and what the reader wants the user to know.
+#[derive(Debug)]
+pub struct BoxInput {
+    /// The packed job.
+    pub data: BoxData,
+    /// Notes for the summary (how answers were counted, ...).
+    pub notes: Vec<String>,
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::read(path, e))
+}
+
+/// Reads `input`: a Ground Truth request (by extension or content), or a
+/// table of boxes with `responses` (every answer, boxes or not) and
+/// `images` (`item,width,height`).
+pub fn read_boxes(
+    input: &Path,
+    responses: Option<&Path>,
+    images: Option<&Path>,
+    options: &BoxReadOptions,
+    rejects: &mut Rejects,
+) -> Result<BoxInput> {
+    let bytes = read_bytes(input)?;
+    match detect_format_of(input, &bytes[..bytes.len().min(4096)]) {
+        InputFormat::GtRequest => {
+            if responses.is_some() || images.is_some() {
+                return Err(Error::Usage(
+                    "a Ground Truth request lists every answer and image size itself: drop --responses and --images".into(),
+                ));
+            }
+            let data = parse_gt_box_request(input, &bytes, options, rejects)?;
+            Ok(BoxInput {
+                data,
+                notes: Vec::new(),
+            })
+        }
+        InputFormat::GtEvent => Err(Error::Usage(format!(
+            "{}: a Lambda event is read by the classification task only; give the request it names",
+            input.display()
+        ))),
+        format => read_box_table(input, &bytes, format, responses, images, options, rejects),
+    }
+}
+
+/// One row of a table: its line, its fields by column name, its bytes.
+type Row<'a> = (u64, Vec<(String, Field)>, &'a [u8]);
+
+/// A table's rows as field maps: CSV/TSV by header, or JSON Lines objects.
+struct Table<'a> {
+    path: &'a Path,
+    rows: Vec<Row<'a>>,
+}
+
+/// A field as the table gave it: text (CSV, JSON strings) or a JSON number.
+#[derive(Debug, Clone)]
+enum Field {
+    Text(String),
+    Number(f64),
+    Other(String),
+}
+
+impl Field {
+    fn text(&self) -> std::result::Result<String, String> {
+        match self {
+            Field::Text(s) => Ok(s.clone()),
+            Field::Number(n) => Ok(format!("{n}")),
+            Field::Other(v) => Err(format!("expected text, found {v}")),
+        }
+    }
+
+    fn number(&self) -> std::result::Result<f64, String> {
+        let v = match self {
+            Field::Number(n) => *n,
+            Field::Text(s) => s
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{s:?} is not a number"))?,
+            Field::Other(v) => return Err(format!("expected a number, found {v}")),
+        };
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("{v} is not a finite number"))
+        }
+    }
+}
+
+fn split_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+fn parse_table<'a>(path: &'a Path, bytes: &'a [u8], format: InputFormat) -> Result<Table<'a>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut rows = Vec::new();
+    if format == InputFormat::Jsonl {
+        for (line, text) in split_lines(bytes) {
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let text_str = std::str::from_utf8(text)
+                .map_err(|_| Error::at_line(path, line, "not valid UTF-8"))?;
+            let value = parse_json_strict(text_str)
+                .map_err(|e| Error::at_line(path, line, format!("invalid JSON: {e}")))?;
+            let Value::Object(map) = value else {
+                return Err(Error::at_line(path, line, "expected a JSON object"));
+            };
+            let fields = map
+                .into_iter()
+                .map(|(k, v)| {
+                    let f = match v {
+                        Value::String(s) => Field::Text(s),
+                        Value::Number(n) => Field::Number(n.as_f64().unwrap_or(f64::NAN)),
+                        other => Field::Other(other.to_string()),
+                    };
+                    (k, f)
+                })
+                .collect();
+            rows.push((line, fields, text));
+        }
+        return Ok(Table { path, rows });
+    }
+    let delimiter = if format == InputFormat::Tsv {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::at_line(path, 1, format!("cannot read the header: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let at = reader.position().clone();
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(at.line(), |p| p.line());
+                return Err(Error::at_line(path, line, format!("{e}")));
+            }
+        }
+        let line = record.position().map_or(at.line(), |p| p.line());
+        let start = record.position().map_or(0, |p| p.byte() as usize);
+        let end = reader.position().byte() as usize;
+        let mut fields = Vec::with_capacity(header.len());
+        for (name, value) in header.iter().zip(record.iter()) {
+            let value = std::str::from_utf8(value).map_err(|_| {
+                Error::at_line(path, line, format!("column {name} is not valid UTF-8"))
+            })?;
+            fields.push((name.clone(), Field::Text(value.trim().to_owned())));
+        }
+        rows.push((line, fields, &bytes[start..end.min(bytes.len())]));
+    }
+    Ok(Table { path, rows })
+}
+
+fn field<'f>(
+    fields: &'f [(String, Field)],
+    names: &[&str],
+) -> std::result::Result<&'f Field, String> {
+    names
+        .iter()
+        .find_map(|n| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v))
+        .ok_or_else(|| format!("missing column {}", names[0]))
+}
+
+fn text_of(fields: &[(String, Field)], names: &[&str]) -> std::result::Result<String, String> {
+    let value = field(fields, names)?.text()?;
+    if value.is_empty() {
+        return Err(format!("empty {}", names[0]));
+    }
+    Ok(value)
+}
+
+/// The long-table reader.
+fn read_box_table(
+    input: &Path,
+    bytes: &[u8],
+    format: InputFormat,
+    responses: Option<&Path>,
+    images: Option<&Path>,
+    options: &BoxReadOptions,
+    rejects: &mut Rejects,
+) -> Result<BoxInput> {
+    let mut builder = BoxBuilder::new(options.categories.as_deref());
+    let mut notes = Vec::new();
+    // Sizes first: boxes are clipped to their image as they are added.
+    if let Some(path) = images {
+        let bytes = read_bytes(path)?;
+        let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
+        let table = parse_table(path, &bytes, format)?;
+        for (line, fields, record) in &table.rows {
+            let parsed = (|| {
+                let item = text_of(fields, &["item", "image"])?;
+                let width = field(fields, &["width"])?.number()?;
+                let height = field(fields, &["height"])?.number()?;
+                if width < 1.0
+                    || height < 1.0
+                    || width.fract() != 0.0
+                    || height.fract() != 0.0
+                    || width > u32::MAX as f64
+                    || height > u32::MAX as f64
+                {
+                    return Err(format!("image size {width}x{height}: width and height must be whole numbers of pixels, at least 1"));
+                }
+                builder.set_size(&item, width as u32, height as u32)
+            })();
+            if let Err(problem) = parsed {
+                rejects.bad(Error::at_line(path, *line, problem), record)?;
+            }
+        }
+    }
+    // Answers next, so the images keep the order of the responses file.
+    let mut answers_listed = false;
+    if let Some(path) = responses {
+        answers_listed = true;
+        let bytes = read_bytes(path)?;
+        let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
+        let table = parse_table(path, &bytes, format)?;
+        for (line, fields, record) in &table.rows {
+            let parsed = (|| {
+                let item = text_of(fields, &["item", "image"])?;
+                let worker = text_of(fields, &["worker"])?;
+                builder.answer(&item, &worker).map(|_| ())
+            })();
+            if let Err(problem) = parsed {
+                rejects.bad(Error::at_line(path, *line, problem), record)?;
+            }
+        }
+    } else {
+        notes.push(
+            "no --responses file: only workers who drew at least one box on an image count as having answered it, so an empty answer (\"nothing here\") is not counted".into(),
+        );
+    }
+    let table = parse_table(input, bytes, format)?;
+    for (line, fields, record) in &table.rows {
+        let parsed = (|| {
+            let item = text_of(fields, &["item", "image"])?;
+            let worker = text_of(fields, &["worker"])?;
+            let label = text_of(fields, &["label", "class"])?;
+            let mut v = [0.0f64; 4];
+            for (slot, name) in v.iter_mut().zip(["left", "top", "width", "height"]) {
+                *slot = field(fields, &[name])?
+                    .number()
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
+            if answers_listed && !builder.has_answer(&item, &worker) {
+                return Err(format!(
+                    "worker {worker:?} has a box on image {item:?} but no answer there in {}",
+                    responses
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ));
+            }
+            builder.add_box(
+                &item,
+                &worker,
+                &label,
+                Rect::from_ltwh(v[0], v[1], v[2], v[3]),
+            )
+        })();
+        if let Err(problem) = parsed {
+            rejects.bad(Error::at_line(table.path, *line, problem), record)?;
+        }
+    }
+    Ok(BoxInput {
+        data: builder.finish(),
+        notes,
+    })
+}
+
+/// Reads Ground Truth's bounding-box consolidation request.
+pub fn read_gt_box_request(
+    path: &Path,
+    options: &BoxReadOptions,
+    rejects: &mut Rejects,
+) -> Result<BoxData> {
+    let bytes = read_bytes(path)?;
+    parse_gt_box_request(path, &bytes, options, rejects)
+}
+
+/// Parses Ground Truth's bounding-box consolidation request: an array of
+/// `{datasetObjectId, dataObject, annotations: [{workerId, annotationData:
+/// {content}}]}` where each `content` is the JSON text
+/// `{"boundingBox": {"boundingBoxes": [{label, left, top, width, height}],
+/// "inputImageProperties": {width, height}}}`.
+pub fn parse_gt_box_request(
+    path: &Path,
+    bytes: &[u8],
+    options: &BoxReadOptions,
+    rejects: &mut Rejects,
+) -> Result<BoxData> {
+    let objects = request_objects(path, bytes)?;
+    let mut builder = BoxBuilder::new(options.categories.as_deref());
+    for (index, object) in objects.iter().enumerate() {
+        let id = object.get("datasetObjectId").and_then(id_text);
+        let at = |problem: String| Error::BadInput {
+            path: path.into(),
+            location: Location::Object {
+                index,
+                id: id.clone(),
+            },
+            problem,
+        };
+        let record = object.to_string();
+        let Some(image) = id.clone() else {
+            rejects.bad(
+                at("missing datasetObjectId (a string or an integer)".into()),
+                record.as_bytes(),
+            )?;
+            continue;
+        };
+        if builder.knows_image(&image) {
+            rejects.bad(
+                at(format!("datasetObjectId {image:?} appears twice")),
+                record.as_bytes(),
+            )?;
+            continue;
+        }
+        builder.image(&image);
+        if let Some(data_object) = object.get("dataObject") {
+            builder.set_data_object(&image, data_object.clone());
+        }
+        let Some(annotations) = object.get("annotations").and_then(Value::as_array) else {
+            rejects.bad(at("missing annotations array".into()), record.as_bytes())?;
+            continue;
+        };
+        for (a, annotation) in annotations.iter().enumerate() {
+            if let Err(problem) = read_gt_annotation(&mut builder, &image, annotation, rejects, &at)
+            {
+                let record = annotation.to_string();
+                rejects.bad(at(format!("annotation {a}: {problem}")), record.as_bytes())?;
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// One annotation: the answer, the image size, then each box (a bad box
+/// is its own reject; the answer stays).
+fn read_gt_annotation(
+    builder: &mut BoxBuilder,
+    image: &str,
+    annotation: &Value,
+    rejects: &mut Rejects,
+    at: &dyn Fn(String) -> Error,
+) -> std::result::Result<(), String> {
+    let (worker, content) = worker_and_content(annotation)?;
+    let content =
+        parse_json_strict(content).map_err(|e| format!("content is not valid JSON: {e}"))?;
+    let bounding = content
+        .get("boundingBox")
+        .ok_or("content has no boundingBox (is this a bounding-box job?)")?;
+    let list = bounding
+        .get("boundingBoxes")
+        .and_then(Value::as_array)
+        .ok_or("boundingBox has no boundingBoxes array")?;
+    if let Some(props) = bounding.get("inputImageProperties") {
+        let dim = |name: &str| {
+            props
+                .get(name)
+                .and_then(Value::as_u64)
+                .filter(|&v| v >= 1 && v <= u32::MAX as u64)
+                .ok_or(format!(
+                    "inputImageProperties.{name} must be a whole number of pixels, at least 1"
+                ))
+        };
+        let (w, h) = (dim("width")?, dim("height")?);
+        builder.set_size(image, w as u32, h as u32)?;
+    }
+    builder.answer(image, &worker)?;
+    for (b, entry) in list.iter().enumerate() {
+        let parsed = (|| {
+            let label = entry
+                .get("label")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or("missing label")?;
+            let mut v = [0.0f64; 4];
+            for (slot, name) in v.iter_mut().zip(["left", "top", "width", "height"]) {
+                *slot = entry
+                    .get(name)
+                    .and_then(Value::as_f64)
+                    .ok_or(format!("{name} must be a number"))?;
+            }
+            builder
+                .add_box(
+                    image,
+                    &worker,
+                    label,
+                    Rect::from_ltwh(v[0], v[1], v[2], v[3]),
+                )
+                .map(|_| ())
+        })();
+        if let Err(problem) = parsed {
+            rejects
+                .bad(
+                    at(format!("worker {worker:?}, box {b}: {problem}")),
+                    entry.to_string().as_bytes(),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Writers of consolidated boxes: Ground Truth's object-detection output
+//! manifest, the consolidation Lambda response, a CSV of boxes and the
+//! worker report.
+
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+use super::{BoxData, BoxLabels, FusedBox};
+
+/// Output formats of the box task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum BoxOutputFormat {
+    /// `item,class,left,top,width,height,confidence,support`, one row per box.
+    #[default]
+    Csv,
+    /// Ground Truth's output manifest (`groundtruth/object-detection`).
+    Manifest,
+    /// Ground Truth's annotation-consolidation Lambda response.
+    GtResponse,
+}
+
+/// Options of the box writers.
+#[derive(Debug, Clone)]
+pub struct BoxWriteOptions {
+    /// The format.
+    pub format: BoxOutputFormat,
+    /// Ground Truth's label attribute name.
+    pub label_attribute: String,
+    /// Written as the metadata's `job-name`.
+    pub job_name: String,
+    /// Written as `creation-date`.
+    pub creation_date: String,
+    /// `image_size.depth` (Ground Truth writes 3 for RGB images).
+    pub depth: u32,
+}
+
+impl Default for BoxWriteOptions {
+    fn default() -> Self {
+        BoxWriteOptions {
+            format: BoxOutputFormat::Csv,
+            label_attribute: "bounding-box".into(),
+            job_name: "accord".into(),
+            creation_date: crate::classification::write::now_iso8601(),
+            depth: 3,
+        }
+    }
+}
+
+/// Coordinates as Ground Truth writes them: whole pixels.
+fn pixel(v: f64) -> i64 {
+    v.round() as i64
+}
+
+/// `left, top, width, height` in whole pixels, each box at least 1x1.
+fn ltwh(b: &FusedBox) -> [i64; 4] {
+    let (l, t) = (pixel(b.rect.x1 as f64), pixel(b.rect.y1 as f64));
+    let (r, bottom) = (pixel(b.rect.x2 as f64), pixel(b.rect.y2 as f64));
+    [l, t, (r - l).max(1), (bottom - t).max(1)]
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// The value of `<attr>` and of `<attr>-metadata` for one image.
+fn attribute_and_metadata(
+    data: &BoxData,
+    labels: &BoxLabels,
+    options: &BoxWriteOptions,
+    image: usize,
+) -> (Value, Value) {
+    let boxes = &labels.objects[image];
+    let annotations: Vec<Value> = boxes
+        .iter()
+        .map(|b| {
+            let [left, top, width, height] = ltwh(b);
+            json!({"class_id": b.class, "left": left, "top": top, "width": width, "height": height})
+        })
+        .collect();
+    let mut attribute = Map::new();
+    if let Some((w, h)) = data.image_sizes[image] {
+        attribute.insert(
+            "image_size".into(),
+            json!([{"width": w, "height": h, "depth": options.depth}]),
+        );
+    }
+    attribute.insert("annotations".into(), Value::Array(annotations));
+    let class_map: Map<String, Value> = data
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i.to_string(), json!(c)))
+        .collect();
+    let metadata = json!({
+        "objects": boxes.iter().map(|b| json!({"confidence": round6(b.confidence)})).collect::<Vec<_>>(),
+        "class-map": class_map,
+        "type": "groundtruth/object-detection",
+        "human-annotated": if data.answers(image).is_empty() { "no" } else { "yes" },
+        "creation-date": options.creation_date,
+        "job-name": options.job_name,
+    });
+    (Value::Object(attribute), metadata)
+}
+
+/// Writes every image's boxes in `options.format`.
+pub fn write_boxes(
+    out: &mut dyn Write,
+    data: &BoxData,
+    labels: &BoxLabels,
+    options: &BoxWriteOptions,
+) -> std::io::Result<()> {
+    let attr = &options.label_attribute;
+    match options.format {
+        BoxOutputFormat::Csv => {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record([
+                "item",
+                "class",
+                "left",
+                "top",
+                "width",
+                "height",
+                "confidence",
+                "support",
+            ])?;
+            for (image, boxes) in labels.objects.iter().enumerate() {
+                for b in boxes {
+                    csv.write_record([
+                        data.images[image].clone(),
+                        data.classes[b.class as usize].clone(),
+                        format!("{}", round2(b.rect.x1 as f64)),
+                        format!("{}", round2(b.rect.y1 as f64)),
+                        format!("{}", round2(b.rect.width())),
+                        format!("{}", round2(b.rect.height())),
+                        format!("{}", round6(b.confidence)),
+                        b.support.to_string(),
+                    ])?;
+                }
+            }
+            csv.flush()
+        }
+        BoxOutputFormat::Manifest => {
+            for image in 0..data.n_images() {
+                let mut line = Map::new();
+                match data.data_objects[image].as_ref() {
+                    Some(object) => {
+                        if let Some(uri) = object.get("s3Uri") {
+                            line.insert("source-ref".into(), uri.clone());
+                        }
+                        if let Some(content) = object.get("content") {
+                            line.insert("source".into(), content.clone());
+                        }
+                    }
+                    None => {
+                        line.insert("item".into(), json!(data.images[image]));
+                    }
+                }
+                let (value, metadata) = attribute_and_metadata(data, labels, options, image);
+                line.insert(attr.clone(), value);
+                line.insert(format!("{attr}-metadata"), metadata);
+                serde_json::to_writer(&mut *out, &Value::Object(line))?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        BoxOutputFormat::GtResponse => {
+            let entries: Vec<Value> = (0..data.n_images())
+                .map(|image| {
+                    let (value, metadata) = attribute_and_metadata(data, labels, options, image);
+                    let mut content = Map::new();
+                    content.insert(attr.clone(), value);
+                    content.insert(format!("{attr}-metadata"), metadata);
+                    json!({
+                        "datasetObjectId": data.images[image],
+                        "consolidatedAnnotation": {"content": Value::Object(content)},
+                    })
+                })
+                .collect();
+            serde_json::to_writer(&mut *out, &entries)?;
+            out.write_all(b"\n")
+        }
+    }
+}
+
+/// Sub-pixel coordinates to 0.01 px: enough for any display, and stable.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Writes the worker report: CSV `worker,answers,boxes,recall,precision,localisation_error`,
+/// or JSON when `json`.
+pub fn write_box_workers(
+    out: &mut dyn Write,
+    data: &BoxData,
+    labels: &BoxLabels,
+    json: bool,
+) -> std::io::Result<()> {
+    let number = |v: f64| {
+        if v.is_finite() {
+            json!(round6(v))
+        } else {
+            Value::Null
+        }
+    };
+    if json {
+        let rows: Vec<Value> = data
+            .workers
+            .iter()
+            .zip(&labels.workers)
+            .map(|(name, w)| {
+                json!({
+                    "worker": name,
+                    "answers": w.answers,
+                    "boxes": w.boxes,
+                    "recall": number(w.recall),
+                    "precision": number(w.precision),
+                    "localisation_error": number(w.localisation_error),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        return out.write_all(b"\n");
+    }
+    let text = |v: f64| {
+        if v.is_finite() {
+            format!("{}", round6(v))
+        } else {
+            String::new()
+        }
+    };
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record([
+        "worker",
+        "answers",
+        "boxes",
+        "recall",
+        "precision",
+        "localisation_error",
+    ])?;
+    for (name, w) in data.workers.iter().zip(&labels.workers) {
+        csv.write_record([
+            name.clone(),
+            w.answers.to_string(),
+            w.boxes.to_string(),
+            text(w.recall),
+            text(w.precision),
+            text(w.localisation_error),
+        ])?;
+    }
+    csv.flush()
+}
