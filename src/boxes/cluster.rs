@@ -35,6 +35,30 @@ pub fn assign(
     if rows == 0 || columns == 0 {
         return out;
     }
+    // When every row's best column is a different one, taking it is
+    // optimal (it reaches the sum of the row maxima, an upper bound), and
+    // that is most answers: skip the solver.
+    let mut best = vec![(0usize, f64::NEG_INFINITY); rows];
+    for (r, b) in best.iter_mut().enumerate() {
+        for c in 0..columns {
+            let v = score(r, c);
+            if v > b.1 {
+                *b = (c, v);
+            }
+        }
+    }
+    let distinct = best
+        .iter()
+        .enumerate()
+        .all(|(r, b)| best[..r].iter().all(|o| o.0 != b.0 || o.1 < min_score || b.1 < min_score));
+    if distinct {
+        for (o, b) in out.iter_mut().zip(&best) {
+            if b.1 >= min_score {
+                *o = Some(b.0);
+            }
+        }
+        return out;
+    }
     // Pairs below the threshold score 0, so they never displace a real
     // match; they are dropped after solving.
     let scaled = |r: usize, c: usize| {

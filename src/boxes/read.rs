@@ -64,45 +64,71 @@ pub fn read_boxes(
     }
 }
 
-/// One row of a table: its line, its fields by column name, its bytes.
-type Row<'a> = (u64, Vec<(String, Field)>, &'a [u8]);
-
-/// A table's rows as field maps: CSV/TSV by header, or JSON Lines objects.
-struct Table<'a> {
-    path: &'a Path,
-    rows: Vec<Row<'a>>,
+/// One row of a table, read by column name: a CSV/TSV record under its
+/// header, or a JSON Lines object.
+enum Row<'r> {
+    Delimited {
+        header: &'r [String],
+        record: &'r csv::ByteRecord,
+    },
+    Json(&'r serde_json::Map<String, Value>),
 }
 
-/// A field as the table gave it: text (CSV, JSON strings) or a JSON number.
-#[derive(Debug, Clone)]
-enum Field {
-    Text(String),
+/// A field as the table gave it.
+enum FieldRef<'r> {
+    Text(&'r str),
     Number(f64),
-    Other(String),
+    Other(&'r Value),
 }
 
-impl Field {
-    fn text(&self) -> std::result::Result<String, String> {
+impl<'r> Row<'r> {
+    fn field(&self, names: &[&str]) -> std::result::Result<FieldRef<'r>, String> {
+        let missing = || format!("missing column {}", names[0]);
         match self {
-            Field::Text(s) => Ok(s.clone()),
-            Field::Number(n) => Ok(format!("{n}")),
-            Field::Other(v) => Err(format!("expected text, found {v}")),
+            Row::Delimited { header, record } => {
+                let at = names
+                    .iter()
+                    .find_map(|n| header.iter().position(|h| h == n))
+                    .ok_or_else(missing)?;
+                let bytes = record.get(at).unwrap_or(b"");
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|_| format!("column {} is not valid UTF-8", names[0]))?;
+                Ok(FieldRef::Text(text.trim()))
+            }
+            Row::Json(map) => match names.iter().find_map(|n| map.get(*n)).ok_or_else(missing)? {
+                Value::String(s) => Ok(FieldRef::Text(s)),
+                Value::Number(n) => Ok(FieldRef::Number(n.as_f64().unwrap_or(f64::NAN))),
+                other => Ok(FieldRef::Other(other)),
+            },
         }
     }
 
-    fn number(&self) -> std::result::Result<f64, String> {
-        let v = match self {
-            Field::Number(n) => *n,
-            Field::Text(s) => s
-                .trim()
+    /// A non-empty text field (a JSON number is taken as its decimal text).
+    fn text(&self, names: &[&str]) -> std::result::Result<std::borrow::Cow<'r, str>, String> {
+        let value: std::borrow::Cow<'r, str> = match self.field(names)? {
+            FieldRef::Text(s) => s.into(),
+            FieldRef::Number(n) => format!("{n}").into(),
+            FieldRef::Other(v) => return Err(format!("{}: expected text, found {v}", names[0])),
+        };
+        if value.is_empty() {
+            return Err(format!("empty {}", names[0]));
+        }
+        Ok(value)
+    }
+
+    /// A finite number.
+    fn number(&self, name: &str) -> std::result::Result<f64, String> {
+        let v = match self.field(&[name])? {
+            FieldRef::Number(n) => n,
+            FieldRef::Text(s) => s
                 .parse::<f64>()
-                .map_err(|_| format!("{s:?} is not a number"))?,
-            Field::Other(v) => return Err(format!("expected a number, found {v}")),
+                .map_err(|_| format!("{name}: {s:?} is not a number"))?,
+            FieldRef::Other(v) => return Err(format!("{name}: expected a number, found {v}")),
         };
         if v.is_finite() {
             Ok(v)
         } else {
-            Err(format!("{v} is not a finite number"))
+            Err(format!("{name}: {v} is not a finite number"))
         }
     }
 }
@@ -114,41 +140,35 @@ fn split_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
         .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
-fn parse_table<'a>(path: &'a Path, bytes: &'a [u8], format: InputFormat) -> Result<Table<'a>> {
+/// Calls `visit(line, row, record bytes)` for every row of a CSV, TSV or
+/// JSON Lines table. A problem `visit` returns is bad input at that line.
+fn for_each_row(
+    path: &Path,
+    bytes: &[u8],
+    format: InputFormat,
+    rejects: &mut Rejects,
+    mut visit: impl FnMut(&Row) -> std::result::Result<(), String>,
+) -> Result<()> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut rows = Vec::new();
     if format == InputFormat::Jsonl {
         for (line, text) in split_lines(bytes) {
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let text_str = std::str::from_utf8(text)
-                .map_err(|_| Error::at_line(path, line, "not valid UTF-8"))?;
-            let value = parse_json_strict(text_str)
-                .map_err(|e| Error::at_line(path, line, format!("invalid JSON: {e}")))?;
-            let Value::Object(map) = value else {
-                return Err(Error::at_line(path, line, "expected a JSON object"));
-            };
-            let fields = map
-                .into_iter()
-                .map(|(k, v)| {
-                    let f = match v {
-                        Value::String(s) => Field::Text(s),
-                        Value::Number(n) => Field::Number(n.as_f64().unwrap_or(f64::NAN)),
-                        other => Field::Other(other.to_string()),
-                    };
-                    (k, f)
-                })
-                .collect();
-            rows.push((line, fields, text));
+            let parsed = std::str::from_utf8(text)
+                .map_err(|_| "not valid UTF-8".to_string())
+                .and_then(|t| parse_json_strict(t).map_err(|e| format!("invalid JSON: {e}")))
+                .and_then(|v| match v {
+                    Value::Object(map) => visit(&Row::Json(&map)),
+                    _ => Err("expected a JSON object".into()),
+                });
+            if let Err(problem) = parsed {
+                rejects.bad(Error::at_line(path, line, problem), text)?;
+            }
         }
-        return Ok(Table { path, rows });
+        return Ok(());
     }
-    let delimiter = if format == InputFormat::Tsv {
-        b'\t'
-    } else {
-        b','
-    };
+    let delimiter = if format == InputFormat::Tsv { b'\t' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(false)
@@ -170,37 +190,17 @@ fn parse_table<'a>(path: &'a Path, bytes: &'a [u8], format: InputFormat) -> Resu
                 return Err(Error::at_line(path, line, format!("{e}")));
             }
         }
-        let line = record.position().map_or(at.line(), |p| p.line());
-        let start = record.position().map_or(0, |p| p.byte() as usize);
-        let end = reader.position().byte() as usize;
-        let mut fields = Vec::with_capacity(header.len());
-        for (name, value) in header.iter().zip(record.iter()) {
-            let value = std::str::from_utf8(value).map_err(|_| {
-                Error::at_line(path, line, format!("column {name} is not valid UTF-8"))
-            })?;
-            fields.push((name.clone(), Field::Text(value.trim().to_owned())));
+        if let Err(problem) = visit(&Row::Delimited {
+            header: &header,
+            record: &record,
+        }) {
+            let line = record.position().map_or(at.line(), |p| p.line());
+            let start = record.position().map_or(0, |p| p.byte() as usize);
+            let end = (reader.position().byte() as usize).min(bytes.len());
+            rejects.bad(Error::at_line(path, line, problem), &bytes[start..end])?;
         }
-        rows.push((line, fields, &bytes[start..end.min(bytes.len())]));
     }
-    Ok(Table { path, rows })
-}
-
-fn field<'f>(
-    fields: &'f [(String, Field)],
-    names: &[&str],
-) -> std::result::Result<&'f Field, String> {
-    names
-        .iter()
-        .find_map(|n| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v))
-        .ok_or_else(|| format!("missing column {}", names[0]))
-}
-
-fn text_of(fields: &[(String, Field)], names: &[&str]) -> std::result::Result<String, String> {
-    let value = field(fields, names)?.text()?;
-    if value.is_empty() {
-        return Err(format!("empty {}", names[0]));
-    }
-    Ok(value)
+    Ok(())
 }
 
 /// The long-table reader.
@@ -219,81 +219,47 @@ fn read_box_table(
     if let Some(path) = images {
         let bytes = read_bytes(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
-        let table = parse_table(path, &bytes, format)?;
-        for (line, fields, record) in &table.rows {
-            let parsed = (|| {
-                let item = text_of(fields, &["item", "image"])?;
-                let width = field(fields, &["width"])?.number()?;
-                let height = field(fields, &["height"])?.number()?;
-                if width < 1.0
-                    || height < 1.0
-                    || width.fract() != 0.0
-                    || height.fract() != 0.0
-                    || width > u32::MAX as f64
-                    || height > u32::MAX as f64
-                {
-                    return Err(format!("image size {width}x{height}: width and height must be whole numbers of pixels, at least 1"));
-                }
-                builder.set_size(&item, width as u32, height as u32)
-            })();
-            if let Err(problem) = parsed {
-                rejects.bad(Error::at_line(path, *line, problem), record)?;
+        for_each_row(path, &bytes, format, rejects, |row| {
+            let item = row.text(&["item", "image"])?;
+            let width = row.number("width")?;
+            let height = row.number("height")?;
+            let whole = |v: f64| v >= 1.0 && v.fract() == 0.0 && v <= u32::MAX as f64;
+            if !whole(width) || !whole(height) {
+                return Err(format!("image size {width}x{height}: width and height must be whole numbers of pixels, at least 1"));
             }
-        }
+            builder.set_size(&item, width as u32, height as u32)
+        })?;
     }
     // Answers next, so the images keep the order of the responses file.
-    let mut answers_listed = false;
+    let answers_listed = responses.is_some();
     if let Some(path) = responses {
-        answers_listed = true;
         let bytes = read_bytes(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
-        let table = parse_table(path, &bytes, format)?;
-        for (line, fields, record) in &table.rows {
-            let parsed = (|| {
-                let item = text_of(fields, &["item", "image"])?;
-                let worker = text_of(fields, &["worker"])?;
-                builder.answer(&item, &worker).map(|_| ())
-            })();
-            if let Err(problem) = parsed {
-                rejects.bad(Error::at_line(path, *line, problem), record)?;
-            }
-        }
+        for_each_row(path, &bytes, format, rejects, |row| {
+            let item = row.text(&["item", "image"])?;
+            let worker = row.text(&["worker"])?;
+            builder.answer(&item, &worker).map(|_| ())
+        })?;
     } else {
         notes.push(
             "no --responses file: only workers who drew at least one box on an image count as having answered it, so an empty answer (\"nothing here\") is not counted".into(),
         );
     }
-    let table = parse_table(input, bytes, format)?;
-    for (line, fields, record) in &table.rows {
-        let parsed = (|| {
-            let item = text_of(fields, &["item", "image"])?;
-            let worker = text_of(fields, &["worker"])?;
-            let label = text_of(fields, &["label", "class"])?;
-            let mut v = [0.0f64; 4];
-            for (slot, name) in v.iter_mut().zip(["left", "top", "width", "height"]) {
-                *slot = field(fields, &[name])?
-                    .number()
-                    .map_err(|e| format!("{name}: {e}"))?;
-            }
-            if answers_listed && !builder.has_answer(&item, &worker) {
-                return Err(format!(
-                    "worker {worker:?} has a box on image {item:?} but no answer there in {}",
-                    responses
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                ));
-            }
-            builder.add_box(
-                &item,
-                &worker,
-                &label,
-                Rect::from_ltwh(v[0], v[1], v[2], v[3]),
-            )
-        })();
-        if let Err(problem) = parsed {
-            rejects.bad(Error::at_line(table.path, *line, problem), record)?;
+    let responses_name = responses.map(|p| p.display().to_string()).unwrap_or_default();
+    for_each_row(input, bytes, format, rejects, |row| {
+        let item = row.text(&["item", "image"])?;
+        let worker = row.text(&["worker"])?;
+        let label = row.text(&["label", "class"])?;
+        let v = [row.number("left")?, row.number("top")?, row.number("width")?, row.number("height")?];
+        if answers_listed && !builder.has_answer(&item, &worker) {
+            return Err(format!(
+                "worker {worker:?} has a box on image {item:?} but no answer there in {responses_name}"
+            ));
         }
-    }
+        builder
+            .add_box(&item, &worker, &label, Rect::from_ltwh(v[0], v[1], v[2], v[3]))
+            .map(|_| ())
+    })?;
     Ok(BoxInput {
         data: builder.finish(),
         notes,
