@@ -47,10 +47,11 @@ pub fn assign(
             }
         }
     }
-    let distinct = best
-        .iter()
-        .enumerate()
-        .all(|(r, b)| best[..r].iter().all(|o| o.0 != b.0 || o.1 < min_score || b.1 < min_score));
+    let distinct = best.iter().enumerate().all(|(r, b)| {
+        best[..r]
+            .iter()
+            .all(|o| o.0 != b.0 || o.1 < min_score || b.1 < min_score)
+    });
     if distinct {
         for (o, b) in out.iter_mut().zip(&best) {
             if b.1 >= min_score {

@@ -122,14 +122,20 @@ fn e_step_image(
     // here": start from all silent, then switch the members.
     let mut silent = logs.prior;
     for a in data.answers(image) {
-        add_into(&mut silent, &logs.workers[data.answer_worker[a] as usize].silent);
+        add_into(
+            &mut silent,
+            &logs.workers[data.answer_worker[a] as usize].silent,
+        );
     }
     let mut ll = 0.0;
     out.clear();
     out.extend(clusters.iter().map(|members| {
         let mut l = silent;
         for m in members {
-            add_into(&mut l, &logs.workers[data.answer_worker[m.answer as usize] as usize].drawn);
+            add_into(
+                &mut l,
+                &logs.workers[data.answer_worker[m.answer as usize] as usize].drawn,
+            );
         }
         let max = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let scaled = l.map(|v| (v - max).exp());

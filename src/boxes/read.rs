@@ -168,7 +168,11 @@ fn for_each_row(
         }
         return Ok(());
     }
-    let delimiter = if format == InputFormat::Tsv { b'\t' } else { b',' };
+    let delimiter = if format == InputFormat::Tsv {
+        b'\t'
+    } else {
+        b','
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(false)
@@ -245,19 +249,31 @@ fn read_box_table(
             "no --responses file: only workers who drew at least one box on an image count as having answered it, so an empty answer (\"nothing here\") is not counted".into(),
         );
     }
-    let responses_name = responses.map(|p| p.display().to_string()).unwrap_or_default();
+    let responses_name = responses
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     for_each_row(input, bytes, format, rejects, |row| {
         let item = row.text(&["item", "image"])?;
         let worker = row.text(&["worker"])?;
         let label = row.text(&["label", "class"])?;
-        let v = [row.number("left")?, row.number("top")?, row.number("width")?, row.number("height")?];
+        let v = [
+            row.number("left")?,
+            row.number("top")?,
+            row.number("width")?,
+            row.number("height")?,
+        ];
         if answers_listed && !builder.has_answer(&item, &worker) {
             return Err(format!(
                 "worker {worker:?} has a box on image {item:?} but no answer there in {responses_name}"
             ));
         }
         builder
-            .add_box(&item, &worker, &label, Rect::from_ltwh(v[0], v[1], v[2], v[3]))
+            .add_box(
+                &item,
+                &worker,
+                &label,
+                Rect::from_ltwh(v[0], v[1], v[2], v[3]),
+            )
             .map(|_| ())
     })?;
     Ok(BoxInput {

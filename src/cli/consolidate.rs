@@ -342,6 +342,10 @@ pub struct Args {
     /// word it touches; boundaries: words cut at every worker's span boundary).
     #[arg(long, value_enum, default_value_t = accord::spans::tokens::Tokens::Words, help_heading = "Spans")]
     pub tokens: accord::spans::tokens::Tokens,
+    /// Spans, seq: the true tags obey BIO (I-L only after B-L or I-L); by default I-L after
+    /// anything else is a second way to start an entity.
+    #[arg(long, help_heading = "Spans")]
+    pub strict_bio: bool,
     /// Spans, jaccard: character Jaccard similarity at which two spans join a cluster.
     #[arg(long, default_value_t = 0.5, help_heading = "Spans")]
     pub jaccard_threshold: f64,

@@ -33,6 +33,7 @@ pub fn params_of(args: &Args) -> anyhow::Result<SpanParams> {
     params.jaccard_threshold = args.jaccard_threshold;
     params.seed = args.seed;
     params.tokens = args.tokens;
+    params.strict_bio = args.strict_bio;
     params.validate()?;
     Ok(params)
 }

@@ -75,6 +75,12 @@ impl SpanConsolidator {
         self
     }
 
+    /// `seq`: make the true tag chain obey BIO (`I-L` only after `B-L` or `I-L`).
+    pub fn strict_bio(mut self, strict: bool) -> Self {
+        self.params.strict_bio = strict;
+        self
+    }
+
     /// `jaccard`: the share of a text's workers a cluster needs.
     pub fn quorum(mut self, quorum: f64) -> Self {
         self.params.quorum = quorum;

@@ -420,6 +420,29 @@ fn the_default_beats_voting_on_generated_spans() {
     eprintln!("generated (3000 texts × 5 workers): {scores:?}");
     assert_default_wins(&scores);
     assert!(scores[0].1 > 0.85, "{scores:?}");
+    // --strict-bio: a valid BIO chain, and it settles.
+    let input = read_tables(
+        &d.join("spans.csv"),
+        Some(&d.join("responses.csv")),
+        &d.join("texts.jsonl"),
+        &SpanReadOptions::default(),
+    )
+    .unwrap();
+    let strict = SpanConsolidator::new()
+        .strict_bio(true)
+        .fit_batch(input.batch)
+        .unwrap();
+    assert!(strict.fit.converged, "{} iterations", strict.fit.iterations);
+    let gold: Vec<SpanRow> = read_span_table(&d.join("gold.csv"))
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    let f1 = score_spans(&gold, &rows(&strict), None).micro.f1;
+    assert!(
+        f1 > scores[1].1 && f1 > scores[2].1,
+        "strict {f1:.4} against {scores:?}"
+    );
 }
 
 #[test]

@@ -87,6 +87,9 @@ pub struct SpanParams {
     pub seed: u64,
     /// `seq`, `token-mv`: what a token is.
     pub tokens: crate::spans::tokens::Tokens,
+    /// `seq`: the true tag chain obeys BIO (`I-L` only after `B-L` or
+    /// `I-L`). Off by default: see the README's measurements.
+    pub strict_bio: bool,
 }
 
 impl SpanParams {
@@ -103,6 +106,7 @@ impl SpanParams {
             jaccard_threshold: 0.5,
             seed: 0,
             tokens: crate::spans::tokens::Tokens::Words,
+            strict_bio: false,
         }
     }
 

@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use super::token_mv::chunk_ranges;
 use super::{SpanList, SpanParams};
 use crate::engine::pack::spans::SpanBatch;
-use crate::spans::tokens::{decode, tag_all, tag_label, Tagged};
+use crate::spans::tokens::{decode, is_begin, tag_all, tag_label, Tagged};
 
 /// A worker's (precision, recall) per label.
 pub(crate) type LabelScores = (Vec<f32>, Vec<f32>);
@@ -105,15 +105,39 @@ impl Model {
                 }
             }
         }
+        // With `strict_bio` the true tags are valid BIO: `I-l` only after
+        // `B-l` or `I-l`, never first; forbidden cells get no pseudo-count
+        // and stay 0. Without it, `I-l` after anything else is a second way
+        // to start an entity (CoNLL reads it so), with its own worker tables.
+        let allowed = |y: Option<usize>, z: usize| match tag_label(z as u16) {
+            Some(l) if params.strict_bio && !is_begin(z as u16) => {
+                y.is_some_and(|y| tag_label(y as u16) == Some(l))
+            }
+            _ => true,
+        };
         let mut trans = vec![0.0; s * s];
         for y in 0..s {
-            let total: f64 = (0..s).map(|z| c.trans[y * s + z] + 1.0).sum();
+            let cell = |z: usize| {
+                if allowed(Some(y), z) {
+                    c.trans[y * s + z] + 1.0
+                } else {
+                    0.0
+                }
+            };
+            let total: f64 = (0..s).map(cell).sum();
             for z in 0..s {
-                trans[y * s + z] = (c.trans[y * s + z] + 1.0) / total;
+                trans[y * s + z] = cell(z) / total;
             }
         }
-        let total: f64 = c.start.iter().map(|v| v + 1.0).sum();
-        let start: Vec<f64> = c.start.iter().map(|v| (v + 1.0) / total).collect();
+        let cell = |z: usize| {
+            if allowed(None, z) {
+                c.start[z] + 1.0
+            } else {
+                0.0
+            }
+        };
+        let total: f64 = (0..s).map(cell).sum();
+        let start: Vec<f64> = (0..s).map(|z| cell(z) / total).collect();
         Model {
             s,
             log_emit,
