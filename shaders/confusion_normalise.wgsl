@@ -20,7 +20,9 @@ struct Params {
     strength: f32,
     // rule 3: fractional bits of the population sums
     count_frac_bits: u32,
-    _pad0: u32,
+    // rule 3: workers per population block; block b's table is population
+    // entries b·K·K .. (b+1)·K·K
+    workers_per_group: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -28,8 +30,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> worker_n: array<f32>;
 @group(0) @binding(3) var<storage, read_write> log_confusion: array<f32>;
 @group(0) @binding(4) var<storage, read_write> accuracy: array<f32>;
-// rule 3: every worker's counts summed per cell [true][given], as
-// fixed-point (lo, hi) pairs from reduce_rows.
+// rule 3: each block of workers' counts summed per cell [block][true][given],
+// as fixed-point (lo, hi) pairs from reduce_rows.
 @group(0) @binding(5) var<storage, read> population: array<u32>;
 
 // Digamma: the recurrence up to x >= 6, then the asymptotic series.
@@ -51,12 +53,12 @@ fn digamma(x_in: f32) -> f32 {
 
 // Rule 3: writes E[log θ] = ψ(α) − ψ(Σα) of row t, with
 // α = C + strength·π[t] + prior_correct on the diagonal.
-fn hierarchical_row(base: u32, t: u32) {
+fn hierarchical_row(base: u32, t: u32, block: u32) {
     var pop: array<f32, K>;
     var pop_sum = 0.0;
     let scale = exp2(f32(params.count_frac_bits));
     for (var l = 0u; l < K; l = l + 1u) {
-        let at = 2u * (t * K + l);
+        let at = 2u * (block * K * K + t * K + l);
         pop[l] = (f32(bitcast<i32>(population[at + 1u])) * 4294967296.0 + f32(population[at])) / scale;
         pop_sum = pop_sum + pop[l];
     }
@@ -102,7 +104,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         accuracy[w] = acc;
     }
     if (params.rule == 3u) {
-        hierarchical_row(base, t);
+        hierarchical_row(base, t, w / max(params.workers_per_group, 1u));
         return;
     }
     let off_share = 1.0 / f32(max(K, 2u) - 1u);

@@ -7,7 +7,9 @@ const K: u32 = 4u; // replaced by the number of classes when the pipeline is bui
 
 struct Params {
     n_items: u32,
-    _pad0: u32,
+    // Where the chunk's item group's K log priors start in log_priors (a
+    // chunk never spans two groups; 0 for a single problem).
+    prior_base: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -30,7 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     var lp: array<f32, K>;
     for (var t = 0u; t < K; t = t + 1u) {
-        lp[t] = log_priors[t];
+        lp[t] = log_priors[params.prior_base + t];
     }
     for (var a = item_offsets[i]; a < item_offsets[i + 1u]; a = a + 1u) {
         let base = (item_worker[a] * K + item_label[a]) * K;

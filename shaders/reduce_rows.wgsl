@@ -17,7 +17,8 @@ struct Params {
     out_row: u32,
     input_pairs: u32,
     frac_bits: u32,
-    _pad0: u32,
+    // First input row: the reduction covers rows in_row .. in_row + n_rows.
+    in_row: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -62,9 +63,9 @@ fn main(
         var v = vec2<u32>(0u, 0u);
         if (row < params.n_rows) {
             if (params.input_pairs == 0u) {
-                v = to_fixed(bitcast<f32>(input[row * params.width + c]));
+                v = to_fixed(bitcast<f32>(input[(params.in_row + row) * params.width + c]));
             } else {
-                let at = (row * params.width + c) * 2u;
+                let at = ((params.in_row + row) * params.width + c) * 2u;
                 v = vec2<u32>(input[at], input[at + 1u]);
             }
         }

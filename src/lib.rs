@@ -29,6 +29,7 @@ pub mod error;
 pub mod eval;
 pub mod io;
 pub mod maths;
+pub mod multilabel;
 #[cfg(feature = "plot")]
 pub mod report;
 pub mod segmentation;

@@ -37,7 +37,8 @@ pub struct Args {
     /// Segmentation and boxes: workers (masks, answers) per image.
     #[arg(long, default_value_t = 5)]
     pub workers: usize,
-    /// Annotation counts to run (e.g. 1e5,1e6,1e7); for spans, texts.
+    /// Annotation counts to run (e.g. 1e5,1e6,1e7); multi-label: (item, worker, label) selections;
+    /// spans: texts.
     #[arg(long, value_delimiter = ',', value_parser = parse_count, default_value = "1e5,1e6")]
     pub sizes: Vec<usize>,
     /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
@@ -125,6 +126,18 @@ impl BenchHost {
     }
 }
 
+impl Args {
+    /// `--sizes`: annotation counts (multi-label: selections).
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// `--per-item`.
+    pub fn per_item(&self) -> usize {
+        self.per_item
+    }
+}
+
 fn parse_count(s: &str) -> Result<usize, String> {
     let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
     if !(v >= 1.0 && v.is_finite()) {
@@ -202,6 +215,9 @@ fn end_to_end(
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::bench_seg::run(args);
+    }
+    if args.task == Task::Multilabel {
+        return super::bench_multilabel::run(args);
     }
     if args.task == Task::Boxes {
         return super::bench_boxes::run(args);

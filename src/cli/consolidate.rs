@@ -31,6 +31,17 @@ pub enum Task {
     Boxes,
     /// Named-entity spans in texts.
     Spans,
+    /// Any number of labels per item: a confidence for each.
+    Multilabel,
+}
+
+/// The multi-label decision rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decide {
+    /// Selected when the confidence is at least --threshold.
+    Threshold,
+    /// Per label, the items that maximise the expected F1 under the confidences.
+    ExpectedF1,
 }
 
 /// The classification method `--method` names, or the library's default.
@@ -121,6 +132,11 @@ impl clap::ValueEnum for MethodArg {
 }
 
 impl MethodArg {
+    /// The `--method` name as given.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
     /// The classification method, or a usage error for a segmentation one.
     pub fn classification(self) -> Result<Method, Error> {
         self.classification.ok_or_else(|| {
@@ -182,6 +198,8 @@ pub struct Args {
     /// Annotations: CSV/TSV or JSON Lines with item (or task), worker, label; a Ground Truth
     /// request; or a Ground Truth consolidation Lambda event. `-` reads standard input.
     /// With --task segmentation: a JSON Lines manifest of PNG masks, or a Ground Truth segmentation request.
+    /// With --task multilabel: a CSV item,worker,label of ticked labels (see --responses), or a Ground
+    /// Truth multi-select request.
     pub input: PathBuf,
     /// What the annotations label.
     #[arg(long, value_enum, default_value_t = Task::Classification)]
@@ -200,7 +218,7 @@ pub struct Args {
     pub categories: Option<Vec<String>>,
     /// What to do when a worker labels the same item more than once.
     #[arg(long, value_enum, default_value_t = DuplicatePolicy::Keep, help_heading = "Input")]
-    duplicates: DuplicatePolicy,
+    pub duplicates: DuplicatePolicy,
     /// Skip records that cannot be read (bad fields, labels outside --categories, ...) instead of
     /// stopping; each goes to the rejects file with its line or object and the reason.
     #[arg(long, help_heading = "Input")]
@@ -233,11 +251,11 @@ pub struct Args {
     /// worker's confusion counts (ds and hds): a Dirichlet prior that workers beat chance.
     /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
     #[arg(long, help_heading = "Method")]
-    prior_correct: Option<f32>,
+    pub prior_correct: Option<f32>,
     /// Pseudo-annotations per confusion row drawn toward the population's confusion
-    /// matrix (hds).
-    #[arg(long, default_value_t = accord::classification::HDS_PRIOR_STRENGTH, help_heading = "Method")]
-    prior_strength: f32,
+    /// matrix (hds) [default: 1; multi-label: chosen by the data].
+    #[arg(long, help_heading = "Method")]
+    pub prior_strength: Option<f32>,
     /// How ds and hds start EM: from majority vote, from the spectral method's tables, or
     /// both, keeping the higher final log-likelihood.
     #[arg(long, value_enum, default_value_t = accord::classification::Init::Votes, help_heading = "Method")]
@@ -282,13 +300,21 @@ pub struct Args {
     pub label_attribute: Option<String>,
     /// Ground Truth task type written in the metadata.
     #[arg(long, value_enum, default_value_t = DataType::Image, help_heading = "Ground Truth output")]
-    data_type: DataType,
+    pub data_type: DataType,
     /// Ground Truth job name written in the metadata [default: the Lambda event's job, else accord].
     #[arg(long, help_heading = "Ground Truth output")]
     pub job_name: Option<String>,
     /// creation-date written in the metadata [default: now, UTC, ISO 8601].
     #[arg(long, help_heading = "Ground Truth output")]
     pub creation_date: Option<String>,
+
+    /// Multi-label: a label is selected when its confidence is at least this.
+    #[arg(long, default_value_t = 0.5, help_heading = "Multi-label")]
+    pub threshold: f32,
+    /// Multi-label: the decision rule: the --threshold, or per label the items that maximise the
+    /// expected F1.
+    #[arg(long, value_enum, default_value_t = Decide::Threshold, help_heading = "Multi-label")]
+    pub decide: Decide,
 
     /// Segmentation: standard deviation in pixels of the Gaussian that votes are smoothed with [default: 1].
     #[arg(long, conflicts_with = "radius", help_heading = "Segmentation")]
@@ -311,8 +337,9 @@ pub struct Args {
     pub staple_scope: StapleScope,
 
     /// Boxes: every answer, CSV (or JSON Lines) item,worker, including answers with no box; without
-    /// it only workers who drew a box on an image count as having answered it. Spans: the answers
-    /// (CSV item,worker, empty answers included) of a spans.csv input.
+    /// it only workers who drew a box on an image count as having answered it. Multi-label: the
+    /// same, CSV item,worker: a worker who answered and ticked nothing is a "no" to every label.
+    /// Spans: the answers (CSV item,worker, empty answers included) of a spans.csv input.
     #[arg(long, value_name = "FILE", help_heading = "Boxes")]
     pub responses: Option<PathBuf>,
     /// Boxes: image sizes, CSV item,width,height: boxes are clipped to them and the manifest
@@ -448,7 +475,9 @@ fn params_of(args: &Args, method: Method) -> Params {
         params.tol = t;
     }
     params.smoothing = args.smoothing;
-    params.prior_strength = args.prior_strength;
+    params.prior_strength = args
+        .prior_strength
+        .unwrap_or(accord::classification::HDS_PRIOR_STRENGTH);
     params.init = args.init;
     if let Some(p) = args.prior_correct {
         params.prior_correct = p;
@@ -461,6 +490,9 @@ fn params_of(args: &Args, method: Method) -> Params {
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.task == Task::Segmentation {
         return super::segment::run(args);
+    }
+    if args.task == Task::Multilabel {
+        return super::multilabel::run(args);
     }
     if args.task == Task::Boxes {
         return super::boxes::run(args);

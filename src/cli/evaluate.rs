@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long)]
     pub pred: PathBuf,
     /// Boxes: gold boxes, CSV item,label,left,top,width,height.
-    /// Classification: gold labels, CSV item,label. Segmentation: JSON Lines of `image` and `mask`
+    /// Classification: gold labels, CSV item,label. Multi-label: CSV item,label,present (1/0),
+    /// only for the pairs judged. Segmentation: JSON Lines of `image` and `mask`
     /// (an index PNG whose values are class ids in the order of the prediction's
     /// internal-color-map), paths relative to this file.
     #[arg(long)]
@@ -57,6 +58,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == Task::Classification {
         return super::evaluate_class::run(&args);
+    }
+    if args.task == Task::Multilabel {
+        return super::evaluate_multilabel::run(&args);
     }
     if args.task == Task::Boxes {
         return super::evaluate_boxes::run(&args);

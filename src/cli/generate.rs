@@ -13,7 +13,8 @@ pub struct Args {
     /// for segmentation, annotations.jsonl, gold.jsonl and the PNG masks.
     #[arg(short, long)]
     out: PathBuf,
-    /// What to generate: classification labels, or segmentation scenes with worker masks.
+    /// What to generate: classification labels, segmentation scenes with worker masks, or
+    /// multi-label selections (selections.csv, responses.csv, gold.csv item,label,present).
     #[arg(long, value_enum, default_value_t = Task::Classification)]
     task: Task,
     /// Segmentation and boxes: number of images.
@@ -98,6 +99,35 @@ fn run_segmentation(args: Args) -> anyhow::Result<()> {
         spec.height,
         spec.classes,
         spec.workers,
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Multi-label: selections.csv, responses.csv and gold.csv (every label of
+/// every item), `--classes` labels, `--per-item` workers per item.
+fn run_multilabel(args: &Args) -> anyhow::Result<()> {
+    use accord::synth::multilabel::{write_multilabel_dataset, MultiSpec};
+    let spec = MultiSpec {
+        spammers: args.spammers,
+        ..MultiSpec::new(
+            args.items,
+            args.workers.unwrap_or(100),
+            args.classes.unwrap_or(5),
+            args.per_item,
+            args.seed,
+        )
+    };
+    let started = std::time::Instant::now();
+    let path = write_multilabel_dataset(&spec, &args.out)?;
+    say!(
+        "accord: wrote {} answers ({} items × {}, {} workers, {} labels) to {}, responses.csv and gold.csv in {:.1} s",
+        spec.items * spec.per_item,
+        spec.items,
+        spec.per_item,
+        spec.workers,
+        spec.labels,
         path.display(),
         started.elapsed().as_secs_f64()
     );
@@ -212,6 +242,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Segmentation {
         return run_segmentation(args);
+    }
+    if args.task == Task::Multilabel {
+        return run_multilabel(&args);
     }
     if args.task == Task::Boxes {
         return run_boxes(args);

@@ -20,12 +20,6 @@ pub struct Args {
     /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request). With --task spans: a Ground
     /// Truth named-entity request, or spans.csv with --responses and --texts.
     pub input: PathBuf,
-    /// What the annotations label.
-    #[arg(long, value_enum, default_value_t = super::consolidate::Task::Classification)]
-    pub task: super::consolidate::Task,
-    /// Spans: the answers (responses.csv) and the texts (texts.jsonl) of a spans.csv input.
-    #[arg(long, value_name = "FILE")]
-    pub responses: Option<PathBuf>,
     /// Spans: the texts (JSON Lines {"item", "text"}) of a spans.csv input.
     #[arg(long, value_name = "FILE")]
     pub texts: Option<PathBuf>,
@@ -64,9 +58,78 @@ pub struct Args {
     /// Format of the files --figures writes.
     #[arg(long, value_enum, default_value_t = FigureFormat::Svg)]
     figure_format: FigureFormat,
+    /// What the annotations label: classification, boxes (then INPUT is a box table or a Ground
+    /// Truth box request, and --gold a CSV of gold boxes) or spans (INPUT a Ground Truth
+    /// named-entity request or spans.csv, --gold a CSV of gold spans).
+    #[arg(long, value_enum, default_value_t = super::consolidate::Task::Classification)]
+    pub task: super::consolidate::Task,
+    /// Boxes and spans: every answer, item,worker (as consolidate --responses).
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<PathBuf>,
+    /// Boxes: image sizes, item,width,height (as consolidate --images).
+    #[arg(long, value_name = "FILE")]
+    images: Option<PathBuf>,
+    /// Boxes with --gold: every gold image (item column), so images without gold boxes count.
+    #[arg(long, value_name = "FILE")]
+    gold_images: Option<PathBuf>,
+    /// Boxes: how many images to draw with the workers' and the consolidated boxes.
+    #[arg(long, default_value_t = 6)]
+    draw: usize,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `accord report --task boxes`: the box sections on their own page.
+fn run_boxes(args: &Args) -> anyhow::Result<()> {
+    use accord::boxes::{read_boxes, BoxConsolidator, BoxMethod, BoxReadOptions};
+    use accord::eval::boxes::{read_box_csv, read_image_list};
+    let inputs: Vec<&std::path::Path> = [
+        Some(args.input.as_path()),
+        args.gold.as_deref(),
+        args.responses.as_deref(),
+        args.images.as_deref(),
+        args.gold_images.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    super::consolidate::refuse_clashes(&[&args.out], &inputs)?;
+    let input = read_boxes(
+        &args.input,
+        args.responses.as_deref(),
+        args.images.as_deref(),
+        &BoxReadOptions::default(),
+        &mut accord::io::Rejects::strict(),
+    )?;
+    let labels = BoxConsolidator::new(BoxMethod::default()).fit(&input.data)?;
+    let gold = args.gold.as_deref().map(read_box_csv).transpose()?;
+    let gold_images = match (&gold, &args.gold_images) {
+        (Some(_), Some(path)) => Some(read_image_list(path)?),
+        (Some(g), None) => {
+            let mut images: Vec<String> = g.keys().cloned().collect();
+            images.sort();
+            Some(images)
+        }
+        _ => None,
+    };
+    let mut page = HtmlPage::new();
+    for note in &input.notes {
+        page.note(note);
+    }
+    accord::report::boxes::boxes_report(
+        &mut page,
+        &input.data,
+        &labels,
+        gold.as_ref().zip(gold_images.as_deref()),
+        args.draw,
+    )?;
+    let html = page.finish("accord report: boxes", &args.input.display().to_string());
+    accord::io::write_atomic(&args.out, |out| out.write_all(html.as_bytes()))?;
+    if !args.quiet {
+        say!("accord: wrote {}", args.out.display());
+    }
+    Ok(())
 }
 
 fn parse_budget(text: &str) -> Result<ExperimentBudget, String> {
@@ -99,6 +162,14 @@ enum FigureFormat {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == super::consolidate::Task::Spans {
         return super::report_spans::run(&args);
+    }
+    if args.task == super::consolidate::Task::Boxes {
+        return run_boxes(&args);
+    }
+    if args.task != super::consolidate::Task::Classification {
+        return Err(
+            Error::Usage("accord report covers classification, boxes and spans".into()).into(),
+        );
     }
     if same_file(&args.out, &args.input) {
         return Err(Error::Usage(format!(

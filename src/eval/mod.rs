@@ -5,6 +5,7 @@
 pub mod boxes;
 pub mod gold;
 pub mod metrics;
+pub mod multilabel;
 pub mod predictions;
 pub mod segmentation;
 pub mod simulate;

@@ -47,7 +47,7 @@ const STYLE_REST: &str =
     "h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:.25em .6em}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\
-figure{margin:1em 0}img{max-width:100%}figcaption{color:#555;font-size:.9em}p.note{color:#555}";
+figure{margin:1em 0}figure.drawing{display:inline-block;vertical-align:top;margin:.5em 1em .5em 0}img{max-width:100%}figcaption{color:#555;font-size:.9em}p.note{color:#555}";
 
 impl HtmlPage {
     /// An empty page whose figures are only inlined.
@@ -126,6 +126,17 @@ impl HtmlPage {
             escape(caption)
         ));
         Ok(())
+    }
+
+    /// An inline SVG drawing made by the caller (escaped already), with
+    /// a plain-text caption.
+    pub fn raw_figure(&mut self, svg: &str, caption: &str) {
+        self.figures += 1;
+        self.body.push_str(&format!(
+            "<figure class=\"drawing\" id=\"figure-{}\">{svg}<figcaption>{}</figcaption></figure>\n",
+            self.figures,
+            escape(caption)
+        ));
     }
 
     /// The whole document.

@@ -2,6 +2,7 @@
 //! self-contained HTML page ([`html`]) and the report on a dataset
 //! ([`dataset`]).
 
+pub mod boxes;
 pub mod dataset;
 pub mod html;
 pub mod plot;

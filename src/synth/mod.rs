@@ -4,6 +4,7 @@
 
 pub mod boxes;
 pub mod classification;
+pub mod multilabel;
 pub mod segmentation;
 pub mod spans;
 

@@ -537,3 +537,60 @@ fn pedestrians_lean_beats_every_vote() {
         }
     }
 }
+
+#[test]
+fn report_page_has_the_scores_the_workers_and_drawings() {
+    let dir = tmp();
+    let data = dir.path().join("set");
+    accord_ok(&[
+        "generate",
+        "--task",
+        "boxes",
+        "--images",
+        "150",
+        "--seed",
+        "2",
+        "-o",
+        data.to_str().unwrap(),
+    ]);
+    let p = |name: &str| data.join(name).to_str().unwrap().to_string();
+    let page = dir.path().join("report.html");
+    accord_ok(&[
+        "report",
+        "--task",
+        "boxes",
+        &p("boxes.csv"),
+        "--responses",
+        &p("responses.csv"),
+        "--images",
+        &p("images.csv"),
+        "--gold",
+        &p("gold.csv"),
+        "--gold-images",
+        &p("gold_images.csv"),
+        "--draw",
+        "4",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h2>Boxes against gold</h2>"));
+    for method in ["lean", "iou-mean", "wbf", "medoid"] {
+        assert!(
+            html.contains(&format!("<td>{method}</td>")),
+            "{method} scored"
+        );
+    }
+    // One row per worker who answered (20 workers, 5 per image).
+    let workers = html
+        .split("<h2>Box workers</h2>")
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert_eq!(workers.matches("<tr>").count(), 1 + 20);
+    assert_eq!(html.matches("<svg ").count(), 4, "four images drawn");
+    assert!(html.contains("stroke-dasharray"), "gold drawn dashed");
+}

@@ -34,6 +34,19 @@ fn the_readme_method_table_lists_exactly_the_methods_of_the_table() {
 }
 
 #[test]
+fn the_readme_multilabel_method_table_lists_exactly_its_methods() {
+    let mut expected: Vec<String> = accord::multilabel::MultiMethod::ALL
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        table_names(&read("README.md"), "\n## Multi-label classification\n"),
+        expected
+    );
+}
+
+#[test]
 fn architecture_names_folders_that_exist() {
     let text = read("ARCHITECTURE.md");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

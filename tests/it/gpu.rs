@@ -750,3 +750,146 @@ fn auto_retries_on_the_cpu_when_the_gpu_fails() {
         1000
     );
 }
+
+/// Binary problems side by side (multi-label packing): per-label priors and
+/// per-worker populations, one chunk per group or many.
+fn grouped_data() -> Packed {
+    let synth = accord::synth::multilabel::generate(&accord::synth::multilabel::MultiSpec::new(
+        700, 40, 5, 6, 21,
+    ))
+    .unwrap();
+    accord::engine::pack::binary::pack_binary(&synth.answers.responses()).unwrap()
+}
+
+#[test]
+fn grouped_steps_match_their_cpu_twins() {
+    let Some(gpu) = gpu() else { return };
+    let data = grouped_data();
+    assert_eq!(data.n_item_groups(), 5);
+    assert_eq!(data.n_worker_groups(), 40);
+    let small = GpuBackend::with_binding_limit(16 * 1024).unwrap();
+    for (name, g) in [("one chunk per group", &gpu), ("many chunks", &small)] {
+        let mut c = CpuBackend.em_session(&data).unwrap();
+        let mut s = g.em_session(&data).unwrap();
+        c.init_posteriors_from_votes().unwrap();
+        s.init_posteriors_from_votes().unwrap();
+        for rule in [
+            ConfusionRule::Full {
+                smoothing: 0.0,
+                prior_correct: 1.0,
+            },
+            ConfusionRule::Hierarchical {
+                strength: 2.0,
+                prior_correct: 1.0,
+            },
+        ] {
+            c.m_step(rule).unwrap();
+            s.m_step(rule).unwrap();
+            let (pc, pg) = (c.read_params().unwrap(), s.read_params().unwrap());
+            assert_eq!(pc.class_priors.len(), 10, "a prior pair per label");
+            for (x, y) in pc.class_priors.iter().zip(&pg.class_priors) {
+                assert!((x - y).abs() < 1e-5, "{name} {rule:?}: priors {x} vs {y}");
+            }
+            let diff = (&pc.confusion - &pg.confusion)
+                .mapv(f32::abs)
+                .fold(0f32, |m, &v| m.max(v));
+            assert!(diff < 1e-5, "{name} {rule:?}: confusion differs by {diff}");
+            let (lc, lg) = (c.e_step().unwrap(), s.e_step().unwrap());
+            assert!(
+                (lc - lg).abs() <= 1e-5 * lc.abs(),
+                "{name} {rule:?}: log-likelihood {lc} vs {lg}"
+            );
+            let diff = (&c.read_posteriors().unwrap() - &s.read_posteriors().unwrap())
+                .mapv(f32::abs)
+                .fold(0f32, |m, &v| m.max(v));
+            assert!(diff < 1e-4, "{name} {rule:?}: posteriors differ by {diff}");
+        }
+    }
+    // The priors really are per label: the generator's prevalences fall
+    // from 0.3 to 0.02.
+    let mut c = CpuBackend.em_session(&data).unwrap();
+    c.init_posteriors_from_votes().unwrap();
+    c.m_step(ConfusionRule::Full {
+        smoothing: 0.0,
+        prior_correct: 1.0,
+    })
+    .unwrap();
+    let p = c.read_params().unwrap().class_priors;
+    assert!(p[1] > 0.15 && p[9] < 0.08, "{p:?}");
+}
+
+#[test]
+fn multilabel_fits_agree_on_both_backends() {
+    let Some(gpu) = gpu() else { return };
+    use accord::multilabel::{Decision, MultiLabelConsolidator, MultiMethod};
+    let synth = accord::synth::multilabel::generate(&accord::synth::multilabel::MultiSpec {
+        spammers: 0.1,
+        ..accord::synth::multilabel::MultiSpec::new(1200, 50, 7, 6, 8)
+    })
+    .unwrap();
+    for method in [MultiMethod::Hds, MultiMethod::Ds] {
+        for decision in [Decision::Threshold(0.5), Decision::ExpectedF1] {
+            let base = MultiLabelConsolidator::new()
+                .method(method)
+                .decision(decision);
+            let on_cpu = base
+                .clone()
+                .backend(accord::engine::select::BackendChoice::Cpu)
+                .fit(synth.answers.clone())
+                .unwrap();
+            let on_gpu = base.gpu(gpu.clone()).fit(synth.answers.clone()).unwrap();
+            let what = format!("{} {decision:?}", method.name());
+            assert!(
+                on_cpu.fit.iterations.abs_diff(on_gpu.fit.iterations) <= 1,
+                "{what}"
+            );
+            assert_eq!(on_cpu.fit.temperature, on_gpu.fit.temperature, "{what}");
+            let mut max_diff = 0f32;
+            for (at, (x, y)) in on_cpu
+                .fit
+                .confidence
+                .iter()
+                .zip(&on_gpu.fit.confidence)
+                .enumerate()
+            {
+                max_diff = max_diff.max((x - y).abs());
+                if on_cpu.selected[at] != on_gpu.selected[at] {
+                    // Only a confidence at the boundary may fall either way.
+                    assert!(
+                        decision == Decision::Threshold(0.5) && (x - 0.5).abs() < 1e-4,
+                        "{what}: pair {at} selected differently at {x} vs {y}"
+                    );
+                }
+            }
+            assert!(max_diff <= 1e-4, "{what}: confidences differ by {max_diff}");
+        }
+    }
+}
+
+#[test]
+fn group_sums_matches_its_cpu_twin_bit_for_bit() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (rows, width, block) in [
+        (1usize, 4usize, 1usize),
+        (1000, 4, 14),
+        (999, 9, 20),
+        (300, 1, 300),
+    ] {
+        let values: Vec<f32> = (0..rows * width)
+            .map(|_| rng.gen_range(0.0..50.0))
+            .collect();
+        let on_cpu = cpu::group_sums(&values, width, block, 32);
+        // The twin is the one-block reduction applied block by block.
+        for (g, chunk) in values.chunks(block * width).enumerate() {
+            let one = cpu::reduce_columns(chunk, width, 32);
+            assert_eq!(
+                &on_cpu[g * width * 2..(g + 1) * width * 2],
+                &one[..],
+                "block {g}"
+            );
+        }
+        let Some(gpu) = gpu() else { continue };
+        let on_gpu = gpu.group_sums(&values, width, block, 32).unwrap();
+        assert_eq!(on_gpu, on_cpu, "rows={rows} width={width} block={block}");
+    }
+}

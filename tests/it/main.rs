@@ -11,6 +11,7 @@ mod faults;
 mod formats;
 mod gpu;
 mod methods;
+mod multilabel;
 mod properties;
 mod report;
 mod segmentation;

@@ -69,7 +69,8 @@ pub enum ConfusionRule {
 /// The parameters of a fitted model, read back once at the end.
 #[derive(Debug, Clone)]
 pub struct ModelParams {
-    /// Class priors, length K.
+    /// Class priors `[item group][class]` (see [`crate::engine::pack::Groups`]):
+    /// length K for a single problem.
     pub class_priors: Vec<f32>,
     /// Confusion tables `[worker][true][given]`, rows summing to 1.
     pub confusion: Array3<f32>,
@@ -93,8 +94,9 @@ pub trait EmSession {
     /// without votes gets uniform posteriors.
     fn init_posteriors_from_votes(&mut self) -> Result<()>;
 
-    /// Parameters := the given log class priors (length K) and log-confusion
-    /// tables (`[worker][given][true]`).
+    /// Parameters := the given log class priors (length K, used for every
+    /// item group, or `[group][class]`) and log-confusion tables
+    /// (`[worker][given][true]`).
     fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()>;
 
     /// Parameters := every worker with `accuracy` on the diagonal and the rest

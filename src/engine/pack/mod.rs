@@ -5,6 +5,7 @@
 //! out twice as CSR: by item (for the E-step and votes) and by worker (for the
 //! M-step), so every kernel walks contiguous memory without atomics.
 
+pub mod binary;
 mod interner;
 pub mod masks;
 pub mod spans;
@@ -243,16 +244,76 @@ pub struct Packed {
     pub worker_label: Vec<u32>,
     /// Counts for the run summary.
     pub stats: PackStats,
+    /// Blocks of items that share class priors and of workers that share a
+    /// hierarchical population table (one block each unless a task packs
+    /// several problems side by side, as multi-label does).
+    pub groups: Groups,
+}
+
+/// Equal blocks of consecutive items and of consecutive workers, so that
+/// one EM run fits several problems at once: each block of
+/// `items_per_group` items has its own class priors, and under the
+/// hierarchical rule each block of `workers_per_group` workers is drawn
+/// toward its own population table. Zero means one block of everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Groups {
+    /// Items per prior block (0: all items share one prior).
+    pub items_per_group: usize,
+    /// Workers per population block (0: every worker in one population).
+    pub workers_per_group: usize,
+}
+
+impl Groups {
+    /// One block of everything: single-problem packing.
+    pub const ONE: Groups = Groups {
+        items_per_group: 0,
+        workers_per_group: 0,
+    };
+
+    /// Items per block, given `n_items` in all (at least 1).
+    pub fn item_block(&self, n_items: usize) -> usize {
+        if self.items_per_group == 0 {
+            n_items.max(1)
+        } else {
+            self.items_per_group
+        }
+    }
+
+    /// Workers per block, given `n_workers` in all (at least 1).
+    pub fn worker_block(&self, n_workers: usize) -> usize {
+        if self.workers_per_group == 0 {
+            n_workers.max(1)
+        } else {
+            self.workers_per_group
+        }
+    }
 }
 
 impl Packed {
     /// The number of items, including those nobody annotated.
     pub fn n_items(&self) -> usize {
-        self.item_names.len()
+        self.item_offsets.len() - 1
     }
     /// The number of workers.
     pub fn n_workers(&self) -> usize {
-        self.worker_names.len()
+        self.worker_offsets.len() - 1
+    }
+    /// The number of prior blocks (see [`Groups`]); 1 for an empty input.
+    pub fn n_item_groups(&self) -> usize {
+        self.n_items()
+            .div_ceil(self.groups.item_block(self.n_items()))
+            .max(1)
+    }
+    /// The item range of prior block `g`.
+    pub fn item_group_range(&self, g: usize) -> std::ops::Range<usize> {
+        let size = self.groups.item_block(self.n_items());
+        (g * size).min(self.n_items())..((g + 1) * size).min(self.n_items())
+    }
+    /// The number of population blocks (see [`Groups`]); 1 for no workers.
+    pub fn n_worker_groups(&self) -> usize {
+        self.n_workers()
+            .div_ceil(self.groups.worker_block(self.n_workers()))
+            .max(1)
     }
     /// The number of classes, K.
     pub fn n_classes(&self) -> usize {
@@ -442,6 +503,7 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
         worker_item,
         worker_label,
         stats,
+        groups: Groups::ONE,
     })
 }
 

@@ -18,18 +18,30 @@ pub fn symmetric_log_table(accuracy: f32, k: usize) -> Vec<f32> {
 
 /// Twin of `confusion_normalise.wgsl`: turns soft counts `[worker][true][given]`
 /// into log-confusion `[worker][given][true]` under `rule`, and returns each
-/// worker's `trace(C)/n` too.
+/// worker's `trace(C)/n` too. Under the hierarchical rule each block of
+/// `workers_per_group` consecutive workers (0: all of them) is drawn toward
+/// its own population table, the sum of that block's counts.
 pub fn confusion_normalise(
     counts: &[f32],
     worker_offsets: &[u32],
     k: usize,
     rule: ConfusionRule,
+    workers_per_group: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let n_workers = worker_offsets.len() - 1;
     let mut log_confusion = vec![0f32; n_workers * k * k];
     let mut accuracy = vec![0f32; n_workers];
-    let population =
-        matches!(rule, ConfusionRule::Hierarchical { .. }).then(|| population_confusion(counts, k));
+    let block = if workers_per_group == 0 {
+        n_workers.max(1)
+    } else {
+        workers_per_group
+    };
+    let population = matches!(rule, ConfusionRule::Hierarchical { .. }).then(|| {
+        counts
+            .chunks(block * k * k)
+            .map(|c| population_confusion(c, k))
+            .collect::<Vec<_>>()
+    });
     log_confusion
         .par_chunks_mut(k * k)
         .zip(accuracy.par_iter_mut())
@@ -50,7 +62,7 @@ pub fn confusion_normalise(
                 Some(pop),
             ) = (rule, &population)
             {
-                hierarchical_log_table(c, pop, k, strength, prior_correct, out);
+                hierarchical_log_table(c, &pop[w / block], k, strength, prior_correct, out);
                 return;
             }
             match rule {

@@ -15,6 +15,7 @@ mod confusion_normalise;
 mod ds_e_step;
 mod ds_m_step_combine;
 mod ds_m_step_segments;
+mod group_sums;
 #[cfg(test)]
 mod kernel_tests;
 mod log_priors;
@@ -32,6 +33,7 @@ pub use confusion_normalise::{
 pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce};
 pub use ds_m_step_combine::ds_m_step_combine;
 pub use ds_m_step_segments::ds_m_step_segments;
+pub use group_sums::group_sums;
 pub use log_priors::{class_priors, log_priors};
 pub use loop_probe::loop_probe;
 pub use m_step_counts::ds_m_step_counts;
@@ -86,7 +88,7 @@ struct CpuSession<'a> {
     data: &'a Packed,
     /// `[item][class]`
     posteriors: Vec<f32>,
-    /// `[class]`
+    /// `[item group][class]`
     log_priors: Vec<f32>,
     /// `[worker][given][true]`: the E-step reads a contiguous run over the
     /// true class for each annotation.
@@ -101,7 +103,7 @@ impl<'a> CpuSession<'a> {
         CpuSession {
             data,
             posteriors: vec![1.0 / k as f32; i * k],
-            log_priors: vec![-(k as f32).ln(); k],
+            log_priors: vec![-(k as f32).ln(); data.n_item_groups() * k],
             log_confusion: vec![-(k as f32).ln(); w * k * k],
             worker_accuracy: vec![0.0; w],
         }
@@ -123,7 +125,7 @@ impl EmSession for CpuSession<'_> {
     }
 
     fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
-        self.log_priors = log_priors.to_vec();
+        self.log_priors = tile_priors(log_priors, self.data);
         self.log_confusion.copy_from_slice(log_confusion);
         Ok(())
     }
@@ -131,8 +133,11 @@ impl EmSession for CpuSession<'_> {
     fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
         let d = self.data;
         let k = d.n_classes();
-        self.log_priors = class_priors(&self.posteriors, k)
-            .iter()
+        self.log_priors = (0..d.n_item_groups())
+            .flat_map(|g| {
+                let r = d.item_group_range(g);
+                class_priors(&self.posteriors[r.start * k..r.end * k], k)
+            })
             .map(|p| p.max(super::PROB_FLOOR).ln())
             .collect();
         let counts = ds_m_step_counts(
@@ -142,7 +147,13 @@ impl EmSession for CpuSession<'_> {
             &self.posteriors,
             k,
         );
-        let (log_confusion, accuracy) = confusion_normalise(&counts, &d.worker_offsets, k, rule);
+        let (log_confusion, accuracy) = confusion_normalise(
+            &counts,
+            &d.worker_offsets,
+            k,
+            rule,
+            d.groups.workers_per_group,
+        );
         self.log_confusion = log_confusion;
         self.worker_accuracy = accuracy;
         Ok(())
@@ -150,14 +161,20 @@ impl EmSession for CpuSession<'_> {
 
     fn e_step(&mut self) -> Result<f64> {
         let d = self.data;
-        let ll_terms = ds_e_step(
-            &d.item_offsets,
-            &d.item_worker,
-            &d.item_label,
-            &self.log_confusion,
-            &self.log_priors,
-            &mut self.posteriors,
-        );
+        let k = d.n_classes();
+        // Each prior block in turn; the terms concatenated in item order.
+        let mut ll_terms = Vec::with_capacity(d.n_items());
+        for g in 0..d.n_item_groups() {
+            let r = d.item_group_range(g);
+            ll_terms.extend(ds_e_step(
+                &d.item_offsets[r.start..=r.end],
+                &d.item_worker,
+                &d.item_label,
+                &self.log_confusion,
+                &self.log_priors[g * k..(g + 1) * k],
+                &mut self.posteriors[r.start * k..r.end * k],
+            ));
+        }
         Ok(ll_reduce(&ll_terms))
     }
 
@@ -183,6 +200,17 @@ impl EmSession for CpuSession<'_> {
             class_priors: self.log_priors.iter().map(|l| l.exp()).collect(),
             confusion: confusion_from_log(&self.log_confusion, d.n_workers(), k),
         })
+    }
+}
+
+/// Log priors for every item group: `log_priors` as given when it holds one
+/// row per group, else its one row repeated.
+pub fn tile_priors(log_priors: &[f32], data: &Packed) -> Vec<f32> {
+    let (k, g) = (data.n_classes(), data.n_item_groups());
+    if log_priors.len() == k * g {
+        log_priors.to_vec()
+    } else {
+        log_priors.iter().copied().cycle().take(k * g).collect()
     }
 }
 

@@ -64,6 +64,7 @@ pub const SHADERS: &[&str] = &[
     "ds_m_step_combine",
     "confusion_normalise",
     "reduce_rows",
+    "group_sums",
     "log_priors",
     "loop_probe",
     "seg_vote",
@@ -83,6 +84,7 @@ fn shader_source(name: &str) -> &'static str {
         "ds_m_step_combine" => include_str!("../../../../shaders/ds_m_step_combine.wgsl"),
         "confusion_normalise" => include_str!("../../../../shaders/confusion_normalise.wgsl"),
         "reduce_rows" => include_str!("../../../../shaders/reduce_rows.wgsl"),
+        "group_sums" => include_str!("../../../../shaders/group_sums.wgsl"),
         "log_priors" => include_str!("../../../../shaders/log_priors.wgsl"),
         "loop_probe" => include_str!("../../../../shaders/loop_probe.wgsl"),
         "seg_vote" => include_str!("../../../../shaders/seg_vote.wgsl"),
@@ -471,7 +473,8 @@ impl GpuContext {
                 out_row: 0,
                 input_pairs: input_pairs as u32,
                 frac_bits,
-                _pad: [0; 3],
+                in_row: 0,
+                _pad: [0; 2],
             },
         );
         let bind_group = self.bind(
@@ -486,6 +489,43 @@ impl GpuContext {
             pass.dispatch_workgroups(x, y, 1);
         })?;
         self.read(&output, 0, (groups * width * 2) as u64)
+    }
+
+    pub(crate) fn group_sums_once(
+        &self,
+        input: &[f32],
+        width: usize,
+        block: usize,
+        frac_bits: u32,
+    ) -> Result<Vec<u32>> {
+        use super::params::GroupSumParams;
+        let n_rows = input.len() / width.max(1);
+        let n_groups = n_rows.div_ceil(block.max(1));
+        let pipeline = self.pipeline("group_sums", 0)?;
+        let input_buffer = self.storage("group_sums input", input)?;
+        let output = self.zeroed(
+            "group_sums output",
+            (n_groups * width * 2 * 4).max(4) as u64,
+        )?;
+        let uniform = self.uniform(
+            "group_sums params",
+            &GroupSumParams {
+                n_groups: n_groups as u32,
+                block: block as u32,
+                width: width as u32,
+                n_rows: n_rows as u32,
+                frac_bits,
+                _pad: [0; 3],
+            },
+        );
+        let bind_group = self.bind(&pipeline, "group_sums", &[&uniform, &input_buffer, &output]);
+        let (x, y) = self.grid((n_groups * width) as u64);
+        self.run_pass("group_sums", |pass| {
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        })?;
+        self.read(&output, 0, (n_groups * width * 2) as u64)
     }
 
     pub(crate) fn loop_probe(&self, iterations: u32, seed: u32) -> Result<(u32, u32)> {

@@ -64,6 +64,19 @@ impl GpuBackend {
         &self.ctx
     }
 
+    /// Runs `shaders/group_sums.wgsl` over `input` (`[n][width]` f32): the
+    /// exact column sums of each block of `block` rows as fixed-point
+    /// (lo, hi) pairs. For parity tests.
+    pub fn group_sums(
+        &self,
+        input: &[f32],
+        width: usize,
+        block: usize,
+        frac_bits: u32,
+    ) -> Result<Vec<u32>> {
+        self.ctx.group_sums_once(input, width, block, frac_bits)
+    }
+
     /// Runs `shaders/reduce_rows.wgsl` once over `input` (`[n][width]` f32
     /// bits, or fixed-point pairs): the exact sums of each block of 256 rows
     /// as fixed-point (lo, hi) pairs. For parity tests.

@@ -10,14 +10,21 @@ use bytemuck::{Pod, Zeroable};
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct CountParams {
     pub n: u32,
-    pub _pad: [u32; 3],
+    /// ds_e_step: where the chunk's group's log priors start (0 elsewhere).
+    pub base: u32,
+    pub _pad: [u32; 2],
 }
 
 impl CountParams {
     pub fn new(n: usize) -> Self {
+        Self::with_base(n, 0)
+    }
+
+    pub fn with_base(n: usize, base: usize) -> Self {
         CountParams {
             n: n as u32,
-            _pad: [0; 3],
+            base: base as u32,
+            _pad: [0; 2],
         }
     }
 }
@@ -34,7 +41,8 @@ pub struct NormaliseParams {
     pub prior_accuracy: f32,
     pub strength: f32,
     pub count_frac_bits: u32,
-    pub _pad: u32,
+    /// Hierarchical rule: workers per population block.
+    pub workers_per_group: u32,
 }
 
 /// `Params` of reduce_rows.wgsl (keep in sync).
@@ -47,6 +55,21 @@ pub struct ReduceParams {
     /// 1 when the input rows are fixed-point (lo, hi) pairs, 0 for f32.
     pub input_pairs: u32,
     pub frac_bits: u32,
+    /// First input row.
+    pub in_row: u32,
+    pub _pad: [u32; 2],
+}
+
+/// `Params` of group_sums.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct GroupSumParams {
+    pub n_groups: u32,
+    /// Rows per group.
+    pub block: u32,
+    pub width: u32,
+    pub n_rows: u32,
+    pub frac_bits: u32,
     pub _pad: [u32; 3],
 }
 
@@ -57,7 +80,8 @@ pub struct PriorParams {
     pub n_classes: u32,
     pub n_items: u32,
     pub frac_bits: u32,
-    pub _pad: u32,
+    /// The item group's first entry, group · K.
+    pub base: u32,
 }
 
 /// `Params` of loop_probe.wgsl (keep in sync).

@@ -31,6 +31,9 @@ pub struct Chunk {
     pub run_start: Vec<u32>,
     /// Each run's global worker id, in increasing order.
     pub run_worker: Vec<u32>,
+    /// The item group (see [`crate::engine::pack::Groups`]) all the chunk's
+    /// items belong to.
+    pub group: usize,
 }
 
 impl Chunk {
@@ -64,12 +67,16 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
     }
     // Item ranges, greedily: annotations, posteriors (items × K) and the
     // segment partial sums (≤ annotations + 1 segments, × K × K) must fit.
+    // A chunk never spans two item groups: its E-step reads one group's
+    // priors.
+    let block = data.groups.item_block(data.n_items());
     let mut ranges = Vec::new();
     let mut start = 0usize;
     while start < data.n_items() || (ranges.is_empty() && data.n_items() == 0) {
         let mut end = start;
         let a0 = data.item_offsets[start.min(data.n_items())] as u64;
-        while end < data.n_items() {
+        let group_end = data.item_group_range(start / block).end;
+        while end < group_end {
             let n = (end + 1 - start) as u64;
             let a = data.item_offsets[end + 1] as u64 - a0;
             let segments_bound = a + a / SEGMENT_LEN as u64 + 1;
@@ -84,9 +91,13 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
         }
         if end == start && data.n_items() > 0 {
             return Err(Error::Limit(format!(
-                "item {:?} alone has {} annotations, too many for the GPU's binding limit of {max_binding_bytes} \
+                "item {} alone has {} annotations, too many for the GPU's binding limit of {max_binding_bytes} \
                  bytes: use `backend` cpu",
-                &data.item_names[start],
+                if start < data.item_names.len() {
+                    format!("{:?}", &data.item_names[start])
+                } else {
+                    format!("#{start}")
+                },
                 data.item_range(start).len()
             )));
         }
@@ -116,6 +127,7 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
                     .iter()
                     .map(|o| o - base)
                     .collect(),
+                group: items.start / block,
                 items,
                 annotations,
                 wk_item: Vec::new(),

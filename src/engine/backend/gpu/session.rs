@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ndarray::Array2;
 
 use super::context::GpuContext;
-use super::params::{CountParams, NormaliseParams, PriorParams, ReduceParams};
+use super::params::{CountParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams};
 use super::plan::{plan_chunks, Chunk};
 use crate::engine::backend::cpu::confusion_from_log;
 use crate::engine::pack::Packed;
@@ -63,8 +63,14 @@ pub struct GpuSession {
     counts: wgpu::Buffer,
     normalise_uniform: wgpu::Buffer,
     normalise: Dispatch,
+    /// Per item group: its chunks' prior sums reduced to one row.
     prior_final: Vec<Dispatch>,
-    log_priors_step: Dispatch,
+    /// Per item group: that row to its log priors.
+    log_priors_step: Vec<Dispatch>,
+    /// Item groups and their priors' length, G · K.
+    n_priors: usize,
+    /// Workers per population block.
+    workers_per_group: usize,
     ll_final: Vec<Dispatch>,
     ll_total: wgpu::Buffer,
     accuracy_reduce: Vec<Dispatch>,
@@ -79,15 +85,16 @@ pub struct GpuSession {
     _buffers: Vec<wgpu::Buffer>,
 }
 
-/// Builds the passes that reduce `n_rows` rows of `input` (plain f32, or
-/// (hi, lo) pairs when `pairs_in`) to one row of pairs written at `out_row`
-/// of `output`, ping-ponging through `scratch`.
+/// Builds the passes that reduce `n_rows` rows of `input` from row
+/// `in_row` on (plain f32, or (hi, lo) pairs when `pairs_in`) to one row of
+/// pairs written at `out_row` of `output`, ping-ponging through `scratch`.
 #[allow(clippy::too_many_arguments)]
 fn reduction(
     ctx: &GpuContext,
     input: &wgpu::Buffer,
     pairs_in: bool,
     frac_bits: u32,
+    in_row: usize,
     n_rows: usize,
     width: usize,
     output: &wgpu::Buffer,
@@ -100,6 +107,7 @@ fn reduction(
     let mut src = input;
     let mut toggle = 0;
     let mut input_pairs = pairs_in as u32;
+    let mut first_row = in_row;
     loop {
         let groups = rows.div_ceil(256);
         let (dst, row) = if groups == 1 {
@@ -115,7 +123,8 @@ fn reduction(
                 out_row: row as u32,
                 input_pairs,
                 frac_bits,
-                _pad: [0; 3],
+                in_row: first_row as u32,
+                _pad: [0; 2],
             },
         );
         passes.push(Dispatch {
@@ -131,6 +140,7 @@ fn reduction(
         toggle ^= 1;
         rows = groups;
         input_pairs = 1;
+        first_row = 0;
     }
 }
 
@@ -149,7 +159,10 @@ impl GpuSession {
 
         let log_confusion = ctx.zeroed("log_confusion", wkk * f)?;
         let counts = ctx.zeroed("counts", wkk * f)?;
-        let log_priors = ctx.storage("log_priors", &vec![-(k as f32).ln(); k])?;
+        let n_groups = data.n_item_groups();
+        let n_priors = n_groups * k;
+        let log_priors = ctx.storage("log_priors", &vec![-(k as f32).ln(); n_priors])?;
+        let workers_per_group = data.groups.worker_block(n_workers);
         let worker_n: Vec<f32> = (0..n_workers)
             .map(|w| data.worker_range(w).len() as f32)
             .collect();
@@ -159,10 +172,13 @@ impl GpuSession {
         // Reduction outputs are fixed-point (lo, hi) pairs: two u32 per value.
         let prior_chunk_sums = ctx.zeroed("prior_chunk_sums", (n_chunks * k * 2) as u64 * f)?;
         let ll_chunk_sums = ctx.zeroed("ll_chunk_sums", (n_chunks * 2) as u64 * f)?;
-        let prior_sums = ctx.zeroed("prior_sums", (k * 2) as u64 * f)?;
+        let prior_sums = ctx.zeroed("prior_sums", (n_priors * 2) as u64 * f)?;
         let ll_total = ctx.zeroed("ll_total", 2 * f)?;
         let accuracy_total = ctx.zeroed("accuracy_total", 2 * f)?;
-        let population_sums = ctx.zeroed("population_sums", (k * k * 2) as u64 * f)?;
+        let population_sums = ctx.zeroed(
+            "population_sums",
+            (data.n_worker_groups() * k * k * 2) as u64 * f,
+        )?;
         let largest = plan
             .iter()
             .map(|c| c.n_items())
@@ -205,7 +221,7 @@ impl GpuSession {
                 prior_accuracy: 0.0,
                 strength: 0.0,
                 count_frac_bits: COUNT_FRAC_BITS,
-                _pad: 0,
+                workers_per_group: workers_per_group as u32,
             },
         );
         let pipeline = ctx.pipeline("confusion_normalise", k)?;
@@ -226,42 +242,51 @@ impl GpuSession {
             grid: ctx.grid((n_workers * k) as u64),
             _uniform: normalise_uniform.clone(),
         };
-        let prior_final = reduction(
-            &ctx,
-            &prior_chunk_sums,
-            true,
-            PROB_FRAC_BITS,
-            n_chunks,
-            k,
-            &prior_sums,
-            0,
-            scratch_refs,
-        )?;
-        let prior_uniform = ctx.uniform(
-            "log_priors params",
-            &PriorParams {
-                n_classes: k as u32,
-                n_items: data.n_items() as u32,
-                frac_bits: PROB_FRAC_BITS,
-                _pad: 0,
-            },
-        );
+        // Each item group's chunks are consecutive in the plan.
+        let mut prior_final = Vec::new();
+        let mut log_priors_step = Vec::with_capacity(n_groups);
         let pipeline = ctx.pipeline("log_priors", 0)?;
-        let log_priors_step = Dispatch {
-            bind_group: ctx.bind(
-                &pipeline,
-                "log_priors",
-                &[&prior_uniform, &prior_sums, &log_priors],
-            ),
-            pipeline,
-            grid: (k.div_ceil(64) as u32, 1),
-            _uniform: prior_uniform,
-        };
+        for g in 0..n_groups {
+            let first = plan.partition_point(|c| c.group < g);
+            let last = plan.partition_point(|c| c.group <= g);
+            prior_final.extend(reduction(
+                &ctx,
+                &prior_chunk_sums,
+                true,
+                PROB_FRAC_BITS,
+                first,
+                last - first,
+                k,
+                &prior_sums,
+                g,
+                scratch_refs,
+            )?);
+            let prior_uniform = ctx.uniform(
+                "log_priors params",
+                &PriorParams {
+                    n_classes: k as u32,
+                    n_items: data.item_group_range(g).len() as u32,
+                    frac_bits: PROB_FRAC_BITS,
+                    base: (g * k) as u32,
+                },
+            );
+            log_priors_step.push(Dispatch {
+                bind_group: ctx.bind(
+                    &pipeline,
+                    "log_priors",
+                    &[&prior_uniform, &prior_sums, &log_priors],
+                ),
+                pipeline: pipeline.clone(),
+                grid: (k.div_ceil(64) as u32, 1),
+                _uniform: prior_uniform,
+            });
+        }
         let ll_final = reduction(
             &ctx,
             &ll_chunk_sums,
             true,
             LL_FRAC_BITS,
+            0,
             n_chunks,
             1,
             &ll_total,
@@ -273,6 +298,7 @@ impl GpuSession {
             &accuracy,
             false,
             PROB_FRAC_BITS,
+            0,
             n_workers,
             1,
             &accuracy_total,
@@ -292,6 +318,8 @@ impl GpuSession {
             normalise,
             prior_final,
             log_priors_step,
+            n_priors,
+            workers_per_group,
             ll_final,
             ll_total,
             accuracy_reduce,
@@ -311,27 +339,65 @@ impl GpuSession {
         })
     }
 
-    /// The passes that sum every worker's soft counts (K² columns) into the
-    /// population table, and the scratch they ping-pong through.
+    /// The passes that sum each block of workers' soft counts (K² columns)
+    /// into its population table, and the scratch they ping-pong through:
+    /// one block (every worker) by `reduce_rows` passes, several blocks
+    /// (multi-label: one per person) in one `group_sums` dispatch.
     fn build_population_reduce(&self) -> Result<(Vec<Dispatch>, [wgpu::Buffer; 2])> {
         let width = self.k * self.k;
         let f = std::mem::size_of::<f32>() as u64;
-        let bytes = (self.n_workers.div_ceil(256) * width.max(1) * 2) as u64 * f;
+        let block = self.workers_per_group;
+        if block < self.n_workers {
+            let n_groups = self.n_workers.div_ceil(block);
+            let pipeline = self.ctx.pipeline("group_sums", 0)?;
+            let uniform = self.ctx.uniform(
+                "group_sums params",
+                &GroupSumParams {
+                    n_groups: n_groups as u32,
+                    block: block as u32,
+                    width: width as u32,
+                    n_rows: self.n_workers as u32,
+                    frac_bits: COUNT_FRAC_BITS,
+                    _pad: [0; 3],
+                },
+            );
+            let dispatch = Dispatch {
+                bind_group: self.ctx.bind(
+                    &pipeline,
+                    "group_sums",
+                    &[&uniform, &self.counts, &self.population_sums],
+                ),
+                pipeline,
+                grid: self.ctx.grid((n_groups * width) as u64),
+                _uniform: uniform,
+            };
+            let scratch = [
+                self.ctx.zeroed("population scratch a", 4)?,
+                self.ctx.zeroed("population scratch b", 4)?,
+            ];
+            self.ctx.check()?;
+            return Ok((vec![dispatch], scratch));
+        }
+        let bytes = (block.min(self.n_workers).div_ceil(256).max(1) * width.max(1) * 2) as u64 * f;
         let scratch = [
             self.ctx.zeroed("population scratch a", bytes)?,
             self.ctx.zeroed("population scratch b", bytes)?,
         ];
-        let passes = reduction(
-            &self.ctx,
-            &self.counts,
-            false,
-            COUNT_FRAC_BITS,
-            self.n_workers,
-            width,
-            &self.population_sums,
-            0,
-            [&scratch[0], &scratch[1]],
-        )?;
+        let mut passes = Vec::new();
+        for (g, first) in (0..self.n_workers.max(1)).step_by(block).enumerate() {
+            passes.extend(reduction(
+                &self.ctx,
+                &self.counts,
+                false,
+                COUNT_FRAC_BITS,
+                first,
+                block.min(self.n_workers - first),
+                width,
+                &self.population_sums,
+                g,
+                [&scratch[0], &scratch[1]],
+            )?);
+        }
         self.ctx.check()?;
         Ok((passes, scratch))
     }
@@ -358,6 +424,8 @@ impl GpuSession {
         let ll_terms = ctx.zeroed("ll_terms", n as u64 * f)?;
 
         let item_uniform = || ctx.uniform("item params", &CountParams::new(n));
+        let e_uniform =
+            || ctx.uniform("e-step params", &CountParams::with_base(n, chunk.group * k));
         let pipeline = ctx.pipeline("vote_shares", k)?;
         let uniform = item_uniform();
         let vote_shares = Dispatch {
@@ -371,7 +439,7 @@ impl GpuSession {
             _uniform: uniform,
         };
         let pipeline = ctx.pipeline("ds_e_step", k)?;
-        let uniform = item_uniform();
+        let uniform = e_uniform();
         let e_step = Dispatch {
             bind_group: ctx.bind(
                 &pipeline,
@@ -396,6 +464,7 @@ impl GpuSession {
             &ll_terms,
             false,
             LL_FRAC_BITS,
+            0,
             n,
             1,
             ll_chunk_sums,
@@ -407,6 +476,7 @@ impl GpuSession {
             &posteriors,
             false,
             PROB_FRAC_BITS,
+            0,
             n,
             k,
             prior_chunk_sums,
@@ -527,7 +597,13 @@ impl EmSession for GpuSession {
 
     fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
         self.ctx.write(&self.log_confusion, log_confusion);
-        self.ctx.write(&self.log_priors, log_priors);
+        let tiled: Vec<f32> = log_priors
+            .iter()
+            .copied()
+            .cycle()
+            .take(self.n_priors)
+            .collect();
+        self.ctx.write(&self.log_priors, &tiled);
         self.run("init_params", |_| {})
     }
 
@@ -558,7 +634,7 @@ impl EmSession for GpuSession {
                 prior_accuracy,
                 strength,
                 count_frac_bits: COUNT_FRAC_BITS,
-                _pad: 0,
+                workers_per_group: self.workers_per_group as u32,
             }],
         );
         let mut encoder = self.ctx.encoder("m_step");
@@ -576,7 +652,9 @@ impl EmSession for GpuSession {
                 }
             }
             self.prior_final.iter().for_each(|d| d.record(&mut pass));
-            self.log_priors_step.record(&mut pass);
+            self.log_priors_step
+                .iter()
+                .for_each(|d| d.record(&mut pass));
             if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
                 passes.iter().for_each(|d| d.record(&mut pass));
             }
@@ -623,7 +701,9 @@ impl EmSession for GpuSession {
 
     fn read_params(&mut self) -> Result<ModelParams> {
         let k = self.k;
-        let log_priors = self.ctx.read::<f32>(&self.log_priors, 0, k as u64)?;
+        let log_priors = self
+            .ctx
+            .read::<f32>(&self.log_priors, 0, self.n_priors as u64)?;
         let log_confusion =
             self.ctx
                 .read::<f32>(&self.log_confusion, 0, (self.n_workers * k * k) as u64)?;
