@@ -33,6 +33,7 @@ pub mod multilabel;
 #[cfg(feature = "plot")]
 pub mod report;
 pub mod segmentation;
+pub mod spans;
 pub mod synth;
 
 pub use error::{Error, Result};

@@ -37,9 +37,10 @@ pub struct Args {
     /// Segmentation and boxes: workers (masks, answers) per image.
     #[arg(long, default_value_t = 5)]
     pub workers: usize,
-    /// Annotation counts to run (e.g. 1e5,1e6,1e7); multi-label: (item, worker, label) selections.
+    /// Annotation counts to run (e.g. 1e5,1e6,1e7); multi-label: (item, worker, label) selections;
+    /// spans: texts.
     #[arg(long, value_delimiter = ',', value_parser = parse_count, default_value = "1e5,1e6")]
-    sizes: Vec<usize>,
+    pub sizes: Vec<usize>,
     /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
     #[arg(long, value_delimiter = ',', value_enum, default_value = "cpu,gpu")]
     pub backends: Vec<BenchBackend>,
@@ -51,7 +52,7 @@ pub struct Args {
     pub classes: usize,
     /// Annotations per item of the generated data.
     #[arg(long, default_value_t = 5)]
-    per_item: usize,
+    pub per_item: usize,
     /// EM iterations timed per kernel measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub iterations: usize,
@@ -220,6 +221,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Boxes {
         return super::bench_boxes::run(args);
+    }
+    if args.task == Task::Spans {
+        return super::bench_spans::run(args);
     }
     let methods = match &args.methods {
         Some(names) => names

@@ -16,6 +16,7 @@ use accord::engine::select::{select, BackendChoice, Selected};
 use accord::io;
 use accord::maths::TieBreak;
 use accord::segmentation::{SegMethod, StapleScope};
+use accord::spans::SpanMethod;
 use accord::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -28,6 +29,8 @@ pub enum Task {
     Segmentation,
     /// Bounding boxes: many workers' boxes per image become one set of boxes.
     Boxes,
+    /// Named-entity spans in texts.
+    Spans,
     /// Any number of labels per item: a confidence for each.
     Multilabel,
 }
@@ -54,6 +57,7 @@ pub struct MethodArg {
     classification: Option<Method>,
     segmentation: Option<SegMethod>,
     boxes: Option<BoxMethod>,
+    spans: Option<SpanMethod>,
 }
 
 /// Every `--method` value: the classification table, then the segmentation
@@ -66,6 +70,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
             classification: Some(m.method),
             segmentation: SegMethod::from_name(m.name),
             boxes: None,
+            spans: SpanMethod::from_name(m.name),
         })
         .collect();
     all.extend(
@@ -77,6 +82,7 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
                 classification: None,
                 segmentation: Some(s),
                 boxes: None,
+                spans: None,
             }),
     );
     all.extend(BoxMethod::ALL.into_iter().map(|b| MethodArg {
@@ -84,7 +90,21 @@ static METHOD_ARGS: LazyLock<Vec<MethodArg>> = LazyLock::new(|| {
         classification: None,
         segmentation: None,
         boxes: Some(b),
+        spans: None,
     }));
+    all.extend(
+        SpanMethod::ALL
+            .into_iter()
+            .filter(|s| all.iter().all(|m| m.name != s.name()))
+            .map(|s| MethodArg {
+                name: s.name(),
+                classification: None,
+                segmentation: None,
+                boxes: None,
+                spans: Some(s),
+            })
+            .collect::<Vec<_>>(),
+    );
     all
 });
 
@@ -94,12 +114,18 @@ impl clap::ValueEnum for MethodArg {
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let help = match (self.classification, self.segmentation, self.boxes) {
-            (Some(c), Some(_), _) => format!("{} (both tasks)", c.info().summary),
-            (Some(c), None, _) => format!("Classification: {}", c.info().summary),
-            (None, Some(s), _) => format!("Segmentation: {}", s.summary()),
-            (None, None, Some(b)) => format!("Boxes: {}", b.summary()),
-            (None, None, None) => unreachable!("every value names a method"),
+        let help = match (
+            self.classification,
+            self.segmentation,
+            self.boxes,
+            self.spans,
+        ) {
+            (Some(c), Some(_), _, _) => format!("{} (both tasks)", c.info().summary),
+            (Some(c), None, _, _) => format!("Classification: {}", c.info().summary),
+            (None, Some(s), _, _) => format!("Segmentation: {}", s.summary()),
+            (None, None, Some(b), _) => format!("Boxes: {}", b.summary()),
+            (None, None, None, Some(s)) => format!("Spans: {}", s.summary()),
+            (None, None, None, None) => unreachable!("every value names a method"),
         };
         Some(clap::builder::PossibleValue::new(self.name).help(help))
     }
@@ -127,6 +153,18 @@ impl MethodArg {
             let names: Vec<&str> = BoxMethod::ALL.iter().map(|b| b.name()).collect();
             Error::Usage(format!(
                 "--method {} is not a box method; --task boxes takes {}",
+                self.name,
+                or_list(&names)
+            ))
+        })
+    }
+
+    /// The span method, or a usage error for another task's.
+    pub fn spans(self) -> Result<SpanMethod, Error> {
+        self.spans.ok_or_else(|| {
+            let names: Vec<&str> = SpanMethod::ALL.iter().map(|s| s.name()).collect();
+            Error::Usage(format!(
+                "--method {} is not a span method; --task spans takes {}",
                 self.name,
                 or_list(&names)
             ))
@@ -301,6 +339,7 @@ pub struct Args {
     /// Boxes: every answer, CSV (or JSON Lines) item,worker, including answers with no box; without
     /// it only workers who drew a box on an image count as having answered it. Multi-label: the
     /// same, CSV item,worker: a worker who answered and ticked nothing is a "no" to every label.
+    /// Spans: the answers (CSV item,worker, empty answers included) of a spans.csv input.
     #[arg(long, value_name = "FILE", help_heading = "Boxes")]
     pub responses: Option<PathBuf>,
     /// Boxes: image sizes, CSV item,width,height: boxes are clipped to them and the manifest
@@ -312,12 +351,31 @@ pub struct Args {
     #[arg(long, help_heading = "Boxes")]
     pub iou: Option<f64>,
     /// Boxes (iou-mean, medoid, wbf): keep a box drawn by at least this share of the workers who
-    /// answered the image [default: 0.5].
+    /// answered the image [default: 0.5]. Spans (jaccard): keep a cluster with at least this share
+    /// of the text's workers [default: 0.5].
     #[arg(long, help_heading = "Boxes")]
     pub quorum: Option<f64>,
     /// Boxes (lean): keep a box whose probability of existing is at least this [default: 0.5].
     #[arg(long, help_heading = "Boxes")]
     pub min_confidence: Option<f64>,
+
+    /// Spans: the texts (JSON Lines {"item", "text"}) that go with a spans.csv input.
+    #[arg(long, value_name = "FILE", help_heading = "Spans")]
+    pub texts: Option<PathBuf>,
+    /// Spans: what offsets count, in the input and the outputs.
+    #[arg(long, value_enum, default_value_t = accord::spans::read::OffsetUnit::CodePoints, help_heading = "Spans")]
+    pub offsets: accord::spans::read::OffsetUnit,
+    /// Spans, seq and token-mv: what a token is (words: whitespace-separated, a span marks every
+    /// word it touches; boundaries: words cut at every worker's span boundary).
+    #[arg(long, value_enum, default_value_t = accord::spans::tokens::Tokens::Words, help_heading = "Spans")]
+    pub tokens: accord::spans::tokens::Tokens,
+    /// Spans, seq: the true tags obey BIO (I-L only after B-L or I-L); by default I-L after
+    /// anything else is a second way to start an entity.
+    #[arg(long, help_heading = "Spans")]
+    pub strict_bio: bool,
+    /// Spans, jaccard: character Jaccard similarity at which two spans join a cluster.
+    #[arg(long, default_value_t = 0.5, help_heading = "Spans")]
+    pub jaccard_threshold: f64,
 
     /// Gold labels (CSV item,label): print the accuracy on the items they cover.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
@@ -438,6 +496,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Boxes {
         return super::boxes::run(args);
+    }
+    if args.task == Task::Spans {
+        return super::spans::run(args);
     }
     // `-o -` is stdout, as with most tools, not a file named "-".
     if args.out.as_deref() == Some(Path::new("-")) {

@@ -46,6 +46,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub gold_images: Option<std::path::PathBuf>,
     /// Boxes with --annotations: every answer (item,worker), so a worker's empty answers count.
+    /// Spans: the answers (CSV with item and worker columns, e.g. responses.csv): only these items
+    /// are scored, and with --annotations each worker on the texts they answered.
     #[arg(long, value_name = "FILE")]
     pub responses: Option<std::path::PathBuf>,
     /// Refuse masks of more pixels than this.
@@ -62,6 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Boxes {
         return super::evaluate_boxes::run(&args);
+    }
+    if args.task == Task::Spans {
+        return super::evaluate_spans::run(&args);
     }
     if args.annotations.is_some() {
         return Err(Error::Usage(

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use accord::synth::boxes::{write_box_dataset, BoxSpec};
 use accord::synth::segmentation::{write_seg_dataset, SegSpec};
+use accord::synth::spans::{write_span_dataset, SpanSpec};
 use accord::synth::{write_dataset, AccuracyDist, SynthFormat, SynthSpec};
 
 use super::consolidate::Task;
@@ -28,9 +29,12 @@ pub struct Args {
     /// Segmentation: shapes per image.
     #[arg(long, default_value_t = 6)]
     shapes: usize,
-    /// Number of items.
+    /// Number of items (for spans: texts).
     #[arg(long, default_value_t = 10_000)]
     items: usize,
+    /// Spans: words per text.
+    #[arg(long, default_value_t = 12)]
+    words: usize,
     /// Number of workers [default: 100; segmentation: 5, each labelling every image,
     /// skills spread from 0.95 down to 0.25].
     #[arg(long)]
@@ -160,6 +164,29 @@ fn run_boxes(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_spans(args: Args) -> anyhow::Result<()> {
+    let mut spec = SpanSpec::new(args.items, args.seed);
+    if let Some(w) = args.workers {
+        spec.workers = w;
+    }
+    spec.per_text = args.per_item;
+    spec.labels = args.classes.unwrap_or(spec.labels);
+    spec.words = args.words;
+    let started = std::time::Instant::now();
+    let path = write_span_dataset(&spec, &args.out)?;
+    say!(
+        "accord: wrote {} texts of {} words, {} workers each from {}, {} labels, to {} (with texts.jsonl, responses.csv, gold.csv) in {:.1} s",
+        spec.texts,
+        spec.words,
+        spec.per_text,
+        spec.workers,
+        spec.labels,
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn parse_accuracy(s: &str) -> Result<AccuracyDist, String> {
     let (kind, values) = s.split_once(':').unwrap_or(("uniform", s));
     let (a, b) = values
@@ -192,6 +219,7 @@ fn check_counts(args: &Args) -> Result<(), accord::Error> {
         ("classes", args.classes.unwrap_or(0), MAX_CLASSES),
         ("shapes", args.shapes, MAX_SHAPES),
         ("images", args.images, MAX_IMAGES),
+        ("words", args.words, MAX_SHAPES),
     ];
     for (flag, value, max) in checks {
         if value > max {
@@ -220,6 +248,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.task == Task::Boxes {
         return run_boxes(args);
+    }
+    if args.task == Task::Spans {
+        return run_spans(args);
     }
     let spec = match args.preset.as_deref() {
         Some("birds") => SynthSpec::birds(),

@@ -15,19 +15,23 @@ mod bench;
 mod bench_boxes;
 mod bench_multilabel;
 mod bench_seg;
+mod bench_spans;
 mod boxes;
 mod consolidate;
 mod evaluate;
 mod evaluate_boxes;
 mod evaluate_class;
 mod evaluate_multilabel;
+mod evaluate_spans;
 mod generate;
 mod info;
 mod multilabel;
 mod progress;
 mod report;
+mod report_spans;
 mod segment;
 mod simulate;
+mod spans;
 
 use clap::{Parser, Subcommand};
 

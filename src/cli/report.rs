@@ -17,15 +17,19 @@ use accord::engine::select::BackendChoice;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request).
+    /// Annotations (CSV/TSV, JSON Lines or a Ground Truth request). With --task spans: a Ground
+    /// Truth named-entity request, or spans.csv with --responses and --texts.
     pub input: PathBuf,
+    /// Spans: the texts (JSON Lines {"item", "text"}) of a spans.csv input.
+    #[arg(long, value_name = "FILE")]
+    pub texts: Option<PathBuf>,
     /// Gold labels, CSV item,label: adds the scores, confusion heatmaps, calibration curve and
-    /// the annotator-count experiment.
+    /// the annotator-count experiment. Spans: gold spans, CSV item,start,end,label.
     #[arg(long)]
-    gold: Option<PathBuf>,
+    pub gold: Option<PathBuf>,
     /// The HTML page to write (figures inlined: one file, no other needed).
     #[arg(short, long, value_name = "report.html")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// The method reported on, beside majority vote (default: consolidate's default).
     #[arg(long, value_enum)]
     method: Option<Method>,
@@ -44,9 +48,9 @@ pub struct Args {
     /// count (at least 3), then a random sample of the items; the page says so.
     #[arg(long, value_name = "auto|N|none", default_value = "auto", value_parser = parse_budget)]
     experiment_budget: ExperimentBudget,
-    /// How many of the least settled items to list.
+    /// How many of the least settled items to list (spans: texts drawn with every worker's spans).
     #[arg(long, default_value_t = 20)]
-    review_count: usize,
+    pub review_count: usize,
     /// Also write each figure as its own file in this folder (created if missing):
     /// class-distribution, confusion, calibration, worker-accuracy, error-vs-annotators.
     #[arg(long, value_name = "DIR")]
@@ -54,13 +58,14 @@ pub struct Args {
     /// Format of the files --figures writes.
     #[arg(long, value_enum, default_value_t = FigureFormat::Svg)]
     figure_format: FigureFormat,
-    /// What the annotations label: classification, or boxes (then INPUT is a box table or a Ground
-    /// Truth box request, and --gold a CSV of gold boxes).
+    /// What the annotations label: classification, boxes (then INPUT is a box table or a Ground
+    /// Truth box request, and --gold a CSV of gold boxes) or spans (INPUT a Ground Truth
+    /// named-entity request or spans.csv, --gold a CSV of gold spans).
     #[arg(long, value_enum, default_value_t = super::consolidate::Task::Classification)]
-    task: super::consolidate::Task,
-    /// Boxes: every answer, item,worker (as consolidate --responses).
+    pub task: super::consolidate::Task,
+    /// Boxes and spans: every answer, item,worker (as consolidate --responses).
     #[arg(long, value_name = "FILE")]
-    responses: Option<PathBuf>,
+    pub responses: Option<PathBuf>,
     /// Boxes: image sizes, item,width,height (as consolidate --images).
     #[arg(long, value_name = "FILE")]
     images: Option<PathBuf>,
@@ -72,7 +77,7 @@ pub struct Args {
     draw: usize,
     /// Print nothing but errors.
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 /// `accord report --task boxes`: the box sections on their own page.
@@ -161,11 +166,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
+    if args.task == super::consolidate::Task::Spans {
+        return super::report_spans::run(&args);
+    }
     if args.task == super::consolidate::Task::Boxes {
         return run_boxes(&args);
     }
     if args.task != super::consolidate::Task::Classification {
-        return Err(Error::Usage("accord report covers classification and boxes".into()).into());
+        return Err(
+            Error::Usage("accord report covers classification, boxes and spans".into()).into(),
+        );
     }
     if same_file(&args.out, &args.input) {
         return Err(Error::Usage(format!(

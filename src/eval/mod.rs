@@ -9,6 +9,7 @@ pub mod multilabel;
 pub mod predictions;
 pub mod segmentation;
 pub mod simulate;
+pub mod spans;
 mod table;
 
 pub use gold::{

@@ -79,6 +79,12 @@ impl HtmlPage {
             .push_str(&format!("<p class=\"note\">{}</p>\n", escape(text)));
     }
 
+    /// Markup the caller built and escaped itself (highlighted text).
+    pub fn raw(&mut self, html: &str) {
+        self.body.push_str(html);
+        self.body.push('\n');
+    }
+
     /// A table; cells that parse as numbers are right-aligned.
     pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
         self.body.push_str("<table>\n<tr>");

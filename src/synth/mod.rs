@@ -6,5 +6,6 @@ pub mod boxes;
 pub mod classification;
 pub mod multilabel;
 pub mod segmentation;
+pub mod spans;
 
 pub use classification::*;

@@ -16,4 +16,5 @@ mod properties;
 mod report;
 mod segmentation;
 mod shaders;
+mod spans;
 mod support;

@@ -8,6 +8,7 @@
 pub mod binary;
 mod interner;
 pub mod masks;
+pub mod spans;
 
 pub use interner::{Interner, Names};
 
