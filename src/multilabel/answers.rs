@@ -133,6 +133,15 @@ pub enum ResponseKind {
     Existing,
 }
 
+/// Longest id a message quotes: ids may be up to `MAX_ID_BYTES` long, and
+/// a message should stay readable.
+pub(crate) const MAX_QUOTED_ID_CHARS: usize = 100;
+
+/// `id` clipped for quoting in a message.
+pub(crate) fn quoted(id: &str) -> String {
+    crate::error::clip(id, MAX_QUOTED_ID_CHARS).into_owned()
+}
+
 fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
     if id.is_empty() {
         return Err(format!("empty {what} id"));
@@ -248,6 +257,7 @@ impl AnswersBuilder {
     }
 
     fn no_response(item: &str, worker: &str) -> String {
+        let (item, worker) = (quoted(item), quoted(worker));
         format!(
             "worker {worker:?} ticked a label of item {item:?}, but the responses file lists no answer of theirs to it"
         )
@@ -264,7 +274,8 @@ impl AnswersBuilder {
         check_id("label", label)?;
         if self.categories_fixed && self.labels.get(label).is_none() {
             return Err(format!(
-                "label {label:?} is not one of `categories` ({})",
+                "label {:?} is not one of `categories` ({})",
+                quoted(label),
                 self.labels.names().to_vec().join(",")
             ));
         }

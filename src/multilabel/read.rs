@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::answers::{Answers, AnswersBuilder, ResponseKind};
+use super::answers::{quoted, Answers, AnswersBuilder, ResponseKind};
+use crate::classification::read::trim_field;
 use crate::error::{Error, Location, Result};
 use crate::io::ground_truth::{id_text, request_objects, worker_and_content};
 use crate::io::{Reject, Rejects};
@@ -103,47 +104,103 @@ pub fn read(path: &Path, options: &MultiReadOptions) -> Result<MultiInput> {
     })
 }
 
-/// The positions of `wanted` columns in a CSV header (`item` may be spelt
-/// `task`).
-fn columns(path: &Path, header: &csv::StringRecord, wanted: &[&str]) -> Result<Vec<usize>> {
+/// Refuses inputs that are plainly not CSV (a tab-separated header, JSON
+/// Lines), which would otherwise fail as a header without the columns.
+fn refuse_other_formats(path: &Path, text: &[u8]) -> Result<()> {
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    let Some((n, first)) = text
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .find(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+    else {
+        return Ok(());
+    };
+    let looks_like = if first.trim_ascii_start().starts_with(b"{") {
+        "JSON Lines (its first line starts with `{`)"
+    } else if first.contains(&b'\t') && !first.contains(&b',') {
+        "TSV (its header is tab-separated)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::at_line(
+        path,
+        n as u64 + 1,
+        format!(
+            "multi-label reads CSV (or a Ground Truth request, a JSON array); {} looks like {looks_like}",
+            path.display()
+        ),
+    ))
+}
+
+/// The positions of `wanted` columns in a header of trimmed names (`item`
+/// may be spelt `task`); a field claimed by two columns is refused.
+fn columns(path: &Path, names: &[&str], wanted: &[&str]) -> Result<Vec<usize>> {
+    let claims = |name: &str, h: &str| h == name || (name == "item" && h == "task");
     wanted
         .iter()
         .map(|&name| {
-            header
-                .iter()
-                .position(|h| {
-                    let h = h.trim_start_matches('\u{feff}').trim();
-                    h == name || (name == "item" && h == "task")
-                })
-                .ok_or_else(|| {
-                    Error::at_line(
-                        path,
-                        1,
-                        format!(
-                            "the header has no {name:?} column (expected {}; found {:?})",
-                            wanted.join(","),
-                            header.iter().collect::<Vec<_>>()
-                        ),
+            let mut at = names.iter().enumerate().filter(|(_, h)| claims(name, h));
+            let Some((first, _)) = at.next() else {
+                return Err(Error::at_line(
+                    path,
+                    1,
+                    format!(
+                        "the header has no {name:?} column (expected {}; found {:?})",
+                        wanted.join(","),
+                        names
+                    ),
+                ));
+            };
+            if let Some((_, &again)) = at.next() {
+                let twice = if again == names[first] {
+                    format!("{again:?} twice")
+                } else {
+                    format!(
+                        "the {name:?} column twice ({:?} and {again:?})",
+                        names[first]
                     )
-                })
+                };
+                return Err(Error::at_line(
+                    path,
+                    1,
+                    format!("the header names {twice}: which column holds it?"),
+                ));
+            }
+            Ok(first)
         })
         .collect()
 }
 
-/// Calls `row(line, fields)` for each record after the header.
+/// Calls `row(line, fields, record, rejects)` for each record after the
+/// header: `fields` the `wanted` columns, trimmed of ASCII whitespace as
+/// the classification reader trims them; `record` the whole row, for the
+/// rejects file. A row with more or fewer fields than the header is bad.
 fn each_row(
     path: &Path,
     text: &[u8],
     wanted: &[&str],
     rejects: &mut Rejects,
-    mut row: impl FnMut(u64, &[&str], &mut Rejects) -> Result<()>,
+    mut row: impl FnMut(u64, &[&str], &str, &mut Rejects) -> Result<()>,
 ) -> Result<()> {
+    refuse_other_formats(path, text)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
     let header = reader
         .headers()
         .map_err(|e| Error::at_line(path, 1, format!("unreadable header: {e}")))?
         .clone();
-    let at = columns(path, &header, wanted)?;
+    let names: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let h = if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            };
+            trim_field(h)
+        })
+        .collect();
+    let at = columns(path, &names, wanted)?;
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
@@ -151,21 +208,22 @@ fn each_row(
             Ok(false) => return Ok(()),
             Ok(true) => {
                 let line = record.position().map_or(line, |p| p.line());
-                let fields: Option<Vec<&str>> = at.iter().map(|&c| record.get(c)).collect();
-                let Some(fields) = fields else {
+                let whole = record.iter().collect::<Vec<_>>().join(",");
+                if record.len() != names.len() {
                     let e = Error::at_line(
                         path,
                         line,
                         format!(
                             "{} fields where the header has {}",
                             record.len(),
-                            header.len()
+                            names.len()
                         ),
                     );
-                    rejects.bad(e, record.as_slice().as_bytes())?;
+                    rejects.bad(e, whole.as_bytes())?;
                     continue;
-                };
-                row(line, &fields, rejects)?;
+                }
+                let fields: Vec<&str> = at.iter().map(|&c| trim_field(&record[c])).collect();
+                row(line, &fields, &whole, rejects)?;
             }
             Err(e) => {
                 let line = e.position().map_or(line, |p| p.line());
@@ -187,11 +245,11 @@ fn read_responses(
         text,
         &["item", "worker"],
         rejects,
-        |line, f, rejects| {
+        |line, f, whole, rejects| {
             match builder.response(f[0], f[1], true) {
                 Ok((_, ResponseKind::New)) => {}
                 Ok((_, ResponseKind::Existing)) => builder.count_repeated_response(),
-                Err(p) => rejects.bad(Error::at_line(path, line, p), f.join(",").as_bytes())?,
+                Err(p) => rejects.bad(Error::at_line(path, line, p), whole.as_bytes())?,
             }
             Ok(())
         },
@@ -213,14 +271,14 @@ fn read_selections(
         text,
         &["item", "worker", "label"],
         rejects,
-        |line, f, rejects| {
+        |line, f, whole, rejects| {
             // The label first: a bad row must not leave an empty response.
             let ticked = builder
                 .check_label(f[2])
                 .and_then(|()| builder.response(f[0], f[1], create))
                 .and_then(|(r, _)| builder.tick(r, f[2]));
             if let Err(p) = ticked {
-                rejects.bad(Error::at_line(path, line, p), f.join(",").as_bytes())?;
+                rejects.bad(Error::at_line(path, line, p), whole.as_bytes())?;
             }
             Ok(())
         },
@@ -232,7 +290,9 @@ fn bad(path: &Path, index: usize, id: Option<&str>, problem: impl Into<String>) 
         path: path.into(),
         location: Location::Object {
             index,
-            id: id.map(str::to_owned),
+            // An id may be MAX_ID_BYTES long (or longer, when that is
+            // the problem): the location quotes its start.
+            id: id.map(quoted),
         },
         problem: problem.into(),
     }
@@ -324,7 +384,7 @@ fn read_request(
                         path,
                         index,
                         Some(&id),
-                        format!("annotation {n} (worker {worker}): {p}"),
+                        format!("annotation {n} (worker {}): {p}", quoted(&worker)),
                     )
                 })?;
                 // Every label is checked before the response exists, so a
@@ -335,7 +395,7 @@ fn read_request(
                             path,
                             index,
                             Some(&id),
-                            format!("annotation {n} (worker {worker}): {p}"),
+                            format!("annotation {n} (worker {}): {p}", quoted(&worker)),
                         )
                     })?;
                 }
@@ -352,7 +412,7 @@ fn read_request(
                             path,
                             index,
                             Some(&id),
-                            format!("annotation {n} (worker {worker}): {p}"),
+                            format!("annotation {n} (worker {}): {p}", quoted(&worker)),
                         )
                     })?;
                 }

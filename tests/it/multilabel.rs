@@ -610,3 +610,219 @@ fn more_than_64_labels_take_several_words_per_answer() {
     assert_eq!(hds.fit.confidence.len(), 200 * 70);
     assert!(mean_f1(&hds.selected, &synth.truth, 70) > 0.3);
 }
+
+#[test]
+fn ragged_rows_with_more_fields_than_the_header_are_refused() {
+    let dir = tmp();
+    let out = dir.path().join("out.csv");
+    let out_s = out.to_str().unwrap();
+    let sel = file(
+        dir.path(),
+        "sel.csv",
+        "item,worker,label\ni1,w1,A\ni2,w1,A,extra\n",
+    );
+    let err = accord_bad_input(&["consolidate", &sel, "--task", "multilabel", "-o", out_s]);
+    assert!(
+        err.contains("sel.csv: line 3") && err.contains("4 fields where the header has 3"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // In the responses table too.
+    let ok_sel = file(dir.path(), "ok.csv", "item,worker,label\ni1,w1,A\n");
+    let resp = file(dir.path(), "resp.csv", "item,worker\ni1,w1\ni4,w1,zz\n");
+    let args = [
+        "consolidate",
+        &ok_sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "-o",
+        out_s,
+    ];
+    let err = accord_bad_input(&args);
+    assert!(
+        err.contains("resp.csv: line 3") && err.contains("3 fields where the header has 2"),
+        "{err}"
+    );
+    // Short rows stay refused.
+    let short = file(dir.path(), "short.csv", "item,worker,label\ni1,w1\n");
+    let err = accord_bad_input(&["consolidate", &short, "--task", "multilabel", "-o", out_s]);
+    assert!(
+        err.contains("short.csv: line 2") && err.contains("2 fields where the header has 3"),
+        "{err}"
+    );
+    // --skip-invalid: the whole row goes to the rejects file.
+    let rejects = dir.path().join("rejects.csv");
+    let mut skipping = args.to_vec();
+    skipping.extend(["--skip-invalid", "--rejects", rejects.to_str().unwrap()]);
+    accord_ok(&skipping);
+    let rejected = csv_rows(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0][0], "line 3");
+    assert!(rejected[0][1].contains("3 fields where the header has 2"));
+    assert_eq!(rejected[0][2], "i4,w1,zz");
+}
+
+#[test]
+fn fields_are_trimmed_of_ascii_whitespace() {
+    let dir = tmp();
+    let sel = file(
+        dir.path(),
+        "sel.csv",
+        " item , worker , label \n i1 , w1 , A \ni1,w2,A\n\ti2\t, w1 ,B \n",
+    );
+    let resp = file(
+        dir.path(),
+        "resp.csv",
+        "item,worker\n i1 , w1 \ni1,w2\ni2 ,w1\n",
+    );
+    let out = accord_ok(&[
+        "consolidate",
+        &sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "--method",
+        "mv",
+    ]);
+    let rows = csv_rows(&out);
+    assert_eq!(
+        rows,
+        [
+            ["i1", "A", "1", "1"],
+            ["i1", "B", "0", "0"],
+            ["i2", "A", "0", "0"],
+            ["i2", "B", "1", "1"],
+        ]
+    );
+}
+
+#[test]
+fn a_header_naming_a_field_twice_is_refused() {
+    let dir = tmp();
+    let out = dir.path().join("out.csv");
+    let out_s = out.to_str().unwrap();
+    let sel = file(
+        dir.path(),
+        "sel.csv",
+        "item,worker,label,label\ni1,w1,A,B\n",
+    );
+    let err = accord_bad_input(&["consolidate", &sel, "--task", "multilabel", "-o", out_s]);
+    assert!(
+        err.contains("sel.csv: line 1") && err.contains("names \"label\" twice"),
+        "{err}"
+    );
+    let ok_sel = file(dir.path(), "ok.csv", "item,worker,label\ni1,w1,A\n");
+    let resp = file(dir.path(), "resp.csv", "item,worker,worker\ni1,w1,w2\n");
+    let err = accord_bad_input(&[
+        "consolidate",
+        &ok_sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "-o",
+        out_s,
+    ]);
+    assert!(
+        err.contains("resp.csv: line 1") && err.contains("names \"worker\" twice"),
+        "{err}"
+    );
+    // `task` is `item` spelt another way: both is one too many.
+    let both = file(
+        dir.path(),
+        "both.csv",
+        "item,task,worker,label\ni1,i2,w1,A\n",
+    );
+    let err = accord_bad_input(&["consolidate", &both, "--task", "multilabel", "-o", out_s]);
+    assert!(
+        err.contains("both.csv: line 1") && err.contains("\"item\" column twice"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_over_long_id_gives_a_short_message() {
+    let dir = tmp();
+    let out = dir.path().join("out.csv");
+    let out_s = out.to_str().unwrap();
+    let long = "x".repeat(5000);
+    let req = file(
+        dir.path(),
+        "req.json",
+        format!(r#"[{{"datasetObjectId": "{long}", "annotations": []}}]"#),
+    );
+    let err = accord_bad_input(&["consolidate", &req, "--task", "multilabel", "-o", out_s]);
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(
+        err.contains("object 0 (datasetObjectId \"xxx")
+            && err.contains("4900 more bytes cut")
+            && err.contains("5000 bytes long"),
+        "{err}"
+    );
+    // Ids of an accepted length quoted in a CSV row's problem are clipped too.
+    let (item, worker) = ("i".repeat(4000), "w".repeat(4000));
+    let sel = file(
+        dir.path(),
+        "sel.csv",
+        format!("item,worker,label\n{item},{worker},A\n"),
+    );
+    let resp = file(dir.path(), "resp.csv", "item,worker\ni1,w1\n");
+    let err = accord_bad_input(&[
+        "consolidate",
+        &sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "-o",
+        out_s,
+    ]);
+    assert!(err.len() < 600, "{} bytes: {err}", err.len());
+    assert!(
+        err.contains("sel.csv: line 2") && err.contains("responses file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tsv_and_json_lines_are_named_as_such() {
+    let dir = tmp();
+    let out = dir.path().join("out.csv");
+    let out_s = out.to_str().unwrap();
+    let tsv = file(dir.path(), "sel.tsv", "item\tworker\tlabel\ni1\tw1\tA\n");
+    let err = accord_bad_input(&["consolidate", &tsv, "--task", "multilabel", "-o", out_s]);
+    assert!(
+        err.contains("multi-label reads CSV (or a Ground Truth request")
+            && err.contains("sel.tsv looks like TSV"),
+        "{err}"
+    );
+    let jsonl = file(
+        dir.path(),
+        "sel.jsonl",
+        "{\"item\": \"i1\", \"worker\": \"w1\", \"label\": \"A\"}\n",
+    );
+    let err = accord_bad_input(&["consolidate", &jsonl, "--task", "multilabel", "-o", out_s]);
+    assert!(
+        err.contains("multi-label reads CSV") && err.contains("sel.jsonl looks like JSON Lines"),
+        "{err}"
+    );
+    // The responses table too.
+    let sel = file(dir.path(), "sel.csv", "item,worker,label\ni1,w1,A\n");
+    let resp = file(dir.path(), "resp.tsv", "item\tworker\ni1\tw1\n");
+    let err = accord_bad_input(&[
+        "consolidate",
+        &sel,
+        "--responses",
+        &resp,
+        "--task",
+        "multilabel",
+        "-o",
+        out_s,
+    ]);
+    assert!(err.contains("resp.tsv looks like TSV"), "{err}");
+    assert!(!out.exists());
+}
