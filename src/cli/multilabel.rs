@@ -118,7 +118,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let s = answers.stats;
     if !args.quiet {
         say!(
-            "accord: {} ticking {} of {} by {}, {} ({}); {} with no label (a \"no\" to every label), {} repeated label{} counted once, {} repeated (item, worker) answer{} merged",
+            "accord: {} ticking {} of {} by {}, {} ({}); {} with no label (a \"no\" to every label), {} repeated label{} counted once, {} repeated (item, worker) answer{} ({})",
             count(s.responses, "answer"),
             count(s.selections, "label"),
             count(answers.n_items(), "item"),
@@ -130,6 +130,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             if s.repeated_labels == 1 { "" } else { "s" },
             s.repeated_responses,
             if s.repeated_responses == 1 { "" } else { "s" },
+            "a request keeps a worker's first answer, a responses table counts a repeat once",
         );
     }
 
