@@ -35,7 +35,7 @@ pub mod write;
 
 pub use cluster::{assign, iou};
 pub use consolidator::{BoxConsolidator, BoxLabels, FusedBox, WorkerBoxStats};
-pub use data::{BoxBuilder, BoxData, Rect};
+pub use data::{BoxBuilder, BoxData, Rect, MAX_COORDINATE};
 pub use methods::{BoxMethod, BoxParams};
 pub use read::{read_boxes, BoxInput, BoxReadOptions};
 pub use write::{write_box_workers, write_boxes, BoxOutputFormat, BoxWriteOptions};
