@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 15; 9 targets), on
+# Runs every fuzz target for SECONDS each (default 15; 11 targets), on
 # stable Rust: the same coverage instrumentation `cargo fuzz` uses, without
 # a sanitizer (a panic, an overflow or a timeout is a finding). Seeds come
 # from the bad-input corpus (tests/corpus); what a target finds is saved in
@@ -29,9 +29,11 @@ declare -A seeds=(
   [mask_manifest]="$corpus/seg"
   [lambda_event]="$corpus/event"
   [gt_boxes]="$corpus/boxes"
+  [gt_spans]="$corpus/spans"
+  [multilabel]="$corpus/multilabel"
 )
 failed=()
-for target in csv jsonl gt_request gold png_mask gt_segmentation mask_manifest lambda_event gt_boxes; do
+for target in csv jsonl gt_request gold png_mask gt_segmentation mask_manifest lambda_event gt_boxes gt_spans multilabel; do
   mkdir -p "corpus/$target" "artifacts/$target"
   echo "== $target: ${seconds} s"
   # shellcheck disable=SC2086 # the seed folders are words
@@ -49,4 +51,4 @@ if ((${#failed[@]})); then
   echo "fuzz: findings in ${failed[*]} (inputs in fuzz/artifacts/)"
   exit 1
 fi
-echo "fuzz: no finding in 8 targets × ${seconds} s"
+echo "fuzz: no finding in ${#seeds[@]} targets × ${seconds} s"
