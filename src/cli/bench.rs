@@ -165,6 +165,28 @@ struct Row {
     note: Option<String>,
 }
 
+/// Runs `command` (a child `accord consolidate`), timed: its wall seconds
+/// and its stderr; an error carrying the stderr when it fails.
+pub fn run_timed(command: &mut Command) -> anyhow::Result<(f64, String)> {
+    let started = Instant::now();
+    let output = command.output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        anyhow::bail!("accord consolidate failed: {stderr}");
+    }
+    Ok((seconds, stderr))
+}
+
+/// The rest of the first line of `stderr` that starts with `prefix`, or "".
+pub fn line_after(stderr: &str, prefix: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Runs `accord consolidate` on `labels` and reads its summary.
 fn end_to_end(
     labels: &Path,
@@ -172,31 +194,22 @@ fn end_to_end(
     backend: BenchBackend,
     method: Method,
 ) -> anyhow::Result<(f64, String, usize, f64)> {
-    let started = Instant::now();
-    let output = Command::new(std::env::current_exe()?)
-        .arg("consolidate")
-        .arg(labels)
-        .args([
-            "--backend",
-            if backend == BenchBackend::Cpu {
-                "cpu"
-            } else {
-                "gpu"
-            },
-        ])
-        .args(["--method", method.name(), "--verbose", "-o"])
-        .arg(out)
-        .output()?;
-    let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        anyhow::bail!("accord consolidate failed: {stderr}");
-    }
-    let phases = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("accord: phases: "))
-        .unwrap_or("")
-        .to_string();
+    let (seconds, stderr) = run_timed(
+        Command::new(std::env::current_exe()?)
+            .arg("consolidate")
+            .arg(labels)
+            .args([
+                "--backend",
+                if backend == BenchBackend::Cpu {
+                    "cpu"
+                } else {
+                    "gpu"
+                },
+            ])
+            .args(["--method", method.name(), "--verbose", "-o"])
+            .arg(out),
+    )?;
+    let phases = line_after(&stderr, "accord: phases: ");
     let (phase_text, peak) = phases
         .split_once("; peak memory ")
         .unwrap_or((&phases, "0 MiB"));

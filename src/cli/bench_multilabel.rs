@@ -6,12 +6,11 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 use accord::multilabel::MultiMethod;
 use accord::synth::multilabel::{write_multilabel_dataset, MultiSpec};
 
-use super::bench::{Args, BenchBackend, BenchHost};
+use super::bench::{line_after, run_timed, Args, BenchBackend, BenchHost};
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
@@ -56,39 +55,28 @@ fn end_to_end(
     backend: BenchBackend,
     method: MultiMethod,
 ) -> anyhow::Result<(f64, String, String)> {
-    let started = Instant::now();
-    let output = Command::new(std::env::current_exe()?)
-        .arg("consolidate")
-        .arg(dir.join("selections.csv"))
-        .arg("--responses")
-        .arg(dir.join("responses.csv"))
-        .args([
-            "--task",
-            "multilabel",
-            "--method",
-            method.name(),
-            "--backend",
-        ])
-        .arg(if backend == BenchBackend::Cpu {
-            "cpu"
-        } else {
-            "gpu"
-        })
-        .args(["--verbose", "-o"])
-        .arg(dir.join(format!("out-{}.csv", method.name())))
-        .output()?;
-    let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        anyhow::bail!("accord consolidate failed: {stderr}");
-    }
-    let find = |prefix: &str| {
-        stderr
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or("")
-            .to_string()
-    };
+    let (seconds, stderr) = run_timed(
+        Command::new(std::env::current_exe()?)
+            .arg("consolidate")
+            .arg(dir.join("selections.csv"))
+            .arg("--responses")
+            .arg(dir.join("responses.csv"))
+            .args([
+                "--task",
+                "multilabel",
+                "--method",
+                method.name(),
+                "--backend",
+            ])
+            .arg(if backend == BenchBackend::Cpu {
+                "cpu"
+            } else {
+                "gpu"
+            })
+            .args(["--verbose", "-o"])
+            .arg(dir.join(format!("out-{}.csv", method.name()))),
+    )?;
+    let find = |prefix: &str| line_after(&stderr, prefix);
     Ok((
         seconds,
         find("accord: phases: "),

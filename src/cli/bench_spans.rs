@@ -5,13 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 use accord::eval::spans::{read_span_table, score_spans};
 use accord::spans::SpanMethod;
 use accord::synth::spans::{write_span_dataset, SpanSpec};
 
-use super::bench::{Args, BenchHost};
+use super::bench::{line_after, run_timed, Args, BenchHost};
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
@@ -29,29 +28,18 @@ struct Row {
 
 /// Runs consolidate on the set in `dir`; (seconds, phases, summary, peak MiB).
 fn end_to_end(dir: &Path, method: SpanMethod) -> anyhow::Result<(f64, String, String, f64)> {
-    let started = Instant::now();
-    let output = Command::new(std::env::current_exe()?)
-        .args(["consolidate", "--task", "spans"])
-        .arg(dir.join("spans.csv"))
-        .arg("--responses")
-        .arg(dir.join("responses.csv"))
-        .arg("--texts")
-        .arg(dir.join("texts.jsonl"))
-        .args(["--method", method.name(), "--verbose", "-o"])
-        .arg(dir.join(format!("out-{}.csv", method.name())))
-        .output()?;
-    let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        anyhow::bail!("accord consolidate failed: {stderr}");
-    }
-    let find = |prefix: &str| {
-        stderr
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or("")
-            .to_string()
-    };
+    let (seconds, stderr) = run_timed(
+        Command::new(std::env::current_exe()?)
+            .args(["consolidate", "--task", "spans"])
+            .arg(dir.join("spans.csv"))
+            .arg("--responses")
+            .arg(dir.join("responses.csv"))
+            .arg("--texts")
+            .arg(dir.join("texts.jsonl"))
+            .args(["--method", method.name(), "--verbose", "-o"])
+            .arg(dir.join(format!("out-{}.csv", method.name()))),
+    )?;
+    let find = |prefix: &str| line_after(&stderr, prefix);
     let phases = find("accord: phases: ");
     let (phase_text, peak) = phases
         .split_once("; peak memory ")

@@ -2,7 +2,7 @@
 //! Ground Truth's object-detection manifest and a worker report out.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use accord::boxes::{
@@ -13,7 +13,7 @@ use accord::classification::write::OutputFormat;
 use accord::io::{self, Rejects};
 use accord::Error;
 
-use super::consolidate::{count, peak_memory_mib, rejects_path, report_rejects, Args};
+use super::consolidate::{count, open_outputs, peak_memory_mib, report_rejects, Args};
 
 /// The box parameters the flags set.
 pub fn box_params(args: &Args, method: BoxMethod) -> BoxParams {
@@ -51,31 +51,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let beside = args.out.as_ref().map(|out| {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".rejects.csv");
-        PathBuf::from(name)
-    });
-    let rejects_path = rejects_path(&args, beside)?;
     let params = box_params(&args, method);
     params.validate()?;
-    let mut outputs = io::OutputSet::new();
-    for path in [&args.out, &args.workers_out, &rejects_path]
-        .into_iter()
-        .flatten()
-    {
-        outputs.add(path)?;
-    }
-    for input in [
-        Some(&args.input),
-        args.responses.as_ref(),
-        args.images.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        outputs.refuse_input(input)?;
-    }
+    let (mut outputs, rejects_path) =
+        open_outputs(&args, &[], &[args.responses.as_ref(), args.images.as_ref()])?;
 
     // Read.
     let t = Instant::now();

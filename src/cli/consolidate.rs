@@ -411,6 +411,42 @@ pub fn rejects_path(args: &Args, beside: Option<PathBuf>) -> anyhow::Result<Opti
     Ok(Some(path))
 }
 
+/// The outputs of a run that writes files beside `--out`: `--skip-invalid`'s
+/// rejects file (`--rejects`, else OUT.rejects.csv), then `--out`,
+/// `--workers-out`, that rejects file and `more`, each opened under a
+/// temporary name before any work (so a missing folder stops the run at
+/// once; all are renamed together at the end), and none of them one of
+/// `inputs` under any name (`-`, standard input, is skipped).
+pub fn open_outputs(
+    args: &Args,
+    more: &[&Option<PathBuf>],
+    inputs: &[Option<&PathBuf>],
+) -> anyhow::Result<(io::OutputSet, Option<PathBuf>)> {
+    let beside = args.out.as_ref().map(|out| {
+        let mut name = out.as_os_str().to_owned();
+        name.push(".rejects.csv");
+        PathBuf::from(name)
+    });
+    let rejects_path = rejects_path(args, beside)?;
+    let mut outputs = io::OutputSet::new();
+    for path in [&args.out, &args.workers_out, &rejects_path]
+        .into_iter()
+        .chain(more.iter().copied())
+        .flatten()
+    {
+        outputs.add(path)?;
+    }
+    for input in std::iter::once(Some(&args.input))
+        .chain(inputs.iter().copied())
+        .flatten()
+    {
+        if input != Path::new("-") {
+            outputs.refuse_input(input)?;
+        }
+    }
+    Ok((outputs, rejects_path))
+}
+
 /// The summary line of `--skip-invalid`.
 pub fn report_rejects(count: usize, path: &Path) {
     say!(
@@ -514,42 +550,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let beside = args.out.as_ref().map(|out| {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".rejects.csv");
-        PathBuf::from(name)
-    });
-    let rejects_path = rejects_path(&args, beside)?;
     let fields = match &args.columns {
         Some(spec) => ReadFields::parse(spec)?,
         None => ReadFields::default(),
     };
     let params = params_of(&args, method);
     params.validate()?;
-    // Every output is opened (under a temporary name) before any work, so a
-    // missing folder stops the run at once, and all are renamed into place
-    // together at the end: never half the outputs.
-    let mut outputs = io::OutputSet::new();
-    for path in [
-        &args.out,
-        &args.workers_out,
-        &args.review_out,
-        &rejects_path,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        outputs.add(path)?;
-    }
-    // No output may be an input, under any name.
-    for input in [Some(&args.input), args.gold.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        if input != Path::new("-") {
-            outputs.refuse_input(input)?;
-        }
-    }
+    let (mut outputs, rejects_path) =
+        open_outputs(&args, &[&args.review_out], &[args.gold.as_ref()])?;
     // Read before any work, so a bad gold file stops the run with nothing written.
     let t = Instant::now();
     let gold = args

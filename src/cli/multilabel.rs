@@ -13,7 +13,7 @@ use accord::multilabel::{Decision, MultiLabelConsolidator, MultiMethod, MultiPar
 use accord::Error;
 
 use super::consolidate::{
-    count, peak_memory_mib, rejects_path, report_rejects, select_backend, Args, Decide,
+    count, open_outputs, peak_memory_mib, report_rejects, select_backend, Args, Decide,
 };
 
 /// Flags that mean nothing for multi-label input, refused rather than ignored.
@@ -81,26 +81,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         .into());
     }
     let params = params_of(&args)?;
-    let beside = args.out.as_ref().map(|out| {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".rejects.csv");
-        std::path::PathBuf::from(name)
-    });
-    let rejects_path = rejects_path(&args, beside)?;
-    // Every output opened before any work, all renamed together at the end.
-    let mut outputs = io::OutputSet::new();
-    for path in [&args.out, &args.workers_out, &rejects_path]
-        .into_iter()
-        .flatten()
-    {
-        outputs.add(path)?;
-    }
-    for input in [Some(&args.input), args.responses.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        outputs.refuse_input(input)?;
-    }
+    let (mut outputs, rejects_path) = open_outputs(&args, &[], &[args.responses.as_ref()])?;
     let selected = select_backend(args.backend, args.quiet || !args.verbose)?;
 
     let t = Instant::now();

@@ -2,7 +2,7 @@
 //! or spans.csv with --responses and --texts, to consolidated spans.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use accord::classification::read::InputFormat;
@@ -13,7 +13,7 @@ use accord::spans::write::{write_spans, write_workers, SpanOutputFormat, SpanWri
 use accord::spans::{SpanConsolidator, SpanMethod, SpanParams};
 use accord::Error;
 
-use super::consolidate::{count, peak_memory_mib, rejects_path, report_rejects, Args, MethodArg};
+use super::consolidate::{count, open_outputs, peak_memory_mib, report_rejects, Args, MethodArg};
 
 /// Flags to the library's parameters.
 pub fn params_of(args: &Args) -> anyhow::Result<SpanParams> {
@@ -89,29 +89,8 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         Some(f) => f,
         None => accord::classification::read::detect_format(&args.input)?,
     };
-    let beside = args.out.as_ref().map(|out| {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".rejects.csv");
-        PathBuf::from(name)
-    });
-    let rejects_path = rejects_path(&args, beside)?;
-    let mut outputs = io::OutputSet::new();
-    for path in [&args.out, &args.workers_out, &rejects_path]
-        .into_iter()
-        .flatten()
-    {
-        outputs.add(path)?;
-    }
-    for input in [
-        Some(&args.input),
-        args.responses.as_ref(),
-        args.texts.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        outputs.refuse_input(input)?;
-    }
+    let (mut outputs, rejects_path) =
+        open_outputs(&args, &[], &[args.responses.as_ref(), args.texts.as_ref()])?;
 
     // Read.
     let t = Instant::now();

@@ -164,23 +164,11 @@ impl AnswersBuilder {
 
     /// A builder whose label set is `categories`, in that order.
     pub fn with_categories(categories: &[String]) -> Result<Self> {
-        let mut b = Self {
+        Ok(Self {
             categories_fixed: true,
+            labels: Interner::from_categories(categories)?,
             ..Self::default()
-        };
-        for c in categories {
-            if c.is_empty() {
-                return Err(Error::Usage("`categories` holds an empty name".into()));
-            }
-            if b.labels.get(c).is_some() {
-                return Err(Error::Usage(format!("`categories` names {c:?} twice")));
-            }
-            b.labels.intern(c);
-        }
-        if b.labels.is_empty() {
-            return Err(Error::Usage("`categories` is empty".into()));
-        }
-        Ok(b)
+        })
     }
 
     /// Declares an item (so it is reported even if nobody answered it)

@@ -82,6 +82,26 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// A fixed label set: `categories` interned in their order. An empty
+    /// list, an empty name or a name given twice is a usage error.
+    pub fn from_categories(categories: &[String]) -> crate::error::Result<Interner> {
+        use crate::error::Error;
+        let mut labels = Interner::default();
+        for c in categories {
+            if c.is_empty() {
+                return Err(Error::Usage("`categories` holds an empty name".into()));
+            }
+            if labels.get(c).is_some() {
+                return Err(Error::Usage(format!("`categories` names {c:?} twice")));
+            }
+            labels.intern(c);
+        }
+        if labels.is_empty() {
+            return Err(Error::Usage("`categories` is empty".into()));
+        }
+        Ok(labels)
+    }
+
     /// The id of `name`, assigning the next free one if it is new.
     pub fn intern(&mut self, name: &str) -> u32 {
         let hash = self.hasher.hash_one(name.as_bytes());

@@ -4,7 +4,7 @@
 //! points, end exclusive; readers convert other units before pushing.
 
 use super::{check_id, Interner, Names};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Spans by text and worker, ready for the span methods.
 #[derive(Debug, Clone, Default)]
@@ -106,23 +106,11 @@ impl SpanBuilder {
 
     /// A builder whose label set is `categories`, in that order.
     pub fn with_categories(categories: &[String]) -> Result<Self> {
-        let mut b = Self {
+        Ok(Self {
             categories_fixed: true,
+            labels: Interner::from_categories(categories)?,
             ..Self::default()
-        };
-        for c in categories {
-            if c.is_empty() {
-                return Err(Error::Usage("`categories` holds an empty name".into()));
-            }
-            if b.labels.get(c).is_some() {
-                return Err(Error::Usage(format!("`categories` names {c:?} twice")));
-            }
-            b.labels.intern(c);
-        }
-        if b.labels.is_empty() {
-            return Err(Error::Usage("`categories` is empty".into()));
-        }
-        Ok(b)
+        })
     }
 
     /// Adds a text. The error is the problem only; readers add where.
