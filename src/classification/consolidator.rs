@@ -14,7 +14,7 @@ use crate::maths::TieBreak;
 
 /// Consolidates classification annotations: one label per item.
 ///
-/// Defaults are the CLI's: `hds`, the `auto` backend, every repeated
+/// Defaults are the CLI's: the `auto` method, the `auto` backend, every repeated
 /// answer kept, the label set learnt from the data.
 ///
 /// ```
@@ -65,7 +65,7 @@ impl Default for Consolidator {
 }
 
 impl Consolidator {
-    /// The default method (`hds`) with its defaults, on the `auto` backend.
+    /// The default method (`auto`) with its defaults, on the `auto` backend.
     pub fn new() -> Self {
         Consolidator {
             params: Params::new(Method::default()),

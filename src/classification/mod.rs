@@ -8,6 +8,7 @@
 //! ([`Consolidation`]) and the list of items worth more annotations
 //! ([`review`]).
 
+pub mod chooser;
 mod consolidator;
 mod em_fit;
 pub mod methods;
@@ -22,5 +23,5 @@ pub mod write;
 
 pub use consolidator::{Consolidator, ItemLabel, Labels, WorkerModel};
 pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};
-pub use params::{Init, Params, DS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
+pub use params::{Init, Params, HDS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
 pub use result::{Consolidation, Run, StartUsed};

@@ -1,6 +1,7 @@
 //! The parameters of a classification fit, with each method's defaults.
 
 use super::methods::Method;
+use crate::engine::em::StopTest;
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
@@ -32,6 +33,8 @@ pub struct Params {
     /// Stop when the method's objective changes by less than this (EM:
     /// `|ΔLL| / |LL|`); ignored by methods without a stopping test.
     pub tol: f64,
+    /// EM's stopping test (the method's default; `ds` uses crowd-kit's).
+    pub stop_test: StopTest,
     /// Dirichlet smoothing added to every soft count (`ds`, `one-coin`).
     pub smoothing: f32,
     /// Pseudo-counts of a correct answer added to each diagonal cell of a
@@ -51,9 +54,10 @@ pub struct Params {
     pub ties: TieBreak,
 }
 
-/// Default pseudo-count of a correct answer per true class for `ds`: one
+/// Default pseudo-count of a correct answer per true class for `hds`: one
 /// imagined correct answer, the weakest prior that workers beat chance.
-pub const DS_PRIOR_CORRECT: f32 = 1.0;
+/// (`ds` defaults to 0, the plain Dawid-Skene model.)
+pub const HDS_PRIOR_CORRECT: f32 = 1.0;
 
 /// `hds`'s pseudo-annotations per confusion row spread as the population's
 /// confusion: one, as much as the one correct answer the diagonal gets.
@@ -73,6 +77,7 @@ impl Params {
             method,
             max_iter: info.max_iter.unwrap_or(NO_ITERATIONS),
             tol: info.tol.unwrap_or(0.0),
+            stop_test: info.stop_test,
             smoothing: 0.0,
             prior_correct: info.prior_correct,
             prior_strength: HDS_PRIOR_STRENGTH,

@@ -40,6 +40,8 @@ pub struct Consolidation {
     pub ran_on: String,
     /// Where EM began.
     pub start: StartUsed,
+    /// For `auto`: the candidates' held-out scores and the one chosen.
+    pub choice: Option<crate::classification::chooser::Choice>,
 }
 
 /// Where an EM fit began.
@@ -125,6 +127,7 @@ impl Consolidation {
             has_stopping_test: run.has_stopping_test,
             ran_on: String::new(),
             start: StartUsed::Default,
+            choice: None,
         }
     }
 }

@@ -233,7 +233,7 @@ pub struct Args {
     )]
     pub rejects: Option<PathBuf>,
 
-    /// Consolidation method [default: hds; segmentation: smooth-mv].
+    /// Consolidation method [default: auto; segmentation: smooth-mv; boxes: lean; spans: seq; multi-label: hds].
     #[arg(long, value_enum, help_heading = "Method")]
     pub method: Option<MethodArg>,
     /// Where the kernels run.
@@ -249,7 +249,7 @@ pub struct Args {
     pub tol: Option<f64>,
     /// Pseudo-counts of a correct answer added to each diagonal cell of every
     /// worker's confusion counts (ds and hds): a Dirichlet prior that workers beat chance.
-    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 1 for ds and hds].
+    /// 0 gives plain Dawid-Skene as crowd-kit fits it [default: 0 for ds, 1 for hds].
     #[arg(long, help_heading = "Method")]
     pub prior_correct: Option<f32>,
     /// Pseudo-annotations per confusion row drawn toward the population's confusion
@@ -805,8 +805,10 @@ pub fn fit_summary(fit: &accord::classification::Consolidation) -> String {
             " from majority vote (the spectral start cannot run on this data)"
         }
     };
-    if fit.method.info().max_iter.is_none() {
-        return format!("{} on {}: one pass", fit.method.name(), place(&fit.ran_on));
+    let chose = fit.choice.as_ref().map_or(String::new(), choice_summary);
+    let ran = fit.choice.as_ref().map_or(fit.method, |c| c.method);
+    if ran.info().max_iter.is_none() {
+        return format!("{chose}{} on {}: one pass", ran.name(), place(&fit.ran_on));
     }
     let (unit, settled) = if !fit.has_stopping_test {
         ("round", "a fixed number (the method has no stopping test)")
@@ -816,11 +818,28 @@ pub fn fit_summary(fit: &accord::classification::Consolidation) -> String {
         ("iteration", "not converged (raise --max-iter?)")
     };
     format!(
-        "{} on {}: {} {unit}{}{start}, {settled}{ll}",
-        fit.method.name(),
+        "{chose}{} on {}: {} {unit}{}{start}, {settled}{ll}",
+        ran.name(),
         place(&fit.ran_on),
         fit.iterations,
         if fit.iterations == 1 { "" } else { "s" },
+    )
+}
+
+/// `auto chose hds by held-out log-likelihood per answer (5 folds over
+/// 8070 answers): ds -0.61, ...; ` ahead of the chosen fit's summary.
+fn choice_summary(choice: &accord::classification::chooser::Choice) -> String {
+    let scores: Vec<String> = choice
+        .scores
+        .iter()
+        .map(|(name, score)| format!("{name} {score:.4}"))
+        .collect();
+    format!(
+        "auto chose {} by held-out log-likelihood per answer ({} folds over {}: {}); ",
+        choice.chosen,
+        choice.folds,
+        count(choice.annotations, "annotation"),
+        scores.join(", ")
     )
 }
 

@@ -94,6 +94,15 @@ fn params(method: Method) -> Params {
         // stopping iteration. 1e-6 is decided the same way on both.
         p.tol = 1e-6;
     }
+    if method == Method::Ds {
+        // ds stops by crowd-kit's test, a difference of per-annotation
+        // objectives against 1e-5 that f32 noise can flip by one iteration,
+        // and plain DS moves more than 1e-4 in one: compare at a fixed
+        // number of iterations instead (the objective is host code, shared).
+        p.stop_test = accord::engine::em::StopTest::RelativeLikelihood;
+        p.tol = 0.0;
+        p.max_iter = 30;
+    }
     p
 }
 
@@ -339,9 +348,25 @@ fn a_shader_loop_of_300k_iterations_runs_in_full() {
 fn cli_backends_agree_with_forced_chunking() {
     let Some(_) = gpu() else { return };
     let birds = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/birds/labels.csv");
-    let cpu_out = accord_ok(&["consolidate", birds, "-q", "--backend", "cpu"]);
+    let cpu_out = accord_ok(&[
+        "consolidate",
+        birds,
+        "-q",
+        "--backend",
+        "cpu",
+        "--method",
+        "hds",
+    ]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(["consolidate", birds, "--backend", "gpu", "--verbose"])
+        .args([
+            "consolidate",
+            birds,
+            "--backend",
+            "gpu",
+            "--verbose",
+            "--method",
+            "hds",
+        ])
         .env(accord::engine::backend::gpu::MAX_BINDING_ENV, "16384")
         .output()
         .unwrap();

@@ -32,6 +32,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     // crowd-kit's 50 rounds; MACE has no stopping test.
     max_iter: Some(50),
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,

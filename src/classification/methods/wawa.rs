@@ -16,6 +16,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Host,
     max_iter: None,
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,

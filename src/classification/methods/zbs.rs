@@ -18,6 +18,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     // crowd-kit's 100 steps; it has no stopping test.
     max_iter: Some(100),
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,
