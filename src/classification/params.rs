@@ -1,6 +1,7 @@
 //! The parameters of a classification fit, with each method's defaults.
 
 use super::methods::Method;
+use crate::engine::pack::KnownClasses;
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
@@ -49,6 +50,12 @@ pub struct Params {
     pub seed: u64,
     /// How majority vote breaks ties.
     pub ties: TieBreak,
+    /// Items whose class is known (control tasks), by dense id: clamped in
+    /// every EM method, and given their known label in every method's
+    /// output (see [`known`](super::known)). Empty by default; the front
+    /// door fills it from names ([`Consolidator::known`](super::Consolidator::known)).
+    #[serde(skip)]
+    pub known: KnownClasses,
 }
 
 /// Default pseudo-count of a correct answer per true class for `ds`: one
@@ -79,6 +86,7 @@ impl Params {
             init: Init::Votes,
             seed: 0,
             ties: TieBreak::Lowest,
+            known: KnownClasses::default(),
         }
     }
 
