@@ -6,16 +6,24 @@
 //! rows, so the answer is independent of the truth (`A` is rank one). Their
 //! score for K classes is `S = 1/(K(K−1)) · Σ_{c<c'} Σ_k (A[c][k] − A[c'][k])²`,
 //! 0 for a spammer and 1 for a perfect worker (or one who permutes the
-//! classes consistently, which a confusion table can undo). accord reports
-//! `spammer_score = 1 − S`, so 1 is a spammer and 0 a perfect worker.
+//! classes consistently, which a confusion table can undo).
+//!
+//! accord reports `spammer_score = 1 − √S`: 1 is a spammer, 0 a perfect
+//! worker, and the ranking is Raykar & Yu's. The square root makes it read
+//! linearly: for a worker right with probability `a` on every class and
+//! wrong uniformly, `√S = (K·a − 1)/(K − 1)`, the accuracy above chance
+//! rescaled to [0, 1] (for two classes, `|α + β − 1|`, Youden's J), so a
+//! spammer score of 0.9 is a worker 10% of the way from chance to perfect.
+//! `S` itself is quadratic: a worker right 55% of the time on 4 classes,
+//! well above chance, has `1 − S = 0.84`.
 
 use ndarray::ArrayView2;
 
 use super::Consolidation;
 
-/// `1 − S` for one confusion table `[true][given]` (rows summing to 1), in
-/// [0, 1]: 1 when every row is the same (answers independent of the truth),
-/// 0 for the identity. A single class has no spammer: 0.
+/// `1 − √S` for one confusion table `[true][given]` (rows summing to 1),
+/// in [0, 1]: 1 when every row is the same (answers independent of the
+/// truth), 0 for the identity. A single class has no spammer: 0.
 pub fn spammer_score(confusion: ArrayView2<'_, f32>) -> f32 {
     let k = confusion.nrows();
     if k < 2 {
@@ -31,7 +39,7 @@ pub fn spammer_score(confusion: ArrayView2<'_, f32>) -> f32 {
         }
     }
     let s = sum / (k * (k - 1)) as f64;
-    (1.0 - s).clamp(0.0, 1.0) as f32
+    (1.0 - s.min(1.0).sqrt()).clamp(0.0, 1.0) as f32
 }
 
 /// Every worker's [`spammer_score`] from the fit's confusion tables.
@@ -55,8 +63,13 @@ mod tests {
         // A worker who always swaps two classes is no spammer.
         let swap = arr2(&[[0.0f32, 1.0], [1.0, 0.0]]);
         assert_eq!(spammer_score(swap.view()), 0.0);
-        // Accuracy 0.75 on two classes: S = (0.5² + 0.5²)/2 = 0.25.
+        // Accuracy 0.75 on two classes: S = (0.5² + 0.5²)/2 = 0.25, √S = 0.5.
         let fair = arr2(&[[0.75f32, 0.25], [0.25, 0.75]]);
-        assert!((spammer_score(fair.view()) - 0.75).abs() < 1e-6);
+        assert!((spammer_score(fair.view()) - 0.5).abs() < 1e-6);
+        // Accuracy 0.55 on four classes, wrong uniformly: √S = (4·0.55 − 1)/3.
+        let a = 0.55f32;
+        let w = (1.0 - a) / 3.0;
+        let four = Array2::from_shape_fn((4, 4), |(t, l)| if t == l { a } else { w });
+        assert!((spammer_score(four.view()) - (1.0 - 0.4)).abs() < 1e-5);
     }
 }

@@ -276,7 +276,7 @@ pub struct Args {
     /// counted, named and ignored. Classification only.
     #[arg(long, value_name = "FILE", help_heading = "Method")]
     pub known: Option<PathBuf>,
-    /// Fit, drop the workers whose spammer score (1 − Raykar & Yu's score of their fitted
+    /// Fit, drop the workers whose spammer score (1 − √ of Raykar & Yu's score of their fitted
     /// confusion table: 1 = answers independent of the truth, 0 = perfect) is at least
     /// THRESHOLD, and refit on the others' answers. Items only dropped workers answered keep
     /// the first fit's label and are listed in the summary. Classification only.

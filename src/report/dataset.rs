@@ -447,7 +447,7 @@ fn workers(
     Ok(())
 }
 
-/// The workers most like spammers: highest spammer score (1 − Raykar &
+/// The workers most like spammers: highest spammer score (1 − √ of Raykar &
 /// Yu's score of the fitted confusion table) among those with enough
 /// annotations.
 fn spammers(page: &mut HtmlPage, data: &Packed, scores: &[f32]) {
@@ -459,7 +459,7 @@ fn spammers(page: &mut HtmlPage, data: &Packed, scores: &[f32]) {
     }
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     page.paragraph(&format!(
-        "The workers most like spammers, with at least {MIN_ANNOTATIONS_LISTED} annotations: spammer score = 1 − Raykar & Yu's (2012) score of the fitted confusion table, 1 when the answers do not depend on the true class, 0 for a perfect worker (accord consolidate --drop-spammers THRESHOLD refits without those at or above it):"
+        "The workers most like spammers, with at least {MIN_ANNOTATIONS_LISTED} annotations: spammer score = 1 − √S, S being Raykar & Yu's (2012) score of the fitted confusion table: 1 when the answers do not depend on the true class, 0 for a perfect worker (accord consolidate --drop-spammers THRESHOLD refits without those at or above it):"
     ));
     page.table(
         &["worker", "spammer score", "annotations"],
