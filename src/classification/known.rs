@@ -1,8 +1,9 @@
 //! Control tasks: items whose label is known beforehand (Toloka's control
 //! tasks, audit samples). Every EM method clamps their posteriors to the
 //! known class after its vote start and after every E-step (crowd-kit's
-//! `true_labels`), so the worker models learn from them; every method's
-//! output gives them their known label with confidence 1. This module holds
+//! `true_labels`), so the worker models learn from them (`glad`, `mace`,
+//! `wawa` and `zbs` use them too, on the host); every method's output gives
+//! them their known label with confidence 1. This module holds
 //! the known labels by name, lines them up with packed data, and tallies
 //! each worker's answers on them.
 
@@ -205,8 +206,9 @@ pub fn worker_tally(data: &Packed, known: &KnownClasses) -> Vec<KnownTally> {
 /// Runs `method_fit` with `params.known` clamped: on a backend whose EM
 /// sessions clamp them (the EM methods and `mv`'s worker tables), then
 /// with the known items' output set to their known class, confidence 1 and
-/// one-hot posteriors for every method (the host-side methods learn
-/// nothing else from them).
+/// one-hot posteriors for every method. The host-side methods read
+/// `params.known` themselves (`glad` and `mace` clamp their E-steps, `wawa`
+/// and `zbs` their agreement labels; `kos` and `mmsr` only get the output).
 pub(crate) fn fit_with_known(
     method_fit: super::methods::FitFn,
     data: &Packed,
@@ -250,4 +252,15 @@ fn clamp_output(fit: &mut Consolidation, data: &Packed, known: &KnownClasses) {
         }
     }
     fit.worker_accuracy = super::result::expected_worker_accuracy(data, &fit.posteriors);
+}
+
+/// Sets the `known` items' rows of `posteriors` (`[item][class]`, rows of
+/// `k`) to one-hot on their class: the host-side methods' clamp.
+pub(crate) fn clamp_rows(posteriors: &mut [f64], k: usize, known: &KnownClasses) {
+    for (&i, &c) in known.item.iter().zip(&known.class) {
+        let row = &mut posteriors[i as usize * k..(i as usize + 1) * k];
+        for (class, p) in row.iter_mut().enumerate() {
+            *p = if class == c as usize { 1.0 } else { 0.0 };
+        }
+    }
 }

@@ -44,10 +44,7 @@ pub fn spammer_score(confusion: ArrayView2<'_, f32>) -> f32 {
 
 /// Every worker's [`spammer_score`] from the fit's confusion tables.
 pub fn spammer_scores(fit: &Consolidation) -> Vec<f32> {
-    fit.confusion
-        .outer_iter()
-        .map(|table| spammer_score(table))
-        .collect()
+    fit.confusion.outer_iter().map(spammer_score).collect()
 }
 
 #[cfg(test)]

@@ -204,13 +204,23 @@ fn a_known_label_outside_the_classes_is_an_error_naming_known() {
 }
 
 #[test]
-fn known_items_help_em_when_spammers_are_the_majority() {
+fn known_items_help_when_spammers_are_the_majority() {
     // Four honest workers at 0.65 and twelve who answer at random, five per
-    // item: the known tenth shows EM who is who.
+    // item: the known tenth shows every method that learns worker models
+    // who is who.
     let (data, truth) = crafted(5, 3000, 3, &[0.65; 4], 12, 5);
     let known = every_nth(&data, |i| truth[i], 10);
     let rest = || (0..data.n_items()).filter(|i| i % 10 != 0);
-    for method in [Method::Ds, Method::Hds, Method::OneCoin, Method::Mds] {
+    for method in [
+        Method::Ds,
+        Method::Hds,
+        Method::OneCoin,
+        Method::Mds,
+        Method::Wawa,
+        Method::Zbs,
+        Method::Glad,
+        Method::Mace,
+    ] {
         let plain = fit(&data, &CpuBackend, &Params::new(method), &mut |_, _| {}).unwrap();
         let mut p = Params::new(method);
         p.known = known.clone();
