@@ -586,3 +586,55 @@ fn five_percent_known_items_on_every_shared_set_change_accuracy_on_the_rest_by_n
     }
     assert!(worse.is_empty(), "known items lowered accuracy: {worse:?}");
 }
+
+#[test]
+fn the_html_report_lists_the_likeliest_spammers_by_score() {
+    let dir = tmp();
+    let (labels, _) = generated(
+        dir.path(),
+        &[
+            "--items",
+            "2000",
+            "--workers",
+            "20",
+            "--spammers",
+            "0.3",
+            "--seed",
+            "3",
+        ],
+    );
+    let page = dir.path().join("report.html");
+    accord_ok(&[
+        "report",
+        labels.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let section = html
+        .split("The workers most like spammers")
+        .nth(1)
+        .expect("a spammer table in the Workers section");
+    let table = section.split("</table>").next().unwrap();
+    let scores: Vec<f64> = table
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            let cell = row.split("<td").nth(2).unwrap();
+            cell.split('>')
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(scores.len(), 10, "{table}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // 30% of 20 workers answer at random: the top of the list.
+    assert!(scores[0] > 0.8, "{scores:?}");
+}
