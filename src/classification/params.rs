@@ -2,6 +2,7 @@
 
 use super::methods::Method;
 use crate::engine::em::StopTest;
+use crate::engine::pack::KnownClasses;
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
@@ -52,6 +53,12 @@ pub struct Params {
     pub seed: u64,
     /// How majority vote breaks ties.
     pub ties: TieBreak,
+    /// Items whose class is known (control tasks), by dense id: clamped in
+    /// every EM method, and given their known label in every method's
+    /// output (see [`known`](super::known)). Empty by default; the front
+    /// door fills it from names ([`Consolidator::known`](super::Consolidator::known)).
+    #[serde(skip)]
+    pub known: KnownClasses,
 }
 
 /// Default pseudo-count of a correct answer per true class for `hds`: one
@@ -84,6 +91,7 @@ impl Params {
             init: Init::Votes,
             seed: 0,
             ties: TieBreak::Lowest,
+            known: KnownClasses::default(),
         }
     }
 

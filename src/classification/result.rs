@@ -132,7 +132,7 @@ impl Consolidation {
     }
 }
 
-fn expected_worker_accuracy(data: &Packed, posteriors: &Array2<f32>) -> Vec<f32> {
+pub(crate) fn expected_worker_accuracy(data: &Packed, posteriors: &Array2<f32>) -> Vec<f32> {
     use rayon::prelude::*;
     (0..data.n_workers())
         .into_par_iter()

@@ -5,6 +5,8 @@ use std::io::Write;
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
+use crate::classification::known::KnownTally;
+use crate::classification::spammer::spammer_scores;
 use crate::classification::Consolidation;
 use crate::engine::pack::Packed;
 
@@ -250,28 +252,67 @@ fn gt_response_entry(
     })
 }
 
-/// Writes the worker report: id, annotation count, estimated accuracy and
-/// confusion matrix (`[true][given]`). JSON when `json`, else CSV with the
-/// matrix flattened into `c_<true>_<given>` columns.
+/// Writes the worker report: id, annotation count, estimated accuracy,
+/// confusion matrix (`[true][given]`) and spammer score (see
+/// [`spammer`](super::spammer)). JSON when `json`, else CSV with the
+/// matrix flattened into `c_<true>_<given>` columns and `spammer_score`
+/// last.
 pub fn write_workers(
     out: &mut dyn Write,
     data: &Packed,
     fit: &Consolidation,
     json: bool,
 ) -> std::io::Result<()> {
+    write_workers_with(out, data, fit, json, &WorkerExtras::default())
+}
+
+/// Worker-report columns beyond the model's own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerExtras<'a> {
+    /// Per worker, whether `drop_spammers` dropped them: a `dropped`
+    /// column (`yes`/`no`; JSON `true`/`false`).
+    pub dropped: Option<&'a [bool]>,
+    /// Per worker, their answers on the known items: `known_answered`,
+    /// `known_correct` and `known_accuracy` columns (empty accuracy, JSON
+    /// `null`, for a worker who answered none).
+    pub known: Option<&'a [KnownTally]>,
+}
+
+/// [`write_workers`] with the columns of `extras` after `spammer_score`.
+pub fn write_workers_with(
+    out: &mut dyn Write,
+    data: &Packed,
+    fit: &Consolidation,
+    json: bool,
+    extras: &WorkerExtras<'_>,
+) -> std::io::Result<()> {
     let k = data.n_classes();
+    let scores = spammer_scores(fit);
     if json {
         let workers: Vec<Value> = (0..data.n_workers())
             .map(|w| {
                 let matrix: Vec<Vec<Value>> = (0..k)
                     .map(|t| (0..k).map(|l| prob(fit.confusion[[w, t, l]])).collect())
                     .collect();
-                json!({
+                let mut row = json!({
                     "worker": data.worker_names[w],
                     "annotations": data.worker_range(w).len(),
                     "accuracy": prob(fit.worker_accuracy[w]),
                     "confusion": matrix,
-                })
+                    "spammer_score": prob(scores[w]),
+                });
+                if let Some(dropped) = extras.dropped {
+                    row["dropped"] = json!(dropped[w]);
+                }
+                if let Some(known) = extras.known {
+                    let t = known[w];
+                    row["known_answered"] = json!(t.answered);
+                    row["known_correct"] = json!(t.correct);
+                    row["known_accuracy"] = t
+                        .accuracy()
+                        .map_or(Value::Null, |a| json!(round6(a as f32)));
+                }
+                row
             })
             .collect();
         let report = json!({ "classes": data.class_names, "workers": workers });
@@ -289,6 +330,17 @@ pub fn write_workers(
             header.push(format!("c_{t}_{l}"));
         }
     }
+    header.push("spammer_score".into());
+    if extras.dropped.is_some() {
+        header.push("dropped".into());
+    }
+    if extras.known.is_some() {
+        header.extend([
+            "known_answered".into(),
+            "known_correct".into(),
+            "known_accuracy".into(),
+        ]);
+    }
     w.write_record(&header)?;
     for worker in 0..data.n_workers() {
         let mut row = vec![
@@ -300,6 +352,16 @@ pub fn write_workers(
             for l in 0..k {
                 row.push(prob_text(fit.confusion[[worker, t, l]]));
             }
+        }
+        row.push(prob_text(scores[worker]));
+        if let Some(dropped) = extras.dropped {
+            row.push(if dropped[worker] { "yes" } else { "no" }.into());
+        }
+        if let Some(known) = extras.known {
+            let t = known[worker];
+            row.push(t.answered.to_string());
+            row.push(t.correct.to_string());
+            row.push(t.accuracy().map_or(String::new(), |a| prob_text(a as f32)));
         }
         w.write_record(&row)?;
     }

@@ -269,6 +269,19 @@ pub struct Args {
     /// Seed of majority vote's random tie-break.
     #[arg(long, default_value_t = 0, help_heading = "Method")]
     pub seed: u64,
+    /// Items with known labels (control tasks, audit samples): CSV or TSV with a header
+    /// item,label (or task,label). Every EM method clamps them to their label, so worker
+    /// models learn from them; the output gives them that label with confidence 1; the summary
+    /// and --workers-out give each worker's accuracy on them. Items not in the input are
+    /// counted, named and ignored. Classification only.
+    #[arg(long, value_name = "FILE", help_heading = "Method")]
+    pub known: Option<PathBuf>,
+    /// Fit, drop the workers whose spammer score (1 − √ of Raykar & Yu's score of their fitted
+    /// confusion table: 1 = answers independent of the truth, 0 = perfect) is at least
+    /// THRESHOLD, and refit on the others' answers. Items only dropped workers answered keep
+    /// the first fit's label and are listed in the summary. Classification only.
+    #[arg(long, value_name = "THRESHOLD", help_heading = "Method")]
+    pub drop_spammers: Option<f32>,
 
     /// Output file, written atomically; `-` is stdout [default: stdout].
     /// With --task segmentation: the output folder (required).
@@ -524,6 +537,12 @@ fn params_of(args: &Args, method: Method) -> Params {
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
+    if args.task != Task::Classification && (args.known.is_some() || args.drop_spammers.is_some()) {
+        return Err(Error::Usage(
+            "--known and --drop-spammers are for --task classification".into(),
+        )
+        .into());
+    }
     if args.task == Task::Segmentation {
         return super::segment::run(args);
     }
@@ -556,14 +575,22 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     };
     let params = params_of(&args, method);
     params.validate()?;
-    let (mut outputs, rejects_path) =
-        open_outputs(&args, &[&args.review_out], &[args.gold.as_ref()])?;
+    let (mut outputs, rejects_path) = open_outputs(
+        &args,
+        &[&args.review_out],
+        &[args.gold.as_ref(), args.known.as_ref()],
+    )?;
     // Read before any work, so a bad gold file stops the run with nothing written.
     let t = Instant::now();
     let gold = args
         .gold
         .as_ref()
         .map(|path| accord::eval::read_gold(path))
+        .transpose()?;
+    let known = args
+        .known
+        .as_ref()
+        .map(|path| accord::classification::KnownLabels::read(path))
         .transpose()?;
     let gold_read_s = t.elapsed().as_secs_f64();
     let selected = select_backend(args.backend, args.quiet || !args.verbose)?;
@@ -662,8 +689,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         spinner.set_message(format!("iteration {iteration}, objective {ll:.6e}"));
         spinner.tick();
     };
-    let labels =
-        Consolidator::with_params(params).fit_packed_on(selected, data, &mut on_iteration)?;
+    let mut consolidator = Consolidator::with_params(params);
+    if let Some(known) = known {
+        consolidator = consolidator.known(known);
+    }
+    if let Some(threshold) = args.drop_spammers {
+        consolidator = consolidator.drop_spammers(threshold);
+    }
+    let labels = consolidator.fit_packed_on(selected, data, &mut on_iteration)?;
     spinner.finish_and_clear();
     let fit_s = t.elapsed().as_secs_f64();
     if let (Some(e), false) = (&labels.gpu_failure, args.quiet) {
@@ -711,7 +744,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        outputs.write(path, |out| write::write_workers(out, data, fit, json))?;
+        let tally = labels.known_tally();
+        let extras = write::WorkerExtras {
+            dropped: labels.spammers.as_ref().map(|s| s.dropped.as_slice()),
+            known: tally.as_deref(),
+        };
+        outputs.write(path, |out| {
+            write::write_workers_with(out, data, fit, json, &extras)
+        })?;
     }
     if let Some(path) = &args.review_out {
         let ranked = rank_for_review(data, fit, args.review_by);
@@ -731,6 +771,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let write_s = t.elapsed().as_secs_f64();
 
     if !args.quiet {
+        super::consolidate_known::print_summary(&labels);
         say!("accord: {}", fit_summary(fit));
         let target = args
             .out

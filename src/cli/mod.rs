@@ -18,6 +18,7 @@ mod bench_seg;
 mod bench_spans;
 mod boxes;
 mod consolidate;
+mod consolidate_known;
 mod evaluate;
 mod evaluate_boxes;
 mod evaluate_class;

@@ -86,7 +86,7 @@ pub fn random_dataset(
     pack(b.finish(), DuplicatePolicy::Keep).unwrap()
 }
 
-fn params(method: Method) -> Params {
+pub fn params(method: Method) -> Params {
     let mut p = Params::new(method);
     if method == Method::Mds {
         // Ground Truth's 1e-8 is below what f32 log-likelihoods resolve: the
@@ -109,7 +109,7 @@ fn params(method: Method) -> Params {
 /// Labels equal except where the CPU's top two posteriors are within 1e-4
 /// (an exact tie up to f32 noise); posteriors within 1e-4; log-likelihoods
 /// within 1e-5 relative; iterations within one.
-fn assert_parity(what: &str, data: &Packed, a: &Consolidation, b: &Consolidation) {
+pub fn assert_parity(what: &str, data: &Packed, a: &Consolidation, b: &Consolidation) {
     let k = data.n_classes();
     assert!(
         a.iterations.abs_diff(b.iterations) <= 1,

@@ -10,6 +10,7 @@ mod evaluate;
 mod faults;
 mod formats;
 mod gpu;
+mod known;
 mod methods;
 mod multilabel;
 mod properties;

@@ -37,6 +37,8 @@ fn fit(
     let (candidate, choice) = chooser::choose(data, &CpuBackend, params.seed, &mut |_, _| {})?;
     let mut candidate_params = candidate.params;
     candidate_params.ties = params.ties;
+    // Control tasks clamp the final fit (the choice reads the answers only).
+    candidate_params.known = params.known.clone();
     let mut fit = super::fit(data, backend, &candidate_params, on_iteration)?;
     fit.method = Method::Auto;
     fit.choice = Some(choice);

@@ -184,7 +184,8 @@ pub fn fit(
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
     params.validate()?;
-    let mut fit = (params.method.info().fit)(data, backend, params, on_iteration)?;
+    let method_fit = params.method.info().fit;
+    let mut fit = super::known::fit_with_known(method_fit, data, backend, params, on_iteration)?;
     if fit.ran_on.is_empty() {
         fit.ran_on = backend.name();
     }

@@ -28,6 +28,6 @@ fn fit(
     params: &Params,
     _on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let votes = skill_vote::wawa(data);
+    let votes = skill_vote::wawa_known(data, &params.known);
     Ok(host_consolidation(data, params, votes, Run::single_pass()))
 }

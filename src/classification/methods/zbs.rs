@@ -30,7 +30,7 @@ fn fit(
     params: &Params,
     _on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let votes = skill_vote::zero_based_skill(data, params.max_iter);
+    let votes = skill_vote::zero_based_skill_known(data, params.max_iter, &params.known);
     Ok(host_consolidation(
         data,
         params,

@@ -6,6 +6,7 @@ mod csv_reader;
 mod fast_csv;
 mod gt;
 mod jsonl;
+pub mod known;
 pub mod lambda_event;
 
 use crate::io::{CountingReader, Reject, Rejects};

@@ -14,7 +14,7 @@ pub mod gpu;
 use ndarray::{Array2, Array3};
 
 use crate::engine::pack::masks::MaskBatch;
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
 use crate::maths::TieBreak;
 
@@ -85,10 +85,40 @@ pub trait Backend: Send + Sync {
     fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>>;
 }
 
+/// A backend whose EM sessions clamp known items (see
+/// [`EmSession::set_known`]) from the start: what every EM method runs on
+/// when some items' classes are known, so the EM loop itself is unchanged.
+pub struct WithKnown<'k> {
+    /// The backend that runs the kernels.
+    pub inner: &'k dyn Backend,
+    /// The items to clamp.
+    pub known: &'k KnownClasses,
+}
+
+impl Backend for WithKnown<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
+        let mut session = self.inner.em_session(data)?;
+        session.set_known(self.known)?;
+        Ok(session)
+    }
+}
+
 /// The model state of one EM run, kept where the backend computes.
 pub trait EmSession {
     /// Majority-vote counts: `[item][class]` number of votes.
     fn mv_counts(&mut self) -> Result<Array2<u32>>;
+
+    /// Items whose class is known (control tasks): from now on the vote
+    /// start and every E-step end by clamping their posteriors to one-hot on
+    /// the known class (`clamp_known`), and the E-step's log-likelihood adds,
+    /// per known item, the log-probability the model gave its known class
+    /// before the clamp (so it is the log-likelihood of the answers and the
+    /// known labels together). Empty: no clamping (the default).
+    fn set_known(&mut self, known: &KnownClasses) -> Result<()>;
 
     /// Posteriors := each item's vote shares (soft majority vote); an item
     /// without votes gets uniform posteriors.

@@ -11,6 +11,7 @@
 //! measured further from the GPU on the saved property cases, not closer).
 //! The twins are checked against these step by step.
 
+mod clamp_known;
 mod confusion_normalise;
 mod ds_e_step;
 mod ds_m_step_combine;
@@ -27,6 +28,7 @@ pub mod seg;
 pub mod staple;
 mod vote_shares;
 
+pub use clamp_known::clamp_known;
 pub use confusion_normalise::{
     confusion_normalise, mean_worker_accuracy, population_confusion, symmetric_log_table,
 };
@@ -45,7 +47,7 @@ use ndarray::{Array2, Array3};
 
 use super::{Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegSession};
 use crate::engine::pack::masks::{ImageSlot, MaskBatch};
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
 use crate::maths::TieBreak;
 
@@ -95,6 +97,8 @@ struct CpuSession<'a> {
     log_confusion: Vec<f32>,
     /// `[worker]` trace(C)/n from the last M-step.
     worker_accuracy: Vec<f32>,
+    /// Items clamped to their known class.
+    known: KnownClasses,
 }
 
 impl<'a> CpuSession<'a> {
@@ -106,6 +110,7 @@ impl<'a> CpuSession<'a> {
             log_priors: vec![-(k as f32).ln(); data.n_item_groups() * k],
             log_confusion: vec![-(k as f32).ln(); w * k * k],
             worker_accuracy: vec![0.0; w],
+            known: KnownClasses::default(),
         }
     }
 }
@@ -121,6 +126,22 @@ impl EmSession for CpuSession<'_> {
         let d = self.data;
         let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());
         self.posteriors = vote_shares(&counts, d.n_classes());
+        if !self.known.is_empty() {
+            // The terms are discarded: no log-likelihood is reported here.
+            let mut ll_terms = vec![0f32; d.n_items()];
+            clamp_known(
+                &self.known.item,
+                &self.known.class,
+                d.n_classes(),
+                &mut self.posteriors,
+                &mut ll_terms,
+            );
+        }
+        Ok(())
+    }
+
+    fn set_known(&mut self, known: &KnownClasses) -> Result<()> {
+        self.known = known.clone();
         Ok(())
     }
 
@@ -175,6 +196,13 @@ impl EmSession for CpuSession<'_> {
                 &mut self.posteriors[r.start * k..r.end * k],
             ));
         }
+        clamp_known(
+            &self.known.item,
+            &self.known.class,
+            k,
+            &mut self.posteriors,
+            &mut ll_terms,
+        );
         Ok(ll_reduce(&ll_terms))
     }
 

@@ -59,6 +59,7 @@ pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
 pub const SHADERS: &[&str] = &[
     "mv_counts",
     "vote_shares",
+    "clamp_known",
     "ds_e_step",
     "ds_m_step_segments",
     "ds_m_step_combine",
@@ -79,6 +80,7 @@ fn shader_source(name: &str) -> &'static str {
     match name {
         "mv_counts" => include_str!("../../../../shaders/mv_counts.wgsl"),
         "vote_shares" => include_str!("../../../../shaders/vote_shares.wgsl"),
+        "clamp_known" => include_str!("../../../../shaders/clamp_known.wgsl"),
         "ds_e_step" => include_str!("../../../../shaders/ds_e_step.wgsl"),
         "ds_m_step_segments" => include_str!("../../../../shaders/ds_m_step_segments.wgsl"),
         "ds_m_step_combine" => include_str!("../../../../shaders/ds_m_step_combine.wgsl"),

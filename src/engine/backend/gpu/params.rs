@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// `Params` of mv_counts, vote_shares, ds_e_step, ds_m_step_segments and
+/// `Params` of mv_counts, vote_shares, clamp_known, ds_e_step, ds_m_step_segments and
 /// ds_m_step_combine (keep in sync with those shaders): how many threads'
 /// worth of work the chunk has (items, segments or runs).
 #[repr(C)]

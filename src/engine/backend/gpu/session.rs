@@ -10,7 +10,7 @@ use super::context::GpuContext;
 use super::params::{CountParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams};
 use super::plan::{plan_chunks, Chunk};
 use crate::engine::backend::cpu::confusion_from_log;
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::{Error, Result};
 use crate::maths::{fixed_value, COUNT_FRAC_BITS, LL_FRAC_BITS, PROB_FRAC_BITS};
 use crate::{
@@ -39,6 +39,8 @@ impl Dispatch {
 
 /// The device buffers of one chunk and its prepared dispatches.
 struct ChunkState {
+    /// The chunk's first item (global id).
+    first_item: usize,
     n_items: usize,
     item_offsets: wgpu::Buffer,
     item_label: wgpu::Buffer,
@@ -49,6 +51,11 @@ struct ChunkState {
     prior_reduce: Vec<Dispatch>,
     m_segments: Option<Dispatch>,
     m_combine: Option<Dispatch>,
+    /// Each item's log-likelihood term, read by `clamp_known`.
+    ll_terms: wgpu::Buffer,
+    /// Clamps the chunk's known items (`set_known`), with its two id
+    /// buffers; none while the chunk has no known item.
+    clamp: Option<(Dispatch, [wgpu::Buffer; 2])>,
     // Held for the bind groups above.
     _buffers: Vec<wgpu::Buffer>,
 }
@@ -484,7 +491,7 @@ impl GpuSession {
             scratch,
         )?;
 
-        let mut buffers = vec![item_worker, ll_terms];
+        let mut buffers = vec![item_worker, ll_terms.clone()];
         let (m_segments, m_combine) = if chunk.wk_item.is_empty() {
             (None, None)
         } else {
@@ -536,6 +543,7 @@ impl GpuSession {
             (Some(segments), Some(combine))
         };
         Ok(ChunkState {
+            first_item: chunk.items.start,
             n_items: n,
             item_offsets,
             item_label,
@@ -546,6 +554,8 @@ impl GpuSession {
             prior_reduce,
             m_segments,
             m_combine,
+            ll_terms,
+            clamp: None,
             _buffers: buffers,
         })
     }
@@ -591,8 +601,46 @@ impl EmSession for GpuSession {
         self.run("vote_shares", |pass| {
             for chunk in &self.chunks {
                 chunk.vote_shares.record(pass);
+                if let Some((clamp, _)) = &chunk.clamp {
+                    clamp.record(pass);
+                }
             }
         })
+    }
+
+    fn set_known(&mut self, known: &KnownClasses) -> Result<()> {
+        let pipeline = self.ctx.pipeline("clamp_known", self.k)?;
+        for chunk in &mut self.chunks {
+            let (items, classes) =
+                known.in_range(chunk.first_item..chunk.first_item + chunk.n_items);
+            if items.is_empty() {
+                chunk.clamp = None;
+                continue;
+            }
+            let item_buffer = self.ctx.storage("known_item", &items)?;
+            let class_buffer = self.ctx.storage("known_class", &classes)?;
+            let uniform = self
+                .ctx
+                .uniform("clamp_known params", &CountParams::new(items.len()));
+            let dispatch = Dispatch {
+                bind_group: self.ctx.bind(
+                    &pipeline,
+                    "clamp_known",
+                    &[
+                        &uniform,
+                        &item_buffer,
+                        &class_buffer,
+                        &chunk.posteriors,
+                        &chunk.ll_terms,
+                    ],
+                ),
+                pipeline: pipeline.clone(),
+                grid: self.ctx.grid(items.len() as u64),
+                _uniform: uniform,
+            };
+            chunk.clamp = Some((dispatch, [item_buffer, class_buffer]));
+        }
+        self.ctx.check()
     }
 
     fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
@@ -667,6 +715,9 @@ impl EmSession for GpuSession {
         self.run("e_step", |pass| {
             for chunk in &self.chunks {
                 chunk.e_step.record(pass);
+                if let Some((clamp, _)) = &chunk.clamp {
+                    clamp.record(pass);
+                }
                 chunk.ll_reduce.iter().for_each(|d| d.record(pass));
             }
             self.ll_final.iter().for_each(|d| d.record(pass));
