@@ -13,6 +13,7 @@ mod gpu;
 mod known;
 mod methods;
 mod multilabel;
+mod parquet;
 mod properties;
 mod report;
 mod segmentation;
