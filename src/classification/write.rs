@@ -1,5 +1,8 @@
 //! Writers of consolidated labels and worker reports.
 
+#[cfg(feature = "arrow")]
+pub mod parquet;
+
 use std::io::Write;
 
 use rayon::prelude::*;
@@ -20,6 +23,18 @@ pub enum OutputFormat {
     Manifest,
     /// Ground Truth's annotation-consolidation Lambda response (a JSON array).
     GtResponse,
+    /// Parquet: the CSV's columns, ids in the input's column types (feature
+    /// `arrow`; see [`parquet::write_labels`]).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The format a file name asks for by its extension (`.parquet`, `.pq`),
+    /// if any.
+    pub fn from_extension(path: &std::path::Path) -> Option<OutputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        matches!(ext.as_str(), "parquet" | "pq").then_some(OutputFormat::Parquet)
+    }
 }
 
 /// Which Ground Truth task type the labels are for.
@@ -58,6 +73,9 @@ pub struct WriteOptions {
     pub job_name: String,
     /// ISO 8601 timestamp written as `creation-date`.
     pub creation_date: String,
+    /// The input's id column types (columnar inputs), which Parquet output
+    /// gives items and labels back in; `None`: utf8.
+    pub column_types: Option<crate::classification::read::ColumnTypes>,
 }
 
 impl Default for WriteOptions {
@@ -69,6 +87,7 @@ impl Default for WriteOptions {
             data_type: DataType::Image,
             job_name: "accord".into(),
             creation_date: now_iso8601(),
+            column_types: None,
         }
     }
 }
@@ -110,6 +129,21 @@ pub fn write_labels(
                 out.write_all(b"\n")?;
             }
             Ok(())
+        }
+        OutputFormat::Parquet => {
+            #[cfg(feature = "arrow")]
+            return parquet::write_labels(
+                out,
+                data,
+                fit,
+                options.posteriors,
+                options.column_types.map(|t| t.item),
+                options.column_types.map(|t| t.label),
+            );
+            #[cfg(not(feature = "arrow"))]
+            return Err(std::io::Error::other(
+                "Parquet output needs accord built with the `arrow` feature",
+            ));
         }
         OutputFormat::GtResponse => {
             let response: Vec<Value> = (0..data.n_items())

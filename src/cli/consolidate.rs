@@ -274,13 +274,15 @@ pub struct Args {
     /// With --task segmentation: the output folder (required).
     #[arg(short, long, help_heading = "Output")]
     pub out: Option<PathBuf>,
-    /// Output format [default: csv; gt-response for a Lambda event].
+    /// Output format [default: parquet for a FILE ending in .parquet or .pq; gt-response for a
+    /// Lambda event; else csv].
     #[arg(long, value_enum, help_heading = "Output")]
     pub out_format: Option<OutputFormat>,
     /// Add a p_<class> posterior column per class (CSV output).
     #[arg(long, help_heading = "Output")]
     pub posteriors: bool,
-    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json, else CSV.
+    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json,
+    /// Parquet if in .parquet or .pq, else CSV.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub workers_out: Option<PathBuf>,
     /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
@@ -456,6 +458,29 @@ pub fn report_rejects(count: usize, path: &Path) {
     );
 }
 
+/// Parquet and Arrow are read and written for classification only.
+fn refuse_columnar(args: &Args) -> anyhow::Result<()> {
+    let input = match args.format {
+        Some(format) => Some(format),
+        None if args.input.is_file() => {
+            accord::classification::read::detect_format(&args.input).ok()
+        }
+        None => None,
+    };
+    let output = args.out_format == Some(OutputFormat::Parquet)
+        || [&args.out, &args.workers_out]
+            .into_iter()
+            .flatten()
+            .any(|p| OutputFormat::from_extension(p).is_some());
+    if input.is_some_and(InputFormat::is_columnar) || output {
+        return Err(Error::Usage(
+            "Parquet and Arrow files are read and written by --task classification only".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Files at least this large get a progress bar while being read.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
@@ -524,6 +549,9 @@ fn params_of(args: &Args, method: Method) -> Params {
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
+    if args.task != Task::Classification {
+        refuse_columnar(&args)?;
+    }
     if args.task == Task::Segmentation {
         return super::segment::run(args);
     }
@@ -595,6 +623,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let data_objects = input.data_objects;
     let rejects = input.rejects;
     let event = input.event;
+    let column_types = input.column_types;
     // A Lambda event's payload is an input too, known only now.
     if let Some(e) = &event {
         outputs.refuse_input(&e.payload)?;
@@ -676,11 +705,13 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
 
     // Write: every output to its temporary, then all renamed together.
     let t = Instant::now();
-    let out_format = args.out_format.unwrap_or(if event.is_some() {
-        OutputFormat::GtResponse
-    } else {
-        OutputFormat::Csv
-    });
+    let out_format = args.out_format.unwrap_or(
+        match args.out.as_deref().and_then(OutputFormat::from_extension) {
+            Some(format) => format,
+            None if event.is_some() => OutputFormat::GtResponse,
+            None => OutputFormat::Csv,
+        },
+    );
     let event_attribute = event.as_ref().and_then(|e| e.label_attribute.clone());
     let event_job = event.as_ref().and_then(|e| e.job_name().map(str::to_owned));
     let write_options = WriteOptions {
@@ -701,6 +732,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             .creation_date
             .clone()
             .unwrap_or_else(write::now_iso8601),
+        column_types,
     };
     let fill =
         |out: &mut dyn Write| write::write_labels(out, data, fit, &data_objects, &write_options);
@@ -711,7 +743,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        outputs.write(path, |out| write::write_workers(out, data, fit, json))?;
+        if OutputFormat::from_extension(path) == Some(OutputFormat::Parquet) {
+            let worker_type = column_types.map(|t| t.worker);
+            outputs.write(path, |out| {
+                write::parquet::write_workers(out, data, fit, worker_type)
+            })?;
+        } else {
+            outputs.write(path, |out| write::write_workers(out, data, fit, json))?;
+        }
     }
     if let Some(path) = &args.review_out {
         let ranked = rank_for_review(data, fit, args.review_by);

@@ -12,6 +12,7 @@ mod formats;
 mod gpu;
 mod methods;
 mod multilabel;
+mod parquet;
 mod properties;
 mod report;
 mod segmentation;
