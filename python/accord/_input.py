@@ -13,6 +13,10 @@ import pyarrow as pa
 #: Column names tried for the item, in order: crowd-kit's, then accord's.
 ITEM_COLUMNS = ("task", "item")
 
+#: Rows per record batch handed to the core (its reader works batch by
+#: batch on its thread pool, so one huge batch would use one thread).
+BATCH_ROWS = 1 << 16
+
 
 class Columns(NamedTuple):
     """The three columns found, by their names in the input."""
@@ -87,5 +91,9 @@ def prepare(data: Any) -> Input:
     else:
         table = table.select(wanted)
     types = [_value_type(table.schema.field(c).type) for c in wanted]
-    # The core reads the columns by accord's names.
-    return Input(table.rename_columns(["item", "worker", "label"]), columns, *types)
+    # The core reads the columns by accord's names, in batches of at most
+    # BATCH_ROWS rows (slices, not copies), which its reader spreads over
+    # its threads: a pandas frame arrives as one batch.
+    table = table.rename_columns(["item", "worker", "label"])
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), schema=table.schema)
+    return Input(table, columns, *types)
