@@ -186,8 +186,14 @@ fn all_rows() -> Vec<[Option<u64>; 3]> {
 
 /// Writes `batch` as Parquet with row groups of `group_rows` rows.
 fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
+    write_parquet_with(path, batch, group_rows, true)
+}
+
+/// Writes `batch` as Parquet, its pages dictionary-encoded or plain.
+fn write_parquet_with(path: &Path, batch: &RecordBatch, group_rows: usize, dictionary: bool) {
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(group_rows))
+        .set_dictionary_enabled(dictionary)
         .build();
     let mut writer = ArrowWriter::try_new(
         std::fs::File::create(path).unwrap(),
@@ -304,7 +310,10 @@ fn every_id_type_in_parquet_and_arrow_gives_the_csv_labels_and_parquet_output_ke
         write_parquet(&parquet, &b, 64);
         let arrow = dir.path().join(format!("{ty}.arrow"));
         write_ipc(&arrow, &b, 50);
-        for input in [&parquet, &arrow] {
+        // Plain pages too: text ids are then read as text, not dictionaries.
+        let plain = dir.path().join(format!("{ty}.plain.parquet"));
+        write_parquet_with(&plain, &b, 64, false);
+        for input in [&parquet, &arrow, &plain] {
             let input = input.to_str().unwrap();
             let got = accord_ok(&[
                 "consolidate",

@@ -65,7 +65,12 @@ pub(super) enum Parts {
     /// `record batch N, row R`: each batch counts as one part.
     Batches,
     /// `row group G, row R`, from the first row of each row group.
-    RowGroups(Vec<u64>),
+    RowGroups {
+        /// Each row group's first row.
+        starts: Vec<u64>,
+        /// Rows in all.
+        rows: u64,
+    },
 }
 
 impl Parts {
@@ -78,7 +83,7 @@ impl Parts {
                 index: batch,
                 row: row as u64,
             },
-            Parts::RowGroups(starts) => {
+            Parts::RowGroups { starts, .. } => {
                 let global = first + row as u64;
                 let group = starts.partition_point(|&s| s <= global).saturating_sub(1);
                 Location::Row {
@@ -200,6 +205,57 @@ enum Plain<'a> {
 enum Name<'a> {
     Str(&'a str),
     Int(i128),
+}
+
+/// A value as a batch's lookup key: an integer, or text of at most 15
+/// bytes with its length in the top byte, packed into a `u128` (so a
+/// lookup hashes one word and compares no bytes); longer text by reference.
+/// A column holds integers or text, never both, so packed keys of the two
+/// never meet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key<'a> {
+    Packed(u128),
+    Long(&'a str),
+}
+
+impl<'a> Name<'a> {
+    #[inline(always)]
+    fn key(self) -> Key<'a> {
+        match self {
+            Name::Int(v) => Key::Packed(v as u128),
+            Name::Str(s) if s.len() <= 15 => {
+                let mut word = [0u8; 16];
+                word[..s.len()].copy_from_slice(s.as_bytes());
+                word[15] = s.len() as u8;
+                Key::Packed(u128::from_le_bytes(word))
+            }
+            Name::Str(s) => Key::Long(s),
+        }
+    }
+}
+
+/// Local ids by key.
+#[derive(Default)]
+struct Keys<'a> {
+    packed: HashMap<u128, u32>,
+    long: HashMap<&'a str, u32>,
+}
+
+impl<'a> Keys<'a> {
+    #[inline(always)]
+    fn get(&self, key: Key<'a>) -> Option<u32> {
+        match key {
+            Key::Packed(word) => self.packed.get(&word).copied(),
+            Key::Long(s) => self.long.get(s).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: Key<'a>, id: u32) {
+        match key {
+            Key::Packed(word) => self.packed.insert(word, id),
+            Key::Long(s) => self.long.insert(s, id),
+        };
+    }
 }
 
 impl<'a> Plain<'a> {
@@ -402,13 +458,13 @@ impl Context<'_> {
             Some(_) => vec![u32::MAX; out.values[k].len()],
             None => Vec::new(),
         });
-        let mut by_name: [HashMap<Name, u32>; 3] = Default::default();
-        let mut last: [Option<(Name, u32)>; 3] = [None; 3];
+        let mut by_key: [Keys; 3] = Default::default();
+        let mut last: [Option<(Key, u32)>; 3] = [None; 3];
         let mut rejects = Rejects::new(self.skip_invalid);
         // Each field's value index and local id (`None`: new to the batch);
         // a row's new names are registered only once all three are good,
         // so that a rejected row adds no name (as in the CSV readers).
-        let mut found: [(usize, Option<u32>); 3] = [(0, None); 3];
+        let mut found: [(usize, Option<Key>, Option<u32>); 3] = [(0, None, None); 3];
         'rows: for row in 0..n {
             for k in 0..3 {
                 let column = &columns[k];
@@ -427,14 +483,15 @@ impl Context<'_> {
                     rejects.bad(bad("null label".into()), &record(&columns, row))?;
                     continue 'rows;
                 };
-                let known = if column.keys.is_some() {
-                    Some(by_index[k][value]).filter(|&id| id != u32::MAX)
+                let (key, known) = if column.keys.is_some() {
+                    (None, Some(by_index[k][value]).filter(|&id| id != u32::MAX))
                 } else {
-                    let name = column.values.name(value);
-                    match last[k] {
-                        Some((previous, id)) if previous == name => Some(id),
-                        _ => by_name[k].get(&name).copied(),
-                    }
+                    let key = column.values.name(value).key();
+                    let known = match last[k] {
+                        Some((previous, id)) if previous == key => Some(id),
+                        _ => by_key[k].get(key),
+                    };
+                    (Some(key), known)
                 };
                 if known.is_none() {
                     // First sight in this batch: check the value once.
@@ -443,25 +500,24 @@ impl Context<'_> {
                         continue 'rows;
                     }
                 }
-                found[k] = (value, known);
+                found[k] = (value, key, known);
             }
-            for (k, &(value, known)) in found.iter().enumerate() {
+            for (k, &(value, key, known)) in found.iter().enumerate() {
                 let local = &mut out.columns[k];
                 let id = match known {
                     Some(id) => id,
                     None => {
                         let id = local.first.len() as u32;
                         local.first.push(value as u32);
-                        if columns[k].keys.is_some() {
-                            by_index[k][value] = id;
-                        } else {
-                            by_name[k].insert(columns[k].values.name(value), id);
+                        match key {
+                            Some(key) => by_key[k].insert(key, id),
+                            None => by_index[k][value] = id,
                         }
                         id
                     }
                 };
-                if columns[k].keys.is_none() {
-                    last[k] = Some((columns[k].values.name(value), id));
+                if let Some(key) = key {
+                    last[k] = Some((key, id));
                 }
                 local.ids.push(id);
             }
@@ -489,17 +545,27 @@ fn record(columns: &[Column], row: usize) -> Vec<u8> {
 /// Interns a batch's local names in their order and appends its rows.
 fn merge(local: LocalBatch, builder: &mut AnnotationBuilder, rejects: &mut Vec<Reject>) {
     let mut buffer = String::new();
+    let values: Vec<Plain> = local
+        .values
+        .iter()
+        .map(|v| Plain::of(v.as_ref()).expect("types checked"))
+        .collect();
+    // Room for the batch's names and rows, so that the interners' arenas
+    // grow by what they need rather than by doubling.
+    let size = |k: usize| -> (usize, usize) {
+        let first = &local.columns[k].first;
+        let mut buffer = String::new();
+        let bytes = first
+            .iter()
+            .map(|&v| text(values[k].name(v as usize), &mut buffer).len())
+            .sum();
+        (first.len(), bytes)
+    };
+    builder.reserve(size(0), size(1), local.columns[0].ids.len());
     let mut global: [Vec<u32>; 3] = Default::default();
     for k in 0..3 {
-        let values = Plain::of(local.values[k].as_ref()).expect("types checked");
+        let values = values[k];
         let first = &local.columns[k].first;
-        if k == 0 {
-            builder.reserve(
-                (first.len(), first.len() * 8),
-                (0, 0),
-                local.columns[0].ids.len(),
-            );
-        }
         global[k] = first
             .iter()
             .map(|&v| {
@@ -545,6 +611,15 @@ pub(super) fn pack(
         Some(c) => AnnotationBuilder::with_categories(c)?,
         None => AnnotationBuilder::new(),
     };
+    // A Parquet file says how many rows it holds: the id arrays are sized
+    // once, exactly, instead of doubling (which can leave them nearly
+    // twice too large).
+    if let Parts::RowGroups { rows, .. } = parts {
+        let rows = usize::try_from(*rows)
+            .unwrap_or(usize::MAX)
+            .min(u32::MAX as usize);
+        builder.reserve((0, 0), (0, 0), rows);
+    }
     let context = Context {
         name,
         fields: &options.fields,

@@ -6,7 +6,12 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
@@ -18,6 +23,27 @@ use crate::error::{Error, Location, Result};
 /// batch's distinct names are few next to its rows, small enough that the
 /// batches in flight hold little memory.
 const BATCH_ROWS: usize = 1 << 17;
+
+/// `schema` with the utf8 and large_utf8 columns at `positions` turned
+/// into dictionaries of them.
+fn dictionary_hint(schema: &Schema, positions: &[usize]) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| match field.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 if positions.contains(&i) => {
+                let dictionary = DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(field.data_type().clone()),
+                );
+                field.as_ref().clone().with_data_type(dictionary)
+            }
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
 
 /// `problem` about the file as a whole.
 fn bad_file(name: &Path, problem: String) -> Error {
@@ -71,14 +97,41 @@ fn read_parquet<T: ChunkReader + 'static>(
     options: &ReadOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Input> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(|e| {
+    let unreadable = |e: parquet::errors::ParquetError| {
         bad_file(
             name,
             format!("cannot be read as Parquet ({e}); is the file cut short, or not Parquet?"),
         )
-    })?;
-    let schema = builder.schema().clone();
-    let (positions, _) = find_columns(name, &schema, &options.fields)?;
+    };
+    let metadata =
+        ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(unreadable)?;
+    let (positions, _) = find_columns(name, metadata.schema(), &options.fields)?;
+    // Text id columns stored dictionary-encoded (pyarrow and Spark write
+    // them so, until a dictionary grows past its page limit) are asked for
+    // as dictionaries: a batch's names are then looked up once per
+    // dictionary entry, not once per row. Plain ones stay plain: building
+    // a dictionary of them would cost more than it saves.
+    let stored = metadata.metadata();
+    let encoded: Vec<usize> = positions
+        .iter()
+        .copied()
+        .filter(|&root| {
+            let descriptor = stored.file_metadata().schema_descr();
+            let leaf =
+                (0..descriptor.num_columns()).find(|&l| descriptor.get_column_root_idx(l) == root);
+            match (leaf, stored.row_groups().first()) {
+                (Some(leaf), Some(group)) => group.column(leaf).dictionary_page_offset().is_some(),
+                _ => false,
+            }
+        })
+        .collect();
+    let hinted = dictionary_hint(metadata.schema(), &encoded);
+    let metadata = ArrowReaderMetadata::try_new(
+        Arc::clone(metadata.metadata()),
+        ArrowReaderOptions::new().with_schema(Arc::new(hinted)),
+    )
+    .map_err(unreadable)?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, metadata);
     // Only the three columns are decoded; the arrow schema's top-level
     // fields are the Parquet schema's root columns, in order.
     let mask = ProjectionMask::roots(builder.parquet_schema(), positions);
@@ -94,7 +147,10 @@ fn read_parquet<T: ChunkReader + 'static>(
         .build()
         .map_err(|e| bad_file(name, format!("cannot be read as Parquet ({e})")))?;
     let projected = reader.schema();
-    let parts = Parts::RowGroups(starts);
+    let parts = Parts::RowGroups {
+        starts,
+        rows: total,
+    };
     let mut next_row = 0u64;
     let batches = reader.map(|batch| match batch {
         Ok(batch) => {
