@@ -24,6 +24,9 @@ pub struct Consolidation {
     /// Each worker's expected accuracy: the mean posterior probability of the
     /// labels they gave.
     pub worker_accuracy: Vec<f32>,
+    /// The method's own weight of each worker's vote, where it has one
+    /// (`wawa`, `zbs`, `mmsr`: crowd-kit's `skills_`); `None` for the others.
+    pub worker_skill: Option<Vec<f64>>,
     /// Log-likelihood after each E-step (empty for `mv`).
     pub log_likelihood: Vec<f64>,
     /// Iterations (E-steps, or a host method's rounds) actually run.
@@ -121,6 +124,7 @@ impl Consolidation {
             class_priors: model.class_priors,
             confusion: model.confusion,
             worker_accuracy,
+            worker_skill: None,
             log_likelihood: run.log_likelihood,
             iterations: run.iterations,
             converged: run.converged,

@@ -280,6 +280,8 @@ pub(crate) fn host_consolidation(
         v.model,
         run,
     );
+    // Fits given as posteriors (`from_posteriors`) weigh no votes: no skill.
+    c.worker_skill = (!v.skills.is_empty()).then_some(v.skills);
     c.ran_on = "host".into();
     c
 }
