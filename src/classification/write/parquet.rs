@@ -203,8 +203,8 @@ pub fn write_labels(
 
 /// The worker report as Parquet: `worker` (in `worker_type` when every
 /// worker id is one, else utf8), `annotations` (int64), `accuracy` and one
-/// `c_<true>_<given>` column per confusion cell (float64, rounded to 6
-/// decimals), as in the CSV report.
+/// `c_<true>_<given>` column per confusion cell and `spammer_score`
+/// (float64, rounded to 6 decimals), as in the CSV report.
 pub fn write_workers(
     out: &mut dyn Write,
     data: &Packed,
@@ -222,6 +222,8 @@ pub fn write_workers(
             fields.push(Field::new(format!("c_{t}_{l}"), DataType::Float64, false));
         }
     }
+    fields.push(Field::new("spammer_score", DataType::Float64, false));
+    let scores = crate::classification::spammer::spammer_scores(fit);
     let schema = Arc::new(Schema::new(fields));
     let mut sink = Sink::new(out, Arc::clone(&schema))?;
     let k = data.n_classes();
@@ -247,6 +249,7 @@ pub fn write_workers(
                 ));
             }
         }
+        columns.push(probabilities(rows.clone().map(|w| (scores[w], true))));
         let batch =
             RecordBatch::try_new(Arc::clone(&schema), columns).map_err(std::io::Error::other)?;
         sink.write(&batch)?;
