@@ -315,7 +315,7 @@ fn held_out_terms(
 
 /// Mean over the held-out answers of `ln Σ_t q^{1/T}(t)·P(t)` (posteriors
 /// sharpened or softened by temperature `T`, renormalised), for the terms
-/// [`held_out_terms`] wrote.
+/// `held_out_terms` wrote.
 pub fn tempered_score(terms: &[f32], k: usize, temperature: f64) -> f64 {
     let rows = terms.len() / (2 * k);
     let total: f64 = terms
