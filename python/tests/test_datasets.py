@@ -13,6 +13,7 @@ from conftest import accord_cli, dataset_dirs, shared_datasets
 
 #: Each class and the CLI's --method for it.
 CLASSES = {
+    "auto": accord.Accord,
     "mv": accord.MajorityVote,
     "ds": accord.DawidSkene,
     "hds": accord.HierarchicalDawidSkene,

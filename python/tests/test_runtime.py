@@ -30,7 +30,7 @@ def test_other_threads_run_during_a_fit(big):
         while not stop.is_set():
             count[0] += 1
 
-    model = accord.DawidSkene(n_iter=300, tol=0.0, backend="cpu")
+    model = accord.HierarchicalDawidSkene(n_iter=300, tol=0.0, backend="cpu")
     thread = threading.Thread(target=counter)
     thread.start()
     try:
@@ -51,7 +51,7 @@ def test_other_threads_run_during_a_fit(big):
 
 
 def test_keyboard_interrupt_stops_a_long_fit(big):
-    model = accord.DawidSkene(n_iter=1_000_000, tol=0.0, backend="cpu")
+    model = accord.HierarchicalDawidSkene(n_iter=1_000_000, tol=0.0, backend="cpu")
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()
