@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use accord::classification::{skill_vote, Consolidator, Init, Labels, Method, METHODS};
+use accord::classification::{skill_vote, Confidence, Consolidator, Init, Labels, Method, METHODS};
 use accord::engine::pack::{DuplicatePolicy, Names};
 use accord::engine::select::BackendChoice;
 use accord::maths::TieBreak;
@@ -48,6 +48,11 @@ impl Options {
             .duplicates(self.duplicates)
             .init(self.init)
             .ties(self.ties, self.seed);
+        // crowd-kit's classes give the model's posterior (`probas_`);
+        // `Accord`, the library's default, its calibrated confidence.
+        if self.method != Method::Auto {
+            c = c.confidence(Confidence::Raw);
+        }
         if let Some(v) = self.max_iter {
             c = c.max_iter(v);
         }

@@ -90,6 +90,109 @@ pub struct Choice {
     pub annotations: usize,
 }
 
+/// What the candidates' fold fits say about the hidden answers: the rows
+/// [`tempered_score`] reads and, for calibration, each row's agreement and
+/// the known items' outcomes.
+#[derive(Debug, Clone, Default)]
+pub struct HeldOut {
+    /// Per candidate, `2K` numbers per hidden answer (see `held_out_terms`).
+    pub terms: Vec<Vec<f32>>,
+    /// Per candidate, per hidden answer: the share of the item's training
+    /// answers that gave the fit's label (the argmax of the row's `ln q`).
+    pub shares: Vec<Vec<f32>>,
+    /// Per candidate, the known items in the sample, once per fold. The
+    /// fold fits do not clamp them, so their posteriors are honest guesses.
+    pub known: Vec<KnownRows>,
+    /// Folds the annotations were split into.
+    pub folds: usize,
+    /// Annotations the fits read (the sample's, above
+    /// [`SAMPLE_ANNOTATIONS`]).
+    pub annotations: usize,
+}
+
+/// The known items' fold posteriors (see [`HeldOut::known`]).
+#[derive(Debug, Clone, Default)]
+pub struct KnownRows {
+    /// Per row, the share of the item's training answers that gave the
+    /// fit's label.
+    pub shares: Vec<f32>,
+    /// Per row, `ln q(t)` for the `K` classes (floored at `PROB_FLOOR`).
+    pub log_q: Vec<f32>,
+    /// Per row, the known class.
+    pub class: Vec<u32>,
+}
+
+/// Fits every candidate once per fold with that fold's annotations hidden
+/// (on a seeded sample of items above [`SAMPLE_ANNOTATIONS`]), on `backend`,
+/// and collects the hidden answers' terms. `known` (dense ids of `data`,
+/// possibly empty) are scored, never clamped. `on_fit` is called after each
+/// fit with the number done and the number in all.
+pub fn held_out(
+    data: &Packed,
+    candidates: &[Candidate],
+    backend: &dyn Backend,
+    seed: u64,
+    known: &crate::engine::pack::KnownClasses,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<HeldOut> {
+    let sample = sample_items(data, seed);
+    let (on, kept) = match &sample {
+        Some((packed, kept)) => (packed, Some(kept)),
+        None => (data, None),
+    };
+    // The known items that are in the sample, by the sample's item ids.
+    let known_here: Vec<(usize, u32)> = known
+        .item
+        .iter()
+        .zip(&known.class)
+        .filter_map(|(&i, &c)| match kept {
+            Some(kept) => kept.binary_search(&i).ok().map(|j| (j, c)),
+            None => Some((i as usize, c)),
+        })
+        .collect();
+    let folds = if on.n_annotations() <= SMALL_ANNOTATIONS {
+        FOLDS
+    } else {
+        LARGE_FOLDS
+    };
+    let fold_of = fold_assignment(on.n_annotations(), folds, seed);
+    let n = candidates.len();
+    let mut out = HeldOut {
+        terms: vec![Vec::new(); n],
+        shares: vec![Vec::new(); n],
+        known: vec![KnownRows::default(); n],
+        folds,
+        annotations: on.n_annotations(),
+    };
+    let mut done = 0;
+    for fold in 0..folds {
+        let training = subset(on, |a| fold_of[a] as usize != fold);
+        for (c, candidate) in candidates.iter().enumerate() {
+            let mut params = candidate.params.clone();
+            params.known = Default::default();
+            let fit = methods::fit(&training, backend, &params, &mut |_, _| {})?;
+            let hidden = |a: usize| fold_of[a] as usize == fold;
+            held_out_terms(on, &training, &fit, hidden, &mut out.terms[c]);
+            held_out_shares(on, &training, &fit, hidden, &mut out.shares[c]);
+            let q = fit.posteriors.as_slice().expect("standard layout");
+            let k = on.n_classes();
+            for &(i, class) in &known_here {
+                if let Some(share) = label_share(&training, &fit, i) {
+                    let rows = &mut out.known[c];
+                    rows.shares.push(share);
+                    let row = &q[i * k..(i + 1) * k];
+                    rows.log_q
+                        .extend(row.iter().map(|p| p.max(PROB_FLOOR).ln()));
+                    rows.class.push(class);
+                }
+            }
+            done += 1;
+            on_fit(done, folds * n);
+        }
+    }
+    Ok(out)
+}
+
 /// Chooses a candidate for `data` by the held-out log-likelihood and
 /// returns it with the scores. `on_fit` is called after each candidate fit
 /// (for progress) with the number done and the number in all.
@@ -100,28 +203,10 @@ pub fn choose(
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<(Candidate, Choice)> {
     let candidates = candidates(seed);
-    let sample = sample_items(data, seed);
-    let on = sample.as_ref().unwrap_or(data);
-    let folds = if on.n_annotations() <= SMALL_ANNOTATIONS {
-        FOLDS
-    } else {
-        LARGE_FOLDS
-    };
-    let fold_of = fold_assignment(on.n_annotations(), folds, seed);
+    let none = crate::engine::pack::KnownClasses::default();
+    let held = held_out(data, &candidates, backend, seed, &none, on_fit)?;
     let k = data.n_classes();
-    let mut terms = vec![Vec::new(); candidates.len()];
-    let mut done = 0;
-    for fold in 0..folds {
-        let training = subset(on, |a| fold_of[a] as usize != fold);
-        for (c, candidate) in candidates.iter().enumerate() {
-            let fit = methods::fit(&training, backend, &candidate.params, &mut |_, _| {})?;
-            let hidden = |a: usize| fold_of[a] as usize == fold;
-            held_out_terms(on, &training, &fit, hidden, &mut terms[c]);
-            done += 1;
-            on_fit(done, folds * candidates.len());
-        }
-    }
-    let tempered: Vec<(f64, f64)> = terms.iter().map(|t| best_temperature(t, k)).collect();
+    let tempered: Vec<(f64, f64)> = held.terms.iter().map(|t| best_temperature(t, k)).collect();
     let scores: Vec<(&'static str, f64)> = candidates
         .iter()
         .zip(&tempered)
@@ -134,10 +219,58 @@ pub fn choose(
         method: candidates[best].params.method,
         temperature: tempered[best].0,
         scores,
-        folds,
-        annotations: on.n_annotations(),
+        folds: held.folds,
+        annotations: held.annotations,
     };
     Ok((candidates[best].clone(), choice))
+}
+
+/// The share of item `i`'s answers in `training` that gave the fit's label,
+/// or `None` when it has none there.
+fn label_share(training: &Packed, fit: &Consolidation, i: usize) -> Option<f32> {
+    let range = training.item_range(i);
+    if range.is_empty() {
+        return None;
+    }
+    let label = fit.labels[i];
+    let agreeing = training.item_label[range.clone()]
+        .iter()
+        .filter(|&&l| l == label)
+        .count();
+    Some(agreeing as f32 / range.len() as f32)
+}
+
+/// For each hidden annotation (in the order `held_out_terms` writes them),
+/// the share of its item's training answers that gave the label the fit's
+/// posterior ranks first; 0 when the item kept no training answer.
+fn held_out_shares(
+    all: &Packed,
+    training: &Packed,
+    fit: &Consolidation,
+    hidden: impl Fn(usize) -> bool,
+    out: &mut Vec<f32>,
+) {
+    let k = all.n_classes();
+    let q = fit.posteriors.as_slice().expect("standard layout");
+    for i in 0..all.n_items() {
+        let rows = all.item_range(i).filter(|&a| hidden(a)).count();
+        if rows == 0 {
+            continue;
+        }
+        let row = &q[i * k..(i + 1) * k];
+        let top = (0..k).fold(0, |b, t| if row[t] > row[b] { t } else { b });
+        let range = training.item_range(i);
+        let share = if range.is_empty() {
+            0.0
+        } else {
+            let agreeing = training.item_label[range.clone()]
+                .iter()
+                .filter(|&&l| l as usize == top)
+                .count();
+            agreeing as f32 / range.len() as f32
+        };
+        out.extend(std::iter::repeat_n(share, rows));
+    }
 }
 
 /// Each annotation's fold (in by-item order): a seeded shuffle of equal
@@ -150,8 +283,9 @@ fn fold_assignment(n: usize, folds: usize, seed: u64) -> Vec<u8> {
 
 /// A seeded sample of items holding about [`SAMPLE_ANNOTATIONS`]
 /// annotations, the items renumbered (workers and classes keep their ids),
-/// or `None` when the input is no larger.
-fn sample_items(data: &Packed, seed: u64) -> Option<Packed> {
+/// with the kept items' ids in `data` (increasing), or `None` when the input
+/// is no larger.
+fn sample_items(data: &Packed, seed: u64) -> Option<(Packed, Vec<u32>)> {
     let n = data.n_annotations();
     if n <= SAMPLE_ANNOTATIONS {
         return None;
@@ -192,7 +326,7 @@ fn sample_items(data: &Packed, seed: u64) -> Option<Packed> {
         stats: data.stats.clone(),
         groups: data.groups,
     };
-    Some(subset(&by_item, |_| true))
+    Some((subset(&by_item, |_| true), kept))
 }
 
 /// The annotations (by-item index `a`) for which `keep(a)`, with every item,

@@ -4,6 +4,7 @@
 
 use ndarray::ArrayView2;
 
+use super::calibrate::calibrate_fit;
 use super::known::{worker_tally, KnownLabels, KnownReport, KnownTally};
 use super::spammer::spammer_scores;
 use super::{fit, Consolidation, Init, Method, Params};
@@ -179,6 +180,13 @@ impl Consolidator {
         self
     }
 
+    /// What the labels' confidence reports: calibrated (the default) or the
+    /// method's raw posterior (see [`calibrate`](super::calibrate)).
+    pub fn confidence(mut self, confidence: super::Confidence) -> Self {
+        self.params.confidence = confidence;
+        self
+    }
+
     /// Items whose label is known (control tasks): every EM method clamps
     /// their posteriors to the known class after its start and each E-step,
     /// so worker models learn from them, and every method outputs the known
@@ -285,11 +293,27 @@ impl Consolidator {
             None => None,
         };
         let ran = selected.run(|backend| {
-            let first = fit(&data, backend, &params, on_iteration)?;
+            let mut first = fit(&data, backend, &params, on_iteration)?;
+            // Calibrated on the answers each fit read; items only dropped
+            // workers answered keep the first fit's calibrated values.
+            calibrate_fit(&data, &params, &mut first)?;
             match self.drop_spammers {
                 None => Ok((first, None)),
                 Some(threshold) => {
-                    refit_without_spammers(&data, backend, &params, first, threshold, on_iteration)
+                    let (mut second, drop) = refit_without_spammers(
+                        &data,
+                        backend,
+                        &params,
+                        first,
+                        threshold,
+                        on_iteration,
+                    )?;
+                    if let Some(drop) = drop.as_ref().filter(|d| d.n_dropped() > 0) {
+                        let kept = data.without_workers(&drop.dropped);
+                        second.calibration = None;
+                        calibrate_fit(&kept, &params, &mut second)?;
+                    }
+                    Ok((second, drop))
                 }
             }
         })?;

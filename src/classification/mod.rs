@@ -8,6 +8,7 @@
 //! ([`Consolidation`]) and the list of items worth more annotations
 //! ([`review`]).
 
+pub mod calibrate;
 pub mod chooser;
 mod consolidator;
 mod em_fit;
@@ -23,6 +24,7 @@ pub mod spammer;
 pub mod spectral;
 pub mod write;
 
+pub use calibrate::{Calibration, Confidence};
 pub use consolidator::{Consolidator, ItemLabel, Labels, SpammerDrop, WorkerModel};
 pub use known::{KnownEntry, KnownLabels, KnownReport, KnownTally};
 pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};

@@ -1,5 +1,6 @@
 //! The parameters of a classification fit, with each method's defaults.
 
+use super::calibrate::Confidence;
 use super::methods::Method;
 use crate::engine::em::StopTest;
 use crate::engine::pack::KnownClasses;
@@ -59,6 +60,10 @@ pub struct Params {
     /// door fills it from names ([`Consolidator::known`](super::Consolidator::known)).
     #[serde(skip)]
     pub known: KnownClasses,
+    /// What the front door reports as confidence: calibrated on held-out
+    /// answers (the default) or the method's raw posterior (see
+    /// [`calibrate`](super::calibrate)). The methods themselves ignore it.
+    pub confidence: Confidence,
 }
 
 /// Default pseudo-count of a correct answer per true class for `hds`: one
@@ -92,6 +97,7 @@ impl Params {
             seed: 0,
             ties: TieBreak::Lowest,
             known: KnownClasses::default(),
+            confidence: Confidence::default(),
         }
     }
 

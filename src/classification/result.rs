@@ -45,6 +45,9 @@ pub struct Consolidation {
     pub start: StartUsed,
     /// For `auto`: the candidates' held-out scores and the one chosen.
     pub choice: Option<crate::classification::chooser::Choice>,
+    /// The map that calibrated the confidences and posteriors (`None`: they
+    /// are the method's own; see [`calibrate`](crate::classification::calibrate)).
+    pub calibration: Option<crate::classification::calibrate::Calibration>,
 }
 
 /// Where an EM fit began.
@@ -132,6 +135,7 @@ impl Consolidation {
             ran_on: String::new(),
             start: StartUsed::Default,
             choice: None,
+            calibration: None,
         }
     }
 }

@@ -294,6 +294,10 @@ pub struct Args {
     /// Add a p_<class> posterior column per class (CSV output).
     #[arg(long, help_heading = "Output")]
     pub posteriors: bool,
+    /// What the confidence (and the p_<class> columns, the manifest's and Lambda response's
+    /// confidence, the review list) reports, classification.
+    #[arg(long, value_enum, default_value_t = ConfidenceArg::Calibrated, help_heading = "Output")]
+    pub confidence: ConfidenceArg,
     /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json,
     /// Parquet if in .parquet or .pq, else CSV.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -539,6 +543,17 @@ pub fn select_backend(choice: BackendChoice, quiet: bool) -> anyhow::Result<Sele
     Ok(selected)
 }
 
+/// `--confidence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfidenceArg {
+    /// How often a label like this one is right, learnt without gold from the answers each
+    /// fit did not see (and from --known items when given); the labels do not change. mv,
+    /// wawa, zbs, kos and mmsr keep their vote share or score.
+    Calibrated,
+    /// The method's own posterior.
+    Raw,
+}
+
 /// Flags to the library's parameters for `method`.
 fn params_of(args: &Args, method: Method) -> Params {
     let mut params = Params::new(method);
@@ -558,6 +573,10 @@ fn params_of(args: &Args, method: Method) -> Params {
     }
     params.seed = args.seed;
     params.ties = args.ties;
+    params.confidence = match args.confidence {
+        ConfidenceArg::Calibrated => accord::classification::Confidence::Calibrated,
+        ConfidenceArg::Raw => accord::classification::Confidence::Raw,
+    };
     params
 }
 
@@ -812,6 +831,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if !args.quiet {
         super::consolidate_known::print_summary(&labels);
         say!("accord: {}", fit_summary(fit));
+        if let Some(calibration) = &fit.calibration {
+            say!("accord: {}", calibration_summary(calibration));
+        }
         let target = args
             .out
             .as_ref()
@@ -920,6 +942,32 @@ fn choice_summary(choice: &accord::classification::chooser::Choice) -> String {
         choice.folds,
         count(choice.annotations, "annotation"),
         scores.join(", ")
+    )
+}
+
+/// `confidence calibrated on 5,242 held-out answers (5 folds): agreement
+/// 0.40 → 0.55, ...` : the map from an item's agreement to its confidence.
+pub fn calibration_summary(c: &accord::classification::Calibration) -> String {
+    let points: Vec<String> = c
+        .bins
+        .iter()
+        .map(|b| {
+            format!(
+                "{:.2}: {:.2} → {:.2} (T {:.2})",
+                b.share, b.posterior, b.accuracy, b.temperature
+            )
+        })
+        .collect();
+    let known = if c.known > 0 {
+        format!(" and {} known-item labels", c.known)
+    } else {
+        String::new()
+    };
+    format!(
+        "confidence calibrated on {}{known} ({} folds); by share of answers agreeing, the fold fits' mean label probability → how often the held-out answers say it is right: {} (--confidence raw gives the model's posterior)",
+        count(c.answers, "held-out answer"),
+        c.folds,
+        points.join(", ")
     )
 }
 

@@ -375,6 +375,7 @@ fn scores(
         &CalibrationCurve {
             bins: &main.calibration,
             ece: main.ece,
+            compare: None,
             title: format!("calibration of {main_name}'s confidence"),
         },
         "Accuracy against confidence per 0.1-wide bin (a calibrated confidence lies on the diagonal); below, items per bin.",

@@ -973,8 +973,23 @@ pub struct CalibrationCurve<'a> {
     pub bins: &'a [CalibrationBin],
     /// Expected calibration error, shown in the caption when known.
     pub ece: Option<f64>,
+    /// Another confidence's bins and ECE to draw beside it (before and
+    /// after calibration, say), with the two series' names.
+    pub compare: Option<CalibrationCompare<'a>>,
     /// The caption.
     pub title: String,
+}
+
+/// The second series of a [`CalibrationCurve`].
+pub struct CalibrationCompare<'a> {
+    /// Its bins, drawn dashed.
+    pub bins: &'a [CalibrationBin],
+    /// Its ECE, in the legend.
+    pub ece: Option<f64>,
+    /// Its name in the legend.
+    pub name: String,
+    /// The main series' name in the legend.
+    pub main_name: String,
 }
 
 impl Figure for CalibrationCurve<'_> {
@@ -983,16 +998,26 @@ impl Figure for CalibrationCurve<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let caption = match self.ece {
-            Some(ece) => format!("{} (ECE {ece:.3})", self.title),
-            None => self.title.clone(),
+        let with_ece = |name: &str, ece: Option<f64>| match ece {
+            Some(ece) => format!("{name} (ECE {ece:.3})"),
+            None => name.to_owned(),
         };
-        let legend = Legend {
-            entries: vec![
-                ("perfect calibration".to_owned(), Swatch::Dashed(GREY)),
-                ("labels".to_owned(), Swatch::Line(PALETTE[0])),
-            ],
+        let caption = match &self.compare {
+            None => with_ece(&self.title, self.ece),
+            Some(_) => self.title.clone(),
         };
+        let mut entries = vec![("perfect calibration".to_owned(), Swatch::Dashed(GREY))];
+        match &self.compare {
+            None => entries.push(("labels".to_owned(), Swatch::Line(PALETTE[0]))),
+            Some(other) => {
+                entries.push((with_ece(&other.name, other.ece), Swatch::Line(PALETTE[3])));
+                entries.push((
+                    with_ece(&other.main_name, self.ece),
+                    Swatch::Line(PALETTE[0]),
+                ));
+            }
+        }
+        let legend = Legend { entries };
         let area = draw_header(root, &caption, Some(&legend))?;
         let (curve_area, count_area) = area.split_vertically(area.dim_in_pixel().1 - 220);
         let y_area = y_label_area(text_width("1000", TICK_PX));
@@ -1019,12 +1044,29 @@ impl Figure for CalibrationCurve<'_> {
                 GREY.stroke_width(1),
             ))
             .map_err(drawing_error)?;
-        let points: Vec<(f64, f64)> = self
-            .bins
-            .iter()
-            .filter(|b| b.count > 0)
-            .map(|b| (b.mean_confidence, b.accuracy))
-            .collect();
+        let points_of = |bins: &[CalibrationBin]| -> Vec<(f64, f64)> {
+            bins.iter()
+                .filter(|b| b.count > 0)
+                .map(|b| (b.mean_confidence, b.accuracy))
+                .collect()
+        };
+        if let Some(other) = &self.compare {
+            let points = points_of(other.bins);
+            curve
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    PALETTE[3].stroke_width(2),
+                ))
+                .map_err(drawing_error)?;
+            curve
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&p| Circle::new(p, 4, PALETTE[3].filled())),
+                )
+                .map_err(drawing_error)?;
+        }
+        let points = points_of(self.bins);
         curve
             .draw_series(LineSeries::new(
                 points.iter().copied(),

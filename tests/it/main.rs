@@ -1,6 +1,7 @@
 //! accord's integration tests: one binary, one module per area.
 
 mod boxes;
+mod calibration;
 mod cli_errors;
 mod corpus;
 mod datasets;
