@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use wgpu::util::DeviceExt;
 
+use super::traffic::{GpuCounters, Traffic};
 use crate::error::{Error, Result};
 
 /// What to install when no adapter is found.
@@ -34,6 +35,7 @@ pub struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
     pipelines: Mutex<HashMap<(&'static str, usize), Arc<wgpu::ComputePipeline>>>,
     max_binding_bytes: u64,
+    counters: Mutex<GpuCounters>,
 }
 
 /// The backends tried unless WGPU_BACKEND says otherwise: the primary ones
@@ -112,9 +114,21 @@ const INCLUDE_LINE: &str = "// #include ";
 /// The line each class-dependent shader declares; replaced by the real K.
 const K_LINE: &str = "const K: u32 = 4u;";
 
-/// A shader's source with its includes expanded and K substituted. Shaders
-/// without K are returned with K as is. Panics on a name not in
-/// [`SHADERS`].
+/// The line ds_m_step_segments declares; replaced by
+/// [`classes_per_thread`]`(K)`.
+const TB_LINE: &str = "const TB: u32 = 4u;";
+
+/// True classes one ds_m_step_segments thread accumulates: all K while its
+/// K × K accumulator stays small (at most 128 f32, K ≤ 11), else as many
+/// rows of K as fit in 128 values (at least one). Each block re-reads the
+/// segment's ids, so fewer blocks means fewer bytes.
+pub fn classes_per_thread(k: usize) -> usize {
+    (128 / k.max(1)).clamp(1, k.max(1))
+}
+
+/// A shader's source with its includes expanded and K substituted (and for
+/// ds_m_step_segments, TB). Shaders without K are returned with K as is.
+/// Panics on a name not in [`SHADERS`].
 pub fn specialise(name: &str, k: usize) -> String {
     let mut source = String::new();
     for line in shader_source(name).lines() {
@@ -126,7 +140,13 @@ pub fn specialise(name: &str, k: usize) -> String {
             }
         }
     }
-    source.replacen(K_LINE, &format!("const K: u32 = {k}u;"), 1)
+    source
+        .replacen(K_LINE, &format!("const K: u32 = {k}u;"), 1)
+        .replacen(
+            TB_LINE,
+            &format!("const TB: u32 = {}u;", classes_per_thread(k)),
+            1,
+        )
 }
 
 impl GpuContext {
@@ -222,7 +242,45 @@ impl GpuContext {
             errors,
             pipelines: Mutex::new(HashMap::new()),
             max_binding_bytes,
+            counters: Mutex::new(GpuCounters::default()),
         }
+    }
+
+    /// What this context has dispatched, submitted and read back so far,
+    /// with the modelled bytes of each stage (see
+    /// [`super::traffic`]); subtract two snapshots with
+    /// [`GpuCounters::since`].
+    pub fn counters(&self) -> GpuCounters {
+        self.counters.lock().expect("counters").clone()
+    }
+
+    /// Records one dispatch of `pipeline` over `grid` workgroups into
+    /// `pass`, counting it under `stage` with its modelled `traffic`.
+    pub(crate) fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        grid: (u32, u32),
+        stage: &'static str,
+        traffic: Traffic,
+    ) {
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(grid.0, grid.1, 1);
+        self.counters
+            .lock()
+            .expect("counters")
+            .note(stage, 1, traffic);
+    }
+
+    /// Counts device work that is not a dispatch (a clear, a copy) under
+    /// `stage`.
+    pub(crate) fn note(&self, stage: &'static str, traffic: Traffic) {
+        self.counters
+            .lock()
+            .expect("counters")
+            .note(stage, 0, traffic);
     }
 
     /// The largest buffer one binding may hold, in bytes (the device's limit,
@@ -398,6 +456,7 @@ impl GpuContext {
     /// Submits `encoder` and waits for the device to finish it.
     pub fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<()> {
         let index = self.queue.submit(Some(encoder.finish()));
+        self.counters.lock().expect("counters").submits += 1;
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),
@@ -415,8 +474,22 @@ impl GpuContext {
         first: u64,
         count: u64,
     ) -> Result<Vec<T>> {
+        self.submit_and_read(self.encoder("readback"), buffer, first, count)
+    }
+
+    /// Appends to `encoder` a copy of `count` elements of `buffer` from
+    /// element `first`, submits it (one submit for the work and the copy)
+    /// and returns the elements.
+    pub fn submit_and_read<T: bytemuck::Pod>(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<T>> {
         let size = std::mem::size_of::<T>() as u64;
         if count == 0 {
+            self.submit(encoder)?;
             return Ok(Vec::new());
         }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -425,8 +498,12 @@ impl GpuContext {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = self.encoder("readback");
         encoder.copy_buffer_to_buffer(buffer, first * size, &staging, 0, count * size);
+        {
+            let mut counters = self.counters.lock().expect("counters");
+            counters.readbacks += 1;
+            counters.readback_bytes += count * size;
+        }
         self.submit(encoder)?;
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {

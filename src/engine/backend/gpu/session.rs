@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
-use super::context::GpuContext;
-use super::params::{CountParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams};
+use super::context::{classes_per_thread, GpuContext};
+use super::params::{
+    CountParams, EStepParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams,
+};
 use super::plan::{plan_chunks, Chunk};
+use super::traffic::{self, Traffic};
 use crate::engine::backend::cpu::confusion_from_log;
 use crate::engine::pack::Packed;
 use crate::error::{Error, Result};
@@ -25,27 +28,42 @@ struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: (u32, u32),
+    /// The shader's name, the stage it is counted under.
+    stage: &'static str,
+    /// Its modelled bytes (see `traffic`).
+    traffic: Traffic,
     // Keeps the uniform alive as long as the bind group.
     _uniform: wgpu::Buffer,
 }
 
 impl Dispatch {
-    fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.grid.0, self.grid.1, 1);
+    fn record(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>) {
+        ctx.dispatch(
+            pass,
+            &self.pipeline,
+            &self.bind_group,
+            self.grid,
+            self.stage,
+            self.traffic,
+        );
     }
 }
 
 /// The device buffers of one chunk and its prepared dispatches.
 struct ChunkState {
     n_items: usize,
+    n_annotations: usize,
     item_offsets: wgpu::Buffer,
     item_label: wgpu::Buffer,
     posteriors: wgpu::Buffer,
     vote_shares: Dispatch,
     e_step: Dispatch,
+    /// The E-step's per-workgroup log-likelihood sums to the chunk's one.
     ll_reduce: Vec<Dispatch>,
+    /// reduce_rows's first pass over the posteriors into the per-workgroup
+    /// sums the E-step otherwise leaves: only after the vote-share start.
+    prior_first: Dispatch,
+    /// The per-workgroup posterior sums to the chunk's K sums.
     prior_reduce: Vec<Dispatch>,
     m_segments: Option<Dispatch>,
     m_combine: Option<Dispatch>,
@@ -73,6 +91,10 @@ pub struct GpuSession {
     workers_per_group: usize,
     ll_final: Vec<Dispatch>,
     ll_total: wgpu::Buffer,
+    /// True when the posteriors' per-workgroup sums are those of the
+    /// current posteriors (the E-step leaves them; the vote-share start
+    /// does not).
+    sums_fresh: bool,
     accuracy_reduce: Vec<Dispatch>,
     accuracy_total: wgpu::Buffer,
     /// The population table [true][given] as fixed-point pairs, read by
@@ -83,6 +105,45 @@ pub struct GpuSession {
     /// methods do not hold it.
     population_reduce: Option<(Vec<Dispatch>, [wgpu::Buffer; 2])>,
     _buffers: Vec<wgpu::Buffer>,
+}
+
+/// One reduce_rows pass: `n_rows` rows of `input` from row `in_row` on
+/// (plain f32, or pairs when `pairs_in`) to one row of pairs per 256 rows,
+/// written from row `out_row` of `output`.
+#[allow(clippy::too_many_arguments)]
+fn reduce_pass(
+    ctx: &GpuContext,
+    input: &wgpu::Buffer,
+    pairs_in: bool,
+    frac_bits: u32,
+    in_row: usize,
+    n_rows: usize,
+    width: usize,
+    output: &wgpu::Buffer,
+    out_row: usize,
+) -> Result<Dispatch> {
+    let pipeline = ctx.pipeline("reduce_rows", 0)?;
+    let rows = n_rows.max(1);
+    let uniform = ctx.uniform(
+        "reduce_rows params",
+        &ReduceParams {
+            n_rows: rows as u32,
+            width: width as u32,
+            out_row: out_row as u32,
+            input_pairs: pairs_in as u32,
+            frac_bits,
+            in_row: in_row as u32,
+            _pad: [0; 2],
+        },
+    );
+    Ok(Dispatch {
+        bind_group: ctx.bind(&pipeline, "reduce_rows", &[&uniform, input, output]),
+        grid: ctx.grid_groups(rows.div_ceil(256) as u64),
+        pipeline,
+        stage: "reduce_rows",
+        traffic: traffic::reduce_rows(rows as u64, width as u64, pairs_in),
+        _uniform: uniform,
+    })
 }
 
 /// Builds the passes that reduce `n_rows` rows of `input` from row
@@ -101,12 +162,11 @@ fn reduction(
     out_row: usize,
     scratch: [&wgpu::Buffer; 2],
 ) -> Result<Vec<Dispatch>> {
-    let pipeline = ctx.pipeline("reduce_rows", 0)?;
     let mut passes = Vec::new();
     let mut rows = n_rows.max(1);
     let mut src = input;
     let mut toggle = 0;
-    let mut input_pairs = pairs_in as u32;
+    let mut input_pairs = pairs_in;
     let mut first_row = in_row;
     loop {
         let groups = rows.div_ceil(256);
@@ -115,31 +175,24 @@ fn reduction(
         } else {
             (scratch[toggle], 0)
         };
-        let uniform = ctx.uniform(
-            "reduce_rows params",
-            &ReduceParams {
-                n_rows: rows as u32,
-                width: width as u32,
-                out_row: row as u32,
-                input_pairs,
-                frac_bits,
-                in_row: first_row as u32,
-                _pad: [0; 2],
-            },
-        );
-        passes.push(Dispatch {
-            bind_group: ctx.bind(&pipeline, "reduce_rows", &[&uniform, src, dst]),
-            pipeline: pipeline.clone(),
-            grid: ctx.grid_groups(groups as u64),
-            _uniform: uniform,
-        });
+        passes.push(reduce_pass(
+            ctx,
+            src,
+            input_pairs,
+            frac_bits,
+            first_row,
+            rows,
+            width,
+            dst,
+            row,
+        )?);
         if groups == 1 {
             return Ok(passes);
         }
         src = scratch[toggle];
         toggle ^= 1;
         rows = groups;
-        input_pairs = 1;
+        input_pairs = true;
         first_row = 0;
     }
 }
@@ -240,6 +293,8 @@ impl GpuSession {
             ),
             pipeline,
             grid: ctx.grid((n_workers * k) as u64),
+            stage: "confusion_normalise",
+            traffic: traffic::confusion_normalise(n_workers as u64, k as u64, false),
             _uniform: normalise_uniform.clone(),
         };
         // Each item group's chunks are consecutive in the plan.
@@ -278,6 +333,8 @@ impl GpuSession {
                 ),
                 pipeline: pipeline.clone(),
                 grid: (k.div_ceil(64) as u32, 1),
+                stage: "log_priors",
+                traffic: traffic::log_priors(k as u64),
                 _uniform: prior_uniform,
             });
         }
@@ -322,6 +379,7 @@ impl GpuSession {
             workers_per_group,
             ll_final,
             ll_total,
+            sums_fresh: false,
             accuracy_reduce,
             accuracy_total,
             population_sums: population_sums.clone(),
@@ -369,6 +427,8 @@ impl GpuSession {
                 ),
                 pipeline,
                 grid: self.ctx.grid((n_groups * width) as u64),
+                stage: "group_sums",
+                traffic: traffic::group_sums(self.n_workers as u64, width as u64, n_groups as u64),
                 _uniform: uniform,
             };
             let scratch = [
@@ -419,13 +479,26 @@ impl GpuSession {
         let range = chunk.annotations.clone();
         let item_offsets = ctx.storage("item_offsets", &chunk.item_offsets)?;
         let item_worker = ctx.storage("item_worker", &data.item_worker[range.clone()])?;
-        let item_label = ctx.storage("item_label", &data.item_label[range])?;
+        let item_label = ctx.storage("item_label", &data.item_label[range.clone()])?;
         let posteriors = ctx.zeroed("posteriors", (n * k) as u64 * f)?;
-        let ll_terms = ctx.zeroed("ll_terms", n as u64 * f)?;
+        // The E-step's per-workgroup sums: one pair per 256 items (and per
+        // class), the rows of reduce_rows's first pass.
+        let blocks = n.div_ceil(256).max(1);
+        let ll_partials = ctx.zeroed("ll_partials", (blocks * 2) as u64 * f)?;
+        let prior_partials = ctx.zeroed("prior_partials", (blocks * k * 2) as u64 * f)?;
 
         let item_uniform = || ctx.uniform("item params", &CountParams::new(n));
-        let e_uniform =
-            || ctx.uniform("e-step params", &CountParams::with_base(n, chunk.group * k));
+        let e_uniform = || {
+            ctx.uniform(
+                "e-step params",
+                &EStepParams {
+                    n_items: n as u32,
+                    prior_base: (chunk.group * k) as u32,
+                    ll_frac_bits: LL_FRAC_BITS,
+                    prob_frac_bits: PROB_FRAC_BITS,
+                },
+            )
+        };
         let pipeline = ctx.pipeline("vote_shares", k)?;
         let uniform = item_uniform();
         let vote_shares = Dispatch {
@@ -436,6 +509,8 @@ impl GpuSession {
             ),
             pipeline,
             grid: ctx.grid(n as u64),
+            stage: "vote_shares",
+            traffic: traffic::vote_shares(n as u64, range.len() as u64, k as u64),
             _uniform: uniform,
         };
         let pipeline = ctx.pipeline("ds_e_step", k)?;
@@ -452,26 +527,29 @@ impl GpuSession {
                     log_confusion,
                     log_priors,
                     &posteriors,
-                    &ll_terms,
+                    &ll_partials,
+                    &prior_partials,
                 ],
             ),
             pipeline,
             grid: ctx.grid(n as u64),
+            stage: "ds_e_step",
+            traffic: traffic::ds_e_step(n as u64, range.len() as u64, k as u64),
             _uniform: uniform,
         };
         let ll_reduce = reduction(
             ctx,
-            &ll_terms,
-            false,
+            &ll_partials,
+            true,
             LL_FRAC_BITS,
             0,
-            n,
+            blocks,
             1,
             ll_chunk_sums,
             index,
             scratch,
         )?;
-        let prior_reduce = reduction(
+        let prior_first = reduce_pass(
             ctx,
             &posteriors,
             false,
@@ -479,12 +557,23 @@ impl GpuSession {
             0,
             n,
             k,
+            &prior_partials,
+            0,
+        )?;
+        let prior_reduce = reduction(
+            ctx,
+            &prior_partials,
+            true,
+            PROB_FRAC_BITS,
+            0,
+            blocks,
+            k,
             prior_chunk_sums,
             index,
             scratch,
         )?;
 
-        let mut buffers = vec![item_worker, ll_terms];
+        let mut buffers = vec![item_worker, ll_partials, prior_partials];
         let (m_segments, m_combine) = if chunk.wk_item.is_empty() {
             (None, None)
         } else {
@@ -510,7 +599,14 @@ impl GpuSession {
                     ],
                 ),
                 pipeline,
-                grid: ctx.grid((chunk.n_segments() * k) as u64),
+                grid: ctx.grid((chunk.n_segments() * k.div_ceil(classes_per_thread(k))) as u64),
+                stage: "ds_m_step_segments",
+                traffic: traffic::ds_m_step_segments(
+                    chunk.n_segments() as u64,
+                    chunk.wk_item.len() as u64,
+                    k as u64,
+                    classes_per_thread(k) as u64,
+                ),
                 _uniform: uniform,
             };
             let pipeline = ctx.pipeline("ds_m_step_combine", k)?;
@@ -523,6 +619,12 @@ impl GpuSession {
                 ),
                 pipeline,
                 grid: ctx.grid((chunk.n_runs() * k) as u64),
+                stage: "ds_m_step_combine",
+                traffic: traffic::ds_m_step_combine(
+                    chunk.n_runs() as u64,
+                    chunk.n_segments() as u64,
+                    k as u64,
+                ),
                 _uniform: uniform,
             };
             buffers.extend([
@@ -537,12 +639,14 @@ impl GpuSession {
         };
         Ok(ChunkState {
             n_items: n,
+            n_annotations: chunk.annotations.len(),
             item_offsets,
             item_label,
             posteriors,
             vote_shares,
             e_step,
             ll_reduce,
+            prior_first,
             prior_reduce,
             m_segments,
             m_combine,
@@ -575,9 +679,15 @@ impl EmSession for GpuSession {
                 ),
                 pipeline: pipeline.clone(),
                 grid: self.ctx.grid(chunk.n_items as u64),
+                stage: "mv_counts",
+                traffic: traffic::mv_counts(
+                    chunk.n_items as u64,
+                    chunk.n_annotations as u64,
+                    k as u64,
+                ),
                 _uniform: uniform,
             };
-            self.run("mv_counts", |pass| dispatch.record(pass))?;
+            self.run("mv_counts", |pass| dispatch.record(&self.ctx, pass))?;
             all.extend(
                 self.ctx
                     .read::<u32>(&counts, 0, (chunk.n_items * k) as u64)?,
@@ -588,9 +698,10 @@ impl EmSession for GpuSession {
     }
 
     fn init_posteriors_from_votes(&mut self) -> Result<()> {
+        self.sums_fresh = false;
         self.run("vote_shares", |pass| {
             for chunk in &self.chunks {
-                chunk.vote_shares.record(pass);
+                chunk.vote_shares.record(&self.ctx, pass);
             }
         })
     }
@@ -639,39 +750,74 @@ impl EmSession for GpuSession {
         );
         let mut encoder = self.ctx.encoder("m_step");
         encoder.clear_buffer(&self.counts, 0, None);
+        self.ctx
+            .note("clear_buffer", traffic::clear(self.counts.size()));
+        let ctx = &self.ctx;
+        let fresh = self.sums_fresh;
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("m_step"),
                 timestamp_writes: None,
             });
             for chunk in &self.chunks {
-                chunk.prior_reduce.iter().for_each(|d| d.record(&mut pass));
+                if !fresh {
+                    chunk.prior_first.record(ctx, &mut pass);
+                }
+                chunk
+                    .prior_reduce
+                    .iter()
+                    .for_each(|d| d.record(ctx, &mut pass));
                 if let (Some(segments), Some(combine)) = (&chunk.m_segments, &chunk.m_combine) {
-                    segments.record(&mut pass);
-                    combine.record(&mut pass);
+                    segments.record(ctx, &mut pass);
+                    combine.record(ctx, &mut pass);
                 }
             }
-            self.prior_final.iter().for_each(|d| d.record(&mut pass));
+            self.prior_final
+                .iter()
+                .for_each(|d| d.record(ctx, &mut pass));
             self.log_priors_step
                 .iter()
-                .for_each(|d| d.record(&mut pass));
+                .for_each(|d| d.record(ctx, &mut pass));
             if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
-                passes.iter().for_each(|d| d.record(&mut pass));
+                passes.iter().for_each(|d| d.record(ctx, &mut pass));
             }
-            self.normalise.record(&mut pass);
+            let normalise = &self.normalise;
+            ctx.dispatch(
+                &mut pass,
+                &normalise.pipeline,
+                &normalise.bind_group,
+                normalise.grid,
+                normalise.stage,
+                traffic::confusion_normalise(self.n_workers as u64, self.k as u64, hierarchical),
+            );
         }
-        self.ctx.submit(encoder)
+        self.ctx.submit(encoder)?;
+        // The posteriors' sums are those the last E-step left: the same
+        // posteriors, so the next M-step may use them again.
+        self.sums_fresh = fresh;
+        Ok(())
     }
 
     fn e_step(&mut self) -> Result<f64> {
-        self.run("e_step", |pass| {
+        let ctx = &self.ctx;
+        let mut encoder = ctx.encoder("e_step");
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("e_step"),
+                timestamp_writes: None,
+            });
             for chunk in &self.chunks {
-                chunk.e_step.record(pass);
-                chunk.ll_reduce.iter().for_each(|d| d.record(pass));
+                chunk.e_step.record(ctx, &mut pass);
+                chunk
+                    .ll_reduce
+                    .iter()
+                    .for_each(|d| d.record(ctx, &mut pass));
             }
-            self.ll_final.iter().for_each(|d| d.record(pass));
-        })?;
-        let pair = self.ctx.read::<u32>(&self.ll_total, 0, 2)?;
+            self.ll_final.iter().for_each(|d| d.record(ctx, &mut pass));
+        }
+        // The log-likelihood comes back in the same submit.
+        let pair = ctx.submit_and_read::<u32>(encoder, &self.ll_total, 0, 2)?;
+        self.sums_fresh = true;
         Ok(fixed_value(pair[0], pair[1], LL_FRAC_BITS))
     }
 
@@ -680,7 +826,9 @@ impl EmSession for GpuSession {
             return Ok(0.0);
         }
         self.run("mean_worker_accuracy", |pass| {
-            self.accuracy_reduce.iter().for_each(|d| d.record(pass));
+            self.accuracy_reduce
+                .iter()
+                .for_each(|d| d.record(&self.ctx, pass));
         })?;
         let pair = self.ctx.read::<u32>(&self.accuracy_total, 0, 2)?;
         Ok((fixed_value(pair[0], pair[1], PROB_FRAC_BITS) / self.n_workers as f64) as f32)
