@@ -34,10 +34,11 @@ struct Params {
 
 var<workgroup> priors: array<f32, K>;
 // The block sums run COLS columns at a time (fewer barriers), column c of
-// row r at c * 256 + r.
-const COLS: u32 = 8u;
-var<workgroup> lo: array<u32, 2048>;
-var<workgroup> hi: array<u32, 2048>;
+// row r at c * 256 + r. COLS is replaced when the pipeline is built, as
+// many as the device's workgroup memory holds (see context::sum_columns).
+const COLS: u32 = 7u;
+var<workgroup> lo: array<u32, COLS * 256u>;
+var<workgroup> hi: array<u32, COLS * 256u>;
 
 // As reduce_rows.wgsl: round(x · 2^bits) as a two's-complement 64-bit
 // integer (lo, hi).

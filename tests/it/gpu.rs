@@ -154,6 +154,8 @@ fn fits_agree_on_random_datasets_from_2_to_64_classes() {
         (2, 3, 2000, 200, 3),
         (3, 7, 1500, 30, 9),
         (4, 16, 800, 25, 5),
+        // 12 classes: the M-step's second block of true classes is partial.
+        (6, 12, 600, 25, 5),
         (5, 64, 400, 20, 8),
     ] {
         let data = random_dataset(seed, k, items, workers, per_item, 0);

@@ -118,6 +118,19 @@ const K_LINE: &str = "const K: u32 = 4u;";
 /// [`classes_per_thread`]`(K)`.
 const TB_LINE: &str = "const TB: u32 = 4u;";
 
+/// The line ds_e_step declares; replaced by [`sum_columns`].
+const COLS_LINE: &str = "const COLS: u32 = 7u;";
+
+/// WebGPU's default workgroup memory, what [`specialise`] assumes.
+const DEFAULT_WORKGROUP_BYTES: u64 = 16384;
+
+/// Columns ds_e_step sums at once: its K log priors and two u32 per row of
+/// 256 and column must fit `workgroup_bytes`; more columns, fewer barriers.
+pub fn sum_columns(k: usize, workgroup_bytes: u64) -> usize {
+    let free = workgroup_bytes.saturating_sub(4 * k as u64);
+    ((free / (256 * 2 * 4)) as usize).clamp(1, k + 1)
+}
+
 /// True classes one ds_m_step_segments thread accumulates: all K while its
 /// K × K accumulator stays small (at most 128 f32, K ≤ 11), else as many
 /// rows of K as fit in 128 values (at least one). Each block re-reads the
@@ -130,6 +143,11 @@ pub fn classes_per_thread(k: usize) -> usize {
 /// ds_m_step_segments, TB). Shaders without K are returned with K as is.
 /// Panics on a name not in [`SHADERS`].
 pub fn specialise(name: &str, k: usize) -> String {
+    specialise_for(name, k, DEFAULT_WORKGROUP_BYTES)
+}
+
+/// [`specialise`] for a device with `workgroup_bytes` of workgroup memory.
+fn specialise_for(name: &str, k: usize, workgroup_bytes: u64) -> String {
     let mut source = String::new();
     for line in shader_source(name).lines() {
         match line.strip_prefix(INCLUDE_LINE) {
@@ -145,6 +163,11 @@ pub fn specialise(name: &str, k: usize) -> String {
         .replacen(
             TB_LINE,
             &format!("const TB: u32 = {}u;", classes_per_thread(k)),
+            1,
+        )
+        .replacen(
+            COLS_LINE,
+            &format!("const COLS: u32 = {}u;", sum_columns(k, workgroup_bytes)),
             1,
         )
 }
@@ -315,7 +338,14 @@ impl GpuContext {
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(specialise(name, k).into()),
+                source: wgpu::ShaderSource::Wgsl(
+                    specialise_for(
+                        name,
+                        k,
+                        self.limits.max_compute_workgroup_storage_size as u64,
+                    )
+                    .into(),
+                ),
             });
         let pipeline = self
             .device
@@ -654,5 +684,18 @@ mod tests {
             }
         }
         assert_eq!(specialise("seg_vote", 3).matches("fn image_of(").count(), 1);
+    }
+
+    #[test]
+    fn e_step_columns_fit_the_workgroup_memory() {
+        // 16 KiB: 7 columns of 256 pairs (14 KiB) beside K priors.
+        assert_eq!(sum_columns(10, 16384), 7);
+        // lavapipe's 32 KiB: all K + 1 columns of K = 10 in one round.
+        assert_eq!(sum_columns(10, 32768), 11);
+        assert_eq!(sum_columns(2, 1 << 20), 3);
+        assert_eq!(sum_columns(256, 1024), 1);
+        let source = specialise_for("ds_e_step", 10, 32768);
+        assert!(source.contains("const COLS: u32 = 11u;"));
+        assert!(!source.contains(COLS_LINE));
     }
 }
