@@ -1,13 +1,21 @@
 // Dawid-Skene E-step, one thread per item: the log-posterior over the item's
-// annotations, normalised by log-sum-exp with a max-shift; writes the
-// posteriors. The item's log-likelihood term log Σ_t p(t) Π_a p(l_a | t)
-// and its posteriors are then summed over the workgroup's 256 items, exactly
-// in fixed point, as reduce_rows's first pass does (same rounding, same
-// output rows): the class priors and the log-likelihood need no pass of
-// their own over the items. CPU twins: engine::backend::cpu::ds_e_step (same
-// f32 operations in the same order) and cpu::reduce_rows (the block sums).
+// annotations, normalised by log-sum-exp with a max-shift. A known item
+// (control task) is then clamped to one-hot on its known class, and its
+// log-likelihood term gains log p(known class | its answers) as the model
+// gave it before the clamp, so the total is the log-likelihood of the
+// answers and the known labels together. The posteriors are written; each
+// item's log-likelihood term log Σ_t p(t) Π_a p(l_a | t) (+ the known
+// term), its posteriors' entropy (crowd-kit's objective's entropy part, 0
+// for a clamped item) and its posteriors are then summed over the
+// workgroup's 256 items, exactly in fixed point, as reduce_rows's first
+// pass does (same rounding, same output rows): the class priors, the
+// log-likelihood and the entropy need no pass of their own over the items,
+// and all of them see the clamped posteriors. CPU twins:
+// engine::backend::cpu::ds_e_step (same f32 operations in the same order)
+// and cpu::reduce_rows (the block sums).
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
+const PROB_FLOOR: f32 = 1e-30;
 
 struct Params {
     n_items: u32,
@@ -17,6 +25,11 @@ struct Params {
     // Fractional bits of the log-likelihood sums and of the posterior sums.
     ll_frac_bits: u32,
     prob_frac_bits: u32,
+    // 1 when known_class holds the chunk's known items, else it is not read.
+    has_known: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -27,10 +40,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read> log_confusion: array<f32>;
 @group(0) @binding(5) var<storage, read> log_priors: array<f32>;
 @group(0) @binding(6) var<storage, read_write> posteriors: array<f32>;
-// Per workgroup: the log-likelihood sum, a (lo, hi) pair.
+// Per workgroup: the log-likelihood sum and the entropy sum, two (lo, hi)
+// pairs.
 @group(0) @binding(7) var<storage, read_write> ll_sums: array<u32>;
 // Per workgroup: the K posterior column sums, (lo, hi) pairs.
 @group(0) @binding(8) var<storage, read_write> prior_sums: array<u32>;
+// Per item of the chunk: its known class + 1, or 0 when it is not known.
+@group(0) @binding(9) var<storage, read> known_class: array<u32>;
 
 var<workgroup> priors: array<f32, K>;
 // The block sums run COLS columns at a time (fewer barriers), column c of
@@ -75,6 +91,7 @@ fn main(
     let valid = i < params.n_items;
     var lp: array<f32, K>;
     var ll = 0.0;
+    var h = 0.0;
     if (valid) {
         for (var t = 0u; t < K; t = t + 1u) {
             lp[t] = priors[t];
@@ -89,30 +106,54 @@ fn main(
         for (var t = 1u; t < K; t = t + 1u) {
             m = max(m, lp[t]);
         }
+        // The entropy from the same pass: with d_t = lp_t − m and
+        // e_t = exp(d_t), H = −Σ q_t ln q_t = ln s − Σ_t e_t d_t / s.
         var s = 0.0;
+        var ed = 0.0;
         for (var t = 0u; t < K; t = t + 1u) {
-            lp[t] = exp(lp[t] - m);
+            let d = lp[t] - m;
+            lp[t] = exp(d);
             s = s + lp[t];
+            ed = ed + lp[t] * d;
         }
         let inverse = 1.0 / s;
         for (var t = 0u; t < K; t = t + 1u) {
             lp[t] = lp[t] * inverse;
+        }
+        let log_s = log(s);
+        ll = m + log_s;
+        h = log_s - ed * inverse;
+        var y1 = 0u;
+        if (params.has_known != 0u) {
+            y1 = known_class[i];
+        }
+        if (y1 != 0u) {
+            let y = y1 - 1u;
+            ll = ll + log(max(lp[y], PROB_FLOOR));
+            for (var t = 0u; t < K; t = t + 1u) {
+                lp[t] = select(0.0, 1.0, t == y);
+            }
+            h = 0.0;
+        }
+        for (var t = 0u; t < K; t = t + 1u) {
             posteriors[i * K + t] = lp[t];
         }
-        ll = m + log(s);
     }
-    // Column c < K: posterior c; column K: the log-likelihood term.
+    // Column c < K: posterior c; column K: the log-likelihood term; column
+    // K + 1: the entropy.
     let first = g * 256u < params.n_items;
-    for (var c0 = 0u; c0 <= K; c0 = c0 + COLS) {
-        let n_cols = min(COLS, K + 1u - c0);
+    for (var c0 = 0u; c0 < K + 2u; c0 = c0 + COLS) {
+        let n_cols = min(COLS, K + 2u - c0);
         for (var j = 0u; j < n_cols; j = j + 1u) {
             let c = c0 + j;
             var v = vec2<u32>(0u, 0u);
             if (valid) {
                 if (c < K) {
                     v = to_fixed(lp[c], params.prob_frac_bits);
-                } else {
+                } else if (c == K) {
                     v = to_fixed(ll, params.ll_frac_bits);
+                } else {
+                    v = to_fixed(h, params.ll_frac_bits);
                 }
             }
             lo[j * 256u + lid] = v.x;
@@ -136,8 +177,9 @@ fn main(
                 prior_sums[(g * K + c) * 2u] = lo[lid * 256u];
                 prior_sums[(g * K + c) * 2u + 1u] = hi[lid * 256u];
             } else {
-                ll_sums[g * 2u] = lo[lid * 256u];
-                ll_sums[g * 2u + 1u] = hi[lid * 256u];
+                let at = (g * 2u + c - K) * 2u;
+                ll_sums[at] = lo[lid * 256u];
+                ll_sums[at + 1u] = hi[lid * 256u];
             }
         }
         workgroupBarrier();

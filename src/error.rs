@@ -16,6 +16,16 @@ pub enum Location {
         /// The object's `datasetObjectId`, if it has one.
         id: Option<String>,
     },
+    /// A row of a columnar input (Parquet, Arrow IPC, record batches).
+    Row {
+        /// What the rows are grouped in: `row group` (Parquet) or
+        /// `record batch` (Arrow).
+        part: &'static str,
+        /// 0-based index of the row group or batch.
+        index: usize,
+        /// 0-based row within it.
+        row: u64,
+    },
     /// The file as a whole.
     File,
 }
@@ -31,6 +41,7 @@ impl std::fmt::Display for Location {
                 write!(f, "object {index} (datasetObjectId {id:?})")
             }
             Location::Object { index, id: None } => write!(f, "object {index}"),
+            Location::Row { part, index, row } => write!(f, "{part} {index}, row {row}"),
             Location::File => write!(f, "(whole file)"),
         }
     }

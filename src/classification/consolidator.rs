@@ -4,17 +4,19 @@
 
 use ndarray::ArrayView2;
 
+use super::known::{worker_tally, KnownLabels, KnownReport, KnownTally};
+use super::spammer::spammer_scores;
 use super::{fit, Consolidation, Init, Method, Params};
 #[cfg(feature = "gpu")]
 use crate::engine::backend::gpu::GpuBackend;
-use crate::engine::pack::{self, AnnotationBuilder, DuplicatePolicy, Packed};
+use crate::engine::pack::{self, AnnotationBuilder, DuplicatePolicy, KnownClasses, Packed};
 use crate::engine::select::{BackendChoice, BackendRequest, Selected};
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
 /// Consolidates classification annotations: one label per item.
 ///
-/// Defaults are the CLI's: `hds`, the `auto` backend, every repeated
+/// Defaults are the CLI's: the `auto` method, the `auto` backend, every repeated
 /// answer kept, the label set learnt from the data.
 ///
 /// ```
@@ -45,6 +47,8 @@ pub struct Consolidator {
     backend: BackendRequest,
     duplicates: DuplicatePolicy,
     categories: Option<Vec<String>>,
+    known: Option<KnownLabels>,
+    drop_spammers: Option<f32>,
 }
 
 impl std::fmt::Debug for Consolidator {
@@ -54,6 +58,8 @@ impl std::fmt::Debug for Consolidator {
             .field("backend", &self.backend.choice)
             .field("duplicates", &self.duplicates)
             .field("categories", &self.categories)
+            .field("known", &self.known.as_ref().map(KnownLabels::len))
+            .field("drop_spammers", &self.drop_spammers)
             .finish()
     }
 }
@@ -65,13 +71,15 @@ impl Default for Consolidator {
 }
 
 impl Consolidator {
-    /// The default method (`hds`) with its defaults, on the `auto` backend.
+    /// The default method (`auto`) with its defaults, on the `auto` backend.
     pub fn new() -> Self {
         Consolidator {
             params: Params::new(Method::default()),
             backend: BackendRequest::default(),
             duplicates: DuplicatePolicy::Keep,
             categories: None,
+            known: None,
+            drop_spammers: None,
         }
     }
 
@@ -94,6 +102,7 @@ impl Consolidator {
             init: keep.init,
             seed: keep.seed,
             ties: keep.ties,
+            known: keep.known,
             ..Params::new(method)
         };
         self
@@ -170,6 +179,27 @@ impl Consolidator {
         self
     }
 
+    /// Items whose label is known (control tasks): every EM method clamps
+    /// their posteriors to the known class after its start and each E-step,
+    /// so worker models learn from them, and every method outputs the known
+    /// label with confidence 1. Items not in the data are listed in
+    /// [`Labels::known`] and ignored; a label outside the classes is an error.
+    pub fn known(mut self, known: KnownLabels) -> Self {
+        self.known = Some(known);
+        self
+    }
+
+    /// Fits, then drops the workers whose spammer score (see
+    /// [`spammer`](super::spammer): 1 = answers independent of the truth,
+    /// 0 = perfect) is at least `threshold`, and fits again with the same
+    /// method on the others' answers. Items that only dropped workers
+    /// answered keep the first fit's label (listed in
+    /// [`SpammerDrop::orphaned`]). `threshold` is in [0, 1].
+    pub fn drop_spammers(mut self, threshold: f32) -> Self {
+        self.drop_spammers = Some(threshold);
+        self
+    }
+
     /// The parameters a fit will use.
     pub fn params(&self) -> &Params {
         &self.params
@@ -237,16 +267,139 @@ impl Consolidator {
         on_iteration: &mut dyn FnMut(usize, f64),
     ) -> Result<Labels> {
         self.params.validate()?;
-        let ran = selected.run(|backend| fit(&data, backend, &self.params, on_iteration))?;
+        if let Some(t) = self.drop_spammers {
+            if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
+                return Err(Error::invalid_param(
+                    "drop_spammers",
+                    format!("must be a spammer score in [0, 1], not {t}"),
+                ));
+            }
+        }
+        let mut params = self.params.clone();
+        let known_report = match &self.known {
+            Some(known) => {
+                let (classes, report) = known.resolve(&data)?;
+                params.known = classes;
+                Some(report)
+            }
+            None => None,
+        };
+        let ran = selected.run(|backend| {
+            let first = fit(&data, backend, &params, on_iteration)?;
+            match self.drop_spammers {
+                None => Ok((first, None)),
+                Some(threshold) => {
+                    refit_without_spammers(&data, backend, &params, first, threshold, on_iteration)
+                }
+            }
+        })?;
+        let (fit, spammers) = ran.value;
         Ok(Labels {
             // Host-side methods ran on the host whatever the backend.
-            backend: ran.value.ran_on.clone(),
+            backend: fit.ran_on.clone(),
             data,
-            fit: ran.value,
+            fit,
             backend_notice: ran.notice,
             gpu_failure: ran.gpu_failure,
+            known_classes: params.known,
+            known: known_report,
+            spammers,
         })
     }
+}
+
+/// What `drop_spammers` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpammerDrop {
+    /// The threshold: workers scoring at least this were dropped.
+    pub threshold: f32,
+    /// Per worker, whether they were dropped.
+    pub dropped: Vec<bool>,
+    /// Items that only dropped workers answered: they keep the first fit's
+    /// label, confidence and posteriors.
+    pub orphaned: Vec<u32>,
+    /// Iterations of the first fit (the refit's are in [`Labels::fit`]).
+    pub first_iterations: usize,
+}
+
+impl SpammerDrop {
+    /// How many workers were dropped.
+    pub fn n_dropped(&self) -> usize {
+        self.dropped.iter().filter(|&&d| d).count()
+    }
+}
+
+/// The second fit of `drop_spammers`: workers with annotations whose score
+/// in `first` is at least `threshold` are dropped, and `params.method` fits
+/// the rest. The result speaks of every worker and item of `data`: dropped
+/// workers keep the first fit's confusion table (so their reported score is
+/// the one that dropped them), items only they answered keep the first
+/// fit's output, and worker accuracies are against the final posteriors
+/// over all of `data`'s answers.
+fn refit_without_spammers(
+    data: &Packed,
+    backend: &dyn crate::engine::backend::Backend,
+    params: &Params,
+    first: Consolidation,
+    threshold: f32,
+    on_iteration: &mut dyn FnMut(usize, f64),
+) -> Result<(Consolidation, Option<SpammerDrop>)> {
+    let scores = spammer_scores(&first);
+    let dropped: Vec<bool> = (0..data.n_workers())
+        .map(|w| !data.worker_range(w).is_empty() && scores[w] >= threshold)
+        .collect();
+    let answering = (0..data.n_workers())
+        .filter(|&w| !data.worker_range(w).is_empty())
+        .count();
+    let n_dropped = dropped.iter().filter(|&&d| d).count();
+    let first_iterations = first.iterations;
+    if n_dropped == 0 {
+        let drop = SpammerDrop {
+            threshold,
+            dropped,
+            orphaned: Vec::new(),
+            first_iterations,
+        };
+        return Ok((first, Some(drop)));
+    }
+    if n_dropped == answering {
+        return Err(Error::invalid_param(
+            "drop_spammers",
+            format!(
+                "would drop every worker (lowest spammer score {:.3} ≥ {threshold}): raise it",
+                scores.iter().copied().fold(f32::INFINITY, f32::min)
+            ),
+        ));
+    }
+    let kept = data.without_workers(&dropped);
+    let mut second = fit(&kept, backend, params, on_iteration)?;
+    let orphaned: Vec<u32> = (0..data.n_items())
+        .filter(|&i| !data.item_range(i).is_empty() && kept.item_range(i).is_empty())
+        .map(|i| i as u32)
+        .collect();
+    for &i in &orphaned {
+        let i = i as usize;
+        second.labels[i] = first.labels[i];
+        second.confidence[i] = first.confidence[i];
+        second
+            .posteriors
+            .row_mut(i)
+            .assign(&first.posteriors.row(i));
+    }
+    for (w, _) in dropped.iter().enumerate().filter(|(_, &d)| d) {
+        second
+            .confusion
+            .index_axis_mut(ndarray::Axis(0), w)
+            .assign(&first.confusion.index_axis(ndarray::Axis(0), w));
+    }
+    second.worker_accuracy = super::result::expected_worker_accuracy(data, &second.posteriors);
+    let drop = SpammerDrop {
+        threshold,
+        dropped,
+        orphaned,
+        first_iterations,
+    };
+    Ok((second, Some(drop)))
 }
 
 /// A classification result that speaks in names: the packed input (item,
@@ -264,6 +417,12 @@ pub struct Labels {
     pub backend_notice: Option<String>,
     /// The GPU error after which `auto` finished the fit on the CPU.
     pub gpu_failure: Option<String>,
+    /// The known items the fit clamped, by dense id (empty without `known`).
+    pub known_classes: KnownClasses,
+    /// How the known labels lined up with the data (`None` without `known`).
+    pub known: Option<KnownReport>,
+    /// What `drop_spammers` did (`None` without it).
+    pub spammers: Option<SpammerDrop>,
 }
 
 /// One item's consolidated label.
@@ -290,6 +449,14 @@ pub struct WorkerModel<'a> {
     pub accuracy: f32,
     /// Confusion table `[true][given]`, rows summing to 1.
     pub confusion: ArrayView2<'a, f32>,
+    /// Spammer score of that table (see [`spammer`](super::spammer)): 1
+    /// when the answers are independent of the truth, 0 for a perfect worker.
+    pub spammer_score: f32,
+    /// Whether `drop_spammers` dropped this worker (their table is then the
+    /// first fit's).
+    pub dropped: bool,
+    /// The worker's answers on the known items (`None` without `known`).
+    pub known: Option<KnownTally>,
 }
 
 impl Labels {
@@ -312,12 +479,24 @@ impl Labels {
 
     /// Every worker's model, in the order workers first appeared.
     pub fn workers(&self) -> impl ExactSizeIterator<Item = WorkerModel<'_>> + '_ {
+        let scores = spammer_scores(&self.fit);
+        let tally = self.known_tally();
         (0..self.data.n_workers()).map(move |w| WorkerModel {
             worker: self.data.worker_names.get(w),
             annotations: self.data.worker_range(w).len(),
             accuracy: self.fit.worker_accuracy[w],
             confusion: self.fit.confusion.index_axis(ndarray::Axis(0), w),
+            spammer_score: scores[w],
+            dropped: self.spammers.as_ref().is_some_and(|s| s.dropped[w]),
+            known: tally.as_ref().map(|t| t[w]),
         })
+    }
+
+    /// Each worker's answers on the known items (`None` without `known`).
+    pub fn known_tally(&self) -> Option<Vec<KnownTally>> {
+        self.known
+            .as_ref()
+            .map(|_| worker_tally(&self.data, &self.known_classes))
     }
 
     fn item(&self, i: usize) -> ItemLabel<'_> {

@@ -21,6 +21,7 @@ pub(crate) fn fit_em(
     let stopping = Stopping {
         max_iter: params.max_iter,
         tol: params.tol,
+        test: params.stop_test,
     };
     let fit = em::run_em(data, backend, stopping, start, m_rule, on_iteration)?;
     Ok(consolidation(data, params, fit))

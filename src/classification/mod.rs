@@ -8,8 +8,10 @@
 //! ([`Consolidation`]) and the list of items worth more annotations
 //! ([`review`]).
 
+pub mod chooser;
 mod consolidator;
 mod em_fit;
+pub mod known;
 pub mod methods;
 pub mod numpy_random;
 mod params;
@@ -17,10 +19,12 @@ pub mod read;
 mod result;
 pub mod review;
 pub mod skill_vote;
+pub mod spammer;
 pub mod spectral;
 pub mod write;
 
-pub use consolidator::{Consolidator, ItemLabel, Labels, WorkerModel};
+pub use consolidator::{Consolidator, ItemLabel, Labels, SpammerDrop, WorkerModel};
+pub use known::{KnownEntry, KnownLabels, KnownReport, KnownTally};
 pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};
-pub use params::{Init, Params, DS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
+pub use params::{Init, Params, HDS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
 pub use result::{Consolidation, Run, StartUsed};

@@ -1,6 +1,8 @@
 //! The parameters of a classification fit, with each method's defaults.
 
 use super::methods::Method;
+use crate::engine::em::StopTest;
+use crate::engine::pack::KnownClasses;
 use crate::error::{Error, Result};
 use crate::maths::TieBreak;
 
@@ -32,6 +34,8 @@ pub struct Params {
     /// Stop when the method's objective changes by less than this (EM:
     /// `|ΔLL| / |LL|`); ignored by methods without a stopping test.
     pub tol: f64,
+    /// EM's stopping test (the method's default; `ds` uses crowd-kit's).
+    pub stop_test: StopTest,
     /// Dirichlet smoothing added to every soft count (`ds`, `one-coin`).
     pub smoothing: f32,
     /// Pseudo-counts of a correct answer added to each diagonal cell of a
@@ -49,11 +53,18 @@ pub struct Params {
     pub seed: u64,
     /// How majority vote breaks ties.
     pub ties: TieBreak,
+    /// Items whose class is known (control tasks), by dense id: clamped in
+    /// every EM method, and given their known label in every method's
+    /// output (see [`known`](super::known)). Empty by default; the front
+    /// door fills it from names ([`Consolidator::known`](super::Consolidator::known)).
+    #[serde(skip)]
+    pub known: KnownClasses,
 }
 
-/// Default pseudo-count of a correct answer per true class for `ds`: one
+/// Default pseudo-count of a correct answer per true class for `hds`: one
 /// imagined correct answer, the weakest prior that workers beat chance.
-pub const DS_PRIOR_CORRECT: f32 = 1.0;
+/// (`ds` defaults to 0, the plain Dawid-Skene model.)
+pub const HDS_PRIOR_CORRECT: f32 = 1.0;
 
 /// `hds`'s pseudo-annotations per confusion row spread as the population's
 /// confusion: one, as much as the one correct answer the diagonal gets.
@@ -73,12 +84,14 @@ impl Params {
             method,
             max_iter: info.max_iter.unwrap_or(NO_ITERATIONS),
             tol: info.tol.unwrap_or(0.0),
+            stop_test: info.stop_test,
             smoothing: 0.0,
             prior_correct: info.prior_correct,
             prior_strength: HDS_PRIOR_STRENGTH,
             init: Init::Votes,
             seed: 0,
             ties: TieBreak::Lowest,
+            known: KnownClasses::default(),
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Consolidation {
     /// Each worker's expected accuracy: the mean posterior probability of the
     /// labels they gave.
     pub worker_accuracy: Vec<f32>,
+    /// The method's own weight of each worker's vote, where it has one
+    /// (`wawa`, `zbs`, `mmsr`: crowd-kit's `skills_`); `None` for the others.
+    pub worker_skill: Option<Vec<f64>>,
     /// Log-likelihood after each E-step (empty for `mv`).
     pub log_likelihood: Vec<f64>,
     /// Iterations (E-steps, or a host method's rounds) actually run.
@@ -40,6 +43,8 @@ pub struct Consolidation {
     pub ran_on: String,
     /// Where EM began.
     pub start: StartUsed,
+    /// For `auto`: the candidates' held-out scores and the one chosen.
+    pub choice: Option<crate::classification::chooser::Choice>,
 }
 
 /// Where an EM fit began.
@@ -119,17 +124,19 @@ impl Consolidation {
             class_priors: model.class_priors,
             confusion: model.confusion,
             worker_accuracy,
+            worker_skill: None,
             log_likelihood: run.log_likelihood,
             iterations: run.iterations,
             converged: run.converged,
             has_stopping_test: run.has_stopping_test,
             ran_on: String::new(),
             start: StartUsed::Default,
+            choice: None,
         }
     }
 }
 
-fn expected_worker_accuracy(data: &Packed, posteriors: &Array2<f32>) -> Vec<f32> {
+pub(crate) fn expected_worker_accuracy(data: &Packed, posteriors: &Array2<f32>) -> Vec<f32> {
     use rayon::prelude::*;
     (0..data.n_workers())
         .into_par_iter()

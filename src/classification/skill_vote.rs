@@ -6,7 +6,7 @@
 use ndarray::{Array2, Array3};
 
 use crate::engine::backend::ModelParams;
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 
 /// `[item][class]` sums of `skill[worker]` over the item's annotations.
 fn weighted_scores(data: &Packed, skill: &[f64]) -> Array2<f64> {
@@ -218,8 +218,22 @@ pub fn majority_labels(data: &Packed) -> Vec<u32> {
 
 /// Wawa: majority vote, then each worker weighted by their agreement with it.
 pub fn wawa(data: &Packed) -> SkillVote {
-    let mv = majority_labels(data);
+    wawa_known(data, &KnownClasses::default())
+}
+
+/// [`wawa`], with the `known` items' majority labels replaced by their
+/// known class before the agreement is measured.
+pub fn wawa_known(data: &Packed, known: &KnownClasses) -> SkillVote {
+    let mut mv = majority_labels(data);
+    set_known(&mut mv, known);
     finish(data, accuracy_against(data, &mv))
+}
+
+/// Labels := the known class on the known items.
+fn set_known(labels: &mut [u32], known: &KnownClasses) {
+    for (&i, &c) in known.item.iter().zip(&known.class) {
+        labels[i as usize] = c;
+    }
 }
 
 /// ZeroBasedSkill: skills start just above chance (1/K + 1e-5); each of
@@ -227,6 +241,12 @@ pub fn wawa(data: &Packed) -> SkillVote {
 /// agreement with that vote, at a rate starting at 1 and halved every 20
 /// steps (crowd-kit's defaults).
 pub fn zero_based_skill(data: &Packed, steps: usize) -> SkillVote {
+    zero_based_skill_known(data, steps, &KnownClasses::default())
+}
+
+/// [`zero_based_skill`], each step's agreement measured with the `known`
+/// items' labels set to their known class.
+pub fn zero_based_skill_known(data: &Packed, steps: usize, known: &KnownClasses) -> SkillVote {
     let k = data.class_names.len() as f64;
     let mut skills = vec![1.0 / k + 1e-5; data.n_workers()];
     let mut rate = 1.0;
@@ -234,7 +254,8 @@ pub fn zero_based_skill(data: &Packed, steps: usize) -> SkillVote {
         if step % 20 == 0 {
             rate *= 0.5;
         }
-        let (labels, _) = decide(&weighted_scores(data, &skills));
+        let (mut labels, _) = decide(&weighted_scores(data, &skills));
+        set_known(&mut labels, known);
         let accuracy = accuracy_against(data, &labels);
         for (s, a) in skills.iter_mut().zip(accuracy) {
             *s += rate * (a - *s);
@@ -259,6 +280,8 @@ pub(crate) fn host_consolidation(
         v.model,
         run,
     );
+    // Fits given as posteriors (`from_posteriors`) weigh no votes: no skill.
+    c.worker_skill = (!v.skills.is_empty()).then_some(v.skills);
     c.ran_on = "host".into();
     c
 }

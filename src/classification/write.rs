@@ -1,10 +1,15 @@
 //! Writers of consolidated labels and worker reports.
 
+#[cfg(feature = "arrow")]
+pub mod parquet;
+
 use std::io::Write;
 
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
+use crate::classification::known::KnownTally;
+use crate::classification::spammer::spammer_scores;
 use crate::classification::Consolidation;
 use crate::engine::pack::Packed;
 
@@ -20,6 +25,18 @@ pub enum OutputFormat {
     Manifest,
     /// Ground Truth's annotation-consolidation Lambda response (a JSON array).
     GtResponse,
+    /// Parquet: the CSV's columns, ids in the input's column types (feature
+    /// `arrow`; see [`parquet::write_labels`]).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The format a file name asks for by its extension (`.parquet`, `.pq`),
+    /// if any.
+    pub fn from_extension(path: &std::path::Path) -> Option<OutputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        matches!(ext.as_str(), "parquet" | "pq").then_some(OutputFormat::Parquet)
+    }
 }
 
 /// Which Ground Truth task type the labels are for.
@@ -58,6 +75,9 @@ pub struct WriteOptions {
     pub job_name: String,
     /// ISO 8601 timestamp written as `creation-date`.
     pub creation_date: String,
+    /// The input's id column types (columnar inputs), which Parquet output
+    /// gives items and labels back in; `None`: utf8.
+    pub column_types: Option<crate::classification::read::ColumnTypes>,
 }
 
 impl Default for WriteOptions {
@@ -69,6 +89,7 @@ impl Default for WriteOptions {
             data_type: DataType::Image,
             job_name: "accord".into(),
             creation_date: now_iso8601(),
+            column_types: None,
         }
     }
 }
@@ -110,6 +131,21 @@ pub fn write_labels(
                 out.write_all(b"\n")?;
             }
             Ok(())
+        }
+        OutputFormat::Parquet => {
+            #[cfg(feature = "arrow")]
+            return parquet::write_labels(
+                out,
+                data,
+                fit,
+                options.posteriors,
+                options.column_types.map(|t| t.item),
+                options.column_types.map(|t| t.label),
+            );
+            #[cfg(not(feature = "arrow"))]
+            return Err(std::io::Error::other(
+                "Parquet output needs accord built with the `arrow` feature",
+            ));
         }
         OutputFormat::GtResponse => {
             let response: Vec<Value> = (0..data.n_items())
@@ -250,28 +286,67 @@ fn gt_response_entry(
     })
 }
 
-/// Writes the worker report: id, annotation count, estimated accuracy and
-/// confusion matrix (`[true][given]`). JSON when `json`, else CSV with the
-/// matrix flattened into `c_<true>_<given>` columns.
+/// Writes the worker report: id, annotation count, estimated accuracy,
+/// confusion matrix (`[true][given]`) and spammer score (see
+/// [`spammer`](super::spammer)). JSON when `json`, else CSV with the
+/// matrix flattened into `c_<true>_<given>` columns and `spammer_score`
+/// last.
 pub fn write_workers(
     out: &mut dyn Write,
     data: &Packed,
     fit: &Consolidation,
     json: bool,
 ) -> std::io::Result<()> {
+    write_workers_with(out, data, fit, json, &WorkerExtras::default())
+}
+
+/// Worker-report columns beyond the model's own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerExtras<'a> {
+    /// Per worker, whether `drop_spammers` dropped them: a `dropped`
+    /// column (`yes`/`no`; JSON `true`/`false`).
+    pub dropped: Option<&'a [bool]>,
+    /// Per worker, their answers on the known items: `known_answered`,
+    /// `known_correct` and `known_accuracy` columns (empty accuracy, JSON
+    /// `null`, for a worker who answered none).
+    pub known: Option<&'a [KnownTally]>,
+}
+
+/// [`write_workers`] with the columns of `extras` after `spammer_score`.
+pub fn write_workers_with(
+    out: &mut dyn Write,
+    data: &Packed,
+    fit: &Consolidation,
+    json: bool,
+    extras: &WorkerExtras<'_>,
+) -> std::io::Result<()> {
     let k = data.n_classes();
+    let scores = spammer_scores(fit);
     if json {
         let workers: Vec<Value> = (0..data.n_workers())
             .map(|w| {
                 let matrix: Vec<Vec<Value>> = (0..k)
                     .map(|t| (0..k).map(|l| prob(fit.confusion[[w, t, l]])).collect())
                     .collect();
-                json!({
+                let mut row = json!({
                     "worker": data.worker_names[w],
                     "annotations": data.worker_range(w).len(),
                     "accuracy": prob(fit.worker_accuracy[w]),
                     "confusion": matrix,
-                })
+                    "spammer_score": prob(scores[w]),
+                });
+                if let Some(dropped) = extras.dropped {
+                    row["dropped"] = json!(dropped[w]);
+                }
+                if let Some(known) = extras.known {
+                    let t = known[w];
+                    row["known_answered"] = json!(t.answered);
+                    row["known_correct"] = json!(t.correct);
+                    row["known_accuracy"] = t
+                        .accuracy()
+                        .map_or(Value::Null, |a| json!(round6(a as f32)));
+                }
+                row
             })
             .collect();
         let report = json!({ "classes": data.class_names, "workers": workers });
@@ -289,6 +364,17 @@ pub fn write_workers(
             header.push(format!("c_{t}_{l}"));
         }
     }
+    header.push("spammer_score".into());
+    if extras.dropped.is_some() {
+        header.push("dropped".into());
+    }
+    if extras.known.is_some() {
+        header.extend([
+            "known_answered".into(),
+            "known_correct".into(),
+            "known_accuracy".into(),
+        ]);
+    }
     w.write_record(&header)?;
     for worker in 0..data.n_workers() {
         let mut row = vec![
@@ -300,6 +386,16 @@ pub fn write_workers(
             for l in 0..k {
                 row.push(prob_text(fit.confusion[[worker, t, l]]));
             }
+        }
+        row.push(prob_text(scores[worker]));
+        if let Some(dropped) = extras.dropped {
+            row.push(if dropped[worker] { "yes" } else { "no" }.into());
+        }
+        if let Some(known) = extras.known {
+            let t = known[worker];
+            row.push(t.answered.to_string());
+            row.push(t.correct.to_string());
+            row.push(t.accuracy().map_or(String::new(), |a| prob_text(a as f32)));
         }
         w.write_record(&row)?;
     }

@@ -44,7 +44,7 @@ pub struct Args {
     /// Backends to run; a GPU row is skipped with the reason when there is no adapter.
     #[arg(long, value_delimiter = ',', value_enum, default_value = "cpu,gpu")]
     pub backends: Vec<BenchBackend>,
-    /// Methods to run [default: hds, as consolidate; segmentation: smooth-mv].
+    /// Methods to run [default: auto, as consolidate; segmentation: smooth-mv].
     #[arg(long, value_delimiter = ',', value_enum)]
     pub methods: Option<Vec<MethodArg>>,
     /// Classes K of the generated data (for segmentation, background included).

@@ -122,6 +122,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             OutputFormat::Csv => BoxOutputFormat::Csv,
             OutputFormat::Manifest => BoxOutputFormat::Manifest,
             OutputFormat::GtResponse => BoxOutputFormat::GtResponse,
+            OutputFormat::Parquet => unreachable!("refused by consolidate::run"),
         },
         label_attribute: args
             .label_attribute

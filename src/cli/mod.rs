@@ -19,6 +19,7 @@ mod bench_spans;
 mod bench_traffic;
 mod boxes;
 mod consolidate;
+mod consolidate_known;
 mod evaluate;
 mod evaluate_boxes;
 mod evaluate_class;

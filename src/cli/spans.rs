@@ -165,6 +165,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             None | Some(OutputFormat::Csv) => SpanOutputFormat::Csv,
             Some(OutputFormat::Manifest) => SpanOutputFormat::Manifest,
             Some(OutputFormat::GtResponse) => SpanOutputFormat::GtResponse,
+            Some(OutputFormat::Parquet) => unreachable!("refused by consolidate::run"),
         },
         label_attribute: args
             .label_attribute

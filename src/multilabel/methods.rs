@@ -145,10 +145,7 @@ pub fn fit_em(
     let fit = run_em(
         &data,
         backend,
-        Stopping {
-            max_iter: settings.max_iter,
-            tol: settings.tol,
-        },
+        Stopping::relative(settings.max_iter, settings.tol),
         Start::Votes,
         MStepRule::Fixed(rule),
         on_iteration,

@@ -53,6 +53,9 @@ pub fn write_labels(
             }
             Ok(())
         }
+        OutputFormat::Parquet => Err(std::io::Error::other(
+            "Parquet output is written for classification only",
+        )),
         OutputFormat::GtResponse => {
             let response: Vec<Value> = (0..a.n_items())
                 .map(|item| {

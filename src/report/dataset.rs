@@ -427,8 +427,9 @@ fn workers(
     page.paragraph(&format!(
         "The least accurate workers (against {against}) with at least {MIN_ANNOTATIONS_LISTED} annotations:"
     ));
+    let scores = crate::classification::spammer::spammer_scores(fit);
     page.table(
-        &["worker", "accuracy", "annotations"],
+        &["worker", "accuracy", "annotations", "spammer score"],
         &weakest
             .iter()
             .take(10)
@@ -437,11 +438,43 @@ fn workers(
                     data.worker_names.get(w).to_owned(),
                     figure4(a),
                     thousands(n),
+                    figure4(scores[w] as f64),
                 ]
             })
             .collect::<Vec<_>>(),
     );
+    spammers(page, data, &scores);
     Ok(())
+}
+
+/// The workers most like spammers: highest spammer score (1 − √ of Raykar &
+/// Yu's score of the fitted confusion table) among those with enough
+/// annotations.
+fn spammers(page: &mut HtmlPage, data: &Packed, scores: &[f32]) {
+    let mut order: Vec<usize> = (0..data.n_workers())
+        .filter(|&w| data.worker_range(w).len() as u64 >= MIN_ANNOTATIONS_LISTED)
+        .collect();
+    if order.is_empty() {
+        return;
+    }
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    page.paragraph(&format!(
+        "The workers most like spammers, with at least {MIN_ANNOTATIONS_LISTED} annotations: spammer score = 1 − √S, S being Raykar & Yu's (2012) score of the fitted confusion table: 1 when the answers do not depend on the true class, 0 for a perfect worker (accord consolidate --drop-spammers THRESHOLD refits without those at or above it):"
+    ));
+    page.table(
+        &["worker", "spammer score", "annotations"],
+        &order
+            .iter()
+            .take(10)
+            .map(|&w| {
+                vec![
+                    data.worker_names.get(w).to_owned(),
+                    figure4(scores[w] as f64),
+                    thousands(data.worker_range(w).len() as u64),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
 }
 
 /// How the experiment fits in its budget: subsamples per count, and the

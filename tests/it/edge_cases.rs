@@ -54,8 +54,10 @@ fn item_with_one_annotation_and_worker_with_one_annotation() {
     for f in fit_all(&data) {
         check_invariants(&data, &f);
         // mds is left out: its self-reinforcing accuracy term can make a
-        // one-annotation worker "adversarial" (documented in the README).
-        if f.method != Method::Mds {
+        // one-annotation worker "adversarial" (documented in the README);
+        // so is plain ds, whose maximum-likelihood table for that worker
+        // labels "c" x, as crowd-kit's DawidSkene does (0.656 for x).
+        if f.method != Method::Mds && f.method != Method::Ds {
             assert_eq!(f.labels, vec![0, 1, 1, 0], "{:?}", f.method);
         }
         assert_eq!(&f.labels[..2], &[0, 1], "{:?}", f.method);
@@ -184,6 +186,8 @@ fn ds_log_likelihood_never_decreases() {
     p.prior_correct = 0.0;
     p.tol = 0.0;
     p.max_iter = 30;
+    // The likelihood test: crowd-kit's objective (ds's default test) can fall.
+    p.stop_test = accord::engine::em::StopTest::RelativeLikelihood;
     let f = fit(&data, &CpuBackend, &p, &mut |_, _| {}).unwrap();
     for pair in f.log_likelihood.windows(2) {
         // EM never lowers the likelihood; allow f32 rounding.

@@ -433,6 +433,8 @@ fn scores_on_birds_are_those_before_gold_moved_to_ids() {
         &format!("{birds}/labels.csv"),
         "--backend",
         "cpu",
+        "--method",
+        "hds",
         "--gold",
         &format!("{birds}/gold.csv"),
         "-o",

@@ -224,7 +224,7 @@ fn worker_report_csv_and_json() {
     let csv_text = std::fs::read_to_string(&csv_path).unwrap();
     assert!(
         csv_text.starts_with(
-            "worker,annotations,accuracy,c_falcon_falcon,c_falcon_owl,c_owl_falcon,c_owl_owl\n"
+            "worker,annotations,accuracy,c_falcon_falcon,c_falcon_owl,c_owl_falcon,c_owl_owl,spammer_score\n"
         ),
         "{csv_text}"
     );

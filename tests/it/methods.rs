@@ -162,6 +162,9 @@ fn host_methods_say_they_ran_on_the_host_and_honour_the_iteration_limit() {
     for info in accord::classification::METHODS {
         let params = Params::new(info.method);
         let f = fit(&data, &CpuBackend, &params, &mut |_, _| {}).unwrap();
+        // auto runs (and stops) as the candidate it chose.
+        let info = f.choice.as_ref().map_or(info, |c| c.method.info());
+        let params = Params::new(info.method);
         match info.runs_on {
             accord::classification::RunsOn::Host => assert_eq!(f.ran_on, "host", "{}", info.name),
             accord::classification::RunsOn::Backend => {
@@ -202,4 +205,65 @@ fn glad_with_one_round_reports_one_round_not_converged() {
     };
     let f = fit(&data, &CpuBackend, &params, &mut |_, _| {}).unwrap();
     assert_eq!((f.iterations, f.converged), (1, false));
+}
+
+/// The pattern where a full table per worker has least to learn from: ten
+/// classes, four answers per item, errors spread evenly (the generator's
+/// one-coin workers). The held-out criterion must see that one accuracy per
+/// worker predicts hidden answers best, and beat `hds` clearly.
+#[test]
+fn auto_chooses_one_coin_on_one_coin_data_and_beats_hds() {
+    let mut spec = accord::synth::SynthSpec::numbered(1500, 44, 10, 4, 3);
+    spec.accuracy = accord::synth::AccuracyDist::Uniform(0.3, 0.9);
+    spec.class_skew = 1.0;
+    let (data, truth) = crate::support::synthetic_from(&spec);
+    let auto = fit(
+        &data,
+        &CpuBackend,
+        &Params::new(Method::Auto),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let choice = auto.choice.as_ref().expect("auto records its choice");
+    assert_eq!(choice.chosen, "one-coin", "{:?}", choice.scores);
+    assert_eq!(choice.folds, accord::classification::chooser::FOLDS);
+    let right = |labels: &[u32]| {
+        labels.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
+    };
+    let hds = accuracy(&data, &truth, Method::Hds);
+    assert!(
+        right(&auto.labels) > hds + 0.03,
+        "auto {} hds {hds}",
+        right(&auto.labels)
+    );
+    assert_eq!(auto.method, Method::Auto);
+}
+
+/// Two candidates tie only when their fits are identical; otherwise the
+/// chooser's pick must be the candidate whose held-out score is highest.
+#[test]
+fn auto_picks_the_highest_held_out_score() {
+    let (data, _) = synthetic(4, 11);
+    let auto = fit(
+        &data,
+        &CpuBackend,
+        &Params::new(Method::Auto),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let choice = auto.choice.unwrap();
+    let best =
+        choice
+            .scores
+            .iter()
+            .cloned()
+            .fold((choice.scores[0].0, f64::NEG_INFINITY), |b, s| {
+                if s.1 > b.1 {
+                    s
+                } else {
+                    b
+                }
+            });
+    assert_eq!(choice.chosen, best.0);
+    assert!(choice.scores.iter().all(|(_, s)| s.is_finite() && *s < 0.0));
 }

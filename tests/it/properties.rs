@@ -75,7 +75,14 @@ fn with_signal() -> impl Strategy<Value = Rows> {
 /// proptest case reaches 1.04e-4).
 fn tolerance(method: Method) -> f32 {
     match method {
-        Method::Ds | Method::Hds => 1e-4,
+        Method::Hds => 1e-4,
+        // Plain (maximum-likelihood) ds, the default since it follows
+        // crowd-kit: a worker's cell whose soft count is near zero sits at
+        // the count floor, and the order of the sums decides how near, which
+        // moves posteriors by up to ~1.3e-4 twenty iterations on (a
+        // 3-worker, 2-class proptest case); `--prior-correct 1` stays within
+        // 1e-4.
+        Method::Ds => 1e-3,
         // mds's n·M(acc) term feeds each worker's own estimate back into the
         // next M-step, so f32 differences between the backends' summation
         // orders grow over its 20 epochs: 5.3e-4 on a 77-item, 3-worker,
@@ -106,6 +113,10 @@ fn run(data: &Packed, backend: &dyn Backend, method: Method, ties: TieBreak) -> 
     params.seed = 7;
     params.tol = 0.0;
     params.max_iter = 20;
+    // ds's own test (crowd-kit's) stops when its objective falls, which
+    // rounding can decide either way at tol 0: the likelihood test at tol 0
+    // runs all 20 iterations.
+    params.stop_test = accord::engine::em::StopTest::RelativeLikelihood;
     fit(data, backend, &params, &mut |_, _| {}).unwrap()
 }
 

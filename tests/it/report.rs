@@ -122,14 +122,14 @@ fn report_with_gold_has_every_section_and_figure_inlined() {
         assert_eq!(rects(&svgs[0], colour), 2 * bars + 1, "series {c}");
     }
 
-    // Scores: mv and hds (the default) beat a single annotation; the confusion figure has
+    // Scores: mv and auto (the default) beat a single annotation; the confusion figure has
     // three panels of 3×3 cells.
     let scores = table_after(&html, "Scores against gold");
     let names: Vec<&str> = scores.iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(names, ["single annotation", "mv", "hds"]);
+    assert_eq!(names, ["single annotation", "mv", "auto"]);
     let accuracy = |r: usize| scores[r][1].trim_end_matches('%').parse::<f64>().unwrap();
     assert!(accuracy(2) > accuracy(0), "{scores:?}");
-    for panel in ["raw annotations", "mv", "hds"] {
+    for panel in ["raw annotations", "mv", "auto"] {
         assert!(svgs[1].contains(&format!("\n{panel}\n")), "{panel}");
     }
     let shares = heatmap_shares(&svgs[1]);

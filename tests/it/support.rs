@@ -80,12 +80,18 @@ pub fn synthetic_set(
     per_item: usize,
     seed: u64,
 ) -> (accord::engine::pack::Packed, Vec<u32>) {
+    synthetic_from(&accord::synth::SynthSpec::numbered(
+        items, workers, k, per_item, seed,
+    ))
+}
+
+/// Generates `spec` and packs it, with the true classes.
+pub fn synthetic_from(spec: &accord::synth::SynthSpec) -> (accord::engine::pack::Packed, Vec<u32>) {
     use accord::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy};
-    let spec = accord::synth::SynthSpec::numbered(items, workers, k, per_item, seed);
     let mut b = AnnotationBuilder::with_categories(&spec.classes).unwrap();
     let mut truth = Vec::new();
     accord::synth::generate(
-        &spec,
+        spec,
         |_, c| {
             truth.push(c as u32);
             Ok(())

@@ -1,10 +1,14 @@
-//! `ds`: Dawid-Skene EM with a full confusion matrix per worker; the
-//! M-step is the MAP estimate under a Dirichlet prior of `prior_correct`
-//! on each diagonal cell plus `smoothing` on every cell.
+//! `ds`: Dawid-Skene EM with a full confusion matrix per worker. By default
+//! the plain model crowd-kit and the 1979 paper fit (maximum likelihood),
+//! stopped by crowd-kit's test ([`StopTest::CrowdKitElbo`]); with
+//! `prior_correct` or `smoothing` the M-step is the MAP estimate under a
+//! Dirichlet prior of `prior_correct` on each diagonal cell plus `smoothing`
+//! on every cell.
+//!
+//! [`StopTest::CrowdKitElbo`]: crate::engine::em::StopTest::CrowdKitElbo
 
 use super::{Method, MethodInfo, RunsOn};
 use crate::classification::em_fit::fit_initialised;
-use crate::classification::params::DS_PRIOR_CORRECT;
 use crate::classification::{Consolidation, Params};
 use crate::engine::backend::{Backend, ConfusionRule};
 use crate::engine::em::MStepRule;
@@ -18,7 +22,8 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Backend,
     max_iter: Some(100),
     tol: Some(1e-5),
-    prior_correct: DS_PRIOR_CORRECT,
+    stop_test: crate::engine::em::StopTest::CrowdKitElbo,
+    prior_correct: 0.0,
     em_rule: Some(rule),
     fit,
 };

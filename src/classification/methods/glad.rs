@@ -11,7 +11,7 @@ use crate::classification::result::Run;
 use crate::classification::skill_vote::{self, host_consolidation};
 use crate::classification::{Consolidation, Params};
 use crate::engine::backend::Backend;
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
 use crate::maths::softmax_into;
 
@@ -23,6 +23,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Host,
     max_iter: Some(100),
     tol: Some(1e-5),
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,
@@ -34,7 +35,13 @@ fn fit(
     params: &Params,
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let (posteriors, run) = glad(data, params.max_iter, params.tol, on_iteration);
+    let (posteriors, run) = glad(
+        data,
+        params.max_iter,
+        params.tol,
+        &params.known,
+        on_iteration,
+    );
     let votes = skill_vote::from_posteriors(data, &posteriors);
     Ok(host_consolidation(data, params, votes, run))
 }
@@ -59,6 +66,8 @@ struct Glad<'a> {
     k: usize,
     /// The item of each annotation (item-major order).
     item_of: Vec<u32>,
+    /// Items clamped to their known class after every E-step.
+    known: &'a KnownClasses,
 }
 
 impl Glad<'_> {
@@ -86,6 +95,7 @@ impl Glad<'_> {
             }
             softmax_into(&log, &mut posteriors[i * k..(i + 1) * k]);
         }
+        crate::classification::known::clamp_rows(&mut posteriors, k, self.known);
         posteriors
     }
 
@@ -118,11 +128,14 @@ impl Glad<'_> {
 
 /// GLAD's posteriors `[item][class]` (row-major) after at most `max_iter`
 /// rounds, stopping when Q per (annotation, class) gains less than `tol`;
-/// `on_round` gets each round's number and Q.
+/// `on_round` gets each round's number and Q. The `known` items'
+/// posteriors are clamped to their class after every E-step, so abilities
+/// and difficulties are learnt from them.
 pub fn glad(
     data: &Packed,
     max_iter: usize,
     tol: f64,
+    known: &KnownClasses,
     on_round: &mut dyn FnMut(usize, f64),
 ) -> (Vec<f64>, Run) {
     let model = Glad {
@@ -131,6 +144,7 @@ pub fn glad(
         item_of: (0..data.n_items())
             .flat_map(|i| data.item_range(i).map(move |_| i as u32))
             .collect(),
+        known,
     };
     let mut x = vec![1.0; data.n_workers() + data.n_items()];
     let rows = (data.n_annotations() * model.k).max(1) as f64;

@@ -1,11 +1,11 @@
-//! `hds` (the default): hierarchical Bayesian Dawid-Skene, fitted by
+//! `hds`: hierarchical Bayesian Dawid-Skene, fitted by
 //! variational Bayes. Each worker's confusion rows get a Dirichlet prior
 //! centred on the population's confusion matrix (`prior_strength`
 //! pseudo-annotations per row, plus `prior_correct` on the diagonal).
 
 use super::{Method, MethodInfo, RunsOn};
 use crate::classification::em_fit::fit_initialised;
-use crate::classification::params::DS_PRIOR_CORRECT;
+use crate::classification::params::HDS_PRIOR_CORRECT;
 use crate::classification::{Consolidation, Params};
 use crate::engine::backend::{Backend, ConfusionRule};
 use crate::engine::em::MStepRule;
@@ -15,11 +15,12 @@ use crate::error::Result;
 pub(super) const INFO: MethodInfo = MethodInfo {
     method: Method::Hds,
     name: "hds",
-    summary: "Hierarchical Bayesian Dawid-Skene (the default): each worker's confusion rows get a Dirichlet prior centred on the population's confusion matrix, fitted by variational Bayes",
+    summary: "Hierarchical Bayesian Dawid-Skene: each worker's confusion rows get a Dirichlet prior centred on the population's confusion matrix, fitted by variational Bayes",
     runs_on: RunsOn::Backend,
     max_iter: Some(100),
     tol: Some(1e-5),
-    prior_correct: DS_PRIOR_CORRECT,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
+    prior_correct: HDS_PRIOR_CORRECT,
     em_rule: Some(rule),
     fit,
 };

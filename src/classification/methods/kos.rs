@@ -22,6 +22,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     // crowd-kit's 100 rounds; KOS stops only before its messages overflow.
     max_iter: Some(100),
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,

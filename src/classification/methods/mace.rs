@@ -20,7 +20,7 @@ use crate::classification::result::Run;
 use crate::classification::skill_vote::{self, host_consolidation};
 use crate::classification::{Consolidation, Params};
 use crate::engine::backend::Backend;
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
 use crate::maths::{digamma, softmax_into};
 
@@ -32,6 +32,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     // crowd-kit's 50 rounds; MACE has no stopping test.
     max_iter: Some(50),
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,
@@ -43,7 +44,7 @@ fn fit(
     params: &Params,
     _on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let posteriors = mace(data, params.max_iter);
+    let posteriors = mace(data, params.max_iter, &params.known);
     let votes = skill_vote::from_posteriors(data, &posteriors);
     Ok(host_consolidation(
         data,
@@ -127,7 +128,7 @@ struct Expectation {
     theta_counts: Vec<f64>,
 }
 
-fn e_step(data: &Packed, model: &Model, orders: &Orders) -> Expectation {
+fn e_step(data: &Packed, model: &Model, orders: &Orders, known: &KnownClasses) -> Expectation {
     let k = data.n_classes();
     let (n_items, n_workers) = (data.n_items(), data.n_workers());
     let mut posteriors = vec![1.0 / k as f64; n_items * k];
@@ -150,6 +151,13 @@ fn e_step(data: &Packed, model: &Model, orders: &Orders) -> Expectation {
         }
         let post = &mut posteriors[i * k..(i + 1) * k];
         softmax_into(&log, post);
+        // A known item's truth is given: its answers are spam or knowledge
+        // by that class.
+        if let Some(y) = known.class_of(i as u32) {
+            for (c, p) in post.iter_mut().enumerate() {
+                *p = if c == y as usize { 1.0 } else { 0.0 };
+            }
+        }
         for a in range {
             let (w, l) = (data.item_worker[a] as usize, data.item_label[a] as usize);
             let spam = model.strategy[2 * w] * model.theta[w * k + orders.label_code[l]];
@@ -170,8 +178,10 @@ fn e_step(data: &Packed, model: &Model, orders: &Orders) -> Expectation {
     }
 }
 
-/// MACE's posteriors `[item][class]` (row-major) after `rounds` rounds.
-pub fn mace(data: &Packed, rounds: usize) -> Vec<f64> {
+/// MACE's posteriors `[item][class]` (row-major) after `rounds` rounds,
+/// the `known` items clamped to their class in every E-step (so spamming
+/// and spam distributions are learnt from them).
+pub fn mace(data: &Packed, rounds: usize, known: &KnownClasses) -> Vec<f64> {
     let k = data.n_classes();
     let n_workers = data.n_workers();
     let mut model = Model {
@@ -179,7 +189,7 @@ pub fn mace(data: &Packed, rounds: usize) -> Vec<f64> {
         theta: random_rows(n_workers, k),
     };
     let orders = Orders::new(data);
-    let mut expectation = e_step(data, &model, &orders);
+    let mut expectation = e_step(data, &model, &orders, known);
     let theta_prior = vec![THETA_PRIOR; k];
     for _ in 0..rounds {
         model.strategy = expectation.strategy_counts.clone();
@@ -190,7 +200,7 @@ pub fn mace(data: &Packed, rounds: usize) -> Vec<f64> {
         for row in model.theta.chunks_mut(k) {
             variational_normalise(row, &theta_prior);
         }
-        expectation = e_step(data, &model, &orders);
+        expectation = e_step(data, &model, &orders, known);
     }
     expectation.posteriors
 }

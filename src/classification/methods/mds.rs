@@ -19,6 +19,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Backend,
     max_iter: Some(20),
     tol: Some(1e-8),
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: Some(|_| RULE),
     fit,

@@ -23,6 +23,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     // crowd-kit's defaults.
     max_iter: Some(10_000),
     tol: Some(1e-10),
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,

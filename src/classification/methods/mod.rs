@@ -6,6 +6,7 @@
 //! MethodInfo` and its fit, then add a [`Method`] variant and the `INFO` to
 //! [`METHODS`] below. Nothing else changes (see ARCHITECTURE.md).
 
+pub mod auto;
 pub mod ds;
 pub mod glad;
 pub mod hds;
@@ -29,12 +30,14 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
+    /// The default: a model chosen per dataset by held-out likelihood.
+    #[default]
+    Auto,
     /// Majority vote.
     Mv,
     /// Dawid-Skene EM.
     Ds,
-    /// Hierarchical Bayesian Dawid-Skene (the default).
-    #[default]
+    /// Hierarchical Bayesian Dawid-Skene.
     Hds,
     /// Ground Truth's modified Dawid-Skene.
     Mds,
@@ -85,6 +88,8 @@ pub struct MethodInfo {
     /// Default stopping tolerance; `None` where the method has no stopping
     /// test (it runs its rounds, or stops only at `max_iter`).
     pub tol: Option<f64>,
+    /// The EM stopping test (unused by the host-side methods).
+    pub stop_test: crate::engine::em::StopTest,
     /// Default pseudo-count of a correct answer per confusion row.
     pub prior_correct: f32,
     /// For EM methods, the M-step rule under `params` (what `accord bench`
@@ -107,6 +112,7 @@ impl std::fmt::Debug for MethodInfo {
 
 /// Every classification method, in the order help texts list them.
 pub const METHODS: &[MethodInfo] = &[
+    auto::INFO,
     mv::INFO,
     ds::INFO,
     hds::INFO,
@@ -122,7 +128,7 @@ pub const METHODS: &[MethodInfo] = &[
 
 /// Every [`Method`], in [`METHODS`] order.
 pub const ALL: [Method; METHODS.len()] = {
-    let mut all = [Method::Mv; METHODS.len()];
+    let mut all = [Method::Auto; METHODS.len()];
     let mut i = 0;
     while i < METHODS.len() {
         all[i] = METHODS[i].method;
@@ -178,7 +184,8 @@ pub fn fit(
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
     params.validate()?;
-    let mut fit = (params.method.info().fit)(data, backend, params, on_iteration)?;
+    let method_fit = params.method.info().fit;
+    let mut fit = super::known::fit_with_known(method_fit, data, backend, params, on_iteration)?;
     if fit.ran_on.is_empty() {
         fit.ran_on = backend.name();
     }

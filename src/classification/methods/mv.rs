@@ -15,6 +15,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Backend,
     max_iter: None,
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,

@@ -16,6 +16,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Backend,
     max_iter: Some(100),
     tol: Some(1e-5),
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: Some(rule),
     fit,

@@ -16,6 +16,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     runs_on: RunsOn::Host,
     max_iter: None,
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,
@@ -27,6 +28,6 @@ fn fit(
     params: &Params,
     _on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let votes = skill_vote::wawa(data);
+    let votes = skill_vote::wawa_known(data, &params.known);
     Ok(host_consolidation(data, params, votes, Run::single_pass()))
 }

@@ -18,6 +18,7 @@ pub(super) const INFO: MethodInfo = MethodInfo {
     // crowd-kit's 100 steps; it has no stopping test.
     max_iter: Some(100),
     tol: None,
+    stop_test: crate::engine::em::StopTest::RelativeLikelihood,
     prior_correct: 0.0,
     em_rule: None,
     fit,
@@ -29,7 +30,7 @@ fn fit(
     params: &Params,
     _on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let votes = skill_vote::zero_based_skill(data, params.max_iter);
+    let votes = skill_vote::zero_based_skill_known(data, params.max_iter, &params.known);
     Ok(host_consolidation(
         data,
         params,

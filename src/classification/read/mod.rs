@@ -1,11 +1,17 @@
-//! Classification readers: CSV, TSV, JSON Lines and Ground Truth's
-//! consolidation request, each turning a file into [`Annotations`]. No maths
+//! Classification readers: CSV, TSV, JSON Lines, Ground Truth's
+//! consolidation request, and (feature `arrow`) Parquet, Arrow IPC and
+//! Arrow record batches, each turning a file into [`Annotations`]. No maths
 //! here.
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
+#[cfg(feature = "arrow")]
+mod arrow_files;
 mod csv_reader;
 mod fast_csv;
 mod gt;
 mod jsonl;
+pub mod known;
 pub mod lambda_event;
 
 use crate::io::{CountingReader, Reject, Rejects};
@@ -31,6 +37,58 @@ pub enum InputFormat {
     /// Ground Truth's consolidation Lambda event (a JSON object whose
     /// `payload.s3Uri` names a local request; see [`lambda_event`]).
     GtEvent,
+    /// Parquet with columns item (or task), worker, label (feature `arrow`).
+    Parquet,
+    /// An Arrow IPC file (Feather v2) or stream with the same columns
+    /// (feature `arrow`).
+    Arrow,
+}
+
+impl InputFormat {
+    /// Whether the format is read as Arrow record batches (Parquet, IPC).
+    pub fn is_columnar(self) -> bool {
+        matches!(self, InputFormat::Parquet | InputFormat::Arrow)
+    }
+}
+
+/// The type a columnar input gave an id column, so that columnar outputs
+/// give the ids back in it (a dictionary's ids come back in its values'
+/// type). Text inputs have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdType {
+    /// Arrow `utf8` (Parquet `BYTE_ARRAY` strings).
+    Utf8,
+    /// Arrow `large_utf8`.
+    LargeUtf8,
+    /// Arrow `utf8_view`.
+    Utf8View,
+    /// `int8`.
+    Int8,
+    /// `int16`.
+    Int16,
+    /// `int32`.
+    Int32,
+    /// `int64`.
+    Int64,
+    /// `uint8`.
+    UInt8,
+    /// `uint16`.
+    UInt16,
+    /// `uint32`.
+    UInt32,
+    /// `uint64`.
+    UInt64,
+}
+
+/// The types of a columnar input's item, worker and label columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnTypes {
+    /// The item column's.
+    pub item: IdType,
+    /// The worker column's.
+    pub worker: IdType,
+    /// The label column's.
+    pub label: IdType,
 }
 
 /// What was read: the annotations, and for Ground Truth requests each item's
@@ -47,6 +105,8 @@ pub struct Input {
     pub rejects: Vec<Reject>,
     /// The Lambda event the request came with, for [`InputFormat::GtEvent`].
     pub event: Option<lambda_event::LambdaEvent>,
+    /// The id columns' types, for columnar inputs (Parquet, Arrow).
+    pub column_types: Option<ColumnTypes>,
 }
 
 /// The names of the three fields in a header (CSV, TSV) or object (JSON
@@ -168,7 +228,8 @@ pub struct ReadOptions {
     pub fields: FieldNames,
 }
 
-/// Detects the format from the file name, then from the first bytes: a
+/// Detects the format from the file name, then from the first bytes:
+/// `PAR1` is Parquet, `ARROW1` (or an IPC stream's first message) Arrow; a
 /// first non-blank `[` is a Ground Truth request, `{` JSON Lines, else CSV
 /// or TSV by the header line's delimiter (tabs and no commas: TSV, whatever
 /// the extension says, so TSV saved as `.csv` is read right).
@@ -200,7 +261,16 @@ pub fn detect_format_of(name: &Path, head: &[u8]) -> InputFormat {
     match ext.as_str() {
         "csv" | "tsv" | "tab" => return delimited(),
         "jsonl" | "ndjson" => return InputFormat::Jsonl,
+        "parquet" | "pq" => return InputFormat::Parquet,
+        "arrow" | "arrows" | "feather" | "ipc" => return InputFormat::Arrow,
         _ => {}
+    }
+    if head.starts_with(b"PAR1") {
+        return InputFormat::Parquet;
+    }
+    // An IPC stream starts with a message: the continuation marker.
+    if head.starts_with(b"ARROW1") || head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
+        return InputFormat::Arrow;
     }
     match head.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => InputFormat::GtRequest,
@@ -223,7 +293,34 @@ pub fn read_stdin(options: &ReadOptions) -> Result<Input> {
     let format = options
         .format
         .unwrap_or_else(|| detect_format_of(Path::new("-"), &bytes[..bytes.len().min(4096)]));
+    if format.is_columnar() {
+        return read_columnar_bytes(name, bytes, format, options);
+    }
     read_bytes(name, &bytes, format, options)
+}
+
+/// Reading Parquet or Arrow without the `arrow` feature.
+#[cfg(not(feature = "arrow"))]
+fn needs_arrow(format: InputFormat) -> Error {
+    Error::Usage(format!(
+        "reading {format:?} input needs accord built with the `arrow` feature"
+    ))
+}
+
+/// Parquet or Arrow IPC held in memory.
+fn read_columnar_bytes(
+    name: &Path,
+    bytes: Vec<u8>,
+    format: InputFormat,
+    options: &ReadOptions,
+) -> Result<Input> {
+    #[cfg(feature = "arrow")]
+    return arrow_files::read_bytes(name, bytes.into(), format, options);
+    #[cfg(not(feature = "arrow"))]
+    {
+        let _ = (name, bytes, options);
+        Err(needs_arrow(format))
+    }
 }
 
 /// Reads annotations from `path`. `progress` receives the bytes read so far.
@@ -267,12 +364,21 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
         let format = options
             .format
             .unwrap_or_else(|| detect_format_of(path, &bytes[..bytes.len().min(4096)]));
+        if format.is_columnar() {
+            return read_columnar_bytes(path, bytes, format, options);
+        }
         return read_bytes(path, &bytes, format, options);
     }
     let format = match options.format {
         Some(f) => f,
         None => detect_format(path)?,
     };
+    if format.is_columnar() {
+        #[cfg(feature = "arrow")]
+        return arrow_files::read_file(path, format, options, progress);
+        #[cfg(not(feature = "arrow"))]
+        return Err(needs_arrow(format));
+    }
     let open = || -> Result<_> {
         let file = std::fs::File::open(path).map_err(|source| Error::Read {
             path: path.into(),
@@ -295,6 +401,9 @@ pub fn read_bytes(
     format: InputFormat,
     options: &ReadOptions,
 ) -> Result<Input> {
+    if format.is_columnar() {
+        return read_columnar_bytes(name, bytes.to_vec(), format, options);
+    }
     read_with(name, format, options, || Ok(bytes))
 }
 
@@ -370,6 +479,9 @@ fn read_with<R: std::io::Read + Send>(
         }
         InputFormat::GtRequest => gt::read_request(path, open()?, builder()?, &mut rejects)?,
         InputFormat::GtEvent => unreachable!("events are read above"),
+        InputFormat::Parquet | InputFormat::Arrow => {
+            unreachable!("columnar inputs are read by `read` and `read_bytes`")
+        }
     };
     input.format = Some(format);
     input.rejects = rejects.records;

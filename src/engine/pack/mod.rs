@@ -7,10 +7,13 @@
 
 pub mod binary;
 mod interner;
+pub mod known;
 pub mod masks;
 pub mod spans;
+mod subset;
 
 pub use interner::{Interner, Names};
+pub use known::KnownClasses;
 
 use rayon::prelude::*;
 

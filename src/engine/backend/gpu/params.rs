@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// `Params` of mv_counts, vote_shares, ds_m_step_segments and
+/// `Params` of mv_counts, ds_m_step_segments and
 /// ds_m_step_combine (keep in sync with those shaders): how many threads'
 /// worth of work the chunk has (items, segments or runs).
 #[repr(C)]
@@ -33,6 +33,19 @@ pub struct EStepParams {
     pub ll_frac_bits: u32,
     /// Fractional bits of the posterior block sums.
     pub prob_frac_bits: u32,
+    /// 1 when the chunk's known classes are to be read and clamped.
+    pub has_known: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `Params` of vote_shares.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct VoteParams {
+    pub n_items: u32,
+    /// 1 when the chunk's known classes are to be read and clamped.
+    pub has_known: u32,
+    pub _pad: [u32; 2],
 }
 
 /// `Params` of confusion_normalise.wgsl (keep in sync).
@@ -49,6 +62,9 @@ pub struct NormaliseParams {
     pub count_frac_bits: u32,
     /// Hierarchical rule: workers per population block.
     pub workers_per_group: u32,
+    /// 1: write each (worker, true class) part of crowd-kit's objective.
+    pub objective: u32,
+    pub _pad: [u32; 3],
 }
 
 /// `Params` of reduce_rows.wgsl (keep in sync).

@@ -9,11 +9,12 @@ use ndarray::Array2;
 use super::context::{classes_per_thread, GpuContext};
 use super::params::{
     CountParams, EStepParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams,
+    VoteParams,
 };
 use super::plan::{plan_chunks, Chunk};
 use super::traffic::{self, Traffic};
 use crate::engine::backend::cpu::confusion_from_log;
-use crate::engine::pack::Packed;
+use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::{Error, Result};
 use crate::maths::{fixed_value, COUNT_FRAC_BITS, LL_FRAC_BITS, PROB_FRAC_BITS};
 use crate::{
@@ -32,8 +33,9 @@ struct Dispatch {
     stage: &'static str,
     /// Its modelled bytes (see `traffic`).
     traffic: Traffic,
-    // Keeps the uniform alive as long as the bind group.
-    _uniform: wgpu::Buffer,
+    /// The dispatch's uniform (kept alive as long as the bind group; the
+    /// vote start's and the E-step's are rewritten by `set_known`).
+    uniform: wgpu::Buffer,
 }
 
 impl Dispatch {
@@ -51,6 +53,8 @@ impl Dispatch {
 
 /// The device buffers of one chunk and its prepared dispatches.
 struct ChunkState {
+    /// The chunk's first item (global id).
+    first_item: usize,
     n_items: usize,
     n_annotations: usize,
     item_offsets: wgpu::Buffer,
@@ -67,6 +71,13 @@ struct ChunkState {
     prior_reduce: Vec<Dispatch>,
     m_segments: Option<Dispatch>,
     m_combine: Option<Dispatch>,
+    /// Per item, its known class + 1 (0: not known), read by the vote start
+    /// and the E-step when the chunk has a known item (`set_known`).
+    known_class: wgpu::Buffer,
+    /// Whether the chunk has a known item.
+    has_known: bool,
+    /// The chunk's item group's first log prior.
+    prior_base: usize,
     // Held for the bind groups above.
     _buffers: Vec<wgpu::Buffer>,
 }
@@ -90,7 +101,12 @@ pub struct GpuSession {
     /// Workers per population block.
     workers_per_group: usize,
     ll_final: Vec<Dispatch>,
+    /// Three fixed-point pairs: the last E-step's log-likelihood and
+    /// entropy, and the last fused M-step's fit term (`e_and_m_step`).
     ll_total: wgpu::Buffer,
+    /// fit_terms (written by the normaliser when asked) to ll_total's
+    /// third pair.
+    fit_reduce: Vec<Dispatch>,
     /// True when the posteriors' per-workgroup sums are those of the
     /// current posteriors (the E-step leaves them; the vote-share start
     /// does not).
@@ -142,7 +158,7 @@ fn reduce_pass(
         pipeline,
         stage: "reduce_rows",
         traffic: traffic::reduce_rows(rows as u64, width as u64, pairs_in),
-        _uniform: uniform,
+        uniform,
     })
 }
 
@@ -197,6 +213,27 @@ fn reduction(
     }
 }
 
+/// ds_e_step's uniform for a chunk of `n_items` items.
+fn e_params(n_items: usize, prior_base: usize, has_known: bool) -> EStepParams {
+    EStepParams {
+        n_items: n_items as u32,
+        prior_base: prior_base as u32,
+        ll_frac_bits: LL_FRAC_BITS,
+        prob_frac_bits: PROB_FRAC_BITS,
+        has_known: has_known as u32,
+        _pad: [0; 3],
+    }
+}
+
+/// vote_shares's uniform for a chunk of `n_items` items.
+fn vote_params(n_items: usize, has_known: bool) -> VoteParams {
+    VoteParams {
+        n_items: n_items as u32,
+        has_known: has_known as u32,
+        _pad: [0; 2],
+    }
+}
+
 impl GpuSession {
     pub fn new(ctx: Arc<GpuContext>, data: &Packed) -> Result<Self> {
         let k = data.n_classes();
@@ -224,9 +261,13 @@ impl GpuSession {
         let n_chunks = plan.len();
         // Reduction outputs are fixed-point (lo, hi) pairs: two u32 per value.
         let prior_chunk_sums = ctx.zeroed("prior_chunk_sums", (n_chunks * k * 2) as u64 * f)?;
-        let ll_chunk_sums = ctx.zeroed("ll_chunk_sums", (n_chunks * 2) as u64 * f)?;
+        // Per chunk: the log-likelihood and the entropy.
+        let ll_chunk_sums = ctx.zeroed("ll_chunk_sums", (n_chunks * 2 * 2) as u64 * f)?;
         let prior_sums = ctx.zeroed("prior_sums", (n_priors * 2) as u64 * f)?;
-        let ll_total = ctx.zeroed("ll_total", 2 * f)?;
+        // What an iteration reads back: the log-likelihood, the entropy of
+        // the posteriors and crowd-kit's fit term (three pairs).
+        let ll_total = ctx.zeroed("ll_total", 6 * f)?;
+        let fit_terms = ctx.zeroed("fit_terms", (n_workers * k).max(1) as u64 * f)?;
         let accuracy_total = ctx.zeroed("accuracy_total", 2 * f)?;
         let population_sums = ctx.zeroed(
             "population_sums",
@@ -275,6 +316,8 @@ impl GpuSession {
                 strength: 0.0,
                 count_frac_bits: COUNT_FRAC_BITS,
                 workers_per_group: workers_per_group as u32,
+                objective: 0,
+                _pad: [0; 3],
             },
         );
         let pipeline = ctx.pipeline("confusion_normalise", k)?;
@@ -289,13 +332,15 @@ impl GpuSession {
                     &log_confusion,
                     &accuracy,
                     &population_sums,
+                    &log_priors,
+                    &fit_terms,
                 ],
             ),
             pipeline,
             grid: ctx.grid((n_workers * k) as u64),
             stage: "confusion_normalise",
-            traffic: traffic::confusion_normalise(n_workers as u64, k as u64, false),
-            _uniform: normalise_uniform.clone(),
+            traffic: traffic::confusion_normalise(n_workers as u64, k as u64, false, false),
+            uniform: normalise_uniform.clone(),
         };
         // Each item group's chunks are consecutive in the plan.
         let mut prior_final = Vec::new();
@@ -335,7 +380,7 @@ impl GpuSession {
                 grid: (k.div_ceil(64) as u32, 1),
                 stage: "log_priors",
                 traffic: traffic::log_priors(k as u64),
-                _uniform: prior_uniform,
+                uniform: prior_uniform,
             });
         }
         let ll_final = reduction(
@@ -345,9 +390,22 @@ impl GpuSession {
             LL_FRAC_BITS,
             0,
             n_chunks,
-            1,
+            2,
             &ll_total,
             0,
+            scratch_refs,
+        )?;
+        // Into the third pair of ll_total (row 2 of width 1).
+        let fit_reduce = reduction(
+            &ctx,
+            &fit_terms,
+            false,
+            LL_FRAC_BITS,
+            0,
+            n_workers * k,
+            1,
+            &ll_total,
+            2,
             scratch_refs,
         )?;
         let accuracy_reduce = reduction(
@@ -379,6 +437,7 @@ impl GpuSession {
             workers_per_group,
             ll_final,
             ll_total,
+            fit_reduce,
             sums_fresh: false,
             accuracy_reduce,
             accuracy_total,
@@ -390,6 +449,7 @@ impl GpuSession {
                 accuracy,
                 prior_chunk_sums,
                 ll_chunk_sums,
+                fit_terms,
                 prior_sums,
                 scratch[0].clone(),
                 scratch[1].clone(),
@@ -429,7 +489,7 @@ impl GpuSession {
                 grid: self.ctx.grid((n_groups * width) as u64),
                 stage: "group_sums",
                 traffic: traffic::group_sums(self.n_workers as u64, width as u64, n_groups as u64),
-                _uniform: uniform,
+                uniform,
             };
             let scratch = [
                 self.ctx.zeroed("population scratch a", 4)?,
@@ -484,37 +544,33 @@ impl GpuSession {
         // The E-step's per-workgroup sums: one pair per 256 items (and per
         // class), the rows of reduce_rows's first pass.
         let blocks = n.div_ceil(256).max(1);
-        let ll_partials = ctx.zeroed("ll_partials", (blocks * 2) as u64 * f)?;
+        // The log-likelihood and entropy sums: two pairs per block.
+        let ll_partials = ctx.zeroed("ll_partials", (blocks * 2 * 2) as u64 * f)?;
+        let known_class = ctx.zeroed("known_class", n.max(1) as u64 * f)?;
         let prior_partials = ctx.zeroed("prior_partials", (blocks * k * 2) as u64 * f)?;
 
-        let item_uniform = || ctx.uniform("item params", &CountParams::new(n));
-        let e_uniform = || {
-            ctx.uniform(
-                "e-step params",
-                &EStepParams {
-                    n_items: n as u32,
-                    prior_base: (chunk.group * k) as u32,
-                    ll_frac_bits: LL_FRAC_BITS,
-                    prob_frac_bits: PROB_FRAC_BITS,
-                },
-            )
-        };
         let pipeline = ctx.pipeline("vote_shares", k)?;
-        let uniform = item_uniform();
+        let uniform = ctx.uniform("vote_shares params", &vote_params(n, false));
         let vote_shares = Dispatch {
             bind_group: ctx.bind(
                 &pipeline,
                 "vote_shares",
-                &[&uniform, &item_offsets, &item_label, &posteriors],
+                &[
+                    &uniform,
+                    &item_offsets,
+                    &item_label,
+                    &posteriors,
+                    &known_class,
+                ],
             ),
             pipeline,
             grid: ctx.grid(n as u64),
             stage: "vote_shares",
-            traffic: traffic::vote_shares(n as u64, range.len() as u64, k as u64),
-            _uniform: uniform,
+            traffic: traffic::vote_shares(n as u64, range.len() as u64, k as u64, false),
+            uniform,
         };
         let pipeline = ctx.pipeline("ds_e_step", k)?;
-        let uniform = e_uniform();
+        let uniform = ctx.uniform("e-step params", &e_params(n, chunk.group * k, false));
         let e_step = Dispatch {
             bind_group: ctx.bind(
                 &pipeline,
@@ -529,13 +585,14 @@ impl GpuSession {
                     &posteriors,
                     &ll_partials,
                     &prior_partials,
+                    &known_class,
                 ],
             ),
             pipeline,
             grid: ctx.grid(n as u64),
             stage: "ds_e_step",
-            traffic: traffic::ds_e_step(n as u64, range.len() as u64, k as u64),
-            _uniform: uniform,
+            traffic: traffic::ds_e_step(n as u64, range.len() as u64, k as u64, false),
+            uniform,
         };
         let ll_reduce = reduction(
             ctx,
@@ -544,7 +601,7 @@ impl GpuSession {
             LL_FRAC_BITS,
             0,
             blocks,
-            1,
+            2,
             ll_chunk_sums,
             index,
             scratch,
@@ -607,7 +664,7 @@ impl GpuSession {
                     k as u64,
                     classes_per_thread(k) as u64,
                 ),
-                _uniform: uniform,
+                uniform,
             };
             let pipeline = ctx.pipeline("ds_m_step_combine", k)?;
             let uniform = ctx.uniform("combine params", &CountParams::new(chunk.n_runs()));
@@ -625,7 +682,7 @@ impl GpuSession {
                     chunk.n_segments() as u64,
                     k as u64,
                 ),
-                _uniform: uniform,
+                uniform,
             };
             buffers.extend([
                 segment_start,
@@ -638,6 +695,7 @@ impl GpuSession {
             (Some(segments), Some(combine))
         };
         Ok(ChunkState {
+            first_item: chunk.items.start,
             n_items: n,
             n_annotations: chunk.annotations.len(),
             item_offsets,
@@ -650,8 +708,128 @@ impl GpuSession {
             prior_reduce,
             m_segments,
             m_combine,
+            known_class,
+            has_known: false,
+            prior_base: chunk.group * k,
             _buffers: buffers,
         })
+    }
+
+    /// Writes the normaliser's uniform for `rule` (asking for the fit terms
+    /// when `objective`) and builds what the rule needs; returns whether it
+    /// is the hierarchical rule.
+    fn prepare_m_step(&mut self, rule: ConfusionRule, objective: bool) -> Result<bool> {
+        let (rule_id, smoothing, prior_correct, prior_accuracy, strength) = match rule {
+            ConfusionRule::Full {
+                smoothing,
+                prior_correct,
+            } => (0, smoothing, prior_correct, 0.0, 0.0),
+            ConfusionRule::OneCoin { smoothing } => (1, smoothing, 0.0, 0.0, 0.0),
+            ConfusionRule::Modified { prior_accuracy } => (2, 0.0, 0.0, prior_accuracy, 0.0),
+            ConfusionRule::Hierarchical {
+                strength,
+                prior_correct,
+            } => (3, 0.0, prior_correct, 0.0, strength),
+        };
+        let hierarchical = rule_id == 3;
+        if hierarchical && self.population_reduce.is_none() {
+            self.population_reduce = Some(self.build_population_reduce()?);
+        }
+        self.ctx.write(
+            &self.normalise_uniform,
+            &[NormaliseParams {
+                n_workers: self.n_workers as u32,
+                rule: rule_id,
+                smoothing,
+                prior_correct,
+                prior_accuracy,
+                strength,
+                count_frac_bits: COUNT_FRAC_BITS,
+                workers_per_group: self.workers_per_group as u32,
+                objective: objective as u32,
+                _pad: [0; 3],
+            }],
+        );
+        Ok(hierarchical)
+    }
+
+    /// Records the M-step: the class priors from the posteriors' sums
+    /// (their first pass only when the last E-step did not leave them,
+    /// `!fresh`), the soft counts, the tables; with `objective`, also the
+    /// fit terms summed into ll_total's third pair.
+    fn record_m_step(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        fresh: bool,
+        hierarchical: bool,
+        objective: bool,
+    ) {
+        let ctx = &self.ctx;
+        encoder.clear_buffer(&self.counts, 0, None);
+        ctx.note("clear_buffer", traffic::clear(self.counts.size()));
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("m_step"),
+            timestamp_writes: None,
+        });
+        for chunk in &self.chunks {
+            if !fresh {
+                chunk.prior_first.record(ctx, &mut pass);
+            }
+            chunk
+                .prior_reduce
+                .iter()
+                .for_each(|d| d.record(ctx, &mut pass));
+            if let (Some(segments), Some(combine)) = (&chunk.m_segments, &chunk.m_combine) {
+                segments.record(ctx, &mut pass);
+                combine.record(ctx, &mut pass);
+            }
+        }
+        self.prior_final
+            .iter()
+            .for_each(|d| d.record(ctx, &mut pass));
+        self.log_priors_step
+            .iter()
+            .for_each(|d| d.record(ctx, &mut pass));
+        if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
+            passes.iter().for_each(|d| d.record(ctx, &mut pass));
+        }
+        let normalise = &self.normalise;
+        ctx.dispatch(
+            &mut pass,
+            &normalise.pipeline,
+            &normalise.bind_group,
+            normalise.grid,
+            normalise.stage,
+            traffic::confusion_normalise(
+                self.n_workers as u64,
+                self.k as u64,
+                hierarchical,
+                objective,
+            ),
+        );
+        if objective {
+            self.fit_reduce
+                .iter()
+                .for_each(|d| d.record(ctx, &mut pass));
+        }
+    }
+
+    /// Records the E-step: posteriors (known items clamped), and the
+    /// log-likelihood and entropy summed into ll_total's first two pairs.
+    fn record_e_step(&self, encoder: &mut wgpu::CommandEncoder) {
+        let ctx = &self.ctx;
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("e_step"),
+            timestamp_writes: None,
+        });
+        for chunk in &self.chunks {
+            chunk.e_step.record(ctx, &mut pass);
+            chunk
+                .ll_reduce
+                .iter()
+                .for_each(|d| d.record(ctx, &mut pass));
+        }
+        self.ll_final.iter().for_each(|d| d.record(ctx, &mut pass));
     }
 
     fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) -> Result<()> {
@@ -685,7 +863,7 @@ impl EmSession for GpuSession {
                     chunk.n_annotations as u64,
                     k as u64,
                 ),
-                _uniform: uniform,
+                uniform,
             };
             self.run("mv_counts", |pass| dispatch.record(&self.ctx, pass))?;
             all.extend(
@@ -706,6 +884,36 @@ impl EmSession for GpuSession {
         })
     }
 
+    fn set_known(&mut self, known: &KnownClasses) -> Result<()> {
+        let (k, lists) = (self.k as u64, known.len());
+        for chunk in &mut self.chunks {
+            let (items, classes) =
+                known.in_range(chunk.first_item..chunk.first_item + chunk.n_items);
+            chunk.has_known = !items.is_empty();
+            if chunk.has_known {
+                // Dense per item: class + 1, 0 where not known.
+                let mut dense = vec![0u32; chunk.n_items];
+                for (&i, &y) in items.iter().zip(&classes) {
+                    dense[i as usize] = y + 1;
+                }
+                self.ctx.write(&chunk.known_class, &dense);
+            }
+            let (n, a) = (chunk.n_items as u64, chunk.n_annotations as u64);
+            self.ctx.write(
+                &chunk.vote_shares.uniform,
+                &[vote_params(chunk.n_items, chunk.has_known)],
+            );
+            chunk.vote_shares.traffic = traffic::vote_shares(n, a, k, chunk.has_known);
+            self.ctx.write(
+                &chunk.e_step.uniform,
+                &[e_params(chunk.n_items, chunk.prior_base, chunk.has_known)],
+            );
+            chunk.e_step.traffic = traffic::ds_e_step(n, a, k, chunk.has_known);
+        }
+        debug_assert!(lists == 0 || self.chunks.iter().any(|c| c.has_known));
+        self.ctx.check()
+    }
+
     fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
         self.ctx.write(&self.log_confusion, log_confusion);
         let tiled: Vec<f32> = log_priors
@@ -719,78 +927,10 @@ impl EmSession for GpuSession {
     }
 
     fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
-        let (rule_id, smoothing, prior_correct, prior_accuracy, strength) = match rule {
-            ConfusionRule::Full {
-                smoothing,
-                prior_correct,
-            } => (0, smoothing, prior_correct, 0.0, 0.0),
-            ConfusionRule::OneCoin { smoothing } => (1, smoothing, 0.0, 0.0, 0.0),
-            ConfusionRule::Modified { prior_accuracy } => (2, 0.0, 0.0, prior_accuracy, 0.0),
-            ConfusionRule::Hierarchical {
-                strength,
-                prior_correct,
-            } => (3, 0.0, prior_correct, 0.0, strength),
-        };
-        let hierarchical = rule_id == 3;
-        if hierarchical && self.population_reduce.is_none() {
-            self.population_reduce = Some(self.build_population_reduce()?);
-        }
-        self.ctx.write(
-            &self.normalise_uniform,
-            &[NormaliseParams {
-                n_workers: self.n_workers as u32,
-                rule: rule_id,
-                smoothing,
-                prior_correct,
-                prior_accuracy,
-                strength,
-                count_frac_bits: COUNT_FRAC_BITS,
-                workers_per_group: self.workers_per_group as u32,
-            }],
-        );
+        let hierarchical = self.prepare_m_step(rule, false)?;
         let mut encoder = self.ctx.encoder("m_step");
-        encoder.clear_buffer(&self.counts, 0, None);
-        self.ctx
-            .note("clear_buffer", traffic::clear(self.counts.size()));
-        let ctx = &self.ctx;
         let fresh = self.sums_fresh;
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("m_step"),
-                timestamp_writes: None,
-            });
-            for chunk in &self.chunks {
-                if !fresh {
-                    chunk.prior_first.record(ctx, &mut pass);
-                }
-                chunk
-                    .prior_reduce
-                    .iter()
-                    .for_each(|d| d.record(ctx, &mut pass));
-                if let (Some(segments), Some(combine)) = (&chunk.m_segments, &chunk.m_combine) {
-                    segments.record(ctx, &mut pass);
-                    combine.record(ctx, &mut pass);
-                }
-            }
-            self.prior_final
-                .iter()
-                .for_each(|d| d.record(ctx, &mut pass));
-            self.log_priors_step
-                .iter()
-                .for_each(|d| d.record(ctx, &mut pass));
-            if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
-                passes.iter().for_each(|d| d.record(ctx, &mut pass));
-            }
-            let normalise = &self.normalise;
-            ctx.dispatch(
-                &mut pass,
-                &normalise.pipeline,
-                &normalise.bind_group,
-                normalise.grid,
-                normalise.stage,
-                traffic::confusion_normalise(self.n_workers as u64, self.k as u64, hierarchical),
-            );
-        }
+        self.record_m_step(&mut encoder, fresh, hierarchical, false);
         self.ctx.submit(encoder)?;
         // The posteriors' sums are those the last E-step left: the same
         // posteriors, so the next M-step may use them again.
@@ -799,26 +939,30 @@ impl EmSession for GpuSession {
     }
 
     fn e_step(&mut self) -> Result<f64> {
-        let ctx = &self.ctx;
-        let mut encoder = ctx.encoder("e_step");
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("e_step"),
-                timestamp_writes: None,
-            });
-            for chunk in &self.chunks {
-                chunk.e_step.record(ctx, &mut pass);
-                chunk
-                    .ll_reduce
-                    .iter()
-                    .for_each(|d| d.record(ctx, &mut pass));
-            }
-            self.ll_final.iter().for_each(|d| d.record(ctx, &mut pass));
-        }
+        let mut encoder = self.ctx.encoder("e_step");
+        self.record_e_step(&mut encoder);
         // The log-likelihood comes back in the same submit.
-        let pair = ctx.submit_and_read::<u32>(encoder, &self.ll_total, 0, 2)?;
+        let pair = self
+            .ctx
+            .submit_and_read::<u32>(encoder, &self.ll_total, 0, 2)?;
         self.sums_fresh = true;
         Ok(fixed_value(pair[0], pair[1], LL_FRAC_BITS))
+    }
+
+    fn e_and_m_step(&mut self, rule: ConfusionRule) -> Result<(f64, f64)> {
+        let hierarchical = self.prepare_m_step(rule, true)?;
+        let mut encoder = self.ctx.encoder("e_and_m_step");
+        self.record_e_step(&mut encoder);
+        self.record_m_step(&mut encoder, true, hierarchical, true);
+        // One read-back: the log-likelihood, the entropy, the fit term.
+        let v = self
+            .ctx
+            .submit_and_read::<u32>(encoder, &self.ll_total, 0, 6)?;
+        self.sums_fresh = true;
+        let ll = fixed_value(v[0], v[1], LL_FRAC_BITS);
+        let entropy = fixed_value(v[2], v[3], LL_FRAC_BITS);
+        let fit = fixed_value(v[4], v[5], LL_FRAC_BITS);
+        Ok((ll, fit + entropy))
     }
 
     fn mean_worker_accuracy(&mut self) -> Result<f32> {

@@ -123,22 +123,27 @@ pub fn ds_floor(items: u64, annotations: u64, workers: u64, k: u64) -> (u64, u64
 const U: u64 = 4; // bytes of a u32 or f32
 
 /// ds_e_step.wgsl: each workgroup of 256 items loads the K log priors
-/// once; one thread per item reads its two offsets and per annotation its
-/// worker, label and K log θ, and writes K posteriors; each workgroup
-/// writes its K + 1 sums (posteriors and log-likelihood) as pairs.
-pub fn ds_e_step(items: u64, annotations: u64, k: u64) -> Traffic {
+/// once; one thread per item reads its two offsets (and, when the chunk
+/// has known items, its known class) and per annotation its worker, label
+/// and K log θ, and writes K posteriors; each workgroup writes its K + 2
+/// sums (posteriors, log-likelihood, entropy) as pairs.
+pub fn ds_e_step(items: u64, annotations: u64, k: u64, known: bool) -> Traffic {
     let blocks = items.div_ceil(256).max(1);
+    let known = if known { items * U } else { 0 };
     Traffic {
-        read: blocks * k * U + items * 2 * U + annotations * (2 * U + k * U),
-        written: items * k * U + blocks * (k + 1) * 2 * U,
+        read: blocks * k * U + items * 2 * U + known + annotations * (2 * U + k * U),
+        written: items * k * U + blocks * (k + 2) * 2 * U,
         gathered: annotations * k * U,
     }
 }
 
-/// vote_shares.wgsl: per item its two offsets and its labels; K shares out.
-pub fn vote_shares(items: u64, annotations: u64, k: u64) -> Traffic {
+/// vote_shares.wgsl: per item its two offsets and its labels (and its
+/// known class, when the chunk has known items: an upper bound, a known
+/// item's labels are not read); K shares out.
+pub fn vote_shares(items: u64, annotations: u64, k: u64, known: bool) -> Traffic {
+    let known = if known { items * U } else { 0 };
     Traffic {
-        read: items * 2 * U + annotations * U,
+        read: items * 2 * U + known + annotations * U,
         written: items * k * U,
         gathered: 0,
     }
@@ -146,7 +151,7 @@ pub fn vote_shares(items: u64, annotations: u64, k: u64) -> Traffic {
 
 /// mv_counts.wgsl: as vote_shares, K counts out.
 pub fn mv_counts(items: u64, annotations: u64, k: u64) -> Traffic {
-    vote_shares(items, annotations, k)
+    vote_shares(items, annotations, k, false)
 }
 
 /// reduce_rows.wgsl: each of `rows` rows' `width` values (an f32, or a
@@ -197,12 +202,19 @@ pub fn ds_m_step_combine(runs: u64, segments: u64, k: u64) -> Traffic {
 /// confusion_normalise.wgsl: one thread per (worker, t) reads the worker's
 /// n, its K diagonal counts and row t (under the hierarchical rule, also
 /// row t of its population table as K pairs); writes K log θ, and thread
-/// t = 0 the accuracy.
-pub fn confusion_normalise(workers: u64, k: u64, hierarchical: bool) -> Traffic {
+/// t = 0 the accuracy. With `objective` (crowd-kit's stopping test) each
+/// thread then reads its log prior, row t's K counts and the K log θ it
+/// wrote again, and writes its fit term.
+pub fn confusion_normalise(workers: u64, k: u64, hierarchical: bool, objective: bool) -> Traffic {
     let population = if hierarchical { k * 2 * U } else { 0 };
+    let (fit_read, fit_written) = if objective {
+        (U + 2 * k * U, U)
+    } else {
+        (0, 0)
+    };
     Traffic {
-        read: workers * k * (U + 2 * k * U + population),
-        written: workers * (k * k * U + U),
+        read: workers * k * (U + 2 * k * U + population + fit_read),
+        written: workers * (k * k * U + U + k * fit_written),
         gathered: 0,
     }
 }
@@ -232,7 +244,7 @@ mod tests {
     #[test]
     fn since_keeps_only_what_changed() {
         let mut before = GpuCounters::default();
-        before.note("a", 1, ds_e_step(10, 50, 3));
+        before.note("a", 1, ds_e_step(10, 50, 3, false));
         before.submits = 2;
         let mut after = before.clone();
         after.note("b", 2, reduce_rows(300, 1, false));
@@ -250,11 +262,12 @@ mod tests {
     fn e_step_model_counts_what_the_shader_loads() {
         // 2 items, 3 annotations, K = 2: one workgroup's 2 priors, offsets
         // 2×2, per annotation worker + label + 2 log θ; 2×2 posteriors and
-        // one workgroup's 3 pairs out.
-        let t = ds_e_step(2, 3, 2);
+        // one workgroup's 4 pairs out. Known items add one class per item.
+        let t = ds_e_step(2, 3, 2, false);
         assert_eq!(t.read, 4 * (2 + 2 * 2 + 3 * (2 + 2)));
-        assert_eq!(t.written, 4 * (2 * 2 + 3 * 2));
+        assert_eq!(t.written, 4 * (2 * 2 + 4 * 2));
         assert_eq!(t.gathered, 4 * 3 * 2);
+        assert_eq!(ds_e_step(2, 3, 2, true).read, t.read + 4 * 2);
     }
 
     #[test]

@@ -1,0 +1,417 @@
+//! The default method's choice of model, made by the data: every candidate
+//! is fitted with a fold of the annotations hidden, and judged by how well it
+//! predicts the hidden answers (the held-out log-likelihood, K-fold over
+//! annotations). No gold is read and no accuracy figure is consulted.
+//!
+//! Why this criterion: the candidates differ in how many parameters a
+//! worker gets (one accuracy, a full table, a table drawn toward the
+//! population, a spam rate), and the in-sample likelihood always prefers
+//! the biggest. The held-out likelihood pays for overfitting: a full table
+//! learnt from four answers predicts the fifth badly. It is also the
+//! quantity every candidate models, so it compares them on one scale.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::methods::{self, Method};
+use super::{Consolidation, Params};
+use crate::engine::backend::{Backend, PROB_FLOOR};
+use crate::engine::pack::Packed;
+use crate::error::Result;
+
+/// One model the default method may choose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// A name for summaries: the method's, with the setting that differs.
+    pub name: &'static str,
+    /// The parameters it is fitted with (its method's defaults, but one).
+    pub params: Params,
+}
+
+/// The candidates: each structure the issue of label quality names (full
+/// confusion, with and without a pseudo-count of correct answers; the
+/// hierarchical prior; one coin; MACE's spammers) and majority vote.
+pub fn candidates(seed: u64) -> Vec<Candidate> {
+    let with = |name, method, f: fn(&mut Params)| {
+        let mut params = Params::new(method);
+        params.seed = seed;
+        f(&mut params);
+        Candidate { name, params }
+    };
+    vec![
+        with("ds", Method::Ds, |_| {}),
+        with("ds --prior-correct 1", Method::Ds, |p| {
+            p.prior_correct = 1.0;
+            p.stop_test = crate::engine::em::StopTest::RelativeLikelihood;
+        }),
+        with("hds", Method::Hds, |_| {}),
+        with("one-coin", Method::OneCoin, |_| {}),
+        with("mace", Method::Mace, |_| {}),
+        with("mv", Method::Mv, |_| {}),
+    ]
+}
+
+/// Folds of the held-out criterion on small inputs (every annotation is
+/// held out once).
+pub const FOLDS: usize = 5;
+
+/// Above this many annotations the choice is made on a sample of items
+/// holding about this many, in [`LARGE_FOLDS`] folds, so that the cost of
+/// choosing stops growing with the input (see `accord bench`).
+pub const SAMPLE_ANNOTATIONS: usize = 300_000;
+
+/// The temperature of a candidate is fitted on at most this many hidden
+/// answers (evenly spaced): one number needs no more.
+pub const TEMPERATURE_ROWS: usize = 100_000;
+
+/// Folds on samples of [`SAMPLE_ANNOTATIONS`].
+pub const LARGE_FOLDS: usize = 2;
+
+/// Inputs up to this size use [`FOLDS`] folds; larger ones [`LARGE_FOLDS`].
+pub const SMALL_ANNOTATIONS: usize = 200_000;
+
+/// What the choice found: every candidate's held-out score.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Choice {
+    /// The chosen candidate's name.
+    pub chosen: &'static str,
+    /// Its method.
+    pub method: Method,
+    /// The temperature that made its held-out predictions best.
+    pub temperature: f64,
+    /// Mean held-out log-likelihood per hidden annotation, per candidate,
+    /// in [`candidates`] order.
+    pub scores: Vec<(&'static str, f64)>,
+    /// Folds used.
+    pub folds: usize,
+    /// Annotations the choice was made on (all, or a sample of items).
+    pub annotations: usize,
+}
+
+/// Chooses a candidate for `data` by the held-out log-likelihood and
+/// returns it with the scores. `on_fit` is called after each candidate fit
+/// (for progress) with the number done and the number in all.
+pub fn choose(
+    data: &Packed,
+    backend: &dyn Backend,
+    seed: u64,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<(Candidate, Choice)> {
+    let candidates = candidates(seed);
+    let sample = sample_items(data, seed);
+    let on = sample.as_ref().unwrap_or(data);
+    let folds = if on.n_annotations() <= SMALL_ANNOTATIONS {
+        FOLDS
+    } else {
+        LARGE_FOLDS
+    };
+    let fold_of = fold_assignment(on.n_annotations(), folds, seed);
+    let k = data.n_classes();
+    let mut terms = vec![Vec::new(); candidates.len()];
+    let mut done = 0;
+    for fold in 0..folds {
+        let training = subset(on, |a| fold_of[a] as usize != fold);
+        for (c, candidate) in candidates.iter().enumerate() {
+            let fit = methods::fit(&training, backend, &candidate.params, &mut |_, _| {})?;
+            let hidden = |a: usize| fold_of[a] as usize == fold;
+            held_out_terms(on, &training, &fit, hidden, &mut terms[c]);
+            done += 1;
+            on_fit(done, folds * candidates.len());
+        }
+    }
+    let tempered: Vec<(f64, f64)> = terms.iter().map(|t| best_temperature(t, k)).collect();
+    let scores: Vec<(&'static str, f64)> = candidates
+        .iter()
+        .zip(&tempered)
+        .map(|(c, &(_, score))| (c.name, score))
+        .collect();
+    // The first best on exact ties: the list runs from the plain model on.
+    let best = (0..scores.len()).fold(0, |b, c| if scores[c].1 > scores[b].1 { c } else { b });
+    let choice = Choice {
+        chosen: candidates[best].name,
+        method: candidates[best].params.method,
+        temperature: tempered[best].0,
+        scores,
+        folds,
+        annotations: on.n_annotations(),
+    };
+    Ok((candidates[best].clone(), choice))
+}
+
+/// Each annotation's fold (in by-item order): a seeded shuffle of equal
+/// shares, so every fold holds the same number of answers.
+fn fold_assignment(n: usize, folds: usize, seed: u64) -> Vec<u8> {
+    let mut fold_of: Vec<u8> = (0..n).map(|a| (a % folds) as u8).collect();
+    fold_of.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f01d));
+    fold_of
+}
+
+/// A seeded sample of items holding about [`SAMPLE_ANNOTATIONS`]
+/// annotations, the items renumbered (workers and classes keep their ids),
+/// or `None` when the input is no larger.
+fn sample_items(data: &Packed, seed: u64) -> Option<Packed> {
+    let n = data.n_annotations();
+    if n <= SAMPLE_ANNOTATIONS {
+        return None;
+    }
+    let mut items: Vec<u32> = (0..data.n_items() as u32).collect();
+    items.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e00));
+    let mut kept = Vec::new();
+    let mut held = 0;
+    for &i in &items {
+        if held >= SAMPLE_ANNOTATIONS {
+            break;
+        }
+        kept.push(i);
+        held += data.item_range(i as usize).len();
+    }
+    kept.sort_unstable();
+    let mut item_names = crate::engine::pack::Names::default();
+    let mut item_offsets = vec![0u32];
+    let (mut item_worker, mut item_label) = (Vec::with_capacity(held), Vec::with_capacity(held));
+    for &i in &kept {
+        item_names.push(&data.item_names[i as usize]);
+        let range = data.item_range(i as usize);
+        item_worker.extend_from_slice(&data.item_worker[range.clone()]);
+        item_label.extend_from_slice(&data.item_label[range]);
+        item_offsets.push(item_worker.len() as u32);
+    }
+    let by_item = Packed {
+        item_names,
+        item_offsets,
+        item_worker,
+        item_label,
+        worker_offsets: Vec::new(),
+        worker_item: Vec::new(),
+        worker_label: Vec::new(),
+        worker_names: data.worker_names.clone(),
+        class_names: data.class_names.clone(),
+        class_first_seen: data.class_first_seen.clone(),
+        stats: data.stats.clone(),
+        groups: data.groups,
+    };
+    Some(subset(&by_item, |_| true))
+}
+
+/// The annotations (by-item index `a`) for which `keep(a)`, with every item,
+/// worker and class id unchanged (items and workers left without an answer
+/// stay, with empty rows).
+pub fn subset(data: &Packed, keep: impl Fn(usize) -> bool) -> Packed {
+    let n_items = data.n_items();
+    let mut item_offsets = Vec::with_capacity(n_items + 1);
+    item_offsets.push(0u32);
+    let mut item_worker = Vec::new();
+    let mut item_label = Vec::new();
+    let mut worker_counts = vec![0u32; data.worker_names.len() + 1];
+    for i in 0..n_items {
+        for a in data.item_range(i) {
+            if keep(a) {
+                let w = data.item_worker[a];
+                item_worker.push(w);
+                item_label.push(data.item_label[a]);
+                worker_counts[w as usize + 1] += 1;
+            }
+        }
+        item_offsets.push(item_worker.len() as u32);
+    }
+    // Counting sort by worker, items in order within each worker.
+    for w in 1..worker_counts.len() {
+        worker_counts[w] += worker_counts[w - 1];
+    }
+    let worker_offsets = worker_counts.clone();
+    let mut cursor = worker_counts;
+    let mut worker_item = vec![0u32; item_worker.len()];
+    let mut worker_label = vec![0u32; item_worker.len()];
+    for i in 0..n_items {
+        for a in item_offsets[i] as usize..item_offsets[i + 1] as usize {
+            let slot = &mut cursor[item_worker[a] as usize];
+            worker_item[*slot as usize] = i as u32;
+            worker_label[*slot as usize] = item_label[a];
+            *slot += 1;
+        }
+    }
+    let mut stats = data.stats.clone();
+    stats.annotations = item_worker.len();
+    stats.items_without_annotations = (0..n_items)
+        .filter(|&i| item_offsets[i] == item_offsets[i + 1])
+        .count();
+    Packed {
+        item_names: data.item_names.clone(),
+        worker_names: data.worker_names.clone(),
+        class_names: data.class_names.clone(),
+        class_first_seen: data.class_first_seen.clone(),
+        item_offsets,
+        item_worker,
+        item_label,
+        worker_offsets,
+        worker_item,
+        worker_label,
+        stats,
+        groups: data.groups,
+    }
+}
+
+/// For each annotation `a` of `all` with `hidden(a)`, the `2K` numbers its
+/// held-out score needs: `ln q_i(t)` (the fit's posteriors for the item,
+/// from its other answers) and `P_w[t][given]` (the worker's table as the fit
+/// learnt it, turned into a predictive table by one pseudo-answer spread as
+/// the population's table: `(n_t·table[t] + pop[t]) / (n_t + 1)` with `n_t`
+/// the worker's soft count of training answers on class `t`, so that a
+/// worker never seen is predicted by the population and no answer gets
+/// probability zero).
+fn held_out_terms(
+    all: &Packed,
+    training: &Packed,
+    fit: &Consolidation,
+    hidden: impl Fn(usize) -> bool + Sync,
+    out: &mut Vec<f32>,
+) {
+    let k = all.n_classes();
+    let q = fit.posteriors.as_slice().expect("standard layout");
+    let table = fit.confusion.as_slice().expect("standard layout");
+    let n_workers = training.n_workers();
+    let mut soft = vec![0f64; n_workers * k];
+    let mut population = vec![1.0 / k as f64; k * k];
+    for w in 0..n_workers {
+        let range = training.worker_range(w);
+        for (&i, &l) in training.worker_item[range.clone()]
+            .iter()
+            .zip(&training.worker_label[range])
+        {
+            for t in 0..k {
+                let p = q[i as usize * k + t] as f64;
+                soft[w * k + t] += p;
+                population[t * k + l as usize] += p;
+            }
+        }
+    }
+    for row in population.chunks_mut(k) {
+        let total: f64 = row.iter().sum();
+        row.iter_mut().for_each(|p| *p /= total);
+    }
+    let per_item: Vec<Vec<f32>> = (0..all.n_items())
+        .into_par_iter()
+        .map(|i| {
+            let mut terms = Vec::new();
+            for a in all.item_range(i).filter(|&a| hidden(a)) {
+                let w = all.item_worker[a] as usize;
+                let l = all.item_label[a] as usize;
+                terms.extend((0..k).map(|t| q[i * k + t].max(PROB_FLOOR).ln()));
+                terms.extend((0..k).map(|t| {
+                    let n = soft[w * k + t];
+                    let own = table[(w * k + t) * k + l] as f64;
+                    ((n * own + population[t * k + l]) / (n + 1.0)) as f32
+                }));
+            }
+            terms
+        })
+        .collect();
+    for terms in per_item {
+        out.extend(terms);
+    }
+}
+
+/// Mean over the held-out answers of `ln Σ_t q^{1/T}(t)·P(t)` (posteriors
+/// sharpened or softened by temperature `T`, renormalised), for the terms
+/// `held_out_terms` wrote.
+pub fn tempered_score(terms: &[f32], k: usize, temperature: f64) -> f64 {
+    let rows = terms.len() / (2 * k);
+    let total: f64 = terms
+        .par_chunks(2 * k)
+        .map(|row| {
+            let (log_q, p) = row.split_at(k);
+            let top = log_q.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let (mut norm, mut mass) = (0.0, 0.0);
+            for (&l, &pt) in log_q.iter().zip(p) {
+                let e = ((l - top) as f64 / temperature).exp();
+                norm += e;
+                mass += e * pt as f64;
+            }
+            (mass / norm).max(f64::MIN_POSITIVE).ln()
+        })
+        .sum();
+    total / rows.max(1) as f64
+}
+
+/// The temperature in `[1/20, 20]` that maximises [`tempered_score`]
+/// (golden-section search on `ln T` over at most [`TEMPERATURE_ROWS`]
+/// evenly spaced rows; the score is smooth and, in practice, unimodal in
+/// it), with the score of all rows at that temperature.
+pub fn best_temperature(terms: &[f32], k: usize) -> (f64, f64) {
+    let rows = terms.len() / (2 * k);
+    let step = rows.div_ceil(TEMPERATURE_ROWS).max(1);
+    let fitted: Vec<f32> = if step == 1 {
+        terms.to_vec()
+    } else {
+        terms
+            .chunks(2 * k)
+            .step_by(step)
+            .flatten()
+            .copied()
+            .collect()
+    };
+    let score = |log_t: f64| tempered_score(&fitted, k, log_t.exp());
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut lo, mut hi) = (-(20f64.ln()), 20f64.ln());
+    let mut x1 = hi - ratio * (hi - lo);
+    let mut x2 = lo + ratio * (hi - lo);
+    let (mut f1, mut f2) = (score(x1), score(x2));
+    for _ in 0..30 {
+        if f1 < f2 {
+            lo = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = lo + ratio * (hi - lo);
+            f2 = score(x2);
+        } else {
+            hi = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = hi - ratio * (hi - lo);
+            f1 = score(x1);
+        }
+    }
+    let temperature = ((lo + hi) / 2.0).exp();
+    (temperature, tempered_score(terms, k, temperature))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::pack::pack_triples;
+
+    #[test]
+    fn a_subset_keeps_every_id_and_rebuilds_the_worker_rows() {
+        let data = pack_triples(
+            &[
+                ("a", "w1", "x"),
+                ("a", "w2", "y"),
+                ("b", "w1", "y"),
+                ("b", "w2", "y"),
+            ],
+            None,
+        )
+        .unwrap();
+        let s = subset(&data, |a| a != 1);
+        assert_eq!(s.n_items(), 2);
+        assert_eq!(s.n_workers(), 2);
+        assert_eq!(s.item_offsets, vec![0, 1, 3]);
+        assert_eq!(s.worker_offsets, vec![0, 2, 3]);
+        assert_eq!(s.worker_item, vec![0, 1, 1]);
+        assert_eq!(s.worker_label, vec![0, 1, 1]);
+        let none = subset(&data, |_| false);
+        assert_eq!(none.worker_offsets, vec![0, 0, 0]);
+        assert_eq!(none.stats.items_without_annotations, 2);
+    }
+
+    #[test]
+    fn folds_hold_equal_shares() {
+        let f = fold_assignment(103, 5, 7);
+        for fold in 0..5 {
+            let n = f.iter().filter(|&&x| x == fold).count();
+            assert!((20..=21).contains(&n), "{n}");
+        }
+    }
+}
