@@ -974,3 +974,83 @@ fn fused_step_objective_matches_the_host_reference_on_both_backends() {
         }
     }
 }
+
+/// crowd-kit's loop as main ran it before the objective moved to the
+/// device: E-step, M-step, then the host-side objective from the posteriors
+/// and tables read back; returns the posteriors it stops with and its
+/// number of E-steps.
+fn host_crowdkit_loop(
+    backend: &dyn Backend,
+    data: &Packed,
+    tol: f64,
+) -> (ndarray::Array2<f32>, usize) {
+    let rule = ConfusionRule::Full {
+        smoothing: 0.0,
+        prior_correct: 0.0,
+    };
+    let mut s = backend.em_session(data).unwrap();
+    s.init_posteriors_from_votes().unwrap();
+    s.m_step(rule).unwrap();
+    let mut previous = f64::NEG_INFINITY;
+    for iteration in 1..100 {
+        s.e_step().unwrap();
+        s.m_step(rule).unwrap();
+        let posteriors = s.read_posteriors().unwrap();
+        let objective =
+            accord::engine::em::crowdkit_objective(data, &posteriors, &s.read_params().unwrap());
+        if objective - previous < tol {
+            return (posteriors, iteration);
+        }
+        previous = objective;
+    }
+    panic!("the host loop did not stop");
+}
+
+#[test]
+fn crowdkit_stopping_on_the_device_stops_where_the_host_loop_does() {
+    use accord::engine::em::{run_em, MStepRule, Start, StopTest, Stopping};
+    let rule = ConfusionRule::Full {
+        smoothing: 0.0,
+        prior_correct: 0.0,
+    };
+    let stopping = Stopping {
+        max_iter: 100,
+        tol: 1e-5,
+        test: StopTest::CrowdKitElbo,
+    };
+    let gpu = gpu();
+    let mut stops = Vec::new();
+    for seed in [41, 42, 43] {
+        let data = random_dataset(seed, 4, 3000, 40, 5, 600);
+        let mut backends: Vec<&dyn Backend> = vec![&CpuBackend];
+        if let Some(g) = &gpu {
+            backends.push(g);
+        }
+        for backend in backends {
+            let (posteriors, iterations) = host_crowdkit_loop(backend, &data, stopping.tol);
+            let fit = run_em(
+                &data,
+                backend,
+                stopping,
+                Start::Votes,
+                MStepRule::Fixed(rule),
+                &mut |_, _| {},
+            )
+            .unwrap();
+            assert!(fit.converged);
+            assert_eq!(
+                fit.log_likelihood.len(),
+                iterations,
+                "seed {seed} on {}",
+                backend.name()
+            );
+            let diff = (&fit.posteriors - &posteriors)
+                .mapv(f32::abs)
+                .fold(0f32, |m, &v| m.max(v));
+            assert!(diff < 1e-5, "seed {seed}: posteriors differ by {diff}");
+            stops.push(iterations);
+        }
+    }
+    // The test stops early on some of these and not at once on all.
+    assert!(stops.iter().all(|&n| n > 1 && n < 100), "{stops:?}");
+}
