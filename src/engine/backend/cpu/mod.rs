@@ -125,6 +125,9 @@ impl<'a> CpuSession<'a> {
                 known,
                 &mut self.posteriors[r.start * k..r.end * k],
             );
+            if d.n_item_groups() == 1 {
+                return terms;
+            }
             all.ll.extend(terms.ll);
             all.entropy.extend(terms.entropy);
         }
