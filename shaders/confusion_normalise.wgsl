@@ -1,12 +1,16 @@
 // Turns soft counts [worker][true][given] into log-confusion
 // [worker][given][true] under the M-step rule, one thread per (worker, true
-// class t); thread t = 0 also writes the worker's trace(C)/n.
+// class t); thread t = 0 also writes the worker's trace(C)/n. With
+// `objective` set, each thread also writes its row's part of crowd-kit's
+// objective (see fit_term).
 // CPU twin: engine::backend::cpu::confusion_normalise. Keep Params in sync with
 // NormaliseParams in src/engine/backend/gpu/params.rs.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
 const COUNT_FLOOR: f32 = 1e-10;
 const PROB_FLOOR: f32 = 1e-30;
+// ln of f64::EPSILON, where crowd-kit clips its probabilities.
+const LN_EPS: f32 = -36.04365338911715;
 
 struct Params {
     n_workers: u32,
@@ -23,6 +27,11 @@ struct Params {
     // rule 3: workers per population block; block b's table is population
     // entries b·K·K .. (b+1)·K·K
     workers_per_group: u32,
+    // 1: write fit_terms (crowd-kit's stopping test), 0: do not.
+    objective: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -33,6 +42,25 @@ struct Params {
 // rule 3: each block of workers' counts summed per cell [block][true][given],
 // as fixed-point (lo, hi) pairs from reduce_rows.
 @group(0) @binding(5) var<storage, read> population: array<u32>;
+// Item group 0's log class priors, the ones this M-step fitted.
+@group(0) @binding(6) var<storage, read> log_priors: array<f32>;
+// [worker][true]: the row's part of crowd-kit's objective.
+@group(0) @binding(7) var<storage, read_write> fit_terms: array<f32>;
+
+// Row t of worker w's part of crowd-kit's objective, the expected log joint
+// of its annotations under the new tables: Σ_l C[t][l]·(ln θ[t][l] + ln p(t)),
+// each log clipped at ln ε. The soft counts C are Σ q_i(t) over the worker's
+// annotations labelled l, so the sum over workers and rows is
+// Σ_annotations Σ_t q(t)·(ln θ[t][given] + ln p(t)) without a pass over the
+// annotations. CPU twin: engine::backend::cpu::fit_terms.
+fn fit_term(base: u32, t: u32) -> f32 {
+    let prior = max(log_priors[t], LN_EPS);
+    var f = 0.0;
+    for (var l = 0u; l < K; l = l + 1u) {
+        f = f + counts[base + t * K + l] * (max(log_confusion[base + l * K + t], LN_EPS) + prior);
+    }
+    return f;
+}
 
 // Digamma: the recurrence up to x >= 6, then the asymptotic series.
 // CPU twin: maths::digamma.
@@ -105,6 +133,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     if (params.rule == 3u) {
         hierarchical_row(base, t, w / max(params.workers_per_group, 1u));
+        if (params.objective != 0u) {
+            fit_terms[w * K + t] = fit_term(base, t);
+        }
         return;
     }
     let off_share = 1.0 / f32(max(K, 2u) - 1u);
@@ -145,5 +176,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             p = row[l] / row_sum;
         }
         log_confusion[base + l * K + t] = log(max(p, PROB_FLOOR));
+    }
+    if (params.objective != 0u) {
+        fit_terms[w * K + t] = fit_term(base, t);
     }
 }

@@ -1,10 +1,17 @@
 // M-step, pass 1: soft counts of one segment of one worker's annotations
 // (a worker's annotations are cut into segments of at most SEGMENT_LEN, so a
-// prolific worker is spread over many threads). One thread per
-// (segment, true class t) accumulates C[t][l] += posterior[item][t] over the
-// segment, without atomics. CPU twin: engine::backend::cpu::ds_m_step_segments.
+// prolific worker is spread over many threads). One thread per (segment,
+// block of TB true classes) walks the segment once, reading each
+// annotation's item and label once and the item's TB posteriors as one
+// run, and accumulates C[t][l] += posterior[item][t] for its classes,
+// without atomics. Each sum runs over the segment in annotation order, so
+// the result does not depend on TB. CPU twin:
+// engine::backend::cpu::ds_m_step_segments.
 
 const K: u32 = 4u; // replaced by the number of classes when the pipeline is built
+const TB: u32 = 4u; // replaced by the true classes per thread (see context::classes_per_thread)
+const BLOCKS: u32 = (K + TB - 1u) / TB;
+const ACC: u32 = TB * K;
 
 struct Params {
     n_segments: u32,
@@ -24,17 +31,24 @@ struct Params {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let id = gid.x + gid.y * groups.x * 256u;
-    let s = id / K;
-    let t = id % K;
+    let s = id / BLOCKS;
+    let t0 = (id % BLOCKS) * TB;
     if (s >= params.n_segments) {
         return;
     }
-    var acc: array<f32, K>;
+    let tn = min(TB, K - t0);
+    // acc[tt * K + l]: class t0 + tt, given label l.
+    var acc: array<f32, ACC>;
     for (var a = segment_start[s]; a < segment_start[s + 1u]; a = a + 1u) {
         let l = wk_label[a];
-        acc[l] = acc[l] + posteriors[wk_item[a] * K + t];
+        let row = wk_item[a] * K + t0;
+        for (var tt = 0u; tt < tn; tt = tt + 1u) {
+            acc[tt * K + l] = acc[tt * K + l] + posteriors[row + tt];
+        }
     }
-    for (var l = 0u; l < K; l = l + 1u) {
-        partial[(s * K + t) * K + l] = acc[l];
+    for (var tt = 0u; tt < tn; tt = tt + 1u) {
+        for (var l = 0u; l < K; l = l + 1u) {
+            partial[(s * K + t0 + tt) * K + l] = acc[tt * K + l];
+        }
     }
 }

@@ -163,6 +163,9 @@ struct Row {
     iterations: Option<usize>,
     peak_mib: Option<f64>,
     note: Option<String>,
+    /// GPU rows: one iteration's modelled bytes, dispatches and readbacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traffic: Option<super::bench_traffic::IterationTraffic>,
 }
 
 /// Runs `command` (a child `accord consolidate`), timed: its wall seconds
@@ -310,6 +313,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                             iterations: None,
                             peak_mib: None,
                             note: Some(format!("skipped: {adapter}")),
+                            traffic: None,
                         });
                         if !args.json {
                             writeln!(
@@ -325,6 +329,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             };
             for &method in &methods {
                 let steps = time_steps(&data, backend.as_ref(), method, args.iterations)?;
+                let traffic = match (backend_kind, gpu) {
+                    (BenchBackend::Gpu, Some(Ok(g))) => {
+                        super::bench_traffic::measure(&data, g, method)?
+                    }
+                    _ => None,
+                };
                 let e2e = if args.kernels_only {
                     None
                 } else {
@@ -351,6 +361,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     iterations: e2e.as_ref().map(|e| e.2),
                     peak_mib: e2e.as_ref().map(|e| e.3),
                     note: None,
+                    traffic,
                 };
                 if !args.json {
                     let opt = |v: Option<f64>, p: usize| {
@@ -371,6 +382,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         opt(row.peak_mib, 0),
                         row.phases.clone().unwrap_or_default()
                     )?;
+                    if let Some(t) = &row.traffic {
+                        super::bench_traffic::print(&mut out, method, t)?;
+                    }
                 }
                 rows.push(row);
             }

@@ -16,6 +16,7 @@ mod bench_boxes;
 mod bench_multilabel;
 mod bench_seg;
 mod bench_spans;
+mod bench_traffic;
 mod boxes;
 mod consolidate;
 mod consolidate_known;

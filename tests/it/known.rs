@@ -73,14 +73,44 @@ fn accuracy_on(labels: &[u32], truth: &[u32], items: impl Iterator<Item = usize>
 }
 
 #[test]
-fn clamp_known_twin_adds_the_log_probability_and_sets_one_hot() {
-    let mut posteriors = vec![0.25, 0.75, 0.6, 0.4, 0.5, 0.5];
-    let mut ll = vec![-1.0, -2.0, -3.0];
-    cpu::clamp_known(&[0, 2], &[0, 1], 2, &mut posteriors, &mut ll);
-    assert_eq!(posteriors, vec![1.0, 0.0, 0.6, 0.4, 0.0, 1.0]);
-    assert!((ll[0] - (-1.0 + 0.25f32.ln())).abs() < 1e-6);
-    assert_eq!(ll[1], -2.0);
-    assert!((ll[2] - (-3.0 + 0.5f32.ln())).abs() < 1e-6);
+fn e_step_twin_clamps_known_items_after_their_log_likelihood_term() {
+    let data = random_dataset(5, 3, 200, 20, 4, 80);
+    let k = data.n_classes();
+    let log_conf: Vec<f32> = (0..data.n_workers())
+        .flat_map(|_| cpu::symmetric_log_table(0.7, k))
+        .collect();
+    let priors = vec![-(k as f32).ln(); k];
+    let run = |known: &[u32]| {
+        let mut post = vec![0f32; data.n_items() * k];
+        let terms = cpu::ds_e_step(
+            &data.item_offsets,
+            &data.item_worker,
+            &data.item_label,
+            &log_conf,
+            &priors,
+            known,
+            &mut post,
+        );
+        (post, terms)
+    };
+    let (free, free_terms) = run(&[]);
+    // Items 0 and 7 known as classes 2 and 0.
+    let mut known = vec![0u32; data.n_items()];
+    known[0] = 3;
+    known[7] = 1;
+    let (clamped, terms) = run(&known);
+    for (i, y) in [(0usize, 2usize), (7, 0)] {
+        let row = &clamped[i * k..(i + 1) * k];
+        assert!(row.iter().enumerate().all(|(c, &p)| p == f32::from(c == y)));
+        let expected = free_terms.ll[i] + free[i * k + y].max(1e-30).ln();
+        assert!((terms.ll[i] - expected).abs() < 1e-6);
+        assert_eq!(terms.entropy[i], 0.0);
+        assert!(free_terms.entropy[i] > 0.0);
+    }
+    for i in (1..data.n_items()).filter(|&i| i != 7) {
+        assert_eq!(clamped[i * k..(i + 1) * k], free[i * k..(i + 1) * k]);
+        assert_eq!(terms.ll[i], free_terms.ll[i]);
+    }
 }
 
 #[test]

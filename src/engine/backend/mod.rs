@@ -113,11 +113,12 @@ pub trait EmSession {
     fn mv_counts(&mut self) -> Result<Array2<u32>>;
 
     /// Items whose class is known (control tasks): from now on the vote
-    /// start and every E-step end by clamping their posteriors to one-hot on
-    /// the known class (`clamp_known`), and the E-step's log-likelihood adds,
-    /// per known item, the log-probability the model gave its known class
-    /// before the clamp (so it is the log-likelihood of the answers and the
-    /// known labels together). Empty: no clamping (the default).
+    /// start and every E-step clamp their posteriors to one-hot on the known
+    /// class (inside `vote_shares` and `ds_e_step`, before anything sums
+    /// the posteriors), and the E-step's log-likelihood adds, per known
+    /// item, the log-probability the model gave its known class before the
+    /// clamp (so it is the log-likelihood of the answers and the known
+    /// labels together). Empty: no clamping (the default).
     fn set_known(&mut self, known: &KnownClasses) -> Result<()>;
 
     /// Posteriors := each item's vote shares (soft majority vote); an item
@@ -144,6 +145,17 @@ pub trait EmSession {
     /// E-step: posteriors from the current parameters. Returns the marginal
     /// log-likelihood of all annotations (summed in f64).
     fn e_step(&mut self) -> Result<f64>;
+
+    /// An E-step then an M-step under `rule`, with one read-back: returns
+    /// the E-step's log-likelihood (as [`EmSession::e_step`]) and crowd-kit's
+    /// objective of its posteriors `q` under the parameters the M-step
+    /// fitted from them, not yet divided by the number of annotations:
+    /// `Σ_annotations Σ_t q(t)·(ln θ[t][given] + ln p(t)) + Σ_items H(q)`
+    /// (see [`crate::engine::em::crowdkit_objective`], its host-side
+    /// reference). The first part is summed per worker from the M-step's
+    /// soft counts, the entropy per item in the E-step, so nothing is read
+    /// per item.
+    fn e_and_m_step(&mut self, rule: ConfusionRule) -> Result<(f64, f64)>;
 
     /// Mean over workers with annotations of `trace(C)/n` from the last
     /// M-step's soft counts.

@@ -185,3 +185,31 @@ pub fn mean_worker_accuracy(accuracy: &[f32], worker_offsets: &[u32]) -> f32 {
         (sum / n as f64) as f32
     }
 }
+
+/// ln of `f64::EPSILON`, where crowd-kit clips its probabilities.
+pub const LN_EPS: f32 = -36.043_655;
+
+/// Twin of `fit_term` in `confusion_normalise.wgsl`: per worker and true
+/// class t (`[worker][true]`), `Σ_l C[t][l]·(max(ln θ[t][l], LN_EPS) +
+/// max(ln p(t), LN_EPS))` from the soft counts `C` (`[worker][true][given]`)
+/// and the tables and log priors fitted from them: summed, crowd-kit's
+/// expected log joint `Σ_annotations Σ_t q(t)·(ln θ[t][given] + ln p(t))`.
+pub fn fit_terms(counts: &[f32], log_confusion: &[f32], log_priors: &[f32], k: usize) -> Vec<f32> {
+    let n_workers = counts.len() / (k * k).max(1);
+    let mut out = vec![0f32; n_workers * k];
+    out.par_chunks_mut(k.max(1))
+        .enumerate()
+        .for_each(|(w, row)| {
+            let base = w * k * k;
+            for (t, f_out) in row.iter_mut().enumerate() {
+                let prior = log_priors[t].max(LN_EPS);
+                let mut f = 0f32;
+                for l in 0..k {
+                    f += counts[base + t * k + l]
+                        * (log_confusion[base + l * k + t].max(LN_EPS) + prior);
+                }
+                *f_out = f;
+            }
+        });
+    out
+}

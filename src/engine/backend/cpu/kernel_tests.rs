@@ -14,17 +14,73 @@ fn e_step_reproduces_ground_truth_blog_bayes_example() {
     }
     // One item; workers 0 and 1 say owl (0), worker 2 says falcon (1).
     let mut post = vec![0.0; 2];
-    let ll = ds_e_step(
+    let terms = ds_e_step(
         &[0, 3],
         &[0, 1, 2],
         &[0, 0, 1],
         &log_conf,
         &[0.5f32.ln(); 2],
+        &[],
         &mut post,
     );
     assert!((post[0] - 0.36).abs() < 1e-6, "P(owl) = {}", post[0]);
     // p = 0.5·0.6·0.6·0.2 + 0.5·0.4·0.4·0.8 = 0.036 + 0.064
-    assert!((ll[0] - 0.1f32.ln()).abs() < 1e-6);
+    assert!((terms.ll[0] - 0.1f32.ln()).abs() < 1e-6);
+    let h = -(0.36f32 * 0.36f32.ln() + 0.64 * 0.64f32.ln());
+    assert!((terms.entropy[0] - h).abs() < 1e-6, "{:?}", terms.entropy);
+}
+
+#[test]
+fn e_step_clamps_a_known_item_and_adds_the_log_probability_of_its_class() {
+    // The blog's item twice, the second known to be a falcon (class 1).
+    let k = 2;
+    let mut log_conf = Vec::new();
+    for acc in [0.6f32, 0.6, 0.8] {
+        log_conf.extend(symmetric_log_table(acc, k));
+    }
+    let mut post = vec![0.0; 4];
+    let terms = ds_e_step(
+        &[0, 3, 6],
+        &[0, 1, 2, 0, 1, 2],
+        &[0, 0, 1, 0, 0, 1],
+        &log_conf,
+        &[0.5f32.ln(); 2],
+        &[0, 2],
+        &mut post,
+    );
+    assert!((post[0] - 0.36).abs() < 1e-6);
+    assert_eq!(&post[2..], &[0.0, 1.0]);
+    // log p(answers) + log P(falcon | answers) = log p(answers, falcon).
+    assert!((terms.ll[1] - (0.1f32.ln() + 0.64f32.ln())).abs() < 1e-6);
+    assert!((terms.ll[1] - 0.064f32.ln()).abs() < 1e-5);
+    assert!(terms.entropy[0] > 0.6 && terms.entropy[1] == 0.0);
+}
+
+#[test]
+fn vote_shares_clamp_known_items_to_one_hot() {
+    let shares = vote_shares(&[2, 1, 0, 0, 3, 1], 2, &[0, 0, 1]);
+    assert_eq!(shares[..2], [2.0 / 3.0, 1.0 / 3.0]);
+    assert_eq!(shares[2..4], [0.5, 0.5]);
+    assert_eq!(shares[4..], [1.0, 0.0]);
+    assert_eq!(vote_shares(&[0, 0], 2, &[]), vec![0.5, 0.5]);
+}
+
+#[test]
+fn fit_terms_sum_to_the_expected_log_joint_of_the_annotations() {
+    // One worker, K = 2, two annotations: item 0 (q = 0.25, 0.75) labelled
+    // 1, item 1 (q = 1, 0) labelled 0; the counts C[t][l] are those sums.
+    let counts = vec![1.0, 0.25, 0.0, 0.75];
+    // log θ stored [given][true]: θ[true 0] = (0.8, 0.2), θ[true 1] = (0.3, 0.7).
+    let log_conf: Vec<f32> = [0.8f32, 0.3, 0.2, 0.7].iter().map(|p| p.ln()).collect();
+    let log_priors = [0.6f32.ln(), 0.4f32.ln()];
+    let f = fit_terms(&counts, &log_conf, &log_priors, 2);
+    let by_annotation = 0.25 * (0.2f32.ln() + 0.6f32.ln())
+        + 0.75 * (0.7f32.ln() + 0.4f32.ln())
+        + 1.0 * (0.8f32.ln() + 0.6f32.ln());
+    assert!((f[0] + f[1] - by_annotation).abs() < 1e-5, "{f:?}");
+    // A zero probability is clipped at ε as crowd-kit clips it.
+    let clipped = fit_terms(&[1.0, 0.0, 0.0, 0.0], &[f32::NEG_INFINITY; 4], &[0.0; 2], 2);
+    assert_eq!(clipped[0], LN_EPS);
 }
 
 #[test]

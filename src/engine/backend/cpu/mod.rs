@@ -11,7 +11,6 @@
 //! measured further from the GPU on the saved property cases, not closer).
 //! The twins are checked against these step by step.
 
-mod clamp_known;
 mod confusion_normalise;
 mod ds_e_step;
 mod ds_m_step_combine;
@@ -28,11 +27,11 @@ pub mod seg;
 pub mod staple;
 mod vote_shares;
 
-pub use clamp_known::clamp_known;
 pub use confusion_normalise::{
-    confusion_normalise, mean_worker_accuracy, population_confusion, symmetric_log_table,
+    confusion_normalise, fit_terms, mean_worker_accuracy, population_confusion,
+    symmetric_log_table, LN_EPS,
 };
-pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce};
+pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce, EStepTerms};
 pub use ds_m_step_combine::ds_m_step_combine;
 pub use ds_m_step_segments::ds_m_step_segments;
 pub use group_sums::group_sums;
@@ -97,11 +96,44 @@ struct CpuSession<'a> {
     log_confusion: Vec<f32>,
     /// `[worker]` trace(C)/n from the last M-step.
     worker_accuracy: Vec<f32>,
-    /// Items clamped to their known class.
-    known: KnownClasses,
+    /// Per item its known class + 1 (0: not known); empty when no item is.
+    known: Vec<u32>,
+    /// The last M-step's soft counts `[worker][true][given]`.
+    counts: Vec<f32>,
 }
 
 impl<'a> CpuSession<'a> {
+    /// The E-step over each prior block in turn: posteriors, and the terms
+    /// concatenated in item order.
+    fn e_step_terms(&mut self) -> EStepTerms {
+        let d = self.data;
+        let k = d.n_classes();
+        let mut all = EStepTerms::default();
+        for g in 0..d.n_item_groups() {
+            let r = d.item_group_range(g);
+            let known = if self.known.is_empty() {
+                &[][..]
+            } else {
+                &self.known[r.clone()]
+            };
+            let terms = ds_e_step(
+                &d.item_offsets[r.start..=r.end],
+                &d.item_worker,
+                &d.item_label,
+                &self.log_confusion,
+                &self.log_priors[g * k..(g + 1) * k],
+                known,
+                &mut self.posteriors[r.start * k..r.end * k],
+            );
+            if d.n_item_groups() == 1 {
+                return terms;
+            }
+            all.ll.extend(terms.ll);
+            all.entropy.extend(terms.entropy);
+        }
+        all
+    }
+
     fn new(data: &'a Packed) -> Self {
         let (i, w, k) = (data.n_items(), data.n_workers(), data.n_classes());
         CpuSession {
@@ -110,7 +142,8 @@ impl<'a> CpuSession<'a> {
             log_priors: vec![-(k as f32).ln(); data.n_item_groups() * k],
             log_confusion: vec![-(k as f32).ln(); w * k * k],
             worker_accuracy: vec![0.0; w],
-            known: KnownClasses::default(),
+            known: Vec::new(),
+            counts: Vec::new(),
         }
     }
 }
@@ -125,23 +158,18 @@ impl EmSession for CpuSession<'_> {
     fn init_posteriors_from_votes(&mut self) -> Result<()> {
         let d = self.data;
         let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());
-        self.posteriors = vote_shares(&counts, d.n_classes());
-        if !self.known.is_empty() {
-            // The terms are discarded: no log-likelihood is reported here.
-            let mut ll_terms = vec![0f32; d.n_items()];
-            clamp_known(
-                &self.known.item,
-                &self.known.class,
-                d.n_classes(),
-                &mut self.posteriors,
-                &mut ll_terms,
-            );
-        }
+        self.posteriors = vote_shares(&counts, d.n_classes(), &self.known);
         Ok(())
     }
 
     fn set_known(&mut self, known: &KnownClasses) -> Result<()> {
-        self.known = known.clone();
+        self.known.clear();
+        if !known.is_empty() {
+            self.known = vec![0; self.data.n_items()];
+            for (&i, &y) in known.item.iter().zip(&known.class) {
+                self.known[i as usize] = y + 1;
+            }
+        }
         Ok(())
     }
 
@@ -177,33 +205,23 @@ impl EmSession for CpuSession<'_> {
         );
         self.log_confusion = log_confusion;
         self.worker_accuracy = accuracy;
+        self.counts = counts;
         Ok(())
     }
 
     fn e_step(&mut self) -> Result<f64> {
-        let d = self.data;
-        let k = d.n_classes();
-        // Each prior block in turn; the terms concatenated in item order.
-        let mut ll_terms = Vec::with_capacity(d.n_items());
-        for g in 0..d.n_item_groups() {
-            let r = d.item_group_range(g);
-            ll_terms.extend(ds_e_step(
-                &d.item_offsets[r.start..=r.end],
-                &d.item_worker,
-                &d.item_label,
-                &self.log_confusion,
-                &self.log_priors[g * k..(g + 1) * k],
-                &mut self.posteriors[r.start * k..r.end * k],
-            ));
-        }
-        clamp_known(
-            &self.known.item,
-            &self.known.class,
-            k,
-            &mut self.posteriors,
-            &mut ll_terms,
-        );
-        Ok(ll_reduce(&ll_terms))
+        Ok(ll_reduce(&self.e_step_terms().ll))
+    }
+
+    fn e_and_m_step(&mut self, rule: ConfusionRule) -> Result<(f64, f64)> {
+        let terms = self.e_step_terms();
+        self.m_step(rule)?;
+        let k = self.data.n_classes();
+        let fit = fit_terms(&self.counts, &self.log_confusion, &self.log_priors[..k], k);
+        Ok((
+            ll_reduce(&terms.ll),
+            ll_reduce(&fit) + ll_reduce(&terms.entropy),
+        ))
     }
 
     fn mean_worker_accuracy(&mut self) -> Result<f32> {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use wgpu::util::DeviceExt;
 
+use super::traffic::{GpuCounters, Traffic};
 use crate::error::{Error, Result};
 
 /// What to install when no adapter is found.
@@ -34,6 +35,7 @@ pub struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
     pipelines: Mutex<HashMap<(&'static str, usize), Arc<wgpu::ComputePipeline>>>,
     max_binding_bytes: u64,
+    counters: Mutex<GpuCounters>,
 }
 
 /// The backends tried unless WGPU_BACKEND says otherwise: the primary ones
@@ -59,7 +61,6 @@ pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
 pub const SHADERS: &[&str] = &[
     "mv_counts",
     "vote_shares",
-    "clamp_known",
     "ds_e_step",
     "ds_m_step_segments",
     "ds_m_step_combine",
@@ -80,7 +81,6 @@ fn shader_source(name: &str) -> &'static str {
     match name {
         "mv_counts" => include_str!("../../../../shaders/mv_counts.wgsl"),
         "vote_shares" => include_str!("../../../../shaders/vote_shares.wgsl"),
-        "clamp_known" => include_str!("../../../../shaders/clamp_known.wgsl"),
         "ds_e_step" => include_str!("../../../../shaders/ds_e_step.wgsl"),
         "ds_m_step_segments" => include_str!("../../../../shaders/ds_m_step_segments.wgsl"),
         "ds_m_step_combine" => include_str!("../../../../shaders/ds_m_step_combine.wgsl"),
@@ -114,10 +114,40 @@ const INCLUDE_LINE: &str = "// #include ";
 /// The line each class-dependent shader declares; replaced by the real K.
 const K_LINE: &str = "const K: u32 = 4u;";
 
-/// A shader's source with its includes expanded and K substituted. Shaders
-/// without K are returned with K as is. Panics on a name not in
-/// [`SHADERS`].
+/// The line ds_m_step_segments declares; replaced by
+/// [`classes_per_thread`]`(K)`.
+const TB_LINE: &str = "const TB: u32 = 4u;";
+
+/// The line ds_e_step declares; replaced by [`sum_columns`].
+const COLS_LINE: &str = "const COLS: u32 = 7u;";
+
+/// WebGPU's default workgroup memory, what [`specialise`] assumes.
+const DEFAULT_WORKGROUP_BYTES: u64 = 16384;
+
+/// Columns ds_e_step sums at once: its K log priors and two u32 per row of
+/// 256 and column must fit `workgroup_bytes`; more columns, fewer barriers.
+pub fn sum_columns(k: usize, workgroup_bytes: u64) -> usize {
+    let free = workgroup_bytes.saturating_sub(4 * k as u64);
+    ((free / (256 * 2 * 4)) as usize).clamp(1, k + 2)
+}
+
+/// True classes one ds_m_step_segments thread accumulates: all K while its
+/// K × K accumulator stays small (at most 128 f32, K ≤ 11), else as many
+/// rows of K as fit in 128 values (at least one). Each block re-reads the
+/// segment's ids, so fewer blocks means fewer bytes.
+pub fn classes_per_thread(k: usize) -> usize {
+    (128 / k.max(1)).clamp(1, k.max(1))
+}
+
+/// A shader's source with its includes expanded and K substituted (and for
+/// ds_m_step_segments, TB). Shaders without K are returned with K as is.
+/// Panics on a name not in [`SHADERS`].
 pub fn specialise(name: &str, k: usize) -> String {
+    specialise_for(name, k, DEFAULT_WORKGROUP_BYTES)
+}
+
+/// [`specialise`] for a device with `workgroup_bytes` of workgroup memory.
+fn specialise_for(name: &str, k: usize, workgroup_bytes: u64) -> String {
     let mut source = String::new();
     for line in shader_source(name).lines() {
         match line.strip_prefix(INCLUDE_LINE) {
@@ -128,7 +158,18 @@ pub fn specialise(name: &str, k: usize) -> String {
             }
         }
     }
-    source.replacen(K_LINE, &format!("const K: u32 = {k}u;"), 1)
+    source
+        .replacen(K_LINE, &format!("const K: u32 = {k}u;"), 1)
+        .replacen(
+            TB_LINE,
+            &format!("const TB: u32 = {}u;", classes_per_thread(k)),
+            1,
+        )
+        .replacen(
+            COLS_LINE,
+            &format!("const COLS: u32 = {}u;", sum_columns(k, workgroup_bytes)),
+            1,
+        )
 }
 
 impl GpuContext {
@@ -224,7 +265,45 @@ impl GpuContext {
             errors,
             pipelines: Mutex::new(HashMap::new()),
             max_binding_bytes,
+            counters: Mutex::new(GpuCounters::default()),
         }
+    }
+
+    /// What this context has dispatched, submitted and read back so far,
+    /// with the modelled bytes of each stage (see
+    /// [`super::traffic`]); subtract two snapshots with
+    /// [`GpuCounters::since`].
+    pub fn counters(&self) -> GpuCounters {
+        self.counters.lock().expect("counters").clone()
+    }
+
+    /// Records one dispatch of `pipeline` over `grid` workgroups into
+    /// `pass`, counting it under `stage` with its modelled `traffic`.
+    pub(crate) fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        grid: (u32, u32),
+        stage: &'static str,
+        traffic: Traffic,
+    ) {
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(grid.0, grid.1, 1);
+        self.counters
+            .lock()
+            .expect("counters")
+            .note(stage, 1, traffic);
+    }
+
+    /// Counts device work that is not a dispatch (a clear, a copy) under
+    /// `stage`.
+    pub(crate) fn note(&self, stage: &'static str, traffic: Traffic) {
+        self.counters
+            .lock()
+            .expect("counters")
+            .note(stage, 0, traffic);
     }
 
     /// The largest buffer one binding may hold, in bytes (the device's limit,
@@ -259,7 +338,14 @@ impl GpuContext {
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(specialise(name, k).into()),
+                source: wgpu::ShaderSource::Wgsl(
+                    specialise_for(
+                        name,
+                        k,
+                        self.limits.max_compute_workgroup_storage_size as u64,
+                    )
+                    .into(),
+                ),
             });
         let pipeline = self
             .device
@@ -400,6 +486,7 @@ impl GpuContext {
     /// Submits `encoder` and waits for the device to finish it.
     pub fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<()> {
         let index = self.queue.submit(Some(encoder.finish()));
+        self.counters.lock().expect("counters").submits += 1;
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),
@@ -417,8 +504,22 @@ impl GpuContext {
         first: u64,
         count: u64,
     ) -> Result<Vec<T>> {
+        self.submit_and_read(self.encoder("readback"), buffer, first, count)
+    }
+
+    /// Appends to `encoder` a copy of `count` elements of `buffer` from
+    /// element `first`, submits it (one submit for the work and the copy)
+    /// and returns the elements.
+    pub fn submit_and_read<T: bytemuck::Pod>(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<T>> {
         let size = std::mem::size_of::<T>() as u64;
         if count == 0 {
+            self.submit(encoder)?;
             return Ok(Vec::new());
         }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -427,8 +528,12 @@ impl GpuContext {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = self.encoder("readback");
         encoder.copy_buffer_to_buffer(buffer, first * size, &staging, 0, count * size);
+        {
+            let mut counters = self.counters.lock().expect("counters");
+            counters.readbacks += 1;
+            counters.readback_bytes += count * size;
+        }
         self.submit(encoder)?;
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
@@ -579,5 +684,18 @@ mod tests {
             }
         }
         assert_eq!(specialise("seg_vote", 3).matches("fn image_of(").count(), 1);
+    }
+
+    #[test]
+    fn e_step_columns_fit_the_workgroup_memory() {
+        // 16 KiB: 7 columns of 256 pairs (14 KiB) beside K priors.
+        assert_eq!(sum_columns(10, 16384), 7);
+        // lavapipe's 32 KiB: all K + 2 columns of K = 10 in one round.
+        assert_eq!(sum_columns(10, 32768), 12);
+        assert_eq!(sum_columns(2, 1 << 20), 4);
+        assert_eq!(sum_columns(256, 1024), 1);
+        let source = specialise_for("ds_e_step", 10, 32768);
+        assert!(source.contains("const COLS: u32 = 12u;"));
+        assert!(!source.contains(COLS_LINE));
     }
 }

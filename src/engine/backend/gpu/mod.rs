@@ -7,6 +7,7 @@ mod params;
 pub mod plan;
 mod seg;
 mod session;
+pub mod traffic;
 
 pub use context::{
     list_adapters, specialise, GpuContext, MAX_BINDING_ENV, NO_ADAPTER_HELP, SHADERS,

@@ -3,30 +3,49 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// `Params` of mv_counts, vote_shares, clamp_known, ds_e_step, ds_m_step_segments and
+/// `Params` of mv_counts, ds_m_step_segments and
 /// ds_m_step_combine (keep in sync with those shaders): how many threads'
 /// worth of work the chunk has (items, segments or runs).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct CountParams {
     pub n: u32,
-    /// ds_e_step: where the chunk's group's log priors start (0 elsewhere).
-    pub base: u32,
-    pub _pad: [u32; 2],
+    pub _pad: [u32; 3],
 }
 
 impl CountParams {
     pub fn new(n: usize) -> Self {
-        Self::with_base(n, 0)
-    }
-
-    pub fn with_base(n: usize, base: usize) -> Self {
         CountParams {
             n: n as u32,
-            base: base as u32,
-            _pad: [0; 2],
+            _pad: [0; 3],
         }
     }
+}
+
+/// `Params` of ds_e_step.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct EStepParams {
+    pub n_items: u32,
+    /// Where the chunk's group's log priors start.
+    pub prior_base: u32,
+    /// Fractional bits of the log-likelihood block sums.
+    pub ll_frac_bits: u32,
+    /// Fractional bits of the posterior block sums.
+    pub prob_frac_bits: u32,
+    /// 1 when the chunk's known classes are to be read and clamped.
+    pub has_known: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `Params` of vote_shares.wgsl (keep in sync).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct VoteParams {
+    pub n_items: u32,
+    /// 1 when the chunk's known classes are to be read and clamped.
+    pub has_known: u32,
+    pub _pad: [u32; 2],
 }
 
 /// `Params` of confusion_normalise.wgsl (keep in sync).
@@ -43,6 +62,9 @@ pub struct NormaliseParams {
     pub count_frac_bits: u32,
     /// Hierarchical rule: workers per population block.
     pub workers_per_group: u32,
+    /// 1: write each (worker, true class) part of crowd-kit's objective.
+    pub objective: u32,
+    pub _pad: [u32; 3],
 }
 
 /// `Params` of reduce_rows.wgsl (keep in sync).

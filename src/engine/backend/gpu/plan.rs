@@ -66,10 +66,11 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
         )));
     }
     // Item ranges, greedily: annotations, posteriors (items × K) and the
-    // segment partial sums (≤ annotations + 1 segments, × K × K) must fit.
+    // segment partial sums (segments × K × K) must fit.
     // A chunk never spans two item groups: its E-step reads one group's
     // priors.
     let block = data.groups.item_block(data.n_items());
+    let workers = data.n_workers() as u64;
     let mut ranges = Vec::new();
     let mut start = 0usize;
     while start < data.n_items() || (ranges.is_empty() && data.n_items() == 0) {
@@ -79,7 +80,9 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
         while end < group_end {
             let n = (end + 1 - start) as u64;
             let a = data.item_offsets[end + 1] as u64 - a0;
-            let segments_bound = a + a / SEGMENT_LEN as u64 + 1;
+            // Each worker with annotations here has at most
+            // ⌈its count / SEGMENT_LEN⌉ ≤ count / SEGMENT_LEN + 1 segments.
+            let segments_bound = a.min(workers) + a / SEGMENT_LEN as u64 + 1;
             let fits = n < max_elems
                 && a <= max_elems
                 && n * k <= max_elems
@@ -209,13 +212,13 @@ mod tests {
             })
             .collect();
         let data = pack_triples(&triples, None).unwrap();
-        let chunks = plan_chunks(&data, 2048).unwrap();
+        let chunks = plan_chunks(&data, 512).unwrap();
         assert!(chunks.len() > 5, "{} chunks", chunks.len());
         let total: usize = chunks.iter().map(|c| c.wk_item.len()).sum();
         assert_eq!(total, data.n_annotations());
         assert_eq!(chunks.last().unwrap().items.end, data.n_items());
         for c in &chunks {
-            assert!(c.n_items() * 3 * 4 <= 2048);
+            assert!(c.n_items() * 3 * 4 <= 512);
             assert_eq!(*c.segment_start.last().unwrap() as usize, c.wk_item.len());
         }
     }

@@ -6,9 +6,13 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
-use super::context::GpuContext;
-use super::params::{CountParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams};
+use super::context::{classes_per_thread, GpuContext};
+use super::params::{
+    CountParams, EStepParams, GroupSumParams, NormaliseParams, PriorParams, ReduceParams,
+    VoteParams,
+};
 use super::plan::{plan_chunks, Chunk};
+use super::traffic::{self, Traffic};
 use crate::engine::backend::cpu::confusion_from_log;
 use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::{Error, Result};
@@ -25,15 +29,25 @@ struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: (u32, u32),
-    // Keeps the uniform alive as long as the bind group.
-    _uniform: wgpu::Buffer,
+    /// The shader's name, the stage it is counted under.
+    stage: &'static str,
+    /// Its modelled bytes (see `traffic`).
+    traffic: Traffic,
+    /// The dispatch's uniform (kept alive as long as the bind group; the
+    /// vote start's and the E-step's are rewritten by `set_known`).
+    uniform: wgpu::Buffer,
 }
 
 impl Dispatch {
-    fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.grid.0, self.grid.1, 1);
+    fn record(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>) {
+        ctx.dispatch(
+            pass,
+            &self.pipeline,
+            &self.bind_group,
+            self.grid,
+            self.stage,
+            self.traffic,
+        );
     }
 }
 
@@ -42,20 +56,28 @@ struct ChunkState {
     /// The chunk's first item (global id).
     first_item: usize,
     n_items: usize,
+    n_annotations: usize,
     item_offsets: wgpu::Buffer,
     item_label: wgpu::Buffer,
     posteriors: wgpu::Buffer,
     vote_shares: Dispatch,
     e_step: Dispatch,
+    /// The E-step's per-workgroup log-likelihood sums to the chunk's one.
     ll_reduce: Vec<Dispatch>,
+    /// reduce_rows's first pass over the posteriors into the per-workgroup
+    /// sums the E-step otherwise leaves: only after the vote-share start.
+    prior_first: Dispatch,
+    /// The per-workgroup posterior sums to the chunk's K sums.
     prior_reduce: Vec<Dispatch>,
     m_segments: Option<Dispatch>,
     m_combine: Option<Dispatch>,
-    /// Each item's log-likelihood term, read by `clamp_known`.
-    ll_terms: wgpu::Buffer,
-    /// Clamps the chunk's known items (`set_known`), with its two id
-    /// buffers; none while the chunk has no known item.
-    clamp: Option<(Dispatch, [wgpu::Buffer; 2])>,
+    /// Per item, its known class + 1 (0: not known), read by the vote start
+    /// and the E-step when the chunk has a known item (`set_known`).
+    known_class: wgpu::Buffer,
+    /// Whether the chunk has a known item.
+    has_known: bool,
+    /// The chunk's item group's first log prior.
+    prior_base: usize,
     // Held for the bind groups above.
     _buffers: Vec<wgpu::Buffer>,
 }
@@ -79,7 +101,16 @@ pub struct GpuSession {
     /// Workers per population block.
     workers_per_group: usize,
     ll_final: Vec<Dispatch>,
+    /// Three fixed-point pairs: the last E-step's log-likelihood and
+    /// entropy, and the last fused M-step's fit term (`e_and_m_step`).
     ll_total: wgpu::Buffer,
+    /// fit_terms (written by the normaliser when asked) to ll_total's
+    /// third pair.
+    fit_reduce: Vec<Dispatch>,
+    /// True when the posteriors' per-workgroup sums are those of the
+    /// current posteriors (the E-step leaves them; the vote-share start
+    /// does not).
+    sums_fresh: bool,
     accuracy_reduce: Vec<Dispatch>,
     accuracy_total: wgpu::Buffer,
     /// The population table [true][given] as fixed-point pairs, read by
@@ -90,6 +121,45 @@ pub struct GpuSession {
     /// methods do not hold it.
     population_reduce: Option<(Vec<Dispatch>, [wgpu::Buffer; 2])>,
     _buffers: Vec<wgpu::Buffer>,
+}
+
+/// One reduce_rows pass: `n_rows` rows of `input` from row `in_row` on
+/// (plain f32, or pairs when `pairs_in`) to one row of pairs per 256 rows,
+/// written from row `out_row` of `output`.
+#[allow(clippy::too_many_arguments)]
+fn reduce_pass(
+    ctx: &GpuContext,
+    input: &wgpu::Buffer,
+    pairs_in: bool,
+    frac_bits: u32,
+    in_row: usize,
+    n_rows: usize,
+    width: usize,
+    output: &wgpu::Buffer,
+    out_row: usize,
+) -> Result<Dispatch> {
+    let pipeline = ctx.pipeline("reduce_rows", 0)?;
+    let rows = n_rows.max(1);
+    let uniform = ctx.uniform(
+        "reduce_rows params",
+        &ReduceParams {
+            n_rows: rows as u32,
+            width: width as u32,
+            out_row: out_row as u32,
+            input_pairs: pairs_in as u32,
+            frac_bits,
+            in_row: in_row as u32,
+            _pad: [0; 2],
+        },
+    );
+    Ok(Dispatch {
+        bind_group: ctx.bind(&pipeline, "reduce_rows", &[&uniform, input, output]),
+        grid: ctx.grid_groups(rows.div_ceil(256) as u64),
+        pipeline,
+        stage: "reduce_rows",
+        traffic: traffic::reduce_rows(rows as u64, width as u64, pairs_in),
+        uniform,
+    })
 }
 
 /// Builds the passes that reduce `n_rows` rows of `input` from row
@@ -108,12 +178,11 @@ fn reduction(
     out_row: usize,
     scratch: [&wgpu::Buffer; 2],
 ) -> Result<Vec<Dispatch>> {
-    let pipeline = ctx.pipeline("reduce_rows", 0)?;
     let mut passes = Vec::new();
     let mut rows = n_rows.max(1);
     let mut src = input;
     let mut toggle = 0;
-    let mut input_pairs = pairs_in as u32;
+    let mut input_pairs = pairs_in;
     let mut first_row = in_row;
     loop {
         let groups = rows.div_ceil(256);
@@ -122,32 +191,46 @@ fn reduction(
         } else {
             (scratch[toggle], 0)
         };
-        let uniform = ctx.uniform(
-            "reduce_rows params",
-            &ReduceParams {
-                n_rows: rows as u32,
-                width: width as u32,
-                out_row: row as u32,
-                input_pairs,
-                frac_bits,
-                in_row: first_row as u32,
-                _pad: [0; 2],
-            },
-        );
-        passes.push(Dispatch {
-            bind_group: ctx.bind(&pipeline, "reduce_rows", &[&uniform, src, dst]),
-            pipeline: pipeline.clone(),
-            grid: ctx.grid_groups(groups as u64),
-            _uniform: uniform,
-        });
+        passes.push(reduce_pass(
+            ctx,
+            src,
+            input_pairs,
+            frac_bits,
+            first_row,
+            rows,
+            width,
+            dst,
+            row,
+        )?);
         if groups == 1 {
             return Ok(passes);
         }
         src = scratch[toggle];
         toggle ^= 1;
         rows = groups;
-        input_pairs = 1;
+        input_pairs = true;
         first_row = 0;
+    }
+}
+
+/// ds_e_step's uniform for a chunk of `n_items` items.
+fn e_params(n_items: usize, prior_base: usize, has_known: bool) -> EStepParams {
+    EStepParams {
+        n_items: n_items as u32,
+        prior_base: prior_base as u32,
+        ll_frac_bits: LL_FRAC_BITS,
+        prob_frac_bits: PROB_FRAC_BITS,
+        has_known: has_known as u32,
+        _pad: [0; 3],
+    }
+}
+
+/// vote_shares's uniform for a chunk of `n_items` items.
+fn vote_params(n_items: usize, has_known: bool) -> VoteParams {
+    VoteParams {
+        n_items: n_items as u32,
+        has_known: has_known as u32,
+        _pad: [0; 2],
     }
 }
 
@@ -178,9 +261,13 @@ impl GpuSession {
         let n_chunks = plan.len();
         // Reduction outputs are fixed-point (lo, hi) pairs: two u32 per value.
         let prior_chunk_sums = ctx.zeroed("prior_chunk_sums", (n_chunks * k * 2) as u64 * f)?;
-        let ll_chunk_sums = ctx.zeroed("ll_chunk_sums", (n_chunks * 2) as u64 * f)?;
+        // Per chunk: the log-likelihood and the entropy.
+        let ll_chunk_sums = ctx.zeroed("ll_chunk_sums", (n_chunks * 2 * 2) as u64 * f)?;
         let prior_sums = ctx.zeroed("prior_sums", (n_priors * 2) as u64 * f)?;
-        let ll_total = ctx.zeroed("ll_total", 2 * f)?;
+        // What an iteration reads back: the log-likelihood, the entropy of
+        // the posteriors and crowd-kit's fit term (three pairs).
+        let ll_total = ctx.zeroed("ll_total", 6 * f)?;
+        let fit_terms = ctx.zeroed("fit_terms", (n_workers * k).max(1) as u64 * f)?;
         let accuracy_total = ctx.zeroed("accuracy_total", 2 * f)?;
         let population_sums = ctx.zeroed(
             "population_sums",
@@ -229,6 +316,8 @@ impl GpuSession {
                 strength: 0.0,
                 count_frac_bits: COUNT_FRAC_BITS,
                 workers_per_group: workers_per_group as u32,
+                objective: 0,
+                _pad: [0; 3],
             },
         );
         let pipeline = ctx.pipeline("confusion_normalise", k)?;
@@ -243,11 +332,15 @@ impl GpuSession {
                     &log_confusion,
                     &accuracy,
                     &population_sums,
+                    &log_priors,
+                    &fit_terms,
                 ],
             ),
             pipeline,
             grid: ctx.grid((n_workers * k) as u64),
-            _uniform: normalise_uniform.clone(),
+            stage: "confusion_normalise",
+            traffic: traffic::confusion_normalise(n_workers as u64, k as u64, false, false),
+            uniform: normalise_uniform.clone(),
         };
         // Each item group's chunks are consecutive in the plan.
         let mut prior_final = Vec::new();
@@ -285,7 +378,9 @@ impl GpuSession {
                 ),
                 pipeline: pipeline.clone(),
                 grid: (k.div_ceil(64) as u32, 1),
-                _uniform: prior_uniform,
+                stage: "log_priors",
+                traffic: traffic::log_priors(k as u64),
+                uniform: prior_uniform,
             });
         }
         let ll_final = reduction(
@@ -295,9 +390,22 @@ impl GpuSession {
             LL_FRAC_BITS,
             0,
             n_chunks,
-            1,
+            2,
             &ll_total,
             0,
+            scratch_refs,
+        )?;
+        // Into the third pair of ll_total (row 2 of width 1).
+        let fit_reduce = reduction(
+            &ctx,
+            &fit_terms,
+            false,
+            LL_FRAC_BITS,
+            0,
+            n_workers * k,
+            1,
+            &ll_total,
+            2,
             scratch_refs,
         )?;
         let accuracy_reduce = reduction(
@@ -329,6 +437,8 @@ impl GpuSession {
             workers_per_group,
             ll_final,
             ll_total,
+            fit_reduce,
+            sums_fresh: false,
             accuracy_reduce,
             accuracy_total,
             population_sums: population_sums.clone(),
@@ -339,6 +449,7 @@ impl GpuSession {
                 accuracy,
                 prior_chunk_sums,
                 ll_chunk_sums,
+                fit_terms,
                 prior_sums,
                 scratch[0].clone(),
                 scratch[1].clone(),
@@ -376,7 +487,9 @@ impl GpuSession {
                 ),
                 pipeline,
                 grid: self.ctx.grid((n_groups * width) as u64),
-                _uniform: uniform,
+                stage: "group_sums",
+                traffic: traffic::group_sums(self.n_workers as u64, width as u64, n_groups as u64),
+                uniform,
             };
             let scratch = [
                 self.ctx.zeroed("population scratch a", 4)?,
@@ -426,27 +539,38 @@ impl GpuSession {
         let range = chunk.annotations.clone();
         let item_offsets = ctx.storage("item_offsets", &chunk.item_offsets)?;
         let item_worker = ctx.storage("item_worker", &data.item_worker[range.clone()])?;
-        let item_label = ctx.storage("item_label", &data.item_label[range])?;
+        let item_label = ctx.storage("item_label", &data.item_label[range.clone()])?;
         let posteriors = ctx.zeroed("posteriors", (n * k) as u64 * f)?;
-        let ll_terms = ctx.zeroed("ll_terms", n as u64 * f)?;
+        // The E-step's per-workgroup sums: one pair per 256 items (and per
+        // class), the rows of reduce_rows's first pass.
+        let blocks = n.div_ceil(256).max(1);
+        // The log-likelihood and entropy sums: two pairs per block.
+        let ll_partials = ctx.zeroed("ll_partials", (blocks * 2 * 2) as u64 * f)?;
+        let known_class = ctx.zeroed("known_class", n.max(1) as u64 * f)?;
+        let prior_partials = ctx.zeroed("prior_partials", (blocks * k * 2) as u64 * f)?;
 
-        let item_uniform = || ctx.uniform("item params", &CountParams::new(n));
-        let e_uniform =
-            || ctx.uniform("e-step params", &CountParams::with_base(n, chunk.group * k));
         let pipeline = ctx.pipeline("vote_shares", k)?;
-        let uniform = item_uniform();
+        let uniform = ctx.uniform("vote_shares params", &vote_params(n, false));
         let vote_shares = Dispatch {
             bind_group: ctx.bind(
                 &pipeline,
                 "vote_shares",
-                &[&uniform, &item_offsets, &item_label, &posteriors],
+                &[
+                    &uniform,
+                    &item_offsets,
+                    &item_label,
+                    &posteriors,
+                    &known_class,
+                ],
             ),
             pipeline,
             grid: ctx.grid(n as u64),
-            _uniform: uniform,
+            stage: "vote_shares",
+            traffic: traffic::vote_shares(n as u64, range.len() as u64, k as u64, false),
+            uniform,
         };
         let pipeline = ctx.pipeline("ds_e_step", k)?;
-        let uniform = e_uniform();
+        let uniform = ctx.uniform("e-step params", &e_params(n, chunk.group * k, false));
         let e_step = Dispatch {
             bind_group: ctx.bind(
                 &pipeline,
@@ -459,26 +583,30 @@ impl GpuSession {
                     log_confusion,
                     log_priors,
                     &posteriors,
-                    &ll_terms,
+                    &ll_partials,
+                    &prior_partials,
+                    &known_class,
                 ],
             ),
             pipeline,
             grid: ctx.grid(n as u64),
-            _uniform: uniform,
+            stage: "ds_e_step",
+            traffic: traffic::ds_e_step(n as u64, range.len() as u64, k as u64, false),
+            uniform,
         };
         let ll_reduce = reduction(
             ctx,
-            &ll_terms,
-            false,
+            &ll_partials,
+            true,
             LL_FRAC_BITS,
             0,
-            n,
-            1,
+            blocks,
+            2,
             ll_chunk_sums,
             index,
             scratch,
         )?;
-        let prior_reduce = reduction(
+        let prior_first = reduce_pass(
             ctx,
             &posteriors,
             false,
@@ -486,12 +614,23 @@ impl GpuSession {
             0,
             n,
             k,
+            &prior_partials,
+            0,
+        )?;
+        let prior_reduce = reduction(
+            ctx,
+            &prior_partials,
+            true,
+            PROB_FRAC_BITS,
+            0,
+            blocks,
+            k,
             prior_chunk_sums,
             index,
             scratch,
         )?;
 
-        let mut buffers = vec![item_worker, ll_terms.clone()];
+        let mut buffers = vec![item_worker, ll_partials, prior_partials];
         let (m_segments, m_combine) = if chunk.wk_item.is_empty() {
             (None, None)
         } else {
@@ -517,8 +656,15 @@ impl GpuSession {
                     ],
                 ),
                 pipeline,
-                grid: ctx.grid((chunk.n_segments() * k) as u64),
-                _uniform: uniform,
+                grid: ctx.grid((chunk.n_segments() * k.div_ceil(classes_per_thread(k))) as u64),
+                stage: "ds_m_step_segments",
+                traffic: traffic::ds_m_step_segments(
+                    chunk.n_segments() as u64,
+                    chunk.wk_item.len() as u64,
+                    k as u64,
+                    classes_per_thread(k) as u64,
+                ),
+                uniform,
             };
             let pipeline = ctx.pipeline("ds_m_step_combine", k)?;
             let uniform = ctx.uniform("combine params", &CountParams::new(chunk.n_runs()));
@@ -530,7 +676,13 @@ impl GpuSession {
                 ),
                 pipeline,
                 grid: ctx.grid((chunk.n_runs() * k) as u64),
-                _uniform: uniform,
+                stage: "ds_m_step_combine",
+                traffic: traffic::ds_m_step_combine(
+                    chunk.n_runs() as u64,
+                    chunk.n_segments() as u64,
+                    k as u64,
+                ),
+                uniform,
             };
             buffers.extend([
                 segment_start,
@@ -545,117 +697,28 @@ impl GpuSession {
         Ok(ChunkState {
             first_item: chunk.items.start,
             n_items: n,
+            n_annotations: chunk.annotations.len(),
             item_offsets,
             item_label,
             posteriors,
             vote_shares,
             e_step,
             ll_reduce,
+            prior_first,
             prior_reduce,
             m_segments,
             m_combine,
-            ll_terms,
-            clamp: None,
+            known_class,
+            has_known: false,
+            prior_base: chunk.group * k,
             _buffers: buffers,
         })
     }
 
-    fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) -> Result<()> {
-        self.ctx.run_pass(label, record)
-    }
-}
-
-impl EmSession for GpuSession {
-    fn mv_counts(&mut self) -> Result<Array2<u32>> {
-        let k = self.k;
-        let pipeline = self.ctx.pipeline("mv_counts", k)?;
-        let mut all = Vec::new();
-        for chunk in &self.chunks {
-            let counts = self
-                .ctx
-                .zeroed("mv counts", (chunk.n_items * k * 4) as u64)?;
-            let uniform = self
-                .ctx
-                .uniform("mv params", &CountParams::new(chunk.n_items));
-            let dispatch = Dispatch {
-                bind_group: self.ctx.bind(
-                    &pipeline,
-                    "mv_counts",
-                    &[&uniform, &chunk.item_offsets, &chunk.item_label, &counts],
-                ),
-                pipeline: pipeline.clone(),
-                grid: self.ctx.grid(chunk.n_items as u64),
-                _uniform: uniform,
-            };
-            self.run("mv_counts", |pass| dispatch.record(pass))?;
-            all.extend(
-                self.ctx
-                    .read::<u32>(&counts, 0, (chunk.n_items * k) as u64)?,
-            );
-        }
-        let n_items = all.len() / k.max(1);
-        Ok(Array2::from_shape_vec((n_items, k), all).expect("shape"))
-    }
-
-    fn init_posteriors_from_votes(&mut self) -> Result<()> {
-        self.run("vote_shares", |pass| {
-            for chunk in &self.chunks {
-                chunk.vote_shares.record(pass);
-                if let Some((clamp, _)) = &chunk.clamp {
-                    clamp.record(pass);
-                }
-            }
-        })
-    }
-
-    fn set_known(&mut self, known: &KnownClasses) -> Result<()> {
-        let pipeline = self.ctx.pipeline("clamp_known", self.k)?;
-        for chunk in &mut self.chunks {
-            let (items, classes) =
-                known.in_range(chunk.first_item..chunk.first_item + chunk.n_items);
-            if items.is_empty() {
-                chunk.clamp = None;
-                continue;
-            }
-            let item_buffer = self.ctx.storage("known_item", &items)?;
-            let class_buffer = self.ctx.storage("known_class", &classes)?;
-            let uniform = self
-                .ctx
-                .uniform("clamp_known params", &CountParams::new(items.len()));
-            let dispatch = Dispatch {
-                bind_group: self.ctx.bind(
-                    &pipeline,
-                    "clamp_known",
-                    &[
-                        &uniform,
-                        &item_buffer,
-                        &class_buffer,
-                        &chunk.posteriors,
-                        &chunk.ll_terms,
-                    ],
-                ),
-                pipeline: pipeline.clone(),
-                grid: self.ctx.grid(items.len() as u64),
-                _uniform: uniform,
-            };
-            chunk.clamp = Some((dispatch, [item_buffer, class_buffer]));
-        }
-        self.ctx.check()
-    }
-
-    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
-        self.ctx.write(&self.log_confusion, log_confusion);
-        let tiled: Vec<f32> = log_priors
-            .iter()
-            .copied()
-            .cycle()
-            .take(self.n_priors)
-            .collect();
-        self.ctx.write(&self.log_priors, &tiled);
-        self.run("init_params", |_| {})
-    }
-
-    fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
+    /// Writes the normaliser's uniform for `rule` (asking for the fit terms
+    /// when `objective`) and builds what the rule needs; returns whether it
+    /// is the hierarchical rule.
+    fn prepare_m_step(&mut self, rule: ConfusionRule, objective: bool) -> Result<bool> {
         let (rule_id, smoothing, prior_correct, prior_accuracy, strength) = match rule {
             ConfusionRule::Full {
                 smoothing,
@@ -683,47 +746,223 @@ impl EmSession for GpuSession {
                 strength,
                 count_frac_bits: COUNT_FRAC_BITS,
                 workers_per_group: self.workers_per_group as u32,
+                objective: objective as u32,
+                _pad: [0; 3],
             }],
         );
-        let mut encoder = self.ctx.encoder("m_step");
+        Ok(hierarchical)
+    }
+
+    /// Records the M-step: the class priors from the posteriors' sums
+    /// (their first pass only when the last E-step did not leave them,
+    /// `!fresh`), the soft counts, the tables; with `objective`, also the
+    /// fit terms summed into ll_total's third pair.
+    fn record_m_step(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        fresh: bool,
+        hierarchical: bool,
+        objective: bool,
+    ) {
+        let ctx = &self.ctx;
         encoder.clear_buffer(&self.counts, 0, None);
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("m_step"),
-                timestamp_writes: None,
-            });
-            for chunk in &self.chunks {
-                chunk.prior_reduce.iter().for_each(|d| d.record(&mut pass));
-                if let (Some(segments), Some(combine)) = (&chunk.m_segments, &chunk.m_combine) {
-                    segments.record(&mut pass);
-                    combine.record(&mut pass);
-                }
+        ctx.note("clear_buffer", traffic::clear(self.counts.size()));
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("m_step"),
+            timestamp_writes: None,
+        });
+        for chunk in &self.chunks {
+            if !fresh {
+                chunk.prior_first.record(ctx, &mut pass);
             }
-            self.prior_final.iter().for_each(|d| d.record(&mut pass));
-            self.log_priors_step
+            chunk
+                .prior_reduce
                 .iter()
-                .for_each(|d| d.record(&mut pass));
-            if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
-                passes.iter().for_each(|d| d.record(&mut pass));
+                .for_each(|d| d.record(ctx, &mut pass));
+            if let (Some(segments), Some(combine)) = (&chunk.m_segments, &chunk.m_combine) {
+                segments.record(ctx, &mut pass);
+                combine.record(ctx, &mut pass);
             }
-            self.normalise.record(&mut pass);
         }
-        self.ctx.submit(encoder)
+        self.prior_final
+            .iter()
+            .for_each(|d| d.record(ctx, &mut pass));
+        self.log_priors_step
+            .iter()
+            .for_each(|d| d.record(ctx, &mut pass));
+        if let (true, Some((passes, _))) = (hierarchical, &self.population_reduce) {
+            passes.iter().for_each(|d| d.record(ctx, &mut pass));
+        }
+        let normalise = &self.normalise;
+        ctx.dispatch(
+            &mut pass,
+            &normalise.pipeline,
+            &normalise.bind_group,
+            normalise.grid,
+            normalise.stage,
+            traffic::confusion_normalise(
+                self.n_workers as u64,
+                self.k as u64,
+                hierarchical,
+                objective,
+            ),
+        );
+        if objective {
+            self.fit_reduce
+                .iter()
+                .for_each(|d| d.record(ctx, &mut pass));
+        }
+    }
+
+    /// Records the E-step: posteriors (known items clamped), and the
+    /// log-likelihood and entropy summed into ll_total's first two pairs.
+    fn record_e_step(&self, encoder: &mut wgpu::CommandEncoder) {
+        let ctx = &self.ctx;
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("e_step"),
+            timestamp_writes: None,
+        });
+        for chunk in &self.chunks {
+            chunk.e_step.record(ctx, &mut pass);
+            chunk
+                .ll_reduce
+                .iter()
+                .for_each(|d| d.record(ctx, &mut pass));
+        }
+        self.ll_final.iter().for_each(|d| d.record(ctx, &mut pass));
+    }
+
+    fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) -> Result<()> {
+        self.ctx.run_pass(label, record)
+    }
+}
+
+impl EmSession for GpuSession {
+    fn mv_counts(&mut self) -> Result<Array2<u32>> {
+        let k = self.k;
+        let pipeline = self.ctx.pipeline("mv_counts", k)?;
+        let mut all = Vec::new();
+        for chunk in &self.chunks {
+            let counts = self
+                .ctx
+                .zeroed("mv counts", (chunk.n_items * k * 4) as u64)?;
+            let uniform = self
+                .ctx
+                .uniform("mv params", &CountParams::new(chunk.n_items));
+            let dispatch = Dispatch {
+                bind_group: self.ctx.bind(
+                    &pipeline,
+                    "mv_counts",
+                    &[&uniform, &chunk.item_offsets, &chunk.item_label, &counts],
+                ),
+                pipeline: pipeline.clone(),
+                grid: self.ctx.grid(chunk.n_items as u64),
+                stage: "mv_counts",
+                traffic: traffic::mv_counts(
+                    chunk.n_items as u64,
+                    chunk.n_annotations as u64,
+                    k as u64,
+                ),
+                uniform,
+            };
+            self.run("mv_counts", |pass| dispatch.record(&self.ctx, pass))?;
+            all.extend(
+                self.ctx
+                    .read::<u32>(&counts, 0, (chunk.n_items * k) as u64)?,
+            );
+        }
+        let n_items = all.len() / k.max(1);
+        Ok(Array2::from_shape_vec((n_items, k), all).expect("shape"))
+    }
+
+    fn init_posteriors_from_votes(&mut self) -> Result<()> {
+        self.sums_fresh = false;
+        self.run("vote_shares", |pass| {
+            for chunk in &self.chunks {
+                chunk.vote_shares.record(&self.ctx, pass);
+            }
+        })
+    }
+
+    fn set_known(&mut self, known: &KnownClasses) -> Result<()> {
+        let (k, lists) = (self.k as u64, known.len());
+        for chunk in &mut self.chunks {
+            let (items, classes) =
+                known.in_range(chunk.first_item..chunk.first_item + chunk.n_items);
+            chunk.has_known = !items.is_empty();
+            if chunk.has_known {
+                // Dense per item: class + 1, 0 where not known.
+                let mut dense = vec![0u32; chunk.n_items];
+                for (&i, &y) in items.iter().zip(&classes) {
+                    dense[i as usize] = y + 1;
+                }
+                self.ctx.write(&chunk.known_class, &dense);
+            }
+            let (n, a) = (chunk.n_items as u64, chunk.n_annotations as u64);
+            self.ctx.write(
+                &chunk.vote_shares.uniform,
+                &[vote_params(chunk.n_items, chunk.has_known)],
+            );
+            chunk.vote_shares.traffic = traffic::vote_shares(n, a, k, chunk.has_known);
+            self.ctx.write(
+                &chunk.e_step.uniform,
+                &[e_params(chunk.n_items, chunk.prior_base, chunk.has_known)],
+            );
+            chunk.e_step.traffic = traffic::ds_e_step(n, a, k, chunk.has_known);
+        }
+        debug_assert!(lists == 0 || self.chunks.iter().any(|c| c.has_known));
+        self.ctx.check()
+    }
+
+    fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
+        self.ctx.write(&self.log_confusion, log_confusion);
+        let tiled: Vec<f32> = log_priors
+            .iter()
+            .copied()
+            .cycle()
+            .take(self.n_priors)
+            .collect();
+        self.ctx.write(&self.log_priors, &tiled);
+        self.run("init_params", |_| {})
+    }
+
+    fn m_step(&mut self, rule: ConfusionRule) -> Result<()> {
+        let hierarchical = self.prepare_m_step(rule, false)?;
+        let mut encoder = self.ctx.encoder("m_step");
+        let fresh = self.sums_fresh;
+        self.record_m_step(&mut encoder, fresh, hierarchical, false);
+        self.ctx.submit(encoder)?;
+        // The posteriors' sums are those the last E-step left: the same
+        // posteriors, so the next M-step may use them again.
+        self.sums_fresh = fresh;
+        Ok(())
     }
 
     fn e_step(&mut self) -> Result<f64> {
-        self.run("e_step", |pass| {
-            for chunk in &self.chunks {
-                chunk.e_step.record(pass);
-                if let Some((clamp, _)) = &chunk.clamp {
-                    clamp.record(pass);
-                }
-                chunk.ll_reduce.iter().for_each(|d| d.record(pass));
-            }
-            self.ll_final.iter().for_each(|d| d.record(pass));
-        })?;
-        let pair = self.ctx.read::<u32>(&self.ll_total, 0, 2)?;
+        let mut encoder = self.ctx.encoder("e_step");
+        self.record_e_step(&mut encoder);
+        // The log-likelihood comes back in the same submit.
+        let pair = self
+            .ctx
+            .submit_and_read::<u32>(encoder, &self.ll_total, 0, 2)?;
+        self.sums_fresh = true;
         Ok(fixed_value(pair[0], pair[1], LL_FRAC_BITS))
+    }
+
+    fn e_and_m_step(&mut self, rule: ConfusionRule) -> Result<(f64, f64)> {
+        let hierarchical = self.prepare_m_step(rule, true)?;
+        let mut encoder = self.ctx.encoder("e_and_m_step");
+        self.record_e_step(&mut encoder);
+        self.record_m_step(&mut encoder, true, hierarchical, true);
+        // One read-back: the log-likelihood, the entropy, the fit term.
+        let v = self
+            .ctx
+            .submit_and_read::<u32>(encoder, &self.ll_total, 0, 6)?;
+        self.sums_fresh = true;
+        let ll = fixed_value(v[0], v[1], LL_FRAC_BITS);
+        let entropy = fixed_value(v[2], v[3], LL_FRAC_BITS);
+        let fit = fixed_value(v[4], v[5], LL_FRAC_BITS);
+        Ok((ll, fit + entropy))
     }
 
     fn mean_worker_accuracy(&mut self) -> Result<f32> {
@@ -731,7 +970,9 @@ impl EmSession for GpuSession {
             return Ok(0.0);
         }
         self.run("mean_worker_accuracy", |pass| {
-            self.accuracy_reduce.iter().for_each(|d| d.record(pass));
+            self.accuracy_reduce
+                .iter()
+                .for_each(|d| d.record(&self.ctx, pass));
         })?;
         let pair = self.ctx.read::<u32>(&self.accuracy_total, 0, 2)?;
         Ok((fixed_value(pair[0], pair[1], PROB_FRAC_BITS) / self.n_workers as f64) as f32)
