@@ -197,6 +197,32 @@ impl MaskManifest {
                 let p = (w as u64 * h as u64).min(max_pixels);
                 (acc.0 + p, acc.1 + p)
             });
+        // An image's masks are consolidated together, whatever the
+        // budget: the largest must fit the machine (PNG bombs stop here,
+        // before anything is decoded).
+        let mut per_image = vec![(0u64, 0u32); images.len()];
+        for (l, size) in headers.iter().enumerate() {
+            if let Some((w, h)) = size {
+                let entry = &mut per_image[line_image[l] as usize];
+                entry.0 += (*w as u64 * *h as u64).min(max_pixels);
+                entry.1 += 1;
+            }
+        }
+        if let Some((image, &(bytes, masks))) =
+            per_image.iter().enumerate().max_by_key(|(_, (b, _))| *b)
+        {
+            crate::engine::memory::check_fits(
+                // The masks, and the consensus and read-back beside them.
+                2 * bytes,
+                crate::engine::memory::available_bytes(),
+                &format!(
+                    "the decoded masks of image {:?} ({masks} masks, {bytes} pixels in all)",
+                    images.names().get(image)
+                ),
+                "use smaller masks or a machine with more memory",
+            )?;
+        }
+        drop(per_image);
         // Kept masks, their copy into the batch, and the consensus.
         let keep = 2 * decoded_bytes + 17 * pixels <= keep_budget;
         let checked: Vec<Result<Checked>> = (0..n_lines)
@@ -221,7 +247,13 @@ impl MaskManifest {
     fn read_header(&self, line: usize) -> Option<(u32, u32)> {
         use std::io::Read;
         let mut header = [0u8; 24];
-        let mut file = std::fs::File::open(self.mask_path(line)).ok()?;
+        let path = self.mask_path(line);
+        // Opening a FIFO would wait for a writer: regular files only (the
+        // decode reports the others).
+        if !std::fs::metadata(&path).ok()?.is_file() {
+            return None;
+        }
+        let mut file = std::fs::File::open(path).ok()?;
         file.read_exact(&mut header).ok()?;
         png_size(&header)
     }
