@@ -45,7 +45,7 @@ use crate::maths::TieBreak;
 /// ```
 ///
 /// A run too large for memory is consolidated from a [`MaskSource`] (a
-/// mask manifest opened with [`crate::segmentation::read::MaskManifest`])
+/// mask manifest opened with [`crate::segmentation::manifest::MaskManifest`])
 /// in batches that fit [`SegConsolidator::memory_budget`], its consensus
 /// handed batch by batch to a [`SegSink`] (such as
 /// [`crate::segmentation::write::SegWriter`]):

@@ -378,3 +378,73 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn report_for_segmentation_shows_classes_workers_and_gold_scores() {
+    let dir = tmp();
+    let manifest = generated_manifest(dir.path(), 6);
+    let page = dir.path().join("report.html");
+    accord_ok(&[
+        "report",
+        "--task",
+        "segmentation",
+        manifest.to_str().unwrap(),
+        "--gold",
+        dir.path().join("gold.jsonl").to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--review-count",
+        "2",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for part in [
+        "Classes of the consensus",
+        "Workers",
+        "Against gold",
+        "Least settled images",
+    ] {
+        assert!(html.contains(part), "{part}");
+    }
+    // Four workers, each with its six masks; the IoU is a number.
+    assert_eq!(
+        html.matches("<td class=\"n\">6</td>").count(),
+        4 + 1,
+        "{html}"
+    );
+    // The page's scores are evaluate's on consolidate's output.
+    let out = dir.path().join("out");
+    accord_ok(&[
+        "consolidate",
+        "--task",
+        "segmentation",
+        manifest.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let json = accord_ok(&[
+        "evaluate",
+        "--task",
+        "segmentation",
+        "--pred",
+        out.join("output.manifest").to_str().unwrap(),
+        "--gold",
+        dir.path().join("gold.jsonl").to_str().unwrap(),
+        "--json",
+    ]);
+    let scores: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let expected = format!(
+        "mean IoU {:.4}, pixel accuracy {:.4}",
+        scores["mean_iou"].as_f64().unwrap(),
+        scores["pixel_accuracy"].as_f64().unwrap()
+    );
+    assert!(html.contains(&expected), "{expected}: {html}");
+    // Two least settled images listed.
+    let listed = html.split("Least settled images").nth(1).unwrap();
+    assert_eq!(listed.matches("img-0000").count(), 2, "{listed}");
+}
