@@ -21,6 +21,9 @@ use crate::error::{Error, Location, Result};
 use crate::io::ground_truth::id_text;
 use crate::io::Rejects;
 
+/// A parsed line: image, worker, mask path, colour map.
+type ParsedLine = (String, String, String, Option<ColourMap>);
+
 /// No colour map on a line.
 const NO_MAP: u32 = u32::MAX;
 
@@ -119,7 +122,7 @@ impl MaskManifest {
                 raw_line
             };
             let location = Location::Line(n as u64 + 1);
-            let parse = || -> Result<Option<(String, String, String, Option<ColourMap>)>> {
+            let parse = || -> Result<Option<ParsedLine>> {
                 let line = std::str::from_utf8(&raw_line).map_err(|e| {
                     bad(
                         path,

@@ -2,7 +2,7 @@
 //! (`methods.rs`) run each round. One batch stays loaded, with its session,
 //! from the first pass to the last; several are loaded, fitted and dropped
 //! in turn on every pass, so only one is in memory at a time. Both do the
-//! same per-batch work ([`run_batch`]), and every sum over batches is taken
+//! same per-batch work (`run_batch`), and every sum over batches is taken
 //! in run order, so the results are the same however the run is cut.
 
 use std::ops::Range;
