@@ -354,6 +354,10 @@ pub struct Args {
     /// Segmentation staple: one confusion table per worker across the batch, or per mask (image by image).
     #[arg(long, value_enum, default_value_t = StapleScope::Shared, help_heading = "Segmentation")]
     pub staple_scope: StapleScope,
+    /// Segmentation: memory the masks are consolidated in, batch by batch (e.g. 512M, 2G, or bytes):
+    /// runs larger than this are decoded, fitted and written a batch at a time.
+    #[arg(long, value_name = "BYTES", default_value = "512M", value_parser = super::segment::parse_bytes, help_heading = "Segmentation")]
+    pub memory_budget: u64,
 
     /// Boxes: every answer, CSV (or JSON Lines) item,worker, including answers with no box; without
     /// it only workers who drew a box on an image count as having answered it. Multi-label: the

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use accord::eval::segmentation::evaluate_segmentation;
+use accord::eval::segmentation::evaluate_segmentation_with;
 use accord::Error;
 use serde_json::{json, Value};
 
@@ -75,7 +75,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
-    let evaluation = evaluate_segmentation(&args.pred, &args.gold, args.max_pixels)?;
+    // A bar over the gold images (drawn only on a terminal).
+    let bar = super::progress::images_bar(0, false);
+    bar.set_message("scoring");
+    let evaluation =
+        evaluate_segmentation_with(&args.pred, &args.gold, args.max_pixels, &mut |done, all| {
+            bar.set_length(all as u64);
+            bar.set_position(done as u64);
+        })?;
+    bar.finish_and_clear();
     let (scores, images, missing) = (&evaluation.scores, evaluation.images, &evaluation.missing);
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -30,6 +30,7 @@ mod info;
 mod multilabel;
 mod progress;
 mod report;
+mod report_seg;
 mod report_spans;
 mod segment;
 mod simulate;

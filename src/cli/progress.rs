@@ -44,3 +44,18 @@ pub fn spinner(quiet: bool) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// A bar over the images of a run, its message naming the pass.
+pub fn images_bar(images: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(images), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "accord: {msg}: {pos}/{len} images ({per_sec}, {eta}) {wide_bar}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}

@@ -32,10 +32,10 @@ pub struct Args {
     pub out: PathBuf,
     /// The method reported on, beside majority vote (default: consolidate's default).
     #[arg(long, value_enum)]
-    method: Option<Method>,
+    pub method: Option<Method>,
     /// Where the fits run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    pub backend: BackendChoice,
     /// Annotator-count experiment: annotations per item from 1 to this (default: the most any
     /// item has, at most 10).
     #[arg(long)]
@@ -58,9 +58,10 @@ pub struct Args {
     /// Format of the files --figures writes.
     #[arg(long, value_enum, default_value_t = FigureFormat::Svg)]
     figure_format: FigureFormat,
-    /// What the annotations label: classification, boxes (then INPUT is a box table or a Ground
-    /// Truth box request, and --gold a CSV of gold boxes) or spans (INPUT a Ground Truth
-    /// named-entity request or spans.csv, --gold a CSV of gold spans).
+    /// What the annotations label: classification, segmentation (INPUT a manifest of masks,
+    /// --gold a JSON Lines manifest of gold masks, image and mask), boxes (then INPUT is a box
+    /// table or a Ground Truth box request, and --gold a CSV of gold boxes) or spans (INPUT a
+    /// Ground Truth named-entity request or spans.csv, --gold a CSV of gold spans).
     #[arg(long, value_enum, default_value_t = super::consolidate::Task::Classification)]
     pub task: super::consolidate::Task,
     /// Boxes and spans: every answer, item,worker (as consolidate --responses).
@@ -172,10 +173,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.task == super::consolidate::Task::Boxes {
         return run_boxes(&args);
     }
+    if args.task == super::consolidate::Task::Segmentation {
+        return super::report_seg::run(&args);
+    }
     if args.task != super::consolidate::Task::Classification {
-        return Err(
-            Error::Usage("accord report covers classification, boxes and spans".into()).into(),
-        );
+        return Err(Error::Usage(
+            "accord report covers classification, segmentation, boxes and spans".into(),
+        )
+        .into());
     }
     if same_file(&args.out, &args.input) {
         return Err(Error::Usage(format!(

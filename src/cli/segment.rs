@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use accord::engine::backend::cpu::seg::Smoothing;
-use accord::segmentation::read::{
-    read_gt_segmentation_request, read_mask_manifest_with, MaskPaths,
-};
-use accord::segmentation::write::{write_segmentation, SegWriteOptions};
-use accord::segmentation::{SegConsolidator, SegMethod, SegParams};
+use accord::segmentation::manifest::MaskManifest;
+use accord::segmentation::read::{read_gt_segmentation_request, MaskPaths};
+use accord::segmentation::write::{SegWriteOptions, SegWriter};
+use accord::segmentation::{MaskSource, SegConsolidator, SegMethod, SegParams, SegProgress};
 use accord::Error;
 use accord::{
     classification::read::InputFormat,
@@ -98,7 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     params.validate()?;
 
-    // Read.
+    // Read: a manifest is checked (every mask decoded once) and kept only
+    // if it fits the budget; a request is read whole.
     let t = Instant::now();
     let format = match args.format {
         Some(f) => f,
@@ -106,26 +106,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let categories = args.categories.as_deref();
     let mut rejects = Rejects::new(args.skip_invalid);
-    let input = match format {
+    let checking = super::progress::spinner(args.quiet);
+    checking.set_message(format!("checking the masks of {}", args.input.display()));
+    let (source, colours, without_masks): (Box<dyn MaskSource>, _, _) = match format {
         InputFormat::Jsonl => {
             let paths = MaskPaths {
                 allowed_outside: args.allow_paths_outside.clone(),
                 output_folder: Some(out.clone()),
             };
-            read_mask_manifest_with(
+            let manifest = MaskManifest::open(
                 &args.input,
                 categories,
                 args.max_pixels,
                 &paths,
+                args.memory_budget,
                 &mut rejects,
-            )?
+            )?;
+            let colours = manifest.colours().cloned();
+            (Box::new(manifest), colours, Vec::new())
         }
-        InputFormat::GtRequest => read_gt_segmentation_request(
-            &args.input,
-            categories,
-            args.max_pixels,
-            &mut rejects,
-        )?,
+        InputFormat::GtRequest => {
+            let input = read_gt_segmentation_request(
+                &args.input,
+                categories,
+                args.max_pixels,
+                &mut rejects,
+            )?;
+            (Box::new(input.batch), input.colours, input.without_masks)
+        }
         other => {
             return Err(Error::Usage(format!(
                 "segmentation reads a JSON Lines manifest of masks or a Ground Truth request, not {other:?}"
@@ -133,39 +141,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .into())
         }
     };
+    checking.finish_and_clear();
     let read_s = t.elapsed().as_secs_f64();
-    let batch = &input.batch;
+    let n_images = source.n_images();
     if !args.quiet {
+        let masks: u64 = (0..n_images).map(|i| source.image_size(i).2 as u64).sum();
         say!(
-            "accord: {} masks of {} images by {} workers, {} classes",
-            batch.mask_worker.len(),
-            batch.images.len(),
-            batch.n_workers(),
-            batch.n_classes()
+            "accord: {masks} masks of {n_images} images by {} workers, {} classes",
+            source.worker_names().len(),
+            source.class_names().len()
         );
-        if !input.without_masks.is_empty() {
+        if !without_masks.is_empty() {
             say!(
                 "accord: {} images have no mask and are left out of the output: {}",
-                input.without_masks.len(),
-                input.without_masks.join(", ")
+                without_masks.len(),
+                without_masks.join(", ")
             );
         }
     }
 
-    // Fit, retrying on the CPU when an automatically chosen GPU fails.
-    let t = Instant::now();
-    let selected = select_backend(args.backend, args.quiet)?;
-    let result = SegConsolidator::with_params(params).fit_on(selected, batch)?;
-    if let (Some(e), false) = (&result.gpu_failure, args.quiet) {
-        say!(
-            "accord: warning: the GPU backend failed ({}); finished on the CPU",
-            super::flags(e)
-        );
-    }
-    let fit = &result.fit;
-    let fit_s = t.elapsed().as_secs_f64();
-
-    // Write.
+    // Fit batch by batch, each batch's masks written as it is done;
+    // retrying on the CPU when an automatically chosen GPU fails.
     let t = Instant::now();
     let options = SegWriteOptions {
         label_attribute: args
@@ -179,7 +175,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(accord::classification::write::now_iso8601),
         confidence_maps: args.confidence_maps,
     };
-    let manifest: PathBuf = write_segmentation(&out, batch, input.colours.as_ref(), fit, &options)?;
+    let mut writer = SegWriter::create(&out, source.class_names(), colours.as_ref(), &options)?;
+    let selected = select_backend(args.backend, args.quiet)?;
+    let bar = super::progress::images_bar(n_images as u64, args.quiet);
+    let mut on_pass = |p: &SegProgress| {
+        bar.set_message(format!(
+            "{} pass {} (at most {}){}",
+            method.name(),
+            p.pass,
+            p.max_passes,
+            if p.writes { ", writing" } else { "" }
+        ));
+        if p.images_done == 0 {
+            bar.reset();
+        }
+        bar.set_position(p.images_done as u64);
+    };
+    let result = SegConsolidator::with_params(params)
+        .memory_budget(args.memory_budget)
+        .fit_source_on(selected, source.as_ref(), &mut writer, &mut on_pass)?;
+    bar.finish_and_clear();
+    if let (Some(e), false) = (&result.gpu_failure, args.quiet) {
+        say!(
+            "accord: warning: the GPU backend failed ({}); finished on the CPU",
+            super::flags(e)
+        );
+    }
+    let fit = &result.summary;
+    let fit_s = t.elapsed().as_secs_f64();
+
+    // Commit the masks, manifest and table together.
+    let t = Instant::now();
+    let manifest: PathBuf = writer.finish()?;
     if let Some(path) = &rejects_path {
         io::write_rejects(path, &rejects.records)?;
     }
@@ -200,8 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
         );
         say!(
-            "accord: wrote {} masks and {} in {:.3} s",
-            batch.images.len(),
+            "accord: wrote {n_images} masks and {} in {:.3} s",
             manifest.display(),
             started.elapsed().as_secs_f64()
         );
@@ -210,10 +236,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         if args.verbose {
             say!(
-                "accord: phases: read and decode {read_s:.3} s, fit {fit_s:.3} s, write {write_s:.3} s; peak memory {:.0} MiB",
+                "accord: phases: read and check {read_s:.3} s, fit and write masks {fit_s:.3} s ({} batch{} within --memory-budget {} MiB, {} pass{} over the masks), commit {write_s:.3} s; peak memory {:.0} MiB",
+                fit.batches,
+                if fit.batches == 1 { "" } else { "es" },
+                args.memory_budget >> 20,
+                fit.passes,
+                if fit.passes == 1 { "" } else { "es" },
                 peak_memory_mib()
             );
         }
     }
     Ok(())
+}
+
+/// A byte count: a number, optionally with K, M, G or T (powers of 1024;
+/// `KiB`, `MB`... read the same), e.g. `512M`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: give a number of bytes, e.g. 512M or 2G"))?;
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{text:?}: the unit is K, M, G or T")),
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{text:?}: give at least 1 byte"));
+    }
+    Ok(bytes as u64)
 }

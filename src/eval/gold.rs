@@ -429,6 +429,18 @@ impl SegScorer {
         self.pixels += predicted.len().min(gold.len()) as u64;
     }
 
+    /// Adds the images another scorer of the same classes counted.
+    pub fn merge(&mut self, other: &SegScorer) {
+        for (a, b) in self.intersection.iter_mut().zip(&other.intersection) {
+            *a += b;
+        }
+        for (a, b) in self.union.iter_mut().zip(&other.union) {
+            *a += b;
+        }
+        self.correct += other.correct;
+        self.pixels += other.pixels;
+    }
+
     /// The scores of the images added so far.
     pub fn scores(&self) -> SegScores {
         let per_class_iou: Vec<Option<f64>> = self

@@ -3,8 +3,10 @@
 //! `internal-color-map`) and a gold manifest of index PNGs
 //! (`{"image", "mask"}` per line), and pools IoU and pixel accuracy.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde_json::Value;
 
 use super::gold::{SegScorer, SegScores};
@@ -31,12 +33,30 @@ pub fn evaluate_segmentation(
     gold_manifest: &Path,
     max_pixels: u64,
 ) -> Result<SegEvaluation> {
+    evaluate_segmentation_with(pred_manifest, gold_manifest, max_pixels, &mut |_, _| {})
+}
+
+/// Gold images scored at a time, in parallel: each gives only its counts,
+/// so memory holds a mask pair per thread whatever the number of images.
+const IMAGES_PER_ROUND: usize = 256;
+
+/// [`evaluate_segmentation`], reporting `(images done, gold images)` to
+/// `progress` as it goes. Both manifests are read line by line and each
+/// prediction keeps only its line, path and colour map (maps shared when
+/// equal); mask pairs are decoded a round at a time, so memory does not
+/// grow with the masks.
+pub fn evaluate_segmentation_with(
+    pred_manifest: &Path,
+    gold_manifest: &Path,
+    max_pixels: u64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<SegEvaluation> {
     let folder = |manifest: &Path| manifest.parent().map(Path::to_path_buf).unwrap_or_default();
     let (pred_dir, gold_dir) = (folder(pred_manifest), folder(gold_manifest));
-    // Predictions by image: mask path and colour map.
-    let mut predicted = std::collections::HashMap::new();
-    let mut classes: Option<ColourMap> = None;
-    for (n, line) in lines(pred_manifest)? {
+    // Predictions by image: line, mask path and colour map.
+    let mut predicted: HashMap<String, (usize, String, usize)> = HashMap::new();
+    let mut maps: Vec<ColourMap> = Vec::new();
+    for_each_line(pred_manifest, |n, line| {
         let image = line
             .get("source-ref")
             .and_then(Value::as_str)
@@ -58,27 +78,34 @@ pub fn evaluate_segmentation(
                 )
             })?;
         let map = ColourMap::from_internal(map).map_err(|p| bad(pred_manifest, n, p))?;
-        match &classes {
-            None => classes = Some(map.clone()),
-            Some(first) if first.names() != map.names() => {
-                return Err(bad(
-                    pred_manifest,
-                    n,
-                    "this line's classes differ from the first line's",
-                ))
-            }
-            Some(_) => {}
+        if maps
+            .first()
+            .is_some_and(|first| first.names() != map.names())
+        {
+            return Err(bad(
+                pred_manifest,
+                n,
+                "this line's classes differ from the first line's",
+            ));
         }
-        predicted.insert(
-            image,
-            (n, pred_dir.join(mask.as_str().expect("string")), map),
-        );
-    }
-    let classes = classes
+        let id = match maps.iter().position(|m| *m == map) {
+            Some(id) => id,
+            None => {
+                maps.push(map);
+                maps.len() - 1
+            }
+        };
+        let mask = mask.as_str().expect("string").to_string();
+        predicted.insert(image, (n, mask, id));
+        Ok(())
+    })?;
+    let classes = maps
+        .first()
+        .cloned()
         .ok_or_else(|| Error::Usage(format!("{} holds no prediction", pred_manifest.display())))?;
-    let mut scorer = SegScorer::new(classes.classes.len());
-    let (mut images, mut missing) = (0usize, Vec::new());
-    for (n, line) in lines(gold_manifest)? {
+    let k = classes.classes.len();
+    let mut gold: Vec<(usize, String, String)> = Vec::new();
+    for_each_line(gold_manifest, |n, line| {
         let image = line
             .get("image")
             .and_then(Value::as_str)
@@ -87,57 +114,40 @@ pub fn evaluate_segmentation(
             .get("mask")
             .and_then(Value::as_str)
             .ok_or_else(|| bad(gold_manifest, n, "missing mask"))?;
-        let Some((pn, pred_path, map)) = predicted.get(image) else {
-            missing.push(image.to_string());
-            continue;
-        };
-        let gold_path = gold_dir.join(mask);
-        let gold = decode_mask(&read_png(&gold_path, gold_manifest, n)?, None, max_pixels)
-            .map_err(|p| {
-                bad(
-                    gold_manifest,
-                    n,
-                    format!("mask {}: {p}", gold_path.display()),
-                )
-            })?;
-        let pred = decode_mask(
-            &read_png(pred_path, pred_manifest, *pn)?,
-            Some(map),
-            max_pixels,
-        )
-        .map_err(|p| {
-            bad(
-                pred_manifest,
-                *pn,
-                format!("mask {}: {p}", pred_path.display()),
-            )
-        })?;
-        if (gold.width, gold.height) != (pred.width, pred.height) {
-            return Err(bad(
-                gold_manifest,
-                n,
-                format!(
-                    "gold mask of {image:?} is {}×{}, the prediction {}×{}",
-                    gold.width, gold.height, pred.width, pred.height
-                ),
-            ));
+        gold.push((n, image.to_string(), mask.to_string()));
+        Ok(())
+    })?;
+    let total = gold.len();
+    let mut scorer = SegScorer::new(k);
+    let (mut images, mut missing) = (0usize, Vec::new());
+    progress(0, total);
+    for (round, lines) in gold.chunks(IMAGES_PER_ROUND).enumerate() {
+        let scored: Vec<Option<Result<SegScorer>>> = lines
+            .par_iter()
+            .map(|(n, image, mask)| {
+                let (pn, pred_mask, map) = predicted.get(image)?;
+                let pred = (*pn, pred_dir.join(pred_mask), &maps[*map]);
+                let gold = (*n, gold_dir.join(mask));
+                Some(score_pair(
+                    (pred_manifest, gold_manifest),
+                    image,
+                    pred,
+                    gold,
+                    max_pixels,
+                    k,
+                ))
+            })
+            .collect();
+        for ((_, image, _), one) in lines.iter().zip(scored) {
+            match one {
+                None => missing.push(image.clone()),
+                Some(one) => {
+                    scorer.merge(&one?);
+                    images += 1;
+                }
+            }
         }
-        if let Some(&c) = gold
-            .pixels
-            .iter()
-            .find(|&&c| c as usize >= classes.classes.len())
-        {
-            return Err(bad(
-                gold_manifest,
-                n,
-                format!(
-                    "gold class id {c} is beyond the prediction's {} classes",
-                    classes.classes.len()
-                ),
-            ));
-        }
-        scorer.add(&pred.pixels, &gold.pixels);
-        images += 1;
+        progress((round * IMAGES_PER_ROUND + lines.len()).min(total), total);
     }
     Ok(SegEvaluation {
         scores: scorer.scores(),
@@ -147,24 +157,83 @@ pub fn evaluate_segmentation(
     })
 }
 
+/// The counts of one image: its prediction `(line, path, colour map)`
+/// against its gold `(line, path)`.
+fn score_pair(
+    (pred_manifest, gold_manifest): (&Path, &Path),
+    image: &str,
+    (pn, pred_path, map): (usize, PathBuf, &ColourMap),
+    (n, gold_path): (usize, PathBuf),
+    max_pixels: u64,
+    k: usize,
+) -> Result<SegScorer> {
+    let gold =
+        decode_mask(&read_png(&gold_path, gold_manifest, n)?, None, max_pixels).map_err(|p| {
+            bad(
+                gold_manifest,
+                n,
+                format!("mask {}: {p}", gold_path.display()),
+            )
+        })?;
+    let pred = decode_mask(
+        &read_png(&pred_path, pred_manifest, pn)?,
+        Some(map),
+        max_pixels,
+    )
+    .map_err(|p| {
+        bad(
+            pred_manifest,
+            pn,
+            format!("mask {}: {p}", pred_path.display()),
+        )
+    })?;
+    if (gold.width, gold.height) != (pred.width, pred.height) {
+        return Err(bad(
+            gold_manifest,
+            n,
+            format!(
+                "gold mask of {image:?} is {}×{}, the prediction {}×{}",
+                gold.width, gold.height, pred.width, pred.height
+            ),
+        ));
+    }
+    if let Some(&c) = gold.pixels.iter().find(|&&c| c as usize >= k) {
+        return Err(bad(
+            gold_manifest,
+            n,
+            format!("gold class id {c} is beyond the prediction's {k} classes"),
+        ));
+    }
+    let mut scorer = SegScorer::new(k);
+    scorer.add(&pred.pixels, &gold.pixels);
+    Ok(scorer)
+}
+
 fn bad(path: &Path, line: usize, problem: impl Into<String>) -> Error {
     Error::at_line(path, line as u64 + 1, problem)
 }
 
-fn lines(path: &Path) -> Result<Vec<(usize, Value)>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+/// Calls `each(0-based line, JSON)` for every non-blank line of `path`,
+/// reading it line by line.
+fn for_each_line(path: &Path, mut each: impl FnMut(usize, Value) -> Result<()>) -> Result<()> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|source| Error::Read {
         path: path.into(),
         source,
     })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| {
-            serde_json::from_str(l)
-                .map(|v| (n, v))
-                .map_err(|e| bad(path, n, format!("invalid JSON: {e}")))
-        })
-        .collect()
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|source| Error::Read {
+            path: path.into(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value =
+            serde_json::from_str(&line).map_err(|e| bad(path, n, format!("invalid JSON: {e}")))?;
+        each(n, value)?;
+    }
+    Ok(())
 }
 
 fn read_png(path: &Path, manifest: &Path, line: usize) -> Result<Vec<u8>> {

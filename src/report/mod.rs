@@ -6,6 +6,7 @@ pub mod boxes;
 pub mod dataset;
 pub mod html;
 pub mod plot;
+pub mod segmentation;
 pub mod spans;
 
 pub use dataset::{dataset_report, ExperimentBudget, ReportOptions, Step};

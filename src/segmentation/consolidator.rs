@@ -2,7 +2,9 @@
 //! fit on the chosen backend (with `auto`'s retry on the CPU), and a result
 //! that speaks in image, worker and class names.
 
-use super::{fit, SegConsolidation, SegMethod, SegParams, StapleScope};
+use super::passes::{SegProgress, SegSink};
+use super::source::{plan_batches, MaskSource, DEFAULT_MEMORY_BUDGET};
+use super::{fit, fit_planned, SegConsolidation, SegMethod, SegParams, SegSummary, StapleScope};
 use crate::engine::backend::cpu::seg::Smoothing;
 #[cfg(feature = "gpu")]
 use crate::engine::backend::gpu::GpuBackend;
@@ -41,10 +43,18 @@ use crate::maths::TieBreak;
 /// assert_eq!(image, "img");
 /// assert!(confidence > 0.8);
 /// ```
+///
+/// A run too large for memory is consolidated from a [`MaskSource`] (a
+/// mask manifest opened with [`crate::segmentation::manifest::MaskManifest`])
+/// in batches that fit [`SegConsolidator::memory_budget`], its consensus
+/// handed batch by batch to a [`SegSink`] (such as
+/// [`crate::segmentation::write::SegWriter`]):
+/// [`SegConsolidator::fit_source`].
 #[derive(Clone)]
 pub struct SegConsolidator {
     params: SegParams,
     backend: BackendRequest,
+    memory_budget: u64,
 }
 
 impl std::fmt::Debug for SegConsolidator {
@@ -52,6 +62,7 @@ impl std::fmt::Debug for SegConsolidator {
         f.debug_struct("SegConsolidator")
             .field("params", &self.params)
             .field("backend", &self.backend.choice)
+            .field("memory_budget", &self.memory_budget)
             .finish()
     }
 }
@@ -73,6 +84,7 @@ impl SegConsolidator {
         SegConsolidator {
             params,
             backend: BackendRequest::default(),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 
@@ -148,6 +160,14 @@ impl SegConsolidator {
         self
     }
 
+    /// The memory [`SegConsolidator::fit_source`] plans its batches with,
+    /// in bytes (default [`DEFAULT_MEMORY_BUDGET`], 512 MiB): masks, the
+    /// backend's buffers and the consensus of one batch.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
     /// The parameters a fit will use.
     pub fn params(&self) -> &SegParams {
         &self.params
@@ -169,6 +189,55 @@ impl SegConsolidator {
             gpu_failure: ran.gpu_failure,
         })
     }
+}
+
+impl SegConsolidator {
+    /// Consolidates `source` in batches that fit the memory budget, each
+    /// batch's consensus to `sink` in run order, each pass reported to
+    /// `progress`. The results equal [`SegConsolidator::fit`]'s on the same
+    /// masks in one batch.
+    pub fn fit_source(
+        &self,
+        source: &dyn MaskSource,
+        sink: &mut dyn SegSink,
+        progress: &mut dyn FnMut(&SegProgress),
+    ) -> Result<SegRun> {
+        self.fit_source_on(self.backend.select()?, source, sink, progress)
+    }
+
+    /// As [`SegConsolidator::fit_source`], on a backend the caller selected
+    /// beforehand.
+    pub fn fit_source_on(
+        &self,
+        selected: Selected,
+        source: &dyn MaskSource,
+        sink: &mut dyn SegSink,
+        progress: &mut dyn FnMut(&SegProgress),
+    ) -> Result<SegRun> {
+        let ran = selected.run(|backend| {
+            let plan = plan_batches(source, backend, self.memory_budget)?;
+            fit_planned(source, &plan, backend, &self.params, sink, progress)
+        })?;
+        Ok(SegRun {
+            summary: ran.value,
+            backend: ran.backend,
+            backend_notice: ran.notice,
+            gpu_failure: ran.gpu_failure,
+        })
+    }
+}
+
+/// A batched segmentation run's summary with where it ran.
+#[derive(Debug, Clone)]
+pub struct SegRun {
+    /// What the fit learnt; the pixels went to the sink.
+    pub summary: SegSummary,
+    /// The backend the fit finished on.
+    pub backend: String,
+    /// Why `auto` chose the CPU, when it did.
+    pub backend_notice: Option<String>,
+    /// The GPU error after which `auto` finished the fit on the CPU.
+    pub gpu_failure: Option<String>,
 }
 
 /// A segmentation result with where it ran.

@@ -2,6 +2,11 @@
 //! plurality (Ground Truth's method), votes weighted by each worker's
 //! reliability learnt across the whole batch, and multi-class STAPLE.
 
+use super::passes::{
+    BatchConsensus, PassSettings, PassTotals, Passes, Resident, SegProgress, SegSink, Step,
+    Streamed, Want,
+};
+use super::source::{BatchPlan, MaskSource};
 use crate::engine::backend::cpu::seg::{Smoothing, MAX_PIXEL_WEIGHT};
 use crate::engine::backend::SegBackend;
 use crate::engine::pack::masks::MaskBatch;
@@ -162,76 +167,305 @@ pub struct SegConsolidation {
     pub converged: bool,
 }
 
-/// Consolidates `batch` on `backend`.
+/// What a batched fit learnt about the run; the pixels went to its sink.
+#[derive(Debug, Clone)]
+pub struct SegSummary {
+    /// Mean pixel confidence per image, in run order.
+    pub image_confidence: Vec<f64>,
+    /// Per worker: share of its pixels that agree with the consensus.
+    pub worker_agreement: Vec<f64>,
+    /// Per worker: the vote weight used last (see
+    /// [`SegConsolidation::worker_weight`]).
+    pub worker_weight: Vec<f64>,
+    /// Reliability rounds or EM iterations run (1 for `mv` and `smooth-mv`).
+    pub iterations: u32,
+    /// Whether the fit stopped by converging rather than at `max_iter`.
+    pub converged: bool,
+    /// Batches the run was cut into.
+    pub batches: usize,
+    /// Passes made over the input (each batch loaded once a pass).
+    pub passes: u32,
+}
+
+/// Consolidates `batch` on `backend`, in one piece.
 pub fn fit(
     batch: &MaskBatch,
     backend: &dyn SegBackend,
     params: &SegParams,
 ) -> Result<SegConsolidation> {
+    struct Collect(Vec<u8>, Vec<f32>);
+    impl SegSink for Collect {
+        fn batch(&mut self, c: BatchConsensus<'_>) -> Result<()> {
+            if self.0.is_empty() {
+                (self.0, self.1) = (c.labels, c.confidence);
+            } else {
+                self.0.extend(c.labels);
+                self.1.extend(c.confidence);
+            }
+            Ok(())
+        }
+        fn restart(&mut self) -> Result<()> {
+            (self.0, self.1) = (Vec::new(), Vec::new());
+            Ok(())
+        }
+    }
+    let mut collect = Collect(Vec::new(), Vec::new());
+    let plan = BatchPlan::one_batch(batch);
+    let summary = fit_planned(batch, &plan, backend, params, &mut collect, &mut |_| {})?;
+    Ok(SegConsolidation {
+        labels: collect.0,
+        confidence: collect.1,
+        image_confidence: summary.image_confidence,
+        worker_agreement: summary.worker_agreement,
+        worker_weight: summary.worker_weight,
+        iterations: summary.iterations,
+        converged: summary.converged,
+    })
+}
+
+/// Consolidates `source` batch by batch as `plan` cuts it, on `backend`,
+/// handing each batch's consensus to `sink` in run order and reporting
+/// each pass to `progress`. `mv` and `smooth-mv` make one pass; `weighted`
+/// and `staple` one per round or EM iteration (summing per-worker
+/// statistics over the batches), then one more to write if they settled
+/// before `max_iter`. With one batch, it is loaded once and kept. The
+/// results are the same for every plan.
+pub fn fit_planned(
+    source: &dyn MaskSource,
+    plan: &BatchPlan,
+    backend: &dyn SegBackend,
+    params: &SegParams,
+    sink: &mut dyn SegSink,
+    progress: &mut dyn FnMut(&SegProgress),
+) -> Result<SegSummary> {
     params.validate()?;
-    let most_masks = batch.images.iter().map(|s| s.n_masks).max().unwrap_or(0);
+    sink.restart()?;
+    let n_images = source.n_images();
+    let (mut most_masks, mut n_masks) = (0u32, 0usize);
+    for i in 0..n_images {
+        let masks = source.image_size(i).2;
+        most_masks = most_masks.max(masks);
+        n_masks += masks as usize;
+    }
     if most_masks > MAX_PIXEL_WEIGHT {
         return Err(Error::Limit(format!(
             "an image has {most_masks} masks; accord consolidates at most {MAX_PIXEL_WEIGHT} per image"
         )));
     }
+    let k = source.class_names().len();
+    let n_workers = source.worker_names().len();
+    let n_raters = match params.scope {
+        StapleScope::Shared => n_workers,
+        StapleScope::PerImage => n_masks,
+    };
+    if params.method == SegMethod::Staple {
+        check_staple_tables(n_raters, k)?;
+    }
     let taps = match params.method {
         SegMethod::Mv => vec![1],
         SegMethod::SmoothMv | SegMethod::Weighted | SegMethod::Staple => params.smoothing.taps(),
     };
-    let mut session = backend.seg_session(batch)?;
-    let n_workers = batch.n_workers();
-    let mut worker_weight = vec![1.0f64; n_workers];
-    let mut mask_weight = vec![1u32; batch.mask_worker.len()];
-    session.vote(&mask_weight, &taps)?;
-    let (mut iterations, mut converged) = (1, true);
-    if params.method == SegMethod::Staple {
-        let staple = staple(batch, session.as_mut(), params)?;
-        (iterations, converged, worker_weight) =
-            (staple.iterations, staple.converged, staple.worker_accuracy);
+    let settings = PassSettings {
+        taps: &taps,
+        ties: params.ties,
+        seed: params.seed,
+        scope: params.scope,
+        n_workers,
+        n_raters,
+        k,
+    };
+    let max_passes = match params.method {
+        SegMethod::Mv | SegMethod::SmoothMv => 1,
+        SegMethod::Weighted | SegMethod::Staple => params.max_iter.max(1) + 1,
+    };
+    let method = MethodRun {
+        params,
+        n_workers,
+        n_raters,
+        k,
+        most_masks,
+    };
+    let mut summary = if plan.is_one_batch() {
+        let all = 0..n_images;
+        let batch = source.load(all)?;
+        let session = backend.seg_session(&batch)?;
+        let mut passes = Resident {
+            batch: &batch,
+            session,
+            settings,
+            last: None,
+            passes: 0,
+            max_passes,
+        };
+        method.run(&mut passes, sink, progress)?
     } else {
-        session.decide(params.ties, params.seed)?;
-    }
-    let mut agreement = session.agreement()?;
-    if params.method == SegMethod::Weighted {
-        converged = false;
-        while iterations < params.max_iter.max(1) {
-            worker_weight = reliability_weights(batch, &agreement);
-            mask_weight = quantise(batch, &worker_weight, most_masks);
-            session.vote(&mask_weight, &taps)?;
-            session.decide(params.ties, params.seed)?;
-            let next = session.agreement()?;
-            iterations += 1;
-            if next == agreement {
-                converged = true;
-                break;
+        let mut passes = Streamed {
+            source,
+            batches: &plan.batches,
+            backend,
+            settings,
+            passes: 0,
+            max_passes,
+        };
+        method.run(&mut passes, sink, progress)?
+    };
+    summary.batches = plan.batches.len();
+    Ok(summary)
+}
+
+/// A method's rounds over the passes of one fit.
+struct MethodRun<'p> {
+    params: &'p SegParams,
+    n_workers: usize,
+    n_raters: usize,
+    k: usize,
+    most_masks: u32,
+}
+
+impl MethodRun<'_> {
+    fn run(
+        &self,
+        passes: &mut dyn Passes,
+        sink: &mut dyn SegSink,
+        progress: &mut dyn FnMut(&SegProgress),
+    ) -> Result<SegSummary> {
+        let params = self.params;
+        let max_iter = params.max_iter.max(1);
+        let agreement_only = Want {
+            agreement: true,
+            counts: false,
+        };
+        let (step, written, worker_weight, iterations, converged) = match params.method {
+            SegMethod::Mv | SegMethod::SmoothMv => {
+                let step = Step::Vote(vec![1; self.n_workers]);
+                let out = passes.run(&step, agreement_only, Some(sink), progress)?;
+                (step, Some(out), vec![1.0; self.n_workers], 1, true)
             }
-            agreement = next;
+            SegMethod::Weighted => {
+                // A pass known to be the last writes as it goes.
+                let mut step = Step::Vote(vec![1; self.n_workers]);
+                let last = max_iter == 1;
+                let out =
+                    passes.run(&step, agreement_only, last.then_some(&mut *sink), progress)?;
+                let mut agreement = out.agreement;
+                let (mut agree, mut seen) = (out.agree, out.seen);
+                let mut written = last.then_some(PassTotals {
+                    image_confidence: out.image_confidence,
+                    ..Default::default()
+                });
+                let mut worker_weight = vec![1.0f64; self.n_workers];
+                let (mut iterations, mut converged) = (1, false);
+                while iterations < max_iter {
+                    worker_weight = reliability_weights(&agree, &seen, self.k);
+                    step = Step::Vote(quantise(&worker_weight, self.most_masks));
+                    let last = iterations + 1 == max_iter;
+                    let next =
+                        passes.run(&step, agreement_only, last.then_some(&mut *sink), progress)?;
+                    iterations += 1;
+                    let settled = next.agreement == agreement;
+                    (agreement, agree, seen) = (next.agreement, next.agree, next.seen);
+                    if last {
+                        written = Some(PassTotals {
+                            image_confidence: next.image_confidence,
+                            agree: agree.clone(),
+                            seen: seen.clone(),
+                            ..Default::default()
+                        });
+                    }
+                    if settled {
+                        converged = true;
+                        break;
+                    }
+                }
+                if let Some(w) = written.as_mut().filter(|w| w.agree.is_empty()) {
+                    (w.agree, w.seen) = (agree, seen);
+                }
+                (step, written, worker_weight, iterations, converged)
+            }
+            SegMethod::Staple => {
+                let fit = self.staple(passes, sink, progress)?;
+                (
+                    fit.step,
+                    fit.written,
+                    fit.worker_accuracy,
+                    fit.iterations,
+                    fit.converged,
+                )
+            }
+        };
+        // A loop that settled before `max_iter` writes in one more pass
+        // (free with one batch: its session holds the consensus).
+        let written = match written {
+            Some(w) => w,
+            None => passes.run(&step, agreement_only, Some(sink), progress)?,
+        };
+        Ok(SegSummary {
+            image_confidence: written.image_confidence,
+            worker_agreement: written
+                .agree
+                .iter()
+                .zip(&written.seen)
+                .map(|(&a, &n)| if n > 0 { a as f64 / n as f64 } else { 0.0 })
+                .collect(),
+            worker_weight,
+            iterations,
+            converged,
+            batches: 0,
+            passes: passes.passes(),
+        })
+    }
+
+    /// Multi-class STAPLE: EM from uniform confusion tables, so the first
+    /// E-step's posterior is the spatial prior alone (soft smoothed
+    /// majority vote); each M-step normalises the soft counts, summed over
+    /// the batches, per rater and true class. The consensus is the last
+    /// E-step's.
+    fn staple(
+        &self,
+        passes: &mut dyn Passes,
+        sink: &mut dyn SegSink,
+        progress: &mut dyn FnMut(&SegProgress),
+    ) -> Result<StapleFit> {
+        let (k, params) = (self.k, self.params);
+        let max_iter = params.max_iter.max(1);
+        let mut log_confusion = vec![-(k as f32).ln(); self.n_raters * k * k];
+        let mut confusion = vec![1.0 / k as f64; self.n_raters * k * k];
+        let mut iterations = 0;
+        loop {
+            let step = Step::Staple(log_confusion);
+            let last = iterations + 1 == max_iter;
+            let want = Want {
+                agreement: last,
+                counts: true,
+            };
+            let out = passes.run(&step, want, last.then_some(&mut *sink), progress)?;
+            iterations += 1;
+            let next = normalise_confusion(&out.rater_counts, k);
+            let moved = next
+                .iter()
+                .zip(&confusion)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            confusion = next;
+            let converged = moved < params.tol;
+            if converged || last {
+                let worker_accuracy = out
+                    .worker_right
+                    .iter()
+                    .zip(&out.worker_all)
+                    .map(|(&r, &a)| if a > 0.0 { r / a } else { 0.0 })
+                    .collect();
+                return Ok(StapleFit {
+                    iterations,
+                    converged,
+                    worker_accuracy,
+                    written: last.then_some(out),
+                    step,
+                });
+            }
+            log_confusion = confusion.iter().map(|&p| (p as f32).ln()).collect();
         }
     }
-    let (labels, confidence) = session.read_consensus()?;
-    let image_confidence = batch
-        .images
-        .iter()
-        .map(|slot| {
-            let pixels = &confidence[slot.output_start as usize..][..slot.pixels()];
-            pixels.iter().map(|&c| c as f64).sum::<f64>() / slot.pixels().max(1) as f64
-        })
-        .collect();
-    let (agree, seen) = per_worker(batch, &agreement);
-    Ok(SegConsolidation {
-        labels,
-        confidence,
-        image_confidence,
-        worker_agreement: agree
-            .iter()
-            .zip(&seen)
-            .map(|(&a, &n)| if n > 0 { a as f64 / n as f64 } else { 0.0 })
-            .collect(),
-        worker_weight,
-        iterations,
-        converged,
-    })
 }
 
 /// What a STAPLE fit learnt besides the consensus.
@@ -239,80 +473,35 @@ struct StapleFit {
     iterations: u32,
     converged: bool,
     worker_accuracy: Vec<f64>,
+    /// The last pass's sums, when it wrote the consensus.
+    written: Option<PassTotals>,
+    /// The last E-step, whose consensus is the result.
+    step: Step,
 }
 
 /// Pseudo-count added to every cell of a rater's confusion counts, so that
 /// a class a rater never drew keeps a small probability.
 const STAPLE_PSEUDO_COUNT: f64 = 1.0;
 
-/// Multi-class STAPLE on a session whose votes are set: EM from uniform
-/// confusion tables, so the first E-step's posterior is the spatial prior
-/// alone (soft smoothed majority vote); each M-step normalises the soft
-/// counts per rater and true class. The session's consensus is the last
-/// E-step's.
-fn staple(
-    batch: &MaskBatch,
-    session: &mut dyn crate::engine::backend::SegSession,
-    params: &SegParams,
-) -> Result<StapleFit> {
-    let k = batch.n_classes();
-    let mask_rater: Vec<u32> = match params.scope {
-        StapleScope::Shared => batch.mask_worker.clone(),
-        StapleScope::PerImage => (0..batch.mask_worker.len() as u32).collect(),
-    };
-    let n_raters = match params.scope {
-        StapleScope::Shared => batch.n_workers(),
-        StapleScope::PerImage => batch.mask_worker.len(),
-    };
-    let table_bytes = (n_raters * k * k) as u64 * 4 + (batch.mask_worker.len() * k * k) as u64 * 4;
+/// Bytes STAPLE keeps per confusion cell of a rater: the log table (f32),
+/// the table, the next one and the soft counts (f64).
+const STAPLE_BYTES_PER_CELL: u64 = 4 + 8 + 8 + 8;
+
+/// Refuses confusion tables beyond [`MAX_STAPLE_TABLE_BYTES`].
+fn check_staple_tables(n_raters: usize, k: usize) -> Result<()> {
+    let table_bytes = (n_raters * k * k) as u64 * STAPLE_BYTES_PER_CELL;
     if table_bytes > MAX_STAPLE_TABLE_BYTES {
         return Err(Error::Limit(format!(
-            "staple needs {n_raters} confusion tables of {k}×{k} classes and {} masks' counts: {} MiB, above accord's {} MiB; use `staple_scope` shared or fewer classes",
-            batch.mask_worker.len(),
+            "staple needs {n_raters} confusion tables of {k}×{k} classes: {} MiB, above accord's {} MiB; use `staple_scope` shared or fewer classes",
             table_bytes >> 20,
             MAX_STAPLE_TABLE_BYTES >> 20
         )));
     }
-    let mut log_confusion = vec![-(k as f32).ln(); n_raters * k * k];
-    let mut confusion = vec![1.0 / k as f64; n_raters * k * k];
-    let mut iterations = 0;
-    loop {
-        let counts = session.staple_step(&mask_rater, &log_confusion)?;
-        iterations += 1;
-        let rater_counts = sum_per_rater(&counts, &mask_rater, n_raters, k);
-        let next = normalise_confusion(&rater_counts, k);
-        let moved = next
-            .iter()
-            .zip(&confusion)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        confusion = next;
-        log_confusion = confusion.iter().map(|&p| (p as f32).ln()).collect();
-        let converged = moved < params.tol;
-        if converged || iterations >= params.max_iter.max(1) {
-            return Ok(StapleFit {
-                iterations,
-                converged,
-                worker_accuracy: worker_accuracy(batch, &counts, k),
-            });
-        }
-    }
+    Ok(())
 }
 
-/// Confusion tables and per-mask counts above this are refused.
+/// Confusion tables above this are refused.
 const MAX_STAPLE_TABLE_BYTES: u64 = 1 << 30;
-
-/// `[rater][given][true]` sums of the per-mask soft counts.
-fn sum_per_rater(counts: &[f32], mask_rater: &[u32], n_raters: usize, k: usize) -> Vec<f64> {
-    let mut sums = vec![0f64; n_raters * k * k];
-    for (mask, table) in counts.chunks_exact(k * k).enumerate() {
-        let rater = &mut sums[mask_rater[mask] as usize * k * k..][..k * k];
-        for (s, &c) in rater.iter_mut().zip(table) {
-            *s += c as f64;
-        }
-    }
-    sums
-}
 
 /// M-step: `θ[given | true]` from `[rater][given][true]` soft counts plus
 /// [`STAPLE_PSEUDO_COUNT`], in the same layout.
@@ -333,49 +522,16 @@ fn normalise_confusion(counts: &[f64], k: usize) -> Vec<f64> {
     theta
 }
 
-/// Per worker: the posterior share of its pixels whose label is the true
-/// class, from the last E-step's counts.
-fn worker_accuracy(batch: &MaskBatch, counts: &[f32], k: usize) -> Vec<f64> {
-    let mut right = vec![0f64; batch.n_workers()];
-    let mut all = vec![0f64; batch.n_workers()];
-    for (mask, table) in counts.chunks_exact(k * k).enumerate() {
-        let w = batch.mask_worker[mask] as usize;
-        right[w] += (0..k).map(|c| table[c * k + c] as f64).sum::<f64>();
-        all[w] += table.iter().map(|&c| c as f64).sum::<f64>();
-    }
-    right
-        .iter()
-        .zip(&all)
-        .map(|(&r, &a)| if a > 0.0 { r / a } else { 0.0 })
-        .collect()
-}
-
-/// Per worker: (pixels agreeing with the consensus, pixels labelled).
-fn per_worker(batch: &MaskBatch, agreement: &[u32]) -> (Vec<u64>, Vec<u64>) {
-    let mut agree = vec![0u64; batch.n_workers()];
-    let mut seen = vec![0u64; batch.n_workers()];
-    for slot in &batch.images {
-        for r in 0..slot.n_masks as usize {
-            let mask = slot.first_mask as usize + r;
-            let w = batch.mask_worker[mask] as usize;
-            agree[w] += agreement[mask] as u64;
-            seen[w] += slot.pixels() as u64;
-        }
-    }
-    (agree, seen)
-}
-
 /// The weight of a worker who agrees with the consensus on a share `a` of
 /// its pixels: the log-odds `ln((K−1)·a / (1−a))` of the one-coin model,
 /// which makes a weighted vote the most likely label when errors are
 /// spread evenly; 0 for a worker no better than chance. Shares are
 /// smoothed by one pixel each way so that a perfect worker stays finite.
-fn reliability_weights(batch: &MaskBatch, agreement: &[u32]) -> Vec<f64> {
-    let k = batch.n_classes().max(2) as f64;
-    let (agree, seen) = per_worker(batch, agreement);
+fn reliability_weights(agree: &[u64], seen: &[u64], k: usize) -> Vec<f64> {
+    let k = k.max(2) as f64;
     agree
         .iter()
-        .zip(&seen)
+        .zip(seen)
         .map(|(&a, &n)| {
             let share = (a as f64 + 1.0) / (n as f64 + 2.0);
             ((k - 1.0) * share / (1.0 - share)).ln().max(0.0)
@@ -383,17 +539,17 @@ fn reliability_weights(batch: &MaskBatch, agreement: &[u32]) -> Vec<f64> {
         .collect()
 }
 
-/// Integer mask weights proportional to the worker weights, as fine as the
-/// per-pixel budget allows. If no worker carries weight, all count equally.
-fn quantise(batch: &MaskBatch, worker_weight: &[f64], most_masks: u32) -> Vec<u32> {
+/// Integer worker weights proportional to `worker_weight`, as fine as the
+/// per-pixel budget allows for images of up to `most_masks` masks. If no
+/// worker carries weight, all count equally.
+fn quantise(worker_weight: &[f64], most_masks: u32) -> Vec<u32> {
     let top = worker_weight.iter().copied().fold(0.0, f64::max);
     let levels = (MAX_PIXEL_WEIGHT / most_masks.max(1)) as f64;
-    batch
-        .mask_worker
+    worker_weight
         .iter()
         .map(|&w| {
             if top > 0.0 {
-                (worker_weight[w as usize] / top * levels).round() as u32
+                (w / top * levels).round() as u32
             } else {
                 1
             }

@@ -28,17 +28,6 @@ pub struct SegInput {
     pub without_masks: Vec<String>,
 }
 
-/// One manifest line, its mask not yet read.
-struct Line {
-    location: Location,
-    image: String,
-    worker: String,
-    mask_path: PathBuf,
-    colours: Option<ColourMap>,
-    /// The line as written, for the rejects file.
-    text: String,
-}
-
 /// One decoded mask before its classes are unified.
 struct RawMask {
     image: String,
@@ -48,7 +37,7 @@ struct RawMask {
     location: Location,
 }
 
-fn bad(path: &Path, location: &Location, problem: impl Into<String>) -> Error {
+pub(super) fn bad(path: &Path, location: &Location, problem: impl Into<String>) -> Error {
     Error::BadInput {
         path: path.into(),
         location: location.clone(),
@@ -57,12 +46,12 @@ fn bad(path: &Path, location: &Location, problem: impl Into<String>) -> Error {
 }
 
 /// The first of `keys` present in `object`.
-fn field<'a>(object: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+pub(super) fn field<'a>(object: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().find_map(|k| object.get(*k))
 }
 
 /// A colour map given with a mask, if any.
-fn colour_map(object: &Value) -> std::result::Result<Option<ColourMap>, String> {
+pub(super) fn colour_map(object: &Value) -> std::result::Result<Option<ColourMap>, String> {
     if let Some(m) = field(object, &["label-mappings", "labelMappings"]) {
         return ColourMap::from_label_mappings(m).map(Some);
     }
@@ -108,112 +97,33 @@ pub fn read_mask_manifest_with(
     paths: &MaskPaths,
     rejects: &mut Rejects,
 ) -> Result<SegInput> {
-    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::read(path, e))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let roots = allowed_roots(&folder, &paths.allowed_outside);
-    let output_folder = paths
-        .output_folder
-        .as_deref()
-        .and_then(crate::io::file_identity);
-    let mut lines = Vec::new();
-    for (n, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let location = Location::Line(n as u64 + 1);
-        let parse = || -> Result<Option<Line>> {
-            let line = std::str::from_utf8(raw_line).map_err(|e| {
-                bad(
-                    path,
-                    &location,
-                    format!("not valid UTF-8 (bad byte at offset {})", e.valid_up_to()),
-                )
-            })?;
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim().is_empty() {
-                return Ok(None);
-            }
-            let object: Value = crate::io::ground_truth::parse_json_strict(line)
-                .map_err(|e| bad(path, &location, format!("invalid JSON: {e}")))?;
-            let text_of = |keys: &[&str], what: &str| {
-                field(&object, keys).and_then(id_text).ok_or_else(|| {
-                    bad(
-                        path,
-                        &location,
-                        format!("missing {what} (one of {keys:?}, a string)"),
-                    )
-                })
-            };
-            let image = text_of(&["image", "image-id", "source-ref"], "the image id")?;
-            let worker = text_of(&["worker", "worker-id", "workerId"], "the worker id")?;
-            let mask = text_of(&["mask", "mask-ref"], "the mask's path")?;
-            let colours = colour_map(&object).map_err(|p| bad(path, &location, p))?;
-            let mask_path = folder.join(&mask);
-            confine(&mask_path, &roots).map_err(|p| bad(path, &location, p))?;
-            if let (Some(out), Some(mask)) = (&output_folder, crate::io::file_identity(&mask_path))
-            {
-                if mask.starts_with(out) {
-                    return Err(bad(
-                        path,
-                        &location,
-                        format!(
-                            "mask {} lies in the output folder, which the run would overwrite: choose another folder",
-                            mask_path.display()
-                        ),
-                    ));
-                }
-            }
-            Ok(Some(Line {
-                location: location.clone(),
-                image,
-                worker,
-                mask_path,
-                colours,
-                text: line.to_owned(),
-            }))
-        };
-        match parse() {
-            Ok(Some(parsed)) => lines.push(parsed),
-            Ok(None) => {}
-            Err(e) => rejects.bad(e, raw_line)?,
-        }
-    }
-    // Read the (compressed) files first: their headers give the decoded
-    // size, checked against memory before anything is decoded.
-    let files: Vec<(Result<Vec<u8>>, Line)> = lines
-        .into_par_iter()
-        .map(|line| (read_mask_file(path, &line), line))
-        .collect();
-    let decoded_bytes: u64 = files
-        .iter()
-        .filter_map(|(bytes, _)| bytes.as_ref().ok())
-        .filter_map(|b| png_size(b))
-        .map(|(w, h)| (w as u64 * h as u64).min(max_pixels))
-        .sum();
-    crate::engine::memory::check_fits(
-        // The decoded masks, then their copy into the batch.
-        2 * decoded_bytes,
-        crate::engine::memory::available_bytes(),
-        &format!(
-            "the decoded masks of {} ({decoded_bytes} pixels in all)",
-            path.display()
-        ),
-        "split the manifest into smaller batches",
+    let available = crate::engine::memory::available_bytes();
+    let manifest = super::manifest::MaskManifest::open(
+        path,
+        categories,
+        max_pixels,
+        paths,
+        available.unwrap_or(u64::MAX),
+        rejects,
     )?;
-    let raws: Vec<(Result<RawMask>, String)> = files
-        .into_par_iter()
-        .map(|(bytes, mut line)| {
-            let text = std::mem::take(&mut line.text);
-            (
-                bytes.and_then(|b| decode_line(path, line, &b, max_pixels)),
-                text,
-            )
-        })
-        .collect();
-    let raws = keep_good(raws, rejects)?;
-    unify(path, raws, categories, Vec::new(), rejects)
+    if !manifest.is_resident() {
+        crate::engine::memory::check_fits(
+            // The decoded masks, and the consensus beside them.
+            2 * manifest.mask_bytes(),
+            available,
+            &format!(
+                "the decoded masks of {} ({} pixels in all)",
+                path.display(),
+                manifest.mask_bytes()
+            ),
+            "consolidate them in batches (`SegConsolidator::fit_source`) or split the manifest",
+        )?;
+    }
+    manifest.into_input()
 }
 
 /// The manifest's folder and the extra ones, resolved.
-fn allowed_roots(folder: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
+pub(super) fn allowed_roots(folder: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
     let here = if folder.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -226,7 +136,7 @@ fn allowed_roots(folder: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Refuses a mask path outside every allowed folder (links resolved).
-fn confine(mask: &Path, roots: &[PathBuf]) -> std::result::Result<(), String> {
+pub(super) fn confine(mask: &Path, roots: &[PathBuf]) -> std::result::Result<(), String> {
     // A file that does not exist is reported when read; judge its folder.
     let resolved = mask
         .canonicalize()
@@ -248,25 +158,8 @@ fn confine(mask: &Path, roots: &[PathBuf]) -> std::result::Result<(), String> {
     }
 }
 
-/// A mask file's bytes; a FIFO, device or folder is refused (reading a
-/// FIFO could block for ever).
-fn read_mask_file(manifest: &Path, line: &Line) -> Result<Vec<u8>> {
-    let problem = |p: String| {
-        bad(
-            manifest,
-            &line.location,
-            format!("mask {}: {p}", line.mask_path.display()),
-        )
-    };
-    let metadata = std::fs::metadata(&line.mask_path).map_err(|e| problem(e.to_string()))?;
-    if !metadata.is_file() {
-        return Err(problem("not a regular file".into()));
-    }
-    std::fs::read(&line.mask_path).map_err(|e| problem(e.to_string()))
-}
-
 /// Width and height from a PNG's header (`IHDR`), without decoding.
-fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(super) fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     let header = bytes.get(..24)?;
     if &header[..8] != b"\x89PNG\r\n\x1a\n" || &header[12..16] != b"IHDR" {
         return None;
@@ -285,24 +178,6 @@ fn keep_good(raws: Vec<(Result<RawMask>, String)>, rejects: &mut Rejects) -> Res
         }
     }
     Ok(good)
-}
-
-/// Decodes one manifest line's mask from its file's `bytes`.
-fn decode_line(path: &Path, line: Line, bytes: &[u8], max_pixels: u64) -> Result<RawMask> {
-    let mask = decode_mask(bytes, line.colours.as_ref(), max_pixels).map_err(|p| {
-        bad(
-            path,
-            &line.location,
-            format!("mask {}: {p}", line.mask_path.display()),
-        )
-    })?;
-    Ok(RawMask {
-        image: line.image,
-        worker: line.worker,
-        mask,
-        colours: line.colours,
-        location: line.location,
-    })
 }
 
 /// Reads Ground Truth's consolidation request for semantic segmentation: a

@@ -11,9 +11,10 @@ use serde_json::{json, Map, Value};
 use super::png_mask::{default_colours, encode_confidence, encode_indexed_mask, hex, ColourMap};
 use crate::engine::pack::masks::MaskBatch;
 use crate::error::{Error, Result};
-use crate::io::atomic::PendingGuard;
+use crate::io::atomic::{AtomicFile, PendingGuard};
 use crate::io::write_atomic;
 use crate::segmentation::methods::SegConsolidation;
+use crate::segmentation::passes::{BatchConsensus, SegSink};
 
 /// What to write and how to label it.
 #[derive(Debug, Clone)]
@@ -52,26 +53,20 @@ pub fn mask_file_name(index: usize, image: &str) -> String {
 /// The colour map of the output, which is also the masks' palette: the
 /// input's, or [`default_colours`] when the input had none (index masks
 /// hold no colours; grey levels 0, 1, 2, ... would look black).
-pub fn output_colours(batch: &MaskBatch, colours: Option<&ColourMap>) -> ColourMap {
+pub fn output_colours(class_names: &[String], colours: Option<&ColourMap>) -> ColourMap {
     colours.cloned().unwrap_or_else(|| ColourMap {
-        classes: batch
-            .class_names
+        classes: class_names
             .iter()
             .cloned()
-            .zip(default_colours(batch.class_names.len()))
+            .zip(default_colours(class_names.len()))
             .collect(),
     })
 }
 
 /// Writes `DIR/masks/*.png`, optionally `DIR/confidence/*.png`,
 /// `DIR/output.manifest` (Ground Truth JSON Lines) and `DIR/images.csv`
-/// (image, mask, confidence, width, height, masks). Returns the manifest's
-/// path.
-///
-/// A new `DIR` is built under a temporary name beside it and renamed into
-/// place at the end, so an error or an interrupt leaves no partial folder.
-/// An existing `DIR` is written in place, each file atomically and the
-/// manifest after every mask.
+/// (image, mask, confidence, width, height, masks) for a batch consolidated
+/// in one piece. Returns the manifest's path. See [`SegWriter`].
 pub fn write_segmentation(
     dir: &Path,
     batch: &MaskBatch,
@@ -79,75 +74,159 @@ pub fn write_segmentation(
     fit: &SegConsolidation,
     options: &SegWriteOptions,
 ) -> Result<PathBuf> {
-    if dir.exists() {
-        return write_into(dir, batch, colours, fit, options);
-    }
-    let name = dir
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy());
-    let tmp = dir.with_file_name(format!(".{name}.accord-{}.tmp", std::process::id()));
-    let pending = PendingGuard::new(&tmp);
-    let written = write_into(&tmp, batch, colours, fit, options).and_then(|_| {
-        std::fs::rename(&tmp, dir).map_err(|source| Error::Write {
-            path: dir.into(),
-            source,
-        })
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    drop(pending);
-    written.map(|()| dir.join("output.manifest"))
+    let mut writer = SegWriter::create(dir, &batch.class_names, colours, options)?;
+    writer.write_batch(batch, &fit.labels, &fit.confidence, &fit.image_confidence)?;
+    writer.finish()
 }
 
-fn write_into(
-    dir: &Path,
-    batch: &MaskBatch,
-    colours: Option<&ColourMap>,
-    fit: &SegConsolidation,
-    options: &SegWriteOptions,
-) -> Result<PathBuf> {
-    let create = |d: &Path| {
-        std::fs::create_dir_all(d).map_err(|source| Error::Write {
-            path: d.into(),
-            source,
-        })
-    };
-    create(&dir.join("masks"))?;
-    if options.confidence_maps {
-        create(&dir.join("confidence"))?;
+/// Writes a consolidated run batch by batch (a [`SegSink`]): each batch's
+/// masks as it comes, the manifest and `images.csv` lines into temporaries,
+/// all committed by [`SegWriter::finish`].
+///
+/// A new `DIR` is built under a temporary name beside it and renamed into
+/// place at the end, so an error or an interrupt leaves no partial folder.
+/// An existing `DIR` is written in place, each mask atomically and the
+/// manifest and `images.csv` after every mask.
+pub struct SegWriter {
+    dir: PathBuf,
+    /// Where the files go: a temporary folder beside `dir`, or `dir`.
+    work: PathBuf,
+    /// The temporary folder, while it is not renamed into place.
+    fresh: Option<PendingGuard>,
+    map: ColourMap,
+    options: SegWriteOptions,
+    /// The manifest and `images.csv` temporaries (taken by `finish`).
+    tables: Option<(AtomicFile, AtomicFile)>,
+    /// Images written so far: the next mask file's number.
+    written: usize,
+}
+
+impl std::fmt::Debug for SegWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegWriter")
+            .field("dir", &self.dir)
+            .field("written", &self.written)
+            .finish()
     }
-    let map = output_colours(batch, colours);
-    let names: Vec<String> = (0..batch.images.len())
-        .map(|i| mask_file_name(i, batch.image_names.get(i)))
-        .collect();
-    batch
-        .images
-        .par_iter()
-        .enumerate()
-        .try_for_each(|(i, slot)| -> Result<()> {
-            let range = slot.output_start as usize..slot.output_start as usize + slot.pixels();
-            let mask_path = dir.join("masks").join(&names[i]);
-            let png =
-                encode_indexed_mask(slot.width, slot.height, &fit.labels[range.clone()], &map)
-                    .map_err(|e| encode_error(&mask_path, e))?;
-            write_atomic(&mask_path, |w| w.write_all(&png))?;
+}
+
+impl SegWriter {
+    /// Starts writing `dir` for masks of `class_names`, in `colours` (the
+    /// input's; [`default_colours`] when `None`).
+    pub fn create(
+        dir: &Path,
+        class_names: &[String],
+        colours: Option<&ColourMap>,
+        options: &SegWriteOptions,
+    ) -> Result<SegWriter> {
+        let (work, fresh) = if dir.exists() {
+            (dir.to_path_buf(), None)
+        } else {
+            let name = dir
+                .file_name()
+                .map_or("out".into(), |n| n.to_string_lossy());
+            let tmp = dir.with_file_name(format!(".{name}.accord-{}.tmp", std::process::id()));
+            (tmp.clone(), Some(PendingGuard::new(&tmp)))
+        };
+        let create = |d: &Path| {
+            std::fs::create_dir_all(d).map_err(|source| Error::Write {
+                path: d.into(),
+                source,
+            })
+        };
+        let made = create(&work.join("masks")).and_then(|()| {
             if options.confidence_maps {
-                let map_path = dir.join("confidence").join(&names[i]);
-                let png = encode_confidence(slot.width, slot.height, &fit.confidence[range])
-                    .map_err(|e| encode_error(&map_path, e))?;
-                write_atomic(&map_path, |w| w.write_all(&png))?;
+                create(&work.join("confidence"))?;
             }
-            Ok(())
+            let (manifest, images_csv) = Self::tables(&work)?;
+            Ok((manifest, images_csv))
+        });
+        let (manifest, images_csv) = match made {
+            Ok(files) => files,
+            Err(e) => {
+                if fresh.is_some() {
+                    let _ = std::fs::remove_dir_all(&work);
+                }
+                return Err(e);
+            }
+        };
+        Ok(SegWriter {
+            dir: dir.into(),
+            work,
+            fresh,
+            map: output_colours(class_names, colours),
+            options: options.clone(),
+            tables: Some((manifest, images_csv)),
+            written: 0,
+        })
+    }
+
+    /// The manifest and `images.csv`, opened as temporaries.
+    fn tables(work: &Path) -> Result<(AtomicFile, AtomicFile)> {
+        let manifest = AtomicFile::create(&work.join("output.manifest"))?;
+        let csv_path = work.join("images.csv");
+        let mut images_csv = AtomicFile::create(&csv_path)?;
+        writeln!(
+            images_csv.writer(),
+            "image,mask,confidence,width,height,masks"
+        )
+        .map_err(|source| Error::Write {
+            path: csv_path,
+            source,
         })?;
-    let manifest = dir.join("output.manifest");
-    let attr = &options.label_attribute;
-    write_atomic(&manifest, |w| {
+        Ok((manifest, images_csv))
+    }
+
+    /// Writes one batch's masks and its lines of the manifest and
+    /// `images.csv`: `labels` and `confidence` per output pixel of
+    /// `batch`, `image_confidence` per image.
+    pub fn write_batch(
+        &mut self,
+        batch: &MaskBatch,
+        labels: &[u8],
+        confidence: &[f32],
+        image_confidence: &[f64],
+    ) -> Result<()> {
+        let dir = &self.work;
+        let (map, options) = (&self.map, &self.options);
+        let base = batch.images.first().map_or(0, |s| s.output_start) as usize;
+        let names: Vec<String> = (0..batch.images.len())
+            .map(|i| mask_file_name(self.written + i, batch.image_names.get(i)))
+            .collect();
+        let range_of = |slot: &crate::engine::pack::masks::ImageSlot| {
+            let start = slot.output_start as usize - base;
+            start..start + slot.pixels()
+        };
+        batch
+            .images
+            .par_iter()
+            .enumerate()
+            .try_for_each(|(i, slot)| -> Result<()> {
+                let range = range_of(slot);
+                let mask_path = dir.join("masks").join(&names[i]);
+                let png = encode_indexed_mask(slot.width, slot.height, &labels[range.clone()], map)
+                    .map_err(|e| encode_error(&mask_path, e))?;
+                write_atomic(&mask_path, |w| w.write_all(&png))?;
+                if options.confidence_maps {
+                    let map_path = dir.join("confidence").join(&names[i]);
+                    let png = encode_confidence(slot.width, slot.height, &confidence[range])
+                        .map_err(|e| encode_error(&map_path, e))?;
+                    write_atomic(&map_path, |w| w.write_all(&png))?;
+                }
+                Ok(())
+            })?;
+        let attr = &options.label_attribute;
+        let manifest_err = |source| Error::Write {
+            path: self.dir.join("output.manifest"),
+            source,
+        };
+        let (manifest, images_csv) = self.tables.as_mut().expect("open until finish");
+        let w = manifest.writer();
         for (i, slot) in batch.images.iter().enumerate() {
-            let range = slot.output_start as usize..slot.output_start as usize + slot.pixels();
+            let range = range_of(slot);
             let class_confidence = per_class_confidence(
-                &fit.labels[range.clone()],
-                &fit.confidence[range],
+                &labels[range.clone()],
+                &confidence[range],
                 map.classes.len(),
             );
             let mut colour_map = Map::new();
@@ -168,26 +247,73 @@ fn write_into(
                     "job-name": options.job_name,
                 },
             });
-            writeln!(w, "{line}")?;
+            writeln!(w, "{line}").map_err(manifest_err)?;
         }
-        Ok(())
-    })?;
-    write_atomic(&dir.join("images.csv"), |w| {
-        writeln!(w, "image,mask,confidence,width,height,masks")?;
-        let mut csv = csv::Writer::from_writer(w);
+        let csv_err = |source| Error::Write {
+            path: self.dir.join("images.csv"),
+            source,
+        };
+        let mut csv = csv::Writer::from_writer(images_csv.writer());
         for (i, slot) in batch.images.iter().enumerate() {
             csv.write_record([
                 batch.image_names.get(i),
                 &format!("masks/{}", names[i]),
-                &round6(fit.image_confidence[i]).to_string(),
+                &round6(image_confidence[i]).to_string(),
                 &slot.width.to_string(),
                 &slot.height.to_string(),
                 &slot.n_masks.to_string(),
-            ])?;
+            ])
+            .map_err(|e| csv_err(e.into()))?;
         }
-        csv.flush()
-    })?;
-    Ok(manifest)
+        csv.flush().map_err(csv_err)?;
+        self.written += batch.images.len();
+        Ok(())
+    }
+
+    /// Commits the manifest and `images.csv` together, then (for a new
+    /// folder) renames the folder into place. Returns the manifest's path.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let (dir, work) = (self.dir.clone(), self.work.clone());
+        let (manifest, images_csv) = self.tables.take().expect("open until finish");
+        let committed = crate::io::atomic::commit_all(vec![manifest, images_csv]);
+        let Some(pending) = self.fresh.take() else {
+            return committed.map(|()| dir.join("output.manifest"));
+        };
+        let renamed = committed.and_then(|()| {
+            std::fs::rename(&work, &dir).map_err(|source| Error::Write {
+                path: dir.clone(),
+                source,
+            })
+        });
+        if renamed.is_err() {
+            let _ = std::fs::remove_dir_all(&work);
+        }
+        drop(pending);
+        renamed.map(|()| dir.join("output.manifest"))
+    }
+}
+
+impl Drop for SegWriter {
+    fn drop(&mut self) {
+        // Not finished: a new folder is removed (`finish` takes `fresh`).
+        if self.fresh.is_some() {
+            let _ = std::fs::remove_dir_all(&self.work);
+        }
+    }
+}
+
+impl SegSink for SegWriter {
+    fn batch(&mut self, c: BatchConsensus<'_>) -> Result<()> {
+        self.write_batch(c.batch, &c.labels, &c.confidence, c.image_confidence)
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        if self.written > 0 {
+            self.tables = Some(Self::tables(&self.work)?);
+            self.written = 0;
+        }
+        Ok(())
+    }
 }
 
 fn encode_error(path: &Path, problem: String) -> Error {

@@ -689,6 +689,12 @@ fn segmentation_in_small_chunks_matches_the_cpu() {
 }
 
 #[test]
+fn segmentation_in_batches_equals_one_batch_on_the_gpu() {
+    let Some(gpu) = gpu() else { return };
+    crate::seg_batches::batched_fits_equal_one_batch(&gpu);
+}
+
+#[test]
 fn segmentation_fits_agree_on_both_backends() {
     use accord::segmentation::methods::{fit, SegMethod, SegParams};
     let Some(gpu) = gpu() else { return };

@@ -17,6 +17,7 @@ mod multilabel;
 mod parquet;
 mod properties;
 mod report;
+mod seg_batches;
 mod segmentation;
 mod shaders;
 mod spans;

@@ -175,6 +175,21 @@ pub trait SegBackend: Send + Sync {
 
     /// Starts a session over `batch`: uploads the masks.
     fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>>;
+
+    /// The host memory a session over a batch of `k` classes holds beyond
+    /// the batch's own masks: what batch planning counts.
+    fn seg_host_bytes(&self, k: usize) -> SegHostBytes;
+}
+
+/// Host bytes a segmentation session holds, in terms of its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegHostBytes {
+    /// Per output pixel (consensus, confidence, their read-back).
+    pub per_pixel: u64,
+    /// Per byte of the batch's masks (copies made to upload them).
+    pub per_mask_byte: u64,
+    /// Per pixel of the largest image (vote scratch for a slice of images).
+    pub per_largest_pixel: u64,
 }
 
 /// Vote maps and the consensus of one batch of masks, kept where the

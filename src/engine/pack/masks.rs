@@ -50,6 +50,14 @@ pub struct MaskBatch {
     pub mask_worker: Vec<u32>,
     /// Class id of every pixel of every mask.
     pub labels: Vec<u8>,
+    /// Index, in the whole run, of this batch's first image (0 when the
+    /// batch is the whole run): random tie draws hash the run's image
+    /// index, so a run consolidated batch by batch breaks ties as in one.
+    pub first_image: u64,
+    /// Index, in the whole run, of this batch's first mask (0 when the
+    /// batch is the whole run): per-mask state (STAPLE's per-image
+    /// tables) is indexed by it.
+    pub first_mask: u64,
 }
 
 impl MaskBatch {
@@ -75,6 +83,111 @@ impl MaskBatch {
         let slot = &self.images[image];
         let start = slot.pixel_start as usize + r * slot.pixels();
         &self.labels[start..start + slot.pixels()]
+    }
+
+    /// Bytes of mask pixels of images `images` (one per pixel per mask).
+    pub fn mask_bytes(&self, images: std::ops::Range<usize>) -> u64 {
+        self.images[images]
+            .iter()
+            .map(|s| s.pixels() as u64 * s.n_masks as u64)
+            .sum()
+    }
+
+    /// A batch laid out for images of the given `(width, height, masks)`
+    /// and masks by `mask_worker` (worker ids into `worker_names`), its
+    /// pixels all class 0, for a reader to fill mask by mask
+    /// ([`MaskBatch::masks_mut`]). `first_image` and `first_mask` place it
+    /// in its run.
+    pub fn laid_out(
+        image_names: Names,
+        worker_names: Names,
+        class_names: Vec<String>,
+        sizes: &[(u32, u32, u32)],
+        mask_worker: Vec<u32>,
+        (first_image, first_mask): (u64, u64),
+    ) -> MaskBatch {
+        let mut images = Vec::with_capacity(sizes.len());
+        let (mut masks, mut pixel_start, mut output_start) = (0u32, 0u64, 0u64);
+        for &(width, height, n_masks) in sizes {
+            let pixels = width as u64 * height as u64;
+            images.push(ImageSlot {
+                width,
+                height,
+                first_mask: masks,
+                n_masks,
+                pixel_start,
+                output_start,
+            });
+            masks += n_masks;
+            pixel_start += pixels * n_masks as u64;
+            output_start += pixels;
+        }
+        assert_eq!(masks as usize, mask_worker.len(), "one worker per mask");
+        MaskBatch {
+            image_names,
+            worker_names,
+            class_names,
+            images,
+            mask_worker,
+            labels: vec![0; pixel_start as usize],
+            first_image,
+            first_mask,
+        }
+    }
+
+    /// Every mask's pixels, mutable, masks in order (images in order, an
+    /// image's masks in turn): what a reader decodes into.
+    pub fn masks_mut(&mut self) -> Vec<&mut [u8]> {
+        let mut out = Vec::with_capacity(self.mask_worker.len());
+        let mut rest = self.labels.as_mut_slice();
+        for slot in &self.images {
+            for _ in 0..slot.n_masks {
+                let (mask, tail) = rest.split_at_mut(slot.pixels());
+                out.push(mask);
+                rest = tail;
+            }
+        }
+        out
+    }
+
+    /// A copy of images `images` as a batch of their own, placed in this
+    /// one's run; the workers and classes stay the whole batch's.
+    pub fn part(&self, images: std::ops::Range<usize>) -> MaskBatch {
+        let slots = &self.images[images.clone()];
+        let Some(first) = slots.first() else {
+            return MaskBatch {
+                worker_names: self.worker_names.clone(),
+                class_names: self.class_names.clone(),
+                first_image: self.first_image + images.start as u64,
+                first_mask: self.first_mask + self.mask_worker.len() as u64,
+                ..Default::default()
+            };
+        };
+        let mut image_names = Names::default();
+        for i in images.clone() {
+            image_names.push(self.image_names.get(i));
+        }
+        let masks = first.first_mask as usize
+            ..first.first_mask as usize + slots.iter().map(|s| s.n_masks as usize).sum::<usize>();
+        let bytes = first.pixel_start as usize
+            ..(first.pixel_start + self.mask_bytes(images.clone())) as usize;
+        let sizes: Vec<(u32, u32, u32)> = slots
+            .iter()
+            .map(|s| (s.width, s.height, s.n_masks))
+            .collect();
+        let mut part = MaskBatch::laid_out(
+            image_names,
+            self.worker_names.clone(),
+            self.class_names.clone(),
+            &sizes,
+            self.mask_worker[masks.clone()].to_vec(),
+            (
+                self.first_image + images.start as u64,
+                self.first_mask + masks.start as u64,
+            ),
+        );
+        part.labels.copy_from_slice(&self.labels[bytes]);
+        part
     }
 }
 

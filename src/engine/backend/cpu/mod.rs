@@ -44,7 +44,7 @@ pub use vote_shares::vote_shares;
 
 use ndarray::{Array2, Array3};
 
-use super::{Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegSession};
+use super::{Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegHostBytes, SegSession};
 use crate::engine::pack::masks::{ImageSlot, MaskBatch};
 use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
@@ -293,6 +293,17 @@ impl SegBackend for CpuBackend {
             confidence: vec![0.0; batch.output_pixels()],
         }))
     }
+
+    fn seg_host_bytes(&self, k: usize) -> SegHostBytes {
+        SegHostBytes {
+            // A class id and an f32 confidence per pixel, handed over at the end.
+            per_pixel: 5,
+            per_mask_byte: 0,
+            // Votes, smoothed rows and STAPLE's posterior: K words per
+            // pixel each, for a slice of images.
+            per_largest_pixel: (SEG_IMAGES_PER_PASS * k * 4 * 3) as u64,
+        }
+    }
 }
 
 /// The output pixels of a run of images.
@@ -352,7 +363,7 @@ impl CpuSegSession<'_> {
             }
             let pixels = output_range(images);
             decide(
-                pass * SEG_IMAGES_PER_PASS,
+                b.first_image as usize + pass * SEG_IMAGES_PER_PASS,
                 images,
                 votes,
                 &mut self.labels[pixels.clone()],

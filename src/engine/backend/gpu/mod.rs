@@ -16,7 +16,7 @@ pub use session::MAX_GPU_CLASSES;
 
 use std::sync::Arc;
 
-use super::{Backend, EmSession, SegBackend, SegSession};
+use super::{Backend, EmSession, SegBackend, SegHostBytes, SegSession};
 use crate::engine::pack::masks::MaskBatch;
 use crate::engine::pack::Packed;
 use crate::error::Result;
@@ -117,5 +117,17 @@ impl SegBackend for GpuBackend {
 
     fn seg_session<'a>(&'a self, batch: &'a MaskBatch) -> Result<Box<dyn SegSession + 'a>> {
         Ok(Box::new(seg::GpuSegSession::new(self.ctx.clone(), batch)?))
+    }
+
+    fn seg_host_bytes(&self, _k: usize) -> SegHostBytes {
+        SegHostBytes {
+            // Read back: the u32 consensus and f32 confidence, their
+            // staging copies, then the u8 labels kept.
+            per_pixel: 17,
+            // Upload: the masks packed four to a word, and its staging copy.
+            per_mask_byte: 2,
+            // Votes live on the device.
+            per_largest_pixel: 0,
+        }
     }
 }

@@ -85,7 +85,8 @@ impl<'a> GpuSegSession<'a> {
             n_pixels: chunk.n_pixels as u32,
             n_images: chunk.n_images as u32,
             n_taps: self.taps.len() as u32,
-            image_base: chunk.first_image as u32,
+            // The run's image index, as the CPU twin's tie draws use.
+            image_base: (self.batch.first_image as usize + chunk.first_image) as u32,
             seed,
             random_ties: (ties == TieBreak::Random) as u32,
             n_masks: chunk.n_masks as u32,
