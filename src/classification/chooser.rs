@@ -99,16 +99,28 @@ pub fn choose(
     seed: u64,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<(Candidate, Choice)> {
-    let candidates = candidates(seed);
     let sample = sample_items(data, seed);
-    let on = sample.as_ref().unwrap_or(data);
+    choose_on_sample(sample.as_ref().unwrap_or(data), backend, seed, on_fit)
+}
+
+/// [`choose`] on annotations that are already its sample (or all of them,
+/// up to [`SAMPLE_ANNOTATIONS`]): what a fit whose items are spread over a
+/// cluster calls after collecting that sample (items in first-seen order,
+/// every worker and class id as in the whole input).
+pub fn choose_on_sample(
+    on: &Packed,
+    backend: &dyn Backend,
+    seed: u64,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<(Candidate, Choice)> {
+    let candidates = candidates(seed);
     let folds = if on.n_annotations() <= SMALL_ANNOTATIONS {
         FOLDS
     } else {
         LARGE_FOLDS
     };
     let fold_of = fold_assignment(on.n_annotations(), folds, seed);
-    let k = data.n_classes();
+    let k = on.n_classes();
     let mut terms = vec![Vec::new(); candidates.len()];
     let mut done = 0;
     for fold in 0..folds {
@@ -156,8 +168,7 @@ fn sample_items(data: &Packed, seed: u64) -> Option<Packed> {
     if n <= SAMPLE_ANNOTATIONS {
         return None;
     }
-    let mut items: Vec<u32> = (0..data.n_items() as u32).collect();
-    items.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e00));
+    let items = sample_order(data.n_items(), seed);
     let mut kept = Vec::new();
     let mut held = 0;
     for &i in &items {
@@ -193,6 +204,16 @@ fn sample_items(data: &Packed, seed: u64) -> Option<Packed> {
         groups: data.groups,
     };
     Some(subset(&by_item, |_| true))
+}
+
+/// The order in which the sample of [`choose`] takes items (item ids, in
+/// first-seen order of the input): a seeded shuffle, from which items are
+/// taken until they hold [`SAMPLE_ANNOTATIONS`]. Public so that a fit whose
+/// items are spread over a cluster can take the same sample.
+pub fn sample_order(n_items: usize, seed: u64) -> Vec<u32> {
+    let mut items: Vec<u32> = (0..n_items as u32).collect();
+    items.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e00));
+    items
 }
 
 /// The annotations (by-item index `a`) for which `keep(a)`, with every item,
