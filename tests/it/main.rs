@@ -14,6 +14,7 @@ mod known;
 mod methods;
 mod multilabel;
 mod parquet;
+mod partitioned;
 mod properties;
 mod report;
 mod segmentation;
