@@ -202,6 +202,12 @@ def _labels_stage(data: Any, rule: tuple, k: int, classes: list, posteriors: boo
     return data.mapInArrow(partition, schema)
 
 
+def _f32(values: Any) -> np.ndarray:
+    if isinstance(values, bytes):
+        return np.frombuffer(values, dtype=np.float32)
+    return np.array(values, dtype=np.float32)
+
+
 def _workers_frame(spark: Any, names: list, counts: np.ndarray, fit: Any, k: int) -> Any:
     confusion = np.frombuffer(fit.confusion(), dtype=np.float32).astype(np.float64).reshape(len(names), k, k)
     rows = pa.ListArray.from_arrays(pa.array(np.arange(0, len(names) * k + 1, k, dtype=np.int32)), pa.array(confusion.reshape(-1, k).tolist(), type=pa.list_(pa.float64())))
@@ -209,7 +215,7 @@ def _workers_frame(spark: Any, names: list, counts: np.ndarray, fit: Any, k: int
         {
             "worker": pa.array(names, type=pa.string()),
             "annotations": pa.array(counts.astype(np.int64)),
-            "accuracy": pa.array(np.array(fit.worker_accuracy(), dtype=np.float32).astype(np.float64)),
+            "accuracy": pa.array(_f32(fit.worker_accuracy()).astype(np.float64)),
             "confusion": rows,
         }
     )
@@ -311,6 +317,8 @@ def consolidate(
         if plan is None:
             plan = _choose(base, n_annotations, ties, seed, (worker_names, list(classes), class_first_seen))
             choice = json.loads(plan.choice())
+            if plan.method() in HOST_METHODS:
+                return _fit_on_driver(spark, base, data, plan.method(), choice, n_annotations, ties, seed, categories, posteriors)
     finally:
         base.unpersist()
 
@@ -335,6 +343,48 @@ def consolidate(
         log_likelihood=list(fit.log_likelihood()),
         class_priors=list(fit.class_priors()),
     )
+
+
+#: The most annotations collected to the driver when `auto` chooses a
+#: method that runs on one machine only (MACE).
+DRIVER_FIT_ANNOTATIONS = 2_000_000
+
+
+def _fit_on_driver(spark: Any, base: Any, data: Any, method: str, choice: dict, n_annotations: int, ties: str, seed: int, categories: Optional[list], posteriors: bool) -> SparkResult:
+    """`auto` chose a host method: the single-machine fit of it (the
+    library's `auto` fits the chosen candidate with its defaults), on the
+    driver, for inputs of at most DRIVER_FIT_ANNOTATIONS."""
+    if n_annotations > DRIVER_FIT_ANNOTATIONS:
+        data.unpersist()
+        raise ValueError(
+            f"`auto` chose `{method}`, which runs on one machine only (its steps need all the annotations at once), "
+            f"and the input holds {n_annotations} annotations, more than the {DRIVER_FIT_ANNOTATIONS} collected to the driver "
+            "for it: name a method (ds, hds, one-coin, mds, mv)"
+        )
+    table = _to_arrow(base.orderBy("row").select("item", "worker", "label"))
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=1 << 16), schema=table.schema)
+    fit = _accord.fit(table.__arrow_c_stream__(), method, backend="cpu", ties=ties, seed=seed, categories=categories)
+    classes = fit.classes()
+    k = len(classes)
+    offsets, names = fit.item_names()
+    n_items = len(offsets) // 8 - 1
+    items = pa.LargeStringArray.from_buffers(n_items, pa.py_buffer(offsets), pa.py_buffer(names)).cast(pa.string())
+    labels = pa.array(classes, type=pa.string()).take(pa.array(np.frombuffer(fit.labels(), dtype=np.uint32)))
+    columns = {"item": items, "label": labels, "confidence": pa.array(np.frombuffer(fit.confidence(), dtype=np.float32).astype(np.float64))}
+    if posteriors:
+        values = pa.array(np.frombuffer(fit.posteriors(), dtype=np.float32).astype(np.float64))
+        columns["posteriors"] = pa.ListArray.from_arrays(pa.array(np.arange(0, n_items * k + 1, k, dtype=np.int32)), values)
+    try:
+        labels_df = spark.createDataFrame(pa.table(columns))
+    except (TypeError, ValueError):
+        labels_df = spark.createDataFrame(pa.table(columns).to_pandas())
+    woffsets, wnames = fit.worker_names()
+    n_workers = len(woffsets) // 8 - 1
+    worker_names = pa.LargeStringArray.from_buffers(n_workers, pa.py_buffer(woffsets), pa.py_buffer(wnames)).to_pylist()
+    workers_df = _workers_frame(spark, worker_names, np.array(fit.worker_annotations(), dtype=np.uint64), fit, k)
+    info = dict(fit.run_info())
+    info.update(annotations=n_annotations, workers=n_workers, classes=k, partitions=0, method="auto", chosen=choice["chosen"], choice=choice, fitted_on="driver")
+    return SparkResult(labels_df, workers_df, data, classes=list(classes), run_info=info, log_likelihood=list(fit.log_likelihood()), class_priors=list(fit.class_priors()))
 
 
 def _choose(base: Any, n_annotations: int, ties: str, seed: int, ids: tuple) -> Any:

@@ -188,6 +188,9 @@ pub fn partition_sums(
     ))
 }
 
+/// `partition_labels`' four buffers.
+type LabelBuffers = (Py<PyBytes>, Py<PyBytes>, Py<PyBytes>, Py<PyBytes>);
+
 /// An executor's last pass: each item's first row (an index over all the
 /// partition's rows), class id, confidence and posteriors (`u64`, `u32`,
 /// `f32`, `f32` `[item][class]`, native-endian), under the rule
@@ -205,7 +208,7 @@ pub fn partition_labels(
     ties: Option<&str>,
     seed: u64,
     round_confidence: bool,
-) -> PyResult<(Py<PyBytes>, Py<PyBytes>, Py<PyBytes>, Py<PyBytes>)> {
+) -> PyResult<LabelBuffers> {
     let votes = match ties {
         None => None,
         Some("lowest") => Some((TieBreak::Lowest, seed)),
