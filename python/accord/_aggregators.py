@@ -622,6 +622,15 @@ class Accord(_ErrorsMixin, _Aggregator):
 
     _method = _accord.default_method()
 
-    def __init__(self, *, backend: str = "auto"):
+    def __init__(self, *, backend: str = "auto", confidence: str = "calibrated"):
+        """`confidence`: ``"calibrated"`` (the default: how often a label
+        like this is right, learnt from held-out answers; labels unchanged)
+        or ``"raw"`` (the model's posterior), as the CLI's ``--confidence``."""
         super().__init__(backend)
+        if confidence not in ("calibrated", "raw"):
+            raise ValueError(f"`confidence` must be 'calibrated' or 'raw', not {confidence!r}")
+        self.confidence = confidence
         self.method_ = self._method
+
+    def _options(self) -> dict[str, Any]:
+        return {"confidence": self.confidence}

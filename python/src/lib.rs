@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyDict};
 
 mod arrow_in;
+mod spark;
 
 /// How often a fit looks for a pending signal (Ctrl-C): often enough to feel
 /// immediate, rarely enough that taking the GIL costs nothing.
@@ -38,6 +39,9 @@ struct Options {
     seed: u64,
     duplicates: DuplicatePolicy,
     categories: Option<Vec<String>>,
+    /// `None`: crowd-kit's classes give the model's posterior, `Accord` its
+    /// calibrated confidence.
+    confidence: Option<Confidence>,
 }
 
 impl Options {
@@ -50,9 +54,12 @@ impl Options {
             .ties(self.ties, self.seed);
         // crowd-kit's classes give the model's posterior (`probas_`);
         // `Accord`, the library's default, its calibrated confidence.
-        if self.method != Method::Auto {
-            c = c.confidence(Confidence::Raw);
-        }
+        let confidence = self.confidence.unwrap_or(if self.method == Method::Auto {
+            Confidence::Calibrated
+        } else {
+            Confidence::Raw
+        });
+        c = c.confidence(confidence);
         if let Some(v) = self.max_iter {
             c = c.max_iter(v);
         }
@@ -280,6 +287,7 @@ impl Fit {
     stream, method, backend = "auto", max_iter = None, tol = None,
     prior_correct = None, prior_strength = None, smoothing = None,
     init = "votes", ties = "lowest", seed = 0, duplicates = "keep", categories = None,
+    confidence = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
@@ -297,9 +305,69 @@ fn fit(
     seed: u64,
     duplicates: &str,
     categories: Option<Vec<String>>,
+    confidence: Option<&str>,
 ) -> PyResult<Fit> {
-    let methods: Vec<(&str, Method)> = METHODS.iter().map(|m| (m.name, m.method)).collect();
+    let options = options(
+        method,
+        backend,
+        (max_iter, tol),
+        (prior_correct, prior_strength, smoothing),
+        (init, ties, seed, duplicates),
+        categories,
+    )?;
     let options = Options {
+        confidence: confidence
+            .map(|c| {
+                parse(
+                    "confidence",
+                    c,
+                    &[
+                        ("calibrated", Confidence::Calibrated),
+                        ("raw", Confidence::Raw),
+                    ],
+                )
+            })
+            .transpose()?,
+        ..options
+    };
+    let consolidator = options.consolidator();
+    consolidator.params().validate().map_err(to_py)?;
+    let reader = arrow_in::stream_reader(stream)?;
+    guarded(py, move || {
+        let data =
+            arrow_in::pack_stream(reader, options.categories.as_deref(), options.duplicates)?;
+        let mut on_iteration = signal_check();
+        let labels = consolidator
+            .fit_packed_with(data, &mut on_iteration)
+            .map_err(to_py)?;
+        let worker_skill = match (&labels.fit.worker_skill, options.method) {
+            (Some(skills), _) => Some(skills.clone()),
+            // crowd-kit's MajorityVote reports each worker's agreement
+            // with the vote.
+            (None, Method::Mv) => Some(skill_vote::accuracy_against(
+                &labels.data,
+                &labels.fit.labels,
+            )),
+            (None, _) => None,
+        };
+        Ok(Fit {
+            labels,
+            worker_skill,
+        })
+    })
+}
+
+/// The options from the Python layer's arguments (library names), checked.
+fn options(
+    method: &str,
+    backend: &str,
+    (max_iter, tol): (Option<usize>, Option<f64>),
+    (prior_correct, prior_strength, smoothing): (Option<f32>, Option<f32>, Option<f32>),
+    (init, ties, seed, duplicates): (&str, &str, u64, &str),
+    categories: Option<Vec<String>>,
+) -> PyResult<Options> {
+    let methods: Vec<(&str, Method)> = METHODS.iter().map(|m| (m.name, m.method)).collect();
+    Ok(Options {
         method: parse("method", method, &methods)?,
         backend: parse(
             "backend",
@@ -339,32 +407,70 @@ fn fit(
             ],
         )?,
         categories,
-    };
-    let consolidator = options.consolidator();
-    consolidator.params().validate().map_err(to_py)?;
-    let reader = arrow_in::stream_reader(stream)?;
-    guarded(py, move || {
-        let data =
-            arrow_in::pack_stream(reader, options.categories.as_deref(), options.duplicates)?;
-        let mut on_iteration = signal_check();
-        let labels = consolidator
-            .fit_packed_with(data, &mut on_iteration)
-            .map_err(to_py)?;
-        let worker_skill = match (&labels.fit.worker_skill, options.method) {
-            (Some(skills), _) => Some(skills.clone()),
-            // crowd-kit's MajorityVote reports each worker's agreement
-            // with the vote.
-            (None, Method::Mv) => Some(skill_vote::accuracy_against(
-                &labels.data,
-                &labels.fit.labels,
-            )),
-            (None, _) => None,
-        };
-        Ok(Fit {
-            labels,
-            worker_skill,
-        })
+        confidence: None,
     })
+}
+
+/// A plan for a fit over partitions (`accord.spark`): the method and its
+/// options; `auto` is chosen first with `spark_choose`.
+#[pyfunction]
+#[pyo3(signature = (
+    method, max_iter = None, tol = None, prior_correct = None, prior_strength = None,
+    smoothing = None, ties = "lowest", seed = 0,
+))]
+#[allow(clippy::too_many_arguments)]
+fn spark_plan(
+    method: &str,
+    max_iter: Option<usize>,
+    tol: Option<f64>,
+    prior_correct: Option<f32>,
+    prior_strength: Option<f32>,
+    smoothing: Option<f32>,
+    ties: &str,
+    seed: u64,
+) -> PyResult<spark::Plan> {
+    let options = options(
+        method,
+        "cpu",
+        (max_iter, tol),
+        (prior_correct, prior_strength, smoothing),
+        ("votes", ties, seed, "keep"),
+        None,
+    )?;
+    spark::plan(&options)
+}
+
+/// `auto`'s choice for a fit over partitions, made on the annotations of
+/// `stream` (item, worker, label in input order: all of them, or the
+/// library's sample) as the single-machine `auto` makes it, with the whole
+/// input's workers (first-seen order), classes and classes' first-seen ranks.
+#[pyfunction]
+#[pyo3(signature = (stream, worker_names, classes, class_first_seen, ties = "lowest", seed = 0))]
+fn spark_choose(
+    py: Python<'_>,
+    stream: &Bound<'_, PyCapsule>,
+    worker_names: Vec<String>,
+    classes: Vec<String>,
+    class_first_seen: Vec<u32>,
+    ties: &str,
+    seed: u64,
+) -> PyResult<spark::Plan> {
+    let options = options(
+        "auto",
+        "cpu",
+        (None, None),
+        (None, None, None),
+        ("votes", ties, seed, "keep"),
+        None,
+    )?;
+    spark::choose(
+        py,
+        stream,
+        &options,
+        worker_names,
+        classes,
+        class_first_seen,
+    )
 }
 
 /// Every method of the library's table: name, summary and defaults.
@@ -379,6 +485,13 @@ fn methods(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
             d.set_item("max_iter", m.max_iter)?;
             d.set_item("tol", m.tol)?;
             d.set_item("prior_correct", m.prior_correct)?;
+            d.set_item(
+                "runs_on",
+                match m.runs_on {
+                    accord::classification::RunsOn::Backend => "backend",
+                    accord::classification::RunsOn::Host => "host",
+                },
+            )?;
             Ok(d)
         })
         .collect()
@@ -397,6 +510,17 @@ fn _accord(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(methods, m)?)?;
     m.add_function(wrap_pyfunction!(default_method, m)?)?;
     m.add_class::<Fit>()?;
+    m.add_function(wrap_pyfunction!(spark_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(spark_choose, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::fit_partitioned, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::partition_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::partition_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::class_order, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::sample_order, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::sample_annotations, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::row_width, m)?)?;
+    m.add_class::<spark::Plan>()?;
+    m.add_class::<spark::FitResult>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

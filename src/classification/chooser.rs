@@ -135,11 +135,24 @@ pub fn held_out(
     known: &crate::engine::pack::KnownClasses,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<HeldOut> {
-    let sample = sample_items(data, seed);
-    let (on, kept) = match &sample {
-        Some((packed, kept)) => (packed, Some(kept)),
-        None => (data, None),
-    };
+    match sample_items(data, seed) {
+        Some((on, kept)) => held_out_on(&on, Some(&kept), candidates, backend, seed, known, on_fit),
+        None => held_out_on(data, None, candidates, backend, seed, known, on_fit),
+    }
+}
+
+/// [`held_out`] on annotations that are already its sample (or all of
+/// them); `kept` maps the sample's items to `known`'s ids (`None`: the
+/// same ids).
+fn held_out_on(
+    on: &Packed,
+    kept: Option<&[u32]>,
+    candidates: &[Candidate],
+    backend: &dyn Backend,
+    seed: u64,
+    known: &crate::engine::pack::KnownClasses,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<HeldOut> {
     // The known items that are in the sample, by the sample's item ids.
     let known_here: Vec<(usize, u32)> = known
         .item
@@ -202,10 +215,26 @@ pub fn choose(
     seed: u64,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<(Candidate, Choice)> {
+    match sample_items(data, seed) {
+        Some((sample, _)) => choose_on_sample(&sample, backend, seed, on_fit),
+        None => choose_on_sample(data, backend, seed, on_fit),
+    }
+}
+
+/// [`choose`] on annotations that are already its sample (or all of them,
+/// up to [`SAMPLE_ANNOTATIONS`]): what a fit whose items are spread over a
+/// cluster calls after collecting that sample (items in first-seen order,
+/// every worker and class id as in the whole input).
+pub fn choose_on_sample(
+    on: &Packed,
+    backend: &dyn Backend,
+    seed: u64,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<(Candidate, Choice)> {
     let candidates = candidates(seed);
     let none = crate::engine::pack::KnownClasses::default();
-    let held = held_out(data, &candidates, backend, seed, &none, on_fit)?;
-    let k = data.n_classes();
+    let held = held_out_on(on, None, &candidates, backend, seed, &none, on_fit)?;
+    let k = on.n_classes();
     let tempered: Vec<(f64, f64)> = held.terms.iter().map(|t| best_temperature(t, k)).collect();
     let scores: Vec<(&'static str, f64)> = candidates
         .iter()
@@ -290,8 +319,7 @@ fn sample_items(data: &Packed, seed: u64) -> Option<(Packed, Vec<u32>)> {
     if n <= SAMPLE_ANNOTATIONS {
         return None;
     }
-    let mut items: Vec<u32> = (0..data.n_items() as u32).collect();
-    items.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e00));
+    let items = sample_order(data.n_items(), seed);
     let mut kept = Vec::new();
     let mut held = 0;
     for &i in &items {
@@ -327,6 +355,16 @@ fn sample_items(data: &Packed, seed: u64) -> Option<(Packed, Vec<u32>)> {
         groups: data.groups,
     };
     Some((subset(&by_item, |_| true), kept))
+}
+
+/// The order in which the sample of [`choose`] takes items (item ids, in
+/// first-seen order of the input): a seeded shuffle, from which items are
+/// taken until they hold [`SAMPLE_ANNOTATIONS`]. Public so that a fit whose
+/// items are spread over a cluster can take the same sample.
+pub fn sample_order(n_items: usize, seed: u64) -> Vec<u32> {
+    let mut items: Vec<u32> = (0..n_items as u32).collect();
+    items.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e00));
+    items
 }
 
 /// The annotations (by-item index `a`) for which `keep(a)`, with every item,

@@ -8,6 +8,15 @@ use crate::engine::em::{self, argmax_rows, EmFit, MStepRule, Start, Stopping};
 use crate::engine::pack::Packed;
 use crate::error::Result;
 
+/// The start an EM method's fit uses with `init = votes`: `mds`'s own
+/// symmetric tables, the vote shares for the others.
+pub(crate) fn fit_start(method: super::Method) -> Start<'static> {
+    match method {
+        super::Method::Mds => super::methods::mds::START,
+        _ => Start::Votes,
+    }
+}
+
 /// Runs EM from `start` under `m_rule` and labels each item with its most
 /// probable class.
 pub(crate) fn fit_em(

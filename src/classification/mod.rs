@@ -16,6 +16,7 @@ pub mod known;
 pub mod methods;
 pub mod numpy_random;
 mod params;
+pub mod partitioned;
 pub mod read;
 mod result;
 pub mod review;

@@ -126,17 +126,63 @@ pub fn run_em(
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<EmFit> {
     let mut session = backend.em_session(data)?;
+    let shape = (data.n_workers(), data.n_classes());
+    let run = run_session(
+        session.as_mut(),
+        shape,
+        data.n_annotations(),
+        stopping,
+        start,
+        m_rule,
+        on_iteration,
+    )?;
+    // crowd-kit's test keeps the posteriors of the last E-step and the
+    // tables fitted from them: what the session holds when the loop ends.
+    let posteriors = session.read_posteriors()?;
+    let model = session.read_params()?;
+    Ok(EmFit {
+        posteriors,
+        model,
+        log_likelihood: run.log_likelihood,
+        converged: run.converged,
+    })
+}
+
+/// What [`run_session`] ran: the log-likelihood after each E-step, and
+/// whether the stopping test was met before `max_iter`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmRun {
+    /// Log-likelihood after each E-step.
+    pub log_likelihood: Vec<f64>,
+    /// Whether the stopping test was met before `max_iter`.
+    pub converged: bool,
+}
+
+/// The EM loop over a session, for any place the steps run (a backend's
+/// session, or partitions of the items on a cluster: see
+/// [`crate::engine::partial`]). `shape` is (workers, classes);
+/// `n_annotations` divides crowd-kit's objective (read only under
+/// [`StopTest::CrowdKitElbo`], from [`EmSession::e_and_m_step`]). The
+/// session holds the result when it returns.
+pub fn run_session<S: EmSession + ?Sized>(
+    session: &mut S,
+    shape: (usize, usize),
+    n_annotations: usize,
+    stopping: Stopping,
+    start: Start<'_>,
+    m_rule: MStepRule,
+    on_iteration: &mut dyn FnMut(usize, f64),
+) -> Result<EmRun> {
+    let (n_workers, k) = shape;
     // The population accuracy only matters to (and is only read back for)
     // the modified rule.
     let mut population_accuracy = m_rule.initial_population();
     match start {
         Start::Votes => {
             session.init_posteriors_from_votes()?;
-            m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
+            m_step(session, m_rule, &mut population_accuracy)?;
         }
-        Start::Symmetric(accuracy) => {
-            session.init_symmetric(accuracy, data.n_workers(), data.n_classes())?
-        }
+        Start::Symmetric(accuracy) => session.init_symmetric(accuracy, n_workers, k)?,
         Start::Given {
             log_priors,
             log_confusion,
@@ -145,13 +191,13 @@ pub fn run_em(
     let mut history = Vec::new();
     let mut converged_flag = false;
     let mut crowdkit_previous = f64::NEG_INFINITY;
-    let n_annotations = data.n_annotations().max(1) as f64;
+    let n_annotations = n_annotations.max(1) as f64;
     for iteration in 1..=stopping.max_iter {
         if stopping.test == StopTest::CrowdKitElbo && iteration < stopping.max_iter {
             // E-step and M-step in one submit, one read-back; the objective
             // is that of the E-step's posteriors under the tables just
             // fitted from them, as crowd-kit evaluates it.
-            let (ll, objective) = e_and_m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
+            let (ll, objective) = e_and_m_step(session, m_rule, &mut population_accuracy)?;
             on_iteration(iteration, ll);
             history.push(ll);
             let objective = objective / n_annotations;
@@ -176,13 +222,9 @@ pub fn run_em(
         if iteration == stopping.max_iter {
             break;
         }
-        m_step(session.as_mut(), m_rule, &mut population_accuracy)?;
+        m_step(session, m_rule, &mut population_accuracy)?;
     }
-    let posteriors = session.read_posteriors()?;
-    let model = session.read_params()?;
-    Ok(EmFit {
-        posteriors,
-        model,
+    Ok(EmRun {
         log_likelihood: history,
         converged: converged_flag,
     })
@@ -228,11 +270,7 @@ pub fn crowdkit_objective(data: &Packed, posteriors: &Array2<f32>, model: &Model
                     sum += row[t] as f64 * (table[t * k + l as usize] + log_priors[t]);
                 }
             }
-            let entropy: f64 = row
-                .iter()
-                .map(|&p| -(p as f64).max(f64::EPSILON).ln() * p as f64)
-                .sum();
-            sum + entropy
+            sum + crowdkit_entropy(row)
         })
         .sum();
     total / data.n_annotations().max(1) as f64
@@ -240,8 +278,8 @@ pub fn crowdkit_objective(data: &Packed, posteriors: &Array2<f32>, model: &Model
 
 /// [`EmSession::e_and_m_step`] under `m_rule`; the modified rule also reads
 /// back the new population accuracy into `population`.
-pub fn e_and_m_step(
-    session: &mut dyn EmSession,
+pub fn e_and_m_step<S: EmSession + ?Sized>(
+    session: &mut S,
     m_rule: MStepRule,
     population: &mut f32,
 ) -> Result<(f64, f64)> {
@@ -257,10 +295,50 @@ pub fn e_and_m_step(
     }
 }
 
+/// One item's term of the entropy in [`crowdkit_objective`]: `H(q)`, with
+/// the logarithm's argument floored at `f64::EPSILON` as crowd-kit clips it.
+pub fn crowdkit_entropy(row: &[f32]) -> f64 {
+    row.iter()
+        .map(|&p| -(p as f64).max(f64::EPSILON).ln() * p as f64)
+        .sum()
+}
+
+/// [`crowdkit_objective`] regrouped by confusion cell, for fits whose
+/// posteriors never meet on one machine (see [`crate::engine::partial`]):
+/// with `counts` the soft counts `C[worker][true][given] = Σ q(t)` over the
+/// worker's annotations with that label, and `entropy` the sum over items of
+/// [`crowdkit_entropy`], `(Σ_cells C·(ln e[t][given] + ln p(t)) + entropy) / n`.
+/// Equal to the per-annotation sum up to rounding.
+pub fn crowdkit_objective_from_counts(
+    counts: &[f64],
+    entropy: f64,
+    n_annotations: usize,
+    model: &ModelParams,
+) -> f64 {
+    let k = model.confusion.dim().1;
+    let log = |p: f32| (p as f64).max(f64::EPSILON).ln();
+    let log_priors: Vec<f64> = model.class_priors[..k].iter().map(|&p| log(p)).collect();
+    let table = model.confusion.as_slice().expect("standard layout");
+    let total: f64 = counts
+        .iter()
+        .zip(table)
+        .enumerate()
+        .map(|(at, (&c, &e))| {
+            let t = (at / k) % k;
+            c * (log(e) + log_priors[t])
+        })
+        .sum();
+    (total + entropy) / n_annotations.max(1) as f64
+}
+
 /// One M-step under `m_rule`; the modified rule also reads back the new
 /// population accuracy into `population` (start it at the rule's
 /// `initial_accuracy`).
-pub fn m_step(session: &mut dyn EmSession, m_rule: MStepRule, population: &mut f32) -> Result<()> {
+pub fn m_step<S: EmSession + ?Sized>(
+    session: &mut S,
+    m_rule: MStepRule,
+    population: &mut f32,
+) -> Result<()> {
     match m_rule {
         MStepRule::Fixed(rule) => session.m_step(rule),
         MStepRule::Modified { .. } => {

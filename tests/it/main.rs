@@ -15,6 +15,7 @@ mod known;
 mod methods;
 mod multilabel;
 mod parquet;
+mod partitioned;
 mod properties;
 mod report;
 mod seg_batches;

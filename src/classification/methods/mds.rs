@@ -29,17 +29,23 @@ const RULE: MStepRule = MStepRule::Modified {
     initial_accuracy: MDS_PRIOR_ACCURACY,
 };
 
+/// Ground Truth's start: every worker at the prior accuracy.
+pub(crate) const START: Start<'static> = Start::Symmetric(MDS_PRIOR_ACCURACY);
+
 fn fit(
     data: &Packed,
     backend: &dyn Backend,
     params: &Params,
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let start = Start::Symmetric(MDS_PRIOR_ACCURACY);
-    let mut c = fit_em(data, backend, params, start, RULE, on_iteration)?;
-    // Ground Truth reports confidence to two decimals.
-    c.confidence
+    let mut c = fit_em(data, backend, params, START, RULE, on_iteration)?;
+    round_confidence(&mut c.confidence);
+    Ok(c)
+}
+
+/// Ground Truth reports confidence to two decimals.
+pub(crate) fn round_confidence(confidence: &mut [f32]) {
+    confidence
         .iter_mut()
         .for_each(|x| *x = (*x * 100.0).round() / 100.0);
-    Ok(c)
 }

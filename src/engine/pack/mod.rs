@@ -336,9 +336,10 @@ impl Packed {
     }
 }
 
-/// Orders classes found in the data: numerically when every name is an
-/// integer (so "10" follows "9"), else by byte order.
-fn class_order(names: &[String]) -> Vec<usize> {
+/// The order of classes found in the data (indices into `names`), as
+/// [`pack`] sorts them: numerically when every name is an integer (so "10"
+/// follows "9"), else by byte order.
+pub fn class_order(names: &[String]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..names.len()).collect();
     let numeric: Option<Vec<i128>> = names.iter().map(|n| n.parse::<i128>().ok()).collect();
     match numeric {
