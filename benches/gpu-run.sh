@@ -248,7 +248,7 @@ step "generate $((BIG_ITEMS * 5)) annotations (K = 5)" "$CAP_BIG" \
 for backend in gpu cpu; do
     step "$((BIG_ITEMS * 5)) annotations end to end, ds on $backend" "$CAP_BIG" \
         "$ACCORD_BIN" consolidate "$BIG/labels.csv" --method ds --backend "$backend" \
-        -o "$DATA/big-out-$backend.csv" --verbose
+        --confidence raw -o "$DATA/big-out-$backend.csv" --verbose
 done
 
 # Segmentation: the data in parts generated side by side (one seed each),

@@ -21,6 +21,6 @@ if [ ! -f "$dir/labels.csv" ]; then
 fi
 echo "data: $dir/labels.csv ($(du -h "$dir/labels.csv" | cut -f1)); machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f "cli: %e s wall, %U s user, %M KiB peak" \
-  "$accord" consolidate "$dir/labels.csv" --method "$method" --backend cpu -o "$dir/cli.csv" --verbose 2>&1 | grep -E "^cli:|iteration|converged" | tail -3
+  "$accord" consolidate "$dir/labels.csv" --method "$method" --backend cpu --confidence raw -o "$dir/cli.csv" --verbose 2>&1 | grep -E "^cli:|iteration|converged" | tail -3
 "$python" benches/spark_bench.py "$dir/labels.csv" "$method" "$partitions"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
