@@ -10,7 +10,7 @@
 //! item. So:
 //!
 //! 1. The method is fitted once per fold with a fold of the annotations
-//!    hidden (the chooser's folds and sample: [`chooser::held_out`]).
+//!    hidden (5 folds over all of them: [`chooser::held_out_all`]).
 //! 2. The hidden answers are grouped by the share of their item's visible
 //!    answers that gave the fold fit's label `ŷ` (equal-count bins). In each
 //!    bin, `κ`, the probability that `ŷ` is right, is the one that best
@@ -458,8 +458,8 @@ pub fn is_calibrated(method: Method) -> bool {
 /// Calibrates `fit`, which `params` fitted on `data`, unless
 /// `params.confidence` is [`Confidence::Raw`] or the method (for `auto`,
 /// the chosen one) keeps a vote share ([`is_calibrated`]). The method is
-/// refitted once per fold on the CPU (as `auto` chooses there), with the
-/// chooser's folds and sample; `params.known` items are scored. Sets
+/// refitted once per fold on the CPU (as `auto` chooses there), on every
+/// annotation in [`chooser::FOLDS`] folds; `params.known` items are scored. Sets
 /// [`Consolidation::calibration`]; leaves `fit` as it is when there are too
 /// few answers to learn from.
 pub fn calibrate_fit(data: &Packed, params: &Params, fit: &mut Consolidation) -> Result<()> {
@@ -482,12 +482,18 @@ pub fn calibrate_fit(data: &Packed, params: &Params, fit: &mut Consolidation) ->
     if !is_calibrated(candidate.params.method) {
         return Ok(());
     }
-    let held = chooser::held_out(
+    // Every annotation, in 5 folds: a map learnt on a sample (as `auto`
+    // chooses on) or with half the answers hidden describes fits on sparser
+    // data than the final one, and over-corrects it (on 1M generated
+    // Dawid-Skene annotations: ECE 0.023 raw, 0.20 calibrated from the
+    // 300k sample).
+    let held = chooser::held_out_all(
         data,
         std::slice::from_ref(&candidate),
         &CpuBackend,
         params.seed,
         &params.known,
+        chooser::FOLDS,
         &mut |_, _| {},
     )?;
     if let Some(calibration) = Calibration::learn(&held, 0, data.n_classes()) {

@@ -72,6 +72,15 @@ pub const LARGE_FOLDS: usize = 2;
 /// Inputs up to this size use [`FOLDS`] folds; larger ones [`LARGE_FOLDS`].
 pub const SMALL_ANNOTATIONS: usize = 200_000;
 
+/// At most about this many hidden answers keep their terms (a seeded
+/// uniform subset of all folds' hidden answers when there are more): the
+/// scores and the calibration's at most [`MAX_BINS`] bins need far fewer,
+/// and the terms take `2K` floats each, so fits on every annotation (as
+/// calibration's) stay within a bounded memory beyond the data's.
+///
+/// [`MAX_BINS`]: crate::classification::calibrate::MAX_BINS
+pub const STORED_ANSWERS: usize = 2_000_000;
+
 /// What the choice found: every candidate's held-out score.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Choice {
@@ -125,20 +134,60 @@ pub struct KnownRows {
 /// Fits every candidate once per fold with that fold's annotations hidden
 /// (on a seeded sample of items above [`SAMPLE_ANNOTATIONS`]), on `backend`,
 /// and collects the hidden answers' terms. `known` (dense ids of `data`,
-/// possibly empty) are scored, never clamped. `on_fit` is called after each
-/// fit with the number done and the number in all.
+/// possibly empty) are scored, never clamped. `folds`: how many, or `None`
+/// for the choice's ([`FOLDS`], or [`LARGE_FOLDS`] above
+/// [`SMALL_ANNOTATIONS`]). `on_fit` is called after each fit with the
+/// number done and the number in all.
 pub fn held_out(
     data: &Packed,
     candidates: &[Candidate],
     backend: &dyn Backend,
     seed: u64,
     known: &crate::engine::pack::KnownClasses,
+    folds: Option<usize>,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<HeldOut> {
+    let fits = Fits {
+        candidates,
+        backend,
+        seed,
+        known,
+        folds,
+    };
     match sample_items(data, seed) {
-        Some((on, kept)) => held_out_on(&on, Some(&kept), candidates, backend, seed, known, on_fit),
-        None => held_out_on(data, None, candidates, backend, seed, known, on_fit),
+        Some((on, kept)) => held_out_on(&on, Some(&kept), &fits, on_fit),
+        None => held_out_on(data, None, &fits, on_fit),
     }
+}
+
+/// [`held_out`] on every annotation of `data`, never a sample, in `folds`
+/// folds.
+pub fn held_out_all(
+    data: &Packed,
+    candidates: &[Candidate],
+    backend: &dyn Backend,
+    seed: u64,
+    known: &crate::engine::pack::KnownClasses,
+    folds: usize,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<HeldOut> {
+    let fits = Fits {
+        candidates,
+        backend,
+        seed,
+        known,
+        folds: Some(folds),
+    };
+    held_out_on(data, None, &fits, on_fit)
+}
+
+/// What [`held_out_on`] fits, and how.
+struct Fits<'a> {
+    candidates: &'a [Candidate],
+    backend: &'a dyn Backend,
+    seed: u64,
+    known: &'a crate::engine::pack::KnownClasses,
+    folds: Option<usize>,
 }
 
 /// [`held_out`] on annotations that are already its sample (or all of
@@ -147,12 +196,16 @@ pub fn held_out(
 fn held_out_on(
     on: &Packed,
     kept: Option<&[u32]>,
-    candidates: &[Candidate],
-    backend: &dyn Backend,
-    seed: u64,
-    known: &crate::engine::pack::KnownClasses,
+    fits: &Fits<'_>,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<HeldOut> {
+    let Fits {
+        candidates,
+        backend,
+        seed,
+        known,
+        folds,
+    } = *fits;
     // The known items that are in the sample, by the sample's item ids.
     let known_here: Vec<(usize, u32)> = known
         .item
@@ -163,12 +216,13 @@ fn held_out_on(
             None => Some((i as usize, c)),
         })
         .collect();
-    let folds = if on.n_annotations() <= SMALL_ANNOTATIONS {
+    let folds = folds.unwrap_or(if on.n_annotations() <= SMALL_ANNOTATIONS {
         FOLDS
     } else {
         LARGE_FOLDS
-    };
+    });
     let fold_of = fold_assignment(on.n_annotations(), folds, seed);
+    let stored = stored_answers(on.n_annotations(), seed);
     let n = candidates.len();
     let mut out = HeldOut {
         terms: vec![Vec::new(); n],
@@ -184,7 +238,7 @@ fn held_out_on(
             let mut params = candidate.params.clone();
             params.known = Default::default();
             let fit = methods::fit(&training, backend, &params, &mut |_, _| {})?;
-            let hidden = |a: usize| fold_of[a] as usize == fold;
+            let hidden = |a: usize| fold_of[a] as usize == fold && stored(a);
             held_out_terms(on, &training, &fit, hidden, &mut out.terms[c]);
             held_out_shares(on, &training, &fit, hidden, &mut out.shares[c]);
             let q = fit.posteriors.as_slice().expect("standard layout");
@@ -233,7 +287,14 @@ pub fn choose_on_sample(
 ) -> Result<(Candidate, Choice)> {
     let candidates = candidates(seed);
     let none = crate::engine::pack::KnownClasses::default();
-    let held = held_out_on(on, None, &candidates, backend, seed, &none, on_fit)?;
+    let fits = Fits {
+        candidates: &candidates,
+        backend,
+        seed,
+        known: &none,
+        folds: None,
+    };
+    let held = held_out_on(on, None, &fits, on_fit)?;
     let k = on.n_classes();
     let tempered: Vec<(f64, f64)> = held.terms.iter().map(|t| best_temperature(t, k)).collect();
     let scores: Vec<(&'static str, f64)> = candidates
@@ -308,6 +369,22 @@ fn fold_assignment(n: usize, folds: usize, seed: u64) -> Vec<u8> {
     let mut fold_of: Vec<u8> = (0..n).map(|a| (a % folds) as u8).collect();
     fold_of.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f01d));
     fold_of
+}
+
+/// Whether hidden answer `a` (of `n`) keeps its terms: all of them up to
+/// [`STORED_ANSWERS`], else each with probability `STORED_ANSWERS / n`, by
+/// a seeded hash of its index (no per-annotation memory).
+fn stored_answers(n: usize, seed: u64) -> impl Fn(usize) -> bool + Sync {
+    let every = n.div_ceil(STORED_ANSWERS).max(1) as u64;
+    move |a: usize| every == 1 || splitmix64(a as u64 ^ seed ^ 0x57_0be5) % every == 0
+}
+
+/// SplitMix64's finaliser: a cheap, well-mixed hash of one word.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A seeded sample of items holding about [`SAMPLE_ANNOTATIONS`]
@@ -553,6 +630,25 @@ pub fn best_temperature(terms: &[f32], k: usize) -> (f64, f64) {
 mod tests {
     use super::*;
     use crate::engine::pack::pack_triples;
+
+    #[test]
+    fn hidden_answers_keep_their_terms_up_to_the_cap_then_a_uniform_share() {
+        let small = stored_answers(STORED_ANSWERS, 7);
+        assert!((0..STORED_ANSWERS).all(&small));
+        let n = 10 * STORED_ANSWERS;
+        let large = stored_answers(n, 7);
+        let kept = (0..n).filter(|&a| large(a)).count();
+        assert!(
+            (kept as f64 / STORED_ANSWERS as f64 - 1.0).abs() < 0.01,
+            "{kept}"
+        );
+        // Uniform over positions: each tenth of the input keeps its share.
+        for part in 0..10 {
+            let range = part * STORED_ANSWERS..(part + 1) * STORED_ANSWERS;
+            let here = range.filter(|&a| large(a)).count() as f64;
+            assert!((here / (STORED_ANSWERS as f64 / 10.0) - 1.0).abs() < 0.03);
+        }
+    }
 
     #[test]
     fn a_subset_keeps_every_id_and_rebuilds_the_worker_rows() {
