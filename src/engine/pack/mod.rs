@@ -293,6 +293,23 @@ impl Groups {
 }
 
 impl Packed {
+    /// Frees both CSR layouts (16 bytes per annotation), keeping the names,
+    /// classes, groups and [`PackStats`]: for a caller that reads results by
+    /// name once the fit is done. Every row is then empty and
+    /// [`Packed::n_annotations`] is 0; `stats` still counts the input.
+    pub fn release_annotations(&mut self) {
+        self.item_offsets = vec![0; self.n_items() + 1];
+        self.worker_offsets = vec![0; self.n_workers() + 1];
+        for column in [
+            &mut self.item_worker,
+            &mut self.item_label,
+            &mut self.worker_item,
+            &mut self.worker_label,
+        ] {
+            *column = Vec::new();
+        }
+    }
+
     /// The number of items, including those nobody annotated.
     pub fn n_items(&self) -> usize {
         self.item_offsets.len() - 1
@@ -349,9 +366,9 @@ pub fn class_order(names: &[String]) -> Vec<usize> {
     order
 }
 
-/// Builds a CSR: `offsets` from the row of each entry, and the permutation
-/// that lists entries row by row, keeping input order within a row.
-fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Vec<u32>) {
+/// Row offsets (length `n_rows + 1`) of a CSR whose entry `a` is in row
+/// `rows[a]`.
+fn row_offsets(rows: &[u32], n_rows: usize) -> Vec<u32> {
     let mut offsets = vec![0u32; n_rows + 1];
     for &r in rows {
         offsets[r as usize + 1] += 1;
@@ -359,10 +376,25 @@ fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Vec<u32>) {
     for r in 0..n_rows {
         offsets[r + 1] += offsets[r];
     }
-    // Input grouped by row (the usual layout, and that of Ground Truth's
-    // output) is its own order.
+    offsets
+}
+
+/// The input entry at CSR position `p` (see [`csr_permutation`]).
+fn entry_at(permutation: &Option<Vec<u32>>, p: usize) -> u32 {
+    match permutation {
+        Some(order) => order[p],
+        None => p as u32,
+    }
+}
+
+/// The CSR of `rows` (entry `a` in row `rows[a]`, rows in entry order):
+/// its offsets, and the entry at each position, or `None` when `rows` is
+/// already sorted and positions are entries (the usual layout, and that of
+/// Ground Truth's output), so no permutation is held.
+fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Option<Vec<u32>>) {
+    let offsets = row_offsets(rows, n_rows);
     if rows.is_sorted() {
-        return (offsets, (0..rows.len() as u32).collect());
+        return (offsets, None);
     }
     let mut cursor = offsets.clone();
     let mut order = vec![0u32; rows.len()];
@@ -371,7 +403,7 @@ fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Vec<u32>) {
         order[*slot as usize] = index as u32;
         *slot += 1;
     }
-    (offsets, order)
+    (offsets, Some(order))
 }
 
 /// Packs annotations into CSR tensors. Errors if there are no classes or more
@@ -409,41 +441,56 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
     }
     let n_items = data.items.len();
     let n_workers = data.workers.len();
+    // The names' hash indexes are not needed past reading: free them before
+    // the CSR is built, which is a fit's memory peak.
+    let item_names = data.items.into_names();
+    let worker_names = data.workers.into_names();
     let (mut item_offsets, mut by_item) = csr_permutation(&data.item, n_items);
 
     // Find repeated (item, worker) pairs within each item's row, in parallel.
-    let (n_duplicates, mut dropped_indices) = (0..n_items)
-        .into_par_iter()
-        .with_min_len(4096)
-        .fold(
-            || (0usize, Vec::new(), Vec::new()),
-            |(mut count, mut drop_list, mut row_workers): (usize, Vec<u32>, Vec<(u32, u32)>), i| {
-                let row = &by_item[item_offsets[i] as usize..item_offsets[i + 1] as usize];
-                if row.len() >= 2 {
-                    row_workers.clear();
-                    row_workers.extend(row.iter().map(|&a| (data.worker[a as usize], a)));
-                    row_workers.sort_unstable();
-                    for pair in row_workers.windows(2) {
-                        if pair[0].0 == pair[1].0 {
-                            count += 1;
-                            if duplicates == DuplicatePolicy::First {
-                                // Sorted by (worker, input index): the later one goes.
-                                drop_list.push(pair[1].1);
+    let (n_duplicates, mut dropped_indices) = {
+        let (worker, by_item) = (&data.worker, &by_item);
+        (0..n_items)
+            .into_par_iter()
+            .with_min_len(4096)
+            .fold(
+                || (0usize, Vec::new(), Vec::new()),
+                |(mut count, mut drop_list, mut row_workers): (
+                    usize,
+                    Vec<u32>,
+                    Vec<(u32, u32)>,
+                ),
+                 i| {
+                    let row = item_offsets[i] as usize..item_offsets[i + 1] as usize;
+                    if row.len() >= 2 {
+                        row_workers.clear();
+                        row_workers.extend(row.map(|p| {
+                            let a = entry_at(by_item, p);
+                            (worker[a as usize], a)
+                        }));
+                        row_workers.sort_unstable();
+                        for pair in row_workers.windows(2) {
+                            if pair[0].0 == pair[1].0 {
+                                count += 1;
+                                if duplicates == DuplicatePolicy::First {
+                                    // Sorted by (worker, input index): the later one goes.
+                                    drop_list.push(pair[1].1);
+                                }
                             }
                         }
                     }
-                }
-                (count, drop_list, row_workers)
-            },
-        )
-        .map(|(count, drop_list, _)| (count, drop_list))
-        .reduce(
-            || (0, Vec::new()),
-            |(c1, mut d1), (c2, d2)| {
-                d1.extend(d2);
-                (c1 + c2, d1)
-            },
-        );
+                    (count, drop_list, row_workers)
+                },
+            )
+            .map(|(count, drop_list, _)| (count, drop_list))
+            .reduce(
+                || (0, Vec::new()),
+                |(c1, mut d1), (c2, d2)| {
+                    d1.extend(d2);
+                    (c1 + c2, d1)
+                },
+            )
+    };
     let dropped = dropped_indices.len();
 
     let (item, worker, label) = if dropped > 0 {
@@ -469,19 +516,42 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
     } else {
         (data.item, data.worker, data.label)
     };
+    let n_kept = item.len();
 
-    let item_worker: Vec<u32> = by_item.par_iter().map(|&a| worker[a as usize]).collect();
-    let item_label: Vec<u32> = by_item
-        .par_iter()
-        .map(|&a| label_map[label[a as usize] as usize])
+    // By item: gathered through the permutation.
+    let item_worker: Vec<u32> = (0..n_kept)
+        .into_par_iter()
+        .map(|p| worker[entry_at(&by_item, p) as usize])
         .collect();
-    drop(by_item);
-    let (worker_offsets, by_worker) = csr_permutation(&worker, n_workers);
-    let worker_item: Vec<u32> = by_worker.par_iter().map(|&a| item[a as usize]).collect();
-    let worker_label: Vec<u32> = by_worker
-        .par_iter()
-        .map(|&a| label_map[label[a as usize] as usize])
+    let item_label: Vec<u32> = (0..n_kept)
+        .into_par_iter()
+        .map(|p| label_map[label[entry_at(&by_item, p) as usize] as usize])
         .collect();
+    drop((item, label));
+
+    // By worker, from the by-item CSR rather than the input columns, so
+    // those are freed first: each annotation's slot in its worker's row
+    // (input order within the row) is written over its worker id, then
+    // every by-item entry is scattered to its slot. At most 24 bytes per
+    // annotation are live (20 when the input is grouped by item).
+    let worker_offsets = row_offsets(&worker, n_workers);
+    let mut slot = worker;
+    let mut cursor = worker_offsets.clone();
+    for s in slot.iter_mut() {
+        let row = &mut cursor[*s as usize];
+        *s = *row;
+        *row += 1;
+    }
+    let mut worker_item = vec![0u32; n_kept];
+    let mut worker_label = vec![0u32; n_kept];
+    for i in 0..n_items {
+        for p in item_offsets[i] as usize..item_offsets[i + 1] as usize {
+            let s = slot[entry_at(&by_item, p) as usize] as usize;
+            worker_item[s] = i as u32;
+            worker_label[s] = item_label[p];
+        }
+    }
+    drop((slot, by_item));
 
     let items_without_annotations = (0..n_items)
         .filter(|&i| item_offsets[i] == item_offsets[i + 1])
@@ -496,8 +566,8 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
         items_without_annotations,
     };
     Ok(Packed {
-        item_names: data.items.into_names(),
-        worker_names: data.workers.into_names(),
+        item_names,
+        worker_names,
         class_names,
         class_first_seen,
         item_offsets,
@@ -532,6 +602,92 @@ pub fn pack_triples<S: AsRef<str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both CSR layouts against a direct reading of the triples: rows in
+    /// input order, on shuffled and on item-grouped inputs, with and
+    /// without dropped duplicates.
+    #[test]
+    fn both_layouts_match_a_direct_reading_of_the_triples() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for grouped in [false, true] {
+            for policy in [DuplicatePolicy::Keep, DuplicatePolicy::First] {
+                let mut triples: Vec<(String, String, String)> = (0..2000)
+                    .map(|_| {
+                        (
+                            format!("i{}", rng.gen_range(0..150)),
+                            format!("w{}", rng.gen_range(0..40)),
+                            format!("c{}", rng.gen_range(0..4)),
+                        )
+                    })
+                    .collect();
+                if grouped {
+                    triples.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+                let mut builder = AnnotationBuilder::new();
+                for (i, w, l) in &triples {
+                    builder.push(i, w, l).unwrap();
+                }
+                let p = pack(builder.finish(), policy).unwrap();
+                // The reference: the kept triples, in input order.
+                let mut seen = std::collections::HashSet::new();
+                let kept: Vec<_> = triples
+                    .iter()
+                    .filter(|(i, w, _)| policy == DuplicatePolicy::Keep || seen.insert((i, w)))
+                    .collect();
+                assert_eq!(p.n_annotations(), kept.len());
+                let class = |l: &str| p.class_names.iter().position(|c| c == l).unwrap() as u32;
+                for item in 0..p.n_items() {
+                    let name = p.item_names.get(item);
+                    let want: Vec<(&str, u32)> = kept
+                        .iter()
+                        .filter(|t| t.0 == name)
+                        .map(|t| (t.1.as_str(), class(&t.2)))
+                        .collect();
+                    let got: Vec<(&str, u32)> = p
+                        .item_range(item)
+                        .map(|a| {
+                            (
+                                p.worker_names.get(p.item_worker[a] as usize),
+                                p.item_label[a],
+                            )
+                        })
+                        .collect();
+                    assert_eq!(got, want, "item {name}");
+                }
+                for worker in 0..p.n_workers() {
+                    let name = p.worker_names.get(worker);
+                    let want: Vec<(&str, u32)> = kept
+                        .iter()
+                        .filter(|t| t.1 == name)
+                        .map(|t| (t.0.as_str(), class(&t.2)))
+                        .collect();
+                    let got: Vec<(&str, u32)> = p
+                        .worker_range(worker)
+                        .map(|a| {
+                            (
+                                p.item_names.get(p.worker_item[a] as usize),
+                                p.worker_label[a],
+                            )
+                        })
+                        .collect();
+                    assert_eq!(got, want, "worker {name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn released_annotations_keep_names_and_counts() {
+        let mut p = pack_triples(&[("a", "w1", "x"), ("b", "w2", "y")], None).unwrap();
+        let stats = p.stats.clone();
+        p.release_annotations();
+        assert_eq!((p.n_items(), p.n_workers(), p.n_annotations()), (2, 2, 0));
+        assert_eq!(p.item_names.get(1), "b");
+        assert_eq!(p.worker_names.get(0), "w1");
+        assert!(p.item_range(0).is_empty() && p.worker_range(1).is_empty());
+        assert_eq!(p.stats, stats);
+    }
 
     #[test]
     fn csr_rows_keep_input_order() {

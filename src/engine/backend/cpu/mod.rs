@@ -157,6 +157,9 @@ impl EmSession for CpuSession<'_> {
 
     fn init_posteriors_from_votes(&mut self) -> Result<()> {
         let d = self.data;
+        // The uniform start goes before the counts and shares are built:
+        // this is where a fit's memory peaks, beside the packed input.
+        self.posteriors = Vec::new();
         let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());
         self.posteriors = vote_shares(&counts, d.n_classes(), &self.known);
         Ok(())
