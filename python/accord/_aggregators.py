@@ -462,8 +462,10 @@ class OneCoinDawidSkene(_ErrorsMixin, _SkillsMixin, _EMAggregator):
 
 class GLAD(_EMAggregator):
     """GLAD: worker ability and task difficulty (crowd-kit's priors and
-    conjugate-gradient M-step). ``priors_`` is not fitted (uniform);
-    ``alphas_`` and ``betas_`` are not exposed."""
+    conjugate-gradient M-step): ``alphas_`` (by worker), ``betas_`` (by
+    task; the probability that a worker is right is
+    ``sigmoid(alpha * exp(beta))``) and ``priors_`` (uniform, as crowd-kit
+    keeps them without ``labels_priors``)."""
 
     _method = "glad"
 
@@ -499,11 +501,42 @@ class GLAD(_EMAggregator):
         """The objective after each round."""
         return list(self._result().core.log_likelihood())
 
+    def _glad(self) -> tuple[np.ndarray, np.ndarray]:
+        alpha, beta = self._result().core.glad_params()
+        return np.frombuffer(alpha, dtype=np.float64), np.frombuffer(beta, dtype=np.float64)
+
+    @property
+    def alphas_(self) -> "pd.Series[Any]":
+        """Each worker's ability, indexed by worker, named ``alpha``."""
+        f = self._result()
+        return f.get("alphas_", lambda: pd.Series(self._glad()[0].copy(), index=f.workers(), name="alpha"))
+
+    @property
+    def betas_(self) -> "pd.Series[Any]":
+        """Each task's log-easiness, indexed by task, named ``beta``."""
+        f = self._result()
+        return f.get("betas_", lambda: pd.Series(self._glad()[1].copy(), index=f.tasks(), name="beta"))
+
+    @property
+    def priors_(self) -> "pd.Series[Any]":
+        """The label priors: uniform, indexed by label in first-seen order
+        (crowd-kit's ``pd.unique`` of the labels)."""
+        f = self._result()
+
+        def make() -> "pd.Series[Any]":
+            order = np.array(f.core.classes_first_seen(), dtype=np.int64)
+            labels = f.classes()[order]
+            return pd.Series(np.full(len(labels), 1.0 / len(labels)), index=labels.rename(None))
+
+        return f.get("priors_", make)
+
 
 class MACE(_Aggregator):
     """MACE fitted by variational Bayes as crowd-kit does (its 10 restarts
     share one seed, so they are one run). ``spamming_`` and ``thetas_`` are
-    not exposed."""
+    crowd-kit's arrays: rows are workers in first-seen order; ``spamming_``
+    columns (spamming, knowing), ``thetas_`` columns the labels in
+    first-seen order (each worker's spam distribution)."""
 
     _method = "mace"
 
@@ -538,6 +571,24 @@ class MACE(_Aggregator):
 
     def _options(self) -> dict[str, Any]:
         return {"max_iter": self.n_iter}
+
+    def _mace(self, which: int) -> np.ndarray:
+        f = self._result()
+        spamming, theta = f.core.mace_params()
+        values = np.frombuffer((spamming, theta)[which], dtype=np.float64)
+        return values.reshape(len(f.workers()), -1).copy()
+
+    @property
+    def spamming_(self) -> np.ndarray:
+        """``[worker, (spamming, knowing)]``: each worker's probability of
+        spamming and of knowing the answer."""
+        return self._result().get("spamming_", lambda: self._mace(0))
+
+    @property
+    def thetas_(self) -> np.ndarray:
+        """``[worker, label]``: each worker's spam distribution, labels in
+        first-seen order."""
+        return self._result().get("thetas_", lambda: self._mace(1))
 
 
 class Wawa(_SkillsMixin, _Aggregator):

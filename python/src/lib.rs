@@ -6,7 +6,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use accord::classification::{skill_vote, Confidence, Consolidator, Init, Labels, Method, METHODS};
+use accord::classification::{
+    skill_vote, Confidence, Consolidator, Init, Labels, Method, MethodState, METHODS,
+};
 use accord::engine::pack::{DuplicatePolicy, Names};
 use accord::engine::select::BackendChoice;
 use accord::maths::TieBreak;
@@ -174,6 +176,14 @@ fn names_buffers<'py>(
     (PyBytes::new(py, &offsets), PyBytes::new(py, &bytes))
 }
 
+fn f64_bytes<'py>(py: Python<'py>, values: &[f64]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::with_capacity(values.len() * 8);
+    for v in values {
+        out.extend_from_slice(&v.to_ne_bytes());
+    }
+    PyBytes::new(py, &out)
+}
+
 fn f32_bytes<'py>(py: Python<'py>, values: &[f32]) -> Bound<'py, PyBytes> {
     let mut out = Vec::with_capacity(values.len() * 4);
     for v in values {
@@ -221,6 +231,49 @@ impl Fit {
             Some(s) => f32_bytes(py, s),
             None => f32_bytes(py, &p.iter().copied().collect::<Vec<_>>()),
         }
+    }
+
+    /// GLAD's `(alpha, beta)`: abilities by worker id and log-easiness by
+    /// item id, `f64`; `None` for the other methods.
+    fn glad_params<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        match &self.labels.fit.method_state {
+            Some(MethodState::Glad { alpha, beta }) => {
+                Some((f64_bytes(py, alpha), f64_bytes(py, beta)))
+            }
+            _ => None,
+        }
+    }
+
+    /// MACE's `(spamming, theta)`: `[worker][spamming, knowing]` and
+    /// `[worker][label]` with labels in first-seen order (crowd-kit's
+    /// `thetas_` layout), `f64`; `None` for the other methods.
+    fn mace_params<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let Some(MethodState::Mace { spamming, theta }) = &self.labels.fit.method_state else {
+            return None;
+        };
+        let first_seen = &self.labels.data.class_first_seen;
+        let k = first_seen.len();
+        let mut by_code = vec![0f64; theta.len()];
+        for (row, out) in theta.chunks(k).zip(by_code.chunks_mut(k)) {
+            for (class, &code) in first_seen.iter().enumerate() {
+                out[code as usize] = row[class];
+            }
+        }
+        Some((f64_bytes(py, spamming), f64_bytes(py, &by_code)))
+    }
+
+    /// Class ids in the order labels first appear in the input.
+    fn classes_first_seen(&self) -> Vec<u32> {
+        let first_seen = &self.labels.data.class_first_seen;
+        let mut order: Vec<u32> = (0..first_seen.len() as u32).collect();
+        order.sort_by_key(|&c| first_seen[c as usize]);
+        order
     }
 
     /// `[worker][true][given]` confusion tables, `f32`, row-major.
@@ -337,7 +390,7 @@ fn fit(
         let data =
             arrow_in::pack_stream(reader, options.categories.as_deref(), options.duplicates)?;
         let mut on_iteration = signal_check();
-        let labels = consolidator
+        let mut labels = consolidator
             .fit_packed_with(data, &mut on_iteration)
             .map_err(to_py)?;
         let worker_skill = match (&labels.fit.worker_skill, options.method) {
@@ -350,6 +403,9 @@ fn fit(
             )),
             (None, _) => None,
         };
+        // The fitted attributes are read by name: the annotations go before
+        // pandas objects are built beside the caller's frame.
+        labels.data.release_annotations();
         Ok(Fit {
             labels,
             worker_skill,

@@ -30,4 +30,4 @@ pub use consolidator::{Consolidator, ItemLabel, Labels, SpammerDrop, WorkerModel
 pub use known::{KnownEntry, KnownLabels, KnownReport, KnownTally};
 pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};
 pub use params::{Init, Params, HDS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};
-pub use result::{Consolidation, Run, StartUsed};
+pub use result::{Consolidation, MethodState, Run, StartUsed};

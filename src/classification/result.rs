@@ -48,6 +48,31 @@ pub struct Consolidation {
     /// The map that calibrated the confidences and posteriors (`None`: they
     /// are the method's own; see [`calibrate`](crate::classification::calibrate)).
     pub calibration: Option<crate::classification::calibrate::Calibration>,
+    /// Parameters only the method has (GLAD's abilities and difficulties,
+    /// MACE's spamming and spam distributions); `None` for the others.
+    pub method_state: Option<MethodState>,
+}
+
+/// A method's own parameters beyond the confusion tables, as crowd-kit
+/// names them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MethodState {
+    /// GLAD: `P(worker w is right on item i) = σ(alpha[w]·exp(beta[i]))`.
+    Glad {
+        /// Each worker's ability, in worker-id order (crowd-kit's `alphas_`).
+        alpha: Vec<f64>,
+        /// Each item's log-easiness, in item-id order (crowd-kit's `betas_`).
+        beta: Vec<f64>,
+    },
+    /// MACE: each answer is knowledge (the true label) or spam (a draw from
+    /// the worker's own spam distribution).
+    Mace {
+        /// `[worker][spamming, knowing]` (crowd-kit's `spamming_`).
+        spamming: Vec<f64>,
+        /// `[worker][class]` spam distribution, classes in class-id order
+        /// (crowd-kit's `thetas_` has them in first-seen order).
+        theta: Vec<f64>,
+    },
 }
 
 /// Where an EM fit began.
@@ -136,6 +161,7 @@ impl Consolidation {
             start: StartUsed::Default,
             choice: None,
             calibration: None,
+            method_state: None,
         }
     }
 }

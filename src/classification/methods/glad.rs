@@ -9,7 +9,7 @@
 use super::{Method, MethodInfo, RunsOn};
 use crate::classification::result::Run;
 use crate::classification::skill_vote::{self, host_consolidation};
-use crate::classification::{Consolidation, Params};
+use crate::classification::{Consolidation, MethodState, Params};
 use crate::engine::backend::Backend;
 use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
@@ -35,7 +35,7 @@ fn fit(
     params: &Params,
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let (posteriors, run) = glad(
+    let (posteriors, run, x) = glad(
         data,
         params.max_iter,
         params.tol,
@@ -43,7 +43,13 @@ fn fit(
         on_iteration,
     );
     let votes = skill_vote::from_posteriors(data, &posteriors);
-    Ok(host_consolidation(data, params, votes, run))
+    let mut fit = host_consolidation(data, params, votes, run);
+    let (alpha, beta) = x.split_at(data.n_workers());
+    fit.method_state = Some(MethodState::Glad {
+        alpha: alpha.to_vec(),
+        beta: beta.to_vec(),
+    });
+    Ok(fit)
 }
 const CG_ROUNDS: usize = 25;
 const CG_GTOL: f64 = 0.01;
@@ -127,7 +133,9 @@ impl Glad<'_> {
 }
 
 /// GLAD's posteriors `[item][class]` (row-major) after at most `max_iter`
-/// rounds, stopping when Q per (annotation, class) gains less than `tol`;
+/// rounds, stopping when Q per (annotation, class) gains less than `tol`,
+/// and the abilities then difficulties after the last M-step (as crowd-kit
+/// keeps them: the posteriors are those of the E-step before it);
 /// `on_round` gets each round's number and Q. The `known` items'
 /// posteriors are clamped to their class after every E-step, so abilities
 /// and difficulties are learnt from them.
@@ -137,7 +145,7 @@ pub fn glad(
     tol: f64,
     known: &KnownClasses,
     on_round: &mut dyn FnMut(usize, f64),
-) -> (Vec<f64>, Run) {
+) -> (Vec<f64>, Run, Vec<f64>) {
     let model = Glad {
         data,
         k: data.n_classes(),
@@ -173,7 +181,7 @@ pub fn glad(
             break;
         }
     }
-    (posteriors, Run::rounds(rounds, converged))
+    (posteriors, Run::rounds(rounds, converged), x)
 }
 
 /// `Σ log N(0; 0, 1)` over `n` parameters: the constant crowd-kit's Q

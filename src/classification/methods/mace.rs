@@ -18,7 +18,7 @@ use super::{Method, MethodInfo, RunsOn};
 use crate::classification::numpy_random::NumpyRandom;
 use crate::classification::result::Run;
 use crate::classification::skill_vote::{self, host_consolidation};
-use crate::classification::{Consolidation, Params};
+use crate::classification::{Consolidation, MethodState, Params};
 use crate::engine::backend::Backend;
 use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
@@ -44,14 +44,22 @@ fn fit(
     params: &Params,
     _on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Consolidation> {
-    let posteriors = mace(data, params.max_iter, &params.known);
+    let (posteriors, model) = mace(data, params.max_iter, &params.known);
     let votes = skill_vote::from_posteriors(data, &posteriors);
-    Ok(host_consolidation(
-        data,
-        params,
-        votes,
-        Run::fixed_rounds(params.max_iter),
-    ))
+    let mut fit = host_consolidation(data, params, votes, Run::fixed_rounds(params.max_iter));
+    let k = data.n_classes();
+    // θ is held by label code (first-seen rank); the library speaks class ids.
+    let codes = &data.class_first_seen;
+    let theta = model
+        .theta
+        .chunks(k)
+        .flat_map(|row| codes.iter().map(move |&code| row[code as usize]))
+        .collect();
+    fit.method_state = Some(MethodState::Mace {
+        spamming: model.strategy,
+        theta,
+    });
+    Ok(fit)
 }
 
 // crowd-kit's priors.
@@ -179,9 +187,10 @@ fn e_step(data: &Packed, model: &Model, orders: &Orders, known: &KnownClasses) -
 }
 
 /// MACE's posteriors `[item][class]` (row-major) after `rounds` rounds,
-/// the `known` items clamped to their class in every E-step (so spamming
-/// and spam distributions are learnt from them).
-pub fn mace(data: &Packed, rounds: usize, known: &KnownClasses) -> Vec<f64> {
+/// and the model they are the E-step of, the `known` items clamped to
+/// their class in every E-step (so spamming and spam distributions are
+/// learnt from them).
+fn mace(data: &Packed, rounds: usize, known: &KnownClasses) -> (Vec<f64>, Model) {
     let k = data.n_classes();
     let n_workers = data.n_workers();
     let mut model = Model {
@@ -202,5 +211,5 @@ pub fn mace(data: &Packed, rounds: usize, known: &KnownClasses) -> Vec<f64> {
         }
         expectation = e_step(data, &model, &orders, known);
     }
-    expectation.posteriors
+    (expectation.posteriors, model)
 }
