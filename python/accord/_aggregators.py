@@ -666,6 +666,44 @@ class MMSR(_SkillsMixin, _EMAggregator):
         _only("MMSR", "random_state", random_state, 0)
         self.random_state = random_state
 
+    @property
+    def scores_(self) -> pd.DataFrame:
+        """crowd-kit's: a majority vote weighted by ``skills_``, each task's
+        per-label sum of its workers' skills over the task's total (so a
+        negative skill can put a score outside [0, 1], and a total of zero
+        gives NaN or infinities, as crowd-kit's); indexed by task, one
+        column per label."""
+        f = self._result()
+
+        def make() -> pd.DataFrame:
+            table = f.data.table
+            tasks, workers, classes = f.tasks(), f.workers(), f.classes()
+
+            def ids(column: str, names: pd.Index) -> np.ndarray:
+                values = table.column(column).combine_chunks()
+                if pa.types.is_dictionary(values.type):
+                    values = values.dictionary_decode()
+                found = names.get_indexer(values.to_pandas())
+                # The core read these very columns, so every value is named.
+                assert (found >= 0).all(), f"a {column} the fit did not see"
+                return found
+
+            k = len(classes)
+            skills = np.array(f.core.worker_skill(), dtype=np.float64)
+            cell = ids("item", tasks) * k + ids("label", classes)
+            sums = np.bincount(cell, weights=skills[ids("worker", workers)], minlength=len(tasks) * k)
+            scores = sums.reshape(len(tasks), k)
+            # A task whose skills sum to zero divides by zero, as crowd-kit's.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scores = scores / scores.sum(axis=1, keepdims=True)
+            return pd.DataFrame(scores, index=tasks, columns=classes)
+
+        return f.get("scores_", make)
+
+    def fit_predict_score(self, data: Any) -> pd.DataFrame:
+        """Fits, then returns `scores_`."""
+        return self.fit(data).scores_
+
 
 class Accord(_ErrorsMixin, _Aggregator):
     """The library's default method, whatever it is in this version

@@ -159,6 +159,9 @@ fn signal_check() -> impl FnMut(usize, f64) {
 struct Fit {
     labels: Labels,
     worker_skill: Option<Vec<f64>>,
+    /// Each worker's annotation count, taken before the packed annotations
+    /// are released.
+    worker_annotations: Vec<usize>,
 }
 
 fn names_buffers<'py>(
@@ -292,7 +295,7 @@ impl Fit {
 
     /// Each worker's annotation count.
     fn worker_annotations(&self) -> Vec<usize> {
-        self.labels.workers().map(|w| w.annotations).collect()
+        self.worker_annotations.clone()
     }
 
     /// The method's own weight of each worker's vote, where it has one.
@@ -403,12 +406,14 @@ fn fit(
             )),
             (None, _) => None,
         };
+        let worker_annotations = labels.workers().map(|w| w.annotations).collect();
         // The fitted attributes are read by name: the annotations go before
         // pandas objects are built beside the caller's frame.
         labels.data.release_annotations();
         Ok(Fit {
             labels,
             worker_skill,
+            worker_annotations,
         })
     })
 }

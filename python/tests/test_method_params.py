@@ -1,7 +1,7 @@
-"""GLAD's and MACE's own fitted parameters (crowd-kit's `alphas_`, `betas_`,
-`priors_`, `spamming_`, `thetas_`): indexed and laid out as crowd-kit's,
-telling spammers from careful workers, and consistent with the posteriors
-they produce."""
+"""GLAD's, MACE's and MMSR's own fitted parameters (crowd-kit's `alphas_`,
+`betas_`, `priors_`, `spamming_`, `thetas_`, `scores_`): indexed and laid
+out as crowd-kit's, telling spammers from careful workers, and consistent
+with the posteriors they produce; and the per-worker counts a fit keeps."""
 
 from __future__ import annotations
 
@@ -98,3 +98,26 @@ def test_other_methods_have_no_such_parameters(frame):
     ds = accord.DawidSkene(backend="cpu").fit(frame)
     assert ds._result().core.glad_params() is None
     assert ds._result().core.mace_params() is None
+
+
+def test_mmsr_scores_are_the_skill_weighted_vote(frame):
+    # crowd-kit's MMSR.scores_ is MajorityVote(skills=skills_).probas_: per
+    # task and label the sum of the skills of its workers, over the task's.
+    m = accord.MMSR(backend="cpu")
+    scores = m.fit_predict_score(frame)
+    weighted = frame.assign(skill=m.skills_[frame.worker].values)
+    sums = weighted.groupby(["task", "label"])["skill"].sum().unstack(fill_value=0.0)
+    expected = sums.div(sums.sum(axis=1), axis=0)
+    assert list(scores.index) == list(pd.unique(frame.task))
+    got = scores.loc[expected.index, expected.columns].values
+    assert np.abs(got - expected.values).max() < 1e-9
+    # The labels are the heaviest sums (before dividing, as crowd-kit's).
+    assert (m.labels_.loc[sums.index] == sums.idxmax(axis=1)).all()
+
+
+def test_worker_counts_survive_the_release_of_the_annotations(frame):
+    # The fit drops its packed annotations once done; what the Spark
+    # driver's worker table reads must be counted before that.
+    core = accord.DawidSkene(backend="cpu").fit(frame)._result().core
+    counts = frame.worker.value_counts()
+    assert list(core.worker_annotations()) == [counts[w] for w in pd.unique(frame.worker)]

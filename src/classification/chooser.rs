@@ -73,7 +73,8 @@ pub const LARGE_FOLDS: usize = 2;
 pub const SMALL_ANNOTATIONS: usize = 200_000;
 
 /// At most about this many hidden answers keep their terms (a seeded
-/// uniform subset of all folds' hidden answers when there are more): the
+/// uniform subset of all folds' hidden answers when there are more, of at
+/// least half this many): the
 /// scores and the calibration's at most [`MAX_BINS`] bins need far fewer,
 /// and the terms take `2K` floats each, so fits on every annotation (as
 /// calibration's) stay within a bounded memory beyond the data's.
@@ -372,8 +373,9 @@ fn fold_assignment(n: usize, folds: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Whether hidden answer `a` (of `n`) keeps its terms: all of them up to
-/// [`STORED_ANSWERS`], else each with probability `STORED_ANSWERS / n`, by
-/// a seeded hash of its index (no per-annotation memory).
+/// [`STORED_ANSWERS`], else each with probability `1 / ⌈n / STORED_ANSWERS⌉`
+/// (so between half of [`STORED_ANSWERS`] and all of it are kept), by a
+/// seeded hash of its index (no per-annotation memory).
 fn stored_answers(n: usize, seed: u64) -> impl Fn(usize) -> bool + Sync {
     let every = n.div_ceil(STORED_ANSWERS).max(1) as u64;
     move |a: usize| every == 1 || splitmix64(a as u64 ^ seed ^ 0x57_0be5) % every == 0

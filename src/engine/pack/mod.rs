@@ -408,7 +408,7 @@ fn csr_permutation(rows: &[u32], n_rows: usize) -> (Vec<u32>, Option<Vec<u32>>) 
 
 /// Packs annotations into CSR tensors. Errors if there are no classes or more
 /// annotations than the `u32` offsets can index.
-pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
+pub fn pack(mut data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
     let n_annotations = data.item.len();
     if n_annotations > u32::MAX as usize {
         return Err(Error::Limit(format!(
@@ -506,10 +506,11 @@ pub fn pack(data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed> {
                 .map(|(x, _)| *x)
                 .collect()
         };
+        // Each input column goes as soon as its filtered copy exists.
         let filtered = (
-            filter(&data.item),
-            filter(&data.worker),
-            filter(&data.label),
+            filter(&std::mem::take(&mut data.item)),
+            filter(&std::mem::take(&mut data.worker)),
+            filter(&std::mem::take(&mut data.label)),
         );
         (item_offsets, by_item) = csr_permutation(&filtered.0, n_items);
         filtered
