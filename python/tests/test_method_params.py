@@ -32,6 +32,14 @@ def frame():
     return pd.DataFrame(rows, columns=["task", "worker", "label"])
 
 
+def _normalised_by_task(log: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-answer log-likelihoods (rows indexed by task) summed by task and
+    normalised to posteriors."""
+    log = log.groupby(level=0, sort=False).sum()
+    expected = np.exp(log.values - log.values.max(axis=1, keepdims=True))
+    return log, expected / expected.sum(axis=1, keepdims=True)
+
+
 def test_glad_parameters_are_indexed_as_crowdkits(frame):
     g = accord.GLAD(backend="cpu").fit(frame)
     assert g.alphas_.name == "alpha" and g.betas_.name == "beta"
@@ -55,9 +63,7 @@ def test_glad_parameters_give_its_posteriors(frame):
         {label: np.where(frame.label.values == label, right, wrong) for label in LABELS},
         index=frame.task.values,
     )
-    log = log.groupby(level=0, sort=False).sum()
-    expected = np.exp(log.values - log.values.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
+    log, expected = _normalised_by_task(log)
     probas = g.probas_.loc[log.index, LABELS].values
     assert np.abs(probas - expected).max() < 1e-3
 
@@ -87,9 +93,7 @@ def test_mace_parameters_give_its_posteriors(frame):
         {label: np.log(spam + know * (frame.label.values == label)) for label in LABELS},
         index=frame.task.values,
     )
-    log = log.groupby(level=0, sort=False).sum()
-    expected = np.exp(log.values - log.values.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
+    log, expected = _normalised_by_task(log)
     probas = m.probas_.loc[log.index, LABELS].values
     assert np.abs(probas - expected).max() < 1e-6
 

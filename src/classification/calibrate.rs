@@ -32,7 +32,7 @@
 //!    interpolated at the share of all its answers; the other classes share
 //!    the rest in the posterior's proportions. The label never changes.
 //!
-//! [`chooser::held_out`]: super::chooser::held_out
+//! [`chooser::held_out_all`]: super::chooser::held_out_all
 
 use serde::Serialize;
 

@@ -132,37 +132,11 @@ pub struct KnownRows {
     pub class: Vec<u32>,
 }
 
-/// Fits every candidate once per fold with that fold's annotations hidden
-/// (on a seeded sample of items above [`SAMPLE_ANNOTATIONS`]), on `backend`,
-/// and collects the hidden answers' terms. `known` (dense ids of `data`,
-/// possibly empty) are scored, never clamped. `folds`: how many, or `None`
-/// for the choice's ([`FOLDS`], or [`LARGE_FOLDS`] above
-/// [`SMALL_ANNOTATIONS`]). `on_fit` is called after each fit with the
-/// number done and the number in all.
-pub fn held_out(
-    data: &Packed,
-    candidates: &[Candidate],
-    backend: &dyn Backend,
-    seed: u64,
-    known: &crate::engine::pack::KnownClasses,
-    folds: Option<usize>,
-    on_fit: &mut dyn FnMut(usize, usize),
-) -> Result<HeldOut> {
-    let fits = Fits {
-        candidates,
-        backend,
-        seed,
-        known,
-        folds,
-    };
-    match sample_items(data, seed) {
-        Some((on, kept)) => held_out_on(&on, Some(&kept), &fits, on_fit),
-        None => held_out_on(data, None, &fits, on_fit),
-    }
-}
-
-/// [`held_out`] on every annotation of `data`, never a sample, in `folds`
-/// folds.
+/// Fits every candidate once per fold with that fold's annotations hidden,
+/// on every annotation of `data` (never a sample) in `folds` folds, on
+/// `backend`, and collects the hidden answers' terms. `known` (dense ids of
+/// `data`, possibly empty) are scored, never clamped. `on_fit` is called
+/// after each fit with the number done and the number in all.
 pub fn held_out_all(
     data: &Packed,
     candidates: &[Candidate],
@@ -179,7 +153,7 @@ pub fn held_out_all(
         known,
         folds: Some(folds),
     };
-    held_out_on(data, None, &fits, on_fit)
+    held_out_on(data, &fits, on_fit)
 }
 
 /// What [`held_out_on`] fits, and how.
@@ -191,12 +165,11 @@ struct Fits<'a> {
     folds: Option<usize>,
 }
 
-/// [`held_out`] on annotations that are already its sample (or all of
-/// them); `kept` maps the sample's items to `known`'s ids (`None`: the
-/// same ids).
+/// The held-out fits of [`held_out_all`] and of the choice, on `on` (all
+/// annotations, or the choice's sample); `folds: None` is the choice's
+/// ([`FOLDS`], or [`LARGE_FOLDS`] above [`SMALL_ANNOTATIONS`]).
 fn held_out_on(
     on: &Packed,
-    kept: Option<&[u32]>,
     fits: &Fits<'_>,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<HeldOut> {
@@ -207,15 +180,11 @@ fn held_out_on(
         known,
         folds,
     } = *fits;
-    // The known items that are in the sample, by the sample's item ids.
     let known_here: Vec<(usize, u32)> = known
         .item
         .iter()
         .zip(&known.class)
-        .filter_map(|(&i, &c)| match kept {
-            Some(kept) => kept.binary_search(&i).ok().map(|j| (j, c)),
-            None => Some((i as usize, c)),
-        })
+        .map(|(&i, &c)| (i as usize, c))
         .collect();
     let folds = folds.unwrap_or(if on.n_annotations() <= SMALL_ANNOTATIONS {
         FOLDS
@@ -295,7 +264,7 @@ pub fn choose_on_sample(
         known: &none,
         folds: None,
     };
-    let held = held_out_on(on, None, &fits, on_fit)?;
+    let held = held_out_on(on, &fits, on_fit)?;
     let k = on.n_classes();
     let tempered: Vec<(f64, f64)> = held.terms.iter().map(|t| best_temperature(t, k)).collect();
     let scores: Vec<(&'static str, f64)> = candidates

@@ -9,7 +9,7 @@ use accord::eval::metrics::score_ids;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::support::{accord, file, tmp};
+use crate::support::{accord, file, labels_csv, tmp};
 
 fn fit(data: &Packed, method: Method, confidence: Confidence) -> Labels {
     let mut params = Params::new(method);
@@ -123,18 +123,7 @@ fn a_model_that_fits_its_data_stays_calibrated() {
 fn the_cli_reports_the_calibration_and_raw_turns_it_off() {
     let dir = tmp();
     let (data, _) = easy_and_hard(300, 5, 0.3, 4);
-    let mut csv = String::from("item,worker,label\n");
-    for i in 0..data.n_items() {
-        for a in data.item_range(i) {
-            csv.push_str(&format!(
-                "{},{},{}\n",
-                &data.item_names[i],
-                &data.worker_names[data.item_worker[a] as usize],
-                &data.class_names[data.item_label[a] as usize]
-            ));
-        }
-    }
-    let input = file(dir.path(), "in.csv", csv);
+    let input = file(dir.path(), "in.csv", labels_csv(&data));
     let run = |extra: &[&str]| {
         let mut args = vec!["consolidate", input.as_str()];
         args.extend_from_slice(extra);
@@ -177,18 +166,7 @@ fn the_cli_reports_the_calibration_and_raw_turns_it_off() {
 fn known_items_join_the_calibration() {
     let dir = tmp();
     let (data, truth) = easy_and_hard(400, 5, 0.3, 5);
-    let mut csv = String::from("item,worker,label\n");
-    for i in 0..data.n_items() {
-        for a in data.item_range(i) {
-            csv.push_str(&format!(
-                "{},{},{}\n",
-                &data.item_names[i],
-                &data.worker_names[data.item_worker[a] as usize],
-                &data.class_names[data.item_label[a] as usize]
-            ));
-        }
-    }
-    let input = file(dir.path(), "in.csv", csv);
+    let input = file(dir.path(), "in.csv", labels_csv(&data));
     let mut known = String::from("item,label\n");
     for (i, t) in truth.iter().enumerate().step_by(10) {
         known.push_str(&format!("{},{}\n", &data.item_names[i], t));

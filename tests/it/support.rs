@@ -46,6 +46,22 @@ pub fn file(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// `data`'s annotations as a long `item,worker,label` CSV, item by item.
+pub fn labels_csv(data: &accord::engine::pack::Packed) -> String {
+    let mut csv = String::from("item,worker,label\n");
+    for i in 0..data.n_items() {
+        for a in data.item_range(i) {
+            csv.push_str(&format!(
+                "{},{},{}\n",
+                data.item_names.get(i),
+                data.worker_names.get(data.item_worker[a] as usize),
+                data.class_names[data.item_label[a] as usize]
+            ));
+        }
+    }
+    csv
+}
+
 /// Parses `item,label,confidence,...` CSV output into rows of fields.
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
