@@ -10,10 +10,10 @@
 use ndarray::Array2;
 
 use super::backend::cpu::{
-    confusion_from_log, confusion_normalise, ds_e_step, mean_worker_accuracy, mv_counts,
-    vote_shares,
+    annotation_counts, confusion_from_log, confusion_normalise, ds_e_step, mean_worker_accuracy,
+    mv_counts, vote_shares,
 };
-use super::backend::{ConfusionRule, EmSession, ModelParams, PROB_FLOOR};
+use super::backend::{ConfusionRule, EmSession, ModelParams, WorkerPrior, PROB_FLOOR};
 use super::em::{self, crowdkit_entropy, crowdkit_objective_from_counts};
 use super::pack::KnownClasses;
 use crate::error::{Error, Result};
@@ -474,6 +474,16 @@ impl EmSession for PartitionedSession<'_> {
         }
     }
 
+    fn set_worker_prior(&mut self, prior: &WorkerPrior) -> Result<()> {
+        if prior.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Usage(
+                "a worker model from an earlier job is not supported when the items are spread over partitions".into(),
+            ))
+        }
+    }
+
     fn init_posteriors_from_votes(&mut self) -> Result<()> {
         self.pass(Pass::Votes)
     }
@@ -506,8 +516,13 @@ impl EmSession for PartitionedSession<'_> {
             })
             .collect();
         let counts: Vec<f32> = sums.counts_f64().iter().map(|&c| c as f32).collect();
-        let (log_confusion, accuracy) =
-            confusion_normalise(&counts, &self.worker_offsets, k, rule, 0);
+        let (log_confusion, accuracy) = confusion_normalise(
+            &counts,
+            &annotation_counts(&self.worker_offsets),
+            k,
+            rule,
+            0,
+        );
         self.log_confusion = log_confusion;
         self.worker_accuracy = accuracy;
         Ok(())

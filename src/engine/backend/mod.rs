@@ -107,6 +107,81 @@ impl Backend for WithKnown<'_> {
     }
 }
 
+/// Pseudo-counts carried into every M-step from an earlier job (see
+/// `--workers-in`): each worker's past soft counts `[worker][true][given]`,
+/// added to the counts the M-step sums from the posteriors before the
+/// confusion rule normalises them, so they act as a Dirichlet prior whose
+/// weight is the worker's past answers. The rule's own prior, the
+/// hierarchical population table and the answer count `n` the one-coin and
+/// modified rules divide by all see the sum.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerPrior {
+    /// `[worker][true][given]`, workers as in the packed data (zeros for a
+    /// worker the earlier job did not see); empty: no prior.
+    pub counts: Vec<f32>,
+}
+
+impl WorkerPrior {
+    /// Whether there is no prior.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Each worker's past answers: the sum of their counts (`k` classes).
+    pub fn answers(&self, k: usize) -> Vec<f32> {
+        self.counts.chunks(k * k).map(|c| c.iter().sum()).collect()
+    }
+
+    /// Each worker's annotations in `data` plus their past answers: the
+    /// `n` of the confusion rules.
+    pub fn worker_n(&self, data: &Packed) -> Vec<f32> {
+        let past = self.answers(data.n_classes());
+        (0..data.n_workers())
+            .map(|w| data.worker_range(w).len() as f32 + past.get(w).copied().unwrap_or(0.0))
+            .collect()
+    }
+
+    /// Errors unless the prior has one `k × k` table per worker of `data`.
+    pub fn check(&self, data: &Packed) -> Result<()> {
+        let k = data.n_classes();
+        if self.counts.len() != data.n_workers() * k * k {
+            return Err(crate::error::Error::Usage(format!(
+                "the worker prior holds {} counts, not {} workers × {k} × {k}",
+                self.counts.len(),
+                data.n_workers()
+            )));
+        }
+        if let Some(c) = self.counts.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
+            return Err(crate::error::Error::Usage(format!(
+                "the worker prior holds a count of {c}: counts are finite and at least 0"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A backend whose EM sessions add a [`WorkerPrior`] to every M-step (see
+/// [`EmSession::set_worker_prior`]).
+pub struct WithWorkerPrior<'p> {
+    /// The backend that runs the kernels.
+    pub inner: &'p dyn Backend,
+    /// The pseudo-counts.
+    pub prior: &'p WorkerPrior,
+}
+
+impl Backend for WithWorkerPrior<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn em_session<'a>(&'a self, data: &'a Packed) -> Result<Box<dyn EmSession + 'a>> {
+        self.prior.check(data)?;
+        let mut session = self.inner.em_session(data)?;
+        session.set_worker_prior(self.prior)?;
+        Ok(session)
+    }
+}
+
 /// The model state of one EM run, kept where the backend computes.
 pub trait EmSession {
     /// Majority-vote counts: `[item][class]` number of votes.
@@ -120,6 +195,11 @@ pub trait EmSession {
     /// clamp (so it is the log-likelihood of the answers and the known
     /// labels together). Empty: no clamping (the default).
     fn set_known(&mut self, known: &KnownClasses) -> Result<()>;
+
+    /// From now on every M-step adds `prior`'s counts to the soft counts
+    /// before the rule normalises them (see [`WorkerPrior`]); empty: none
+    /// (the default). The caller has checked its shape.
+    fn set_worker_prior(&mut self, prior: &WorkerPrior) -> Result<()>;
 
     /// Posteriors := each item's vote shares (soft majority vote); an item
     /// without votes gets uniform posteriors.

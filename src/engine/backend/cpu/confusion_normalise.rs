@@ -18,17 +18,18 @@ pub fn symmetric_log_table(accuracy: f32, k: usize) -> Vec<f32> {
 
 /// Twin of `confusion_normalise.wgsl`: turns soft counts `[worker][true][given]`
 /// into log-confusion `[worker][given][true]` under `rule`, and returns each
-/// worker's `trace(C)/n` too. Under the hierarchical rule each block of
+/// worker's `trace(C)/n` too, with `n` the worker's answers (`worker_n`:
+/// their annotations, plus any [`WorkerPrior`](crate::engine::backend::WorkerPrior)'s past answers). Under the hierarchical rule each block of
 /// `workers_per_group` consecutive workers (0: all of them) is drawn toward
 /// its own population table, the sum of that block's counts.
 pub fn confusion_normalise(
     counts: &[f32],
-    worker_offsets: &[u32],
+    worker_n: &[f32],
     k: usize,
     rule: ConfusionRule,
     workers_per_group: usize,
 ) -> (Vec<f32>, Vec<f32>) {
-    let n_workers = worker_offsets.len() - 1;
+    let n_workers = worker_n.len();
     let mut log_confusion = vec![0f32; n_workers * k * k];
     let mut accuracy = vec![0f32; n_workers];
     let block = if workers_per_group == 0 {
@@ -48,7 +49,7 @@ pub fn confusion_normalise(
         .enumerate()
         .for_each(|(w, (out, acc_out))| {
             let c = &counts[w * k * k..(w + 1) * k * k];
-            let n = (worker_offsets[w + 1] - worker_offsets[w]) as f32;
+            let n = worker_n[w];
             let trace: f32 = (0..k).map(|t| c[t * k + t]).sum();
             let acc = if n > 0.0 { trace / n } else { 0.0 };
             *acc_out = acc;
@@ -112,6 +113,14 @@ pub fn confusion_normalise(
             }
         });
     (log_confusion, accuracy)
+}
+
+/// Each worker's annotation count as the confusion rules' `n`.
+pub fn annotation_counts(worker_offsets: &[u32]) -> Vec<f32> {
+    worker_offsets
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f32)
+        .collect()
 }
 
 /// The population confusion `[true][given]`: the soft counts of all workers

@@ -118,7 +118,7 @@ fn hierarchical_rule_shrinks_a_sparse_worker_toward_the_population() {
         strength: 1.0,
         prior_correct: 1.0,
     };
-    let (log_conf, _) = confusion_normalise(&counts, &[0, 200, 201], 2, rule, 0);
+    let (log_conf, _) = confusion_normalise(&counts, &[200.0, 1.0], 2, rule, 0);
     // [worker][given][true]: E[log θ] = ψ(α) − ψ(Σα).
     let row0: [f32; 2] = [90.0 + 90.0 / 101.0 + 1.0, 10.0 + 11.0 / 101.0];
     let expected = (digamma(row0[0] as f64) - digamma((row0[0] + row0[1]) as f64)) as f32;
@@ -136,7 +136,7 @@ fn one_coin_spreads_errors_evenly() {
     let counts = vec![3.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     let (log_conf, acc) = confusion_normalise(
         &counts,
-        &[0, 4],
+        &[4.0],
         3,
         ConfusionRule::OneCoin { smoothing: 0.0 },
         0,

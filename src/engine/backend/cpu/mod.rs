@@ -28,7 +28,7 @@ pub mod staple;
 mod vote_shares;
 
 pub use confusion_normalise::{
-    confusion_normalise, fit_terms, mean_worker_accuracy, population_confusion,
+    annotation_counts, confusion_normalise, fit_terms, mean_worker_accuracy, population_confusion,
     symmetric_log_table, LN_EPS,
 };
 pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce, EStepTerms};
@@ -44,7 +44,10 @@ pub use vote_shares::vote_shares;
 
 use ndarray::{Array2, Array3};
 
-use super::{Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegHostBytes, SegSession};
+use super::{
+    Backend, ConfusionRule, EmSession, ModelParams, SegBackend, SegHostBytes, SegSession,
+    WorkerPrior,
+};
 use crate::engine::pack::masks::{ImageSlot, MaskBatch};
 use crate::engine::pack::{KnownClasses, Packed};
 use crate::error::Result;
@@ -100,6 +103,10 @@ struct CpuSession<'a> {
     known: Vec<u32>,
     /// The last M-step's soft counts `[worker][true][given]`.
     counts: Vec<f32>,
+    /// Pseudo-counts added to every M-step's (empty: none).
+    prior: WorkerPrior,
+    /// Each worker's `n` for the confusion rules: annotations plus past answers.
+    worker_n: Vec<f32>,
 }
 
 impl<'a> CpuSession<'a> {
@@ -144,6 +151,8 @@ impl<'a> CpuSession<'a> {
             worker_accuracy: vec![0.0; w],
             known: Vec::new(),
             counts: Vec::new(),
+            prior: WorkerPrior::default(),
+            worker_n: annotation_counts(&data.worker_offsets),
         }
     }
 }
@@ -176,6 +185,16 @@ impl EmSession for CpuSession<'_> {
         Ok(())
     }
 
+    fn set_worker_prior(&mut self, prior: &WorkerPrior) -> Result<()> {
+        self.prior = prior.clone();
+        self.worker_n = if prior.is_empty() {
+            annotation_counts(&self.data.worker_offsets)
+        } else {
+            prior.worker_n(self.data)
+        };
+        Ok(())
+    }
+
     fn init_params(&mut self, log_priors: &[f32], log_confusion: &[f32]) -> Result<()> {
         self.log_priors = tile_priors(log_priors, self.data);
         self.log_confusion.copy_from_slice(log_confusion);
@@ -192,20 +211,21 @@ impl EmSession for CpuSession<'_> {
             })
             .map(|p| p.max(super::PROB_FLOOR).ln())
             .collect();
-        let counts = ds_m_step_counts(
+        let mut counts = ds_m_step_counts(
             &d.worker_offsets,
             &d.worker_item,
             &d.worker_label,
             &self.posteriors,
             k,
         );
-        let (log_confusion, accuracy) = confusion_normalise(
-            &counts,
-            &d.worker_offsets,
-            k,
-            rule,
-            d.groups.workers_per_group,
-        );
+        // The prior's counts added to this M-step's (the GPU starts its
+        // chunk sums from them instead of zero: the same sum in another
+        // order, within the parity tolerance).
+        for (c, p) in counts.iter_mut().zip(&self.prior.counts) {
+            *c += p;
+        }
+        let (log_confusion, accuracy) =
+            confusion_normalise(&counts, &self.worker_n, k, rule, d.groups.workers_per_group);
         self.log_confusion = log_confusion;
         self.worker_accuracy = accuracy;
         self.counts = counts;

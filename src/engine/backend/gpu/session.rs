@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::maths::{fixed_value, COUNT_FRAC_BITS, LL_FRAC_BITS, PROB_FRAC_BITS};
 use crate::{
     engine::backend::ConfusionRule, engine::backend::EmSession, engine::backend::ModelParams,
+    engine::backend::WorkerPrior,
 };
 
 /// Private arrays in the shaders are sized K; beyond this they would spill.
@@ -90,6 +91,14 @@ pub struct GpuSession {
     log_confusion: wgpu::Buffer,
     log_priors: wgpu::Buffer,
     counts: wgpu::Buffer,
+    /// Each worker's `n` for the confusion rules (annotations, plus past
+    /// answers under a [`WorkerPrior`]).
+    worker_n: wgpu::Buffer,
+    /// A [`WorkerPrior`]'s counts, copied into `counts` where each M-step
+    /// would clear it; `None`: no prior.
+    prior_counts: Option<wgpu::Buffer>,
+    /// Each worker's annotations, `worker_n` without a prior.
+    annotations: Vec<f32>,
     normalise_uniform: wgpu::Buffer,
     normalise: Dispatch,
     /// Per item group: its chunks' prior sums reduced to one row.
@@ -256,7 +265,7 @@ impl GpuSession {
         let worker_n: Vec<f32> = (0..n_workers)
             .map(|w| data.worker_range(w).len() as f32)
             .collect();
-        let worker_n = ctx.storage("worker_n", &worker_n)?;
+        let worker_n_buffer = ctx.storage("worker_n", &worker_n)?;
         let accuracy = ctx.zeroed("accuracy", n_workers as u64 * f)?;
         let n_chunks = plan.len();
         // Reduction outputs are fixed-point (lo, hi) pairs: two u32 per value.
@@ -328,7 +337,7 @@ impl GpuSession {
                 &[
                     &normalise_uniform,
                     &counts,
-                    &worker_n,
+                    &worker_n_buffer,
                     &log_confusion,
                     &accuracy,
                     &population_sums,
@@ -429,6 +438,9 @@ impl GpuSession {
             log_confusion,
             log_priors,
             counts,
+            worker_n: worker_n_buffer,
+            prior_counts: None,
+            annotations: worker_n,
             normalise_uniform,
             normalise,
             prior_final,
@@ -445,7 +457,6 @@ impl GpuSession {
             population_reduce: None,
             _buffers: vec![
                 population_sums,
-                worker_n,
                 accuracy,
                 prior_chunk_sums,
                 ll_chunk_sums,
@@ -765,8 +776,16 @@ impl GpuSession {
         objective: bool,
     ) {
         let ctx = &self.ctx;
-        encoder.clear_buffer(&self.counts, 0, None);
-        ctx.note("clear_buffer", traffic::clear(self.counts.size()));
+        match &self.prior_counts {
+            Some(prior) => {
+                encoder.copy_buffer_to_buffer(prior, 0, &self.counts, 0, self.counts.size());
+                ctx.note("copy_buffer", traffic::copy(self.counts.size()));
+            }
+            None => {
+                encoder.clear_buffer(&self.counts, 0, None);
+                ctx.note("clear_buffer", traffic::clear(self.counts.size()));
+            }
+        }
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("m_step"),
             timestamp_writes: None,
@@ -882,6 +901,24 @@ impl EmSession for GpuSession {
                 chunk.vote_shares.record(&self.ctx, pass);
             }
         })
+    }
+
+    fn set_worker_prior(&mut self, prior: &WorkerPrior) -> Result<()> {
+        if prior.is_empty() {
+            self.prior_counts = None;
+            self.ctx.write(&self.worker_n, &self.annotations);
+            return Ok(());
+        }
+        self.prior_counts = Some(self.ctx.storage("prior_counts", &prior.counts)?);
+        let past = prior.answers(self.k);
+        let n: Vec<f32> = self
+            .annotations
+            .iter()
+            .zip(&past)
+            .map(|(a, p)| a + p)
+            .collect();
+        self.ctx.write(&self.worker_n, &n);
+        Ok(())
     }
 
     fn set_known(&mut self, known: &KnownClasses) -> Result<()> {

@@ -237,6 +237,15 @@ pub fn clear(bytes: u64) -> Traffic {
     }
 }
 
+/// A buffer-to-buffer copy of `bytes`.
+pub fn copy(bytes: u64) -> Traffic {
+    Traffic {
+        read: bytes,
+        written: bytes,
+        gathered: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
