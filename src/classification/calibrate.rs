@@ -467,13 +467,12 @@ pub fn calibrate_fit(data: &Packed, params: &Params, fit: &mut Consolidation) ->
         return Ok(());
     }
     let candidate = match &fit.choice {
-        Some(choice) => match chooser::candidates(params.seed)
-            .into_iter()
-            .find(|c| c.name == choice.chosen)
-        {
-            Some(c) => c,
-            None => return Ok(()),
-        },
+        Some(choice) => {
+            match chooser::candidate_named(choice.chosen, params.seed, &params.resume) {
+                Some(c) => c,
+                None => return Ok(()),
+            }
+        }
         None => chooser::Candidate {
             name: params.method.info().name,
             params: params.clone(),

@@ -10,14 +10,17 @@
 //! learnt from four answers predicts the fifth badly. It is also the
 //! quantity every candidate models, so it compares them on one scale.
 
+use std::sync::Arc;
+
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::job_model::Resume;
 use super::methods::{self, Method};
 use super::{Consolidation, Params};
-use crate::engine::backend::{Backend, PROB_FLOOR};
+use crate::engine::backend::{Backend, WorkerPrior, PROB_FLOOR};
 use crate::engine::pack::Packed;
 use crate::error::Result;
 
@@ -92,7 +95,8 @@ pub struct Choice {
     /// The temperature that made its held-out predictions best.
     pub temperature: f64,
     /// Mean held-out log-likelihood per hidden annotation, per candidate,
-    /// in [`candidates`] order.
+    /// in [`candidates_resumed`] order (the `+ model` ones only when the fit
+    /// resumed from an earlier job).
     pub scores: Vec<(&'static str, f64)>,
     /// Folds used.
     pub folds: usize,
@@ -209,7 +213,8 @@ fn held_out_on(
             params.known = Default::default();
             let fit = methods::fit(&training, backend, &params, &mut |_, _| {})?;
             let hidden = |a: usize| fold_of[a] as usize == fold && stored(a);
-            held_out_terms(on, &training, &fit, hidden, &mut out.terms[c]);
+            let prior = &params.resume.prior;
+            held_out_terms(on, &training, &fit, prior, hidden, &mut out.terms[c]);
             held_out_shares(on, &training, &fit, hidden, &mut out.shares[c]);
             let q = fit.posteriors.as_slice().expect("standard layout");
             let k = on.n_classes();
@@ -239,10 +244,64 @@ pub fn choose(
     seed: u64,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<(Candidate, Choice)> {
+    choose_resumed(data, backend, seed, &Arc::default(), on_fit)
+}
+
+/// [`choose`] for a job that starts from an earlier job's workers (see
+/// [`job_model`](super::job_model)): the candidates, and each EM one
+/// (`ds`, `ds --prior-correct 1`, `hds`, `one-coin`) fitted from those
+/// workers as well ([`candidates_resumed`]), so that this job's held-out
+/// answers decide whether the past helps. Without `resume`, [`choose`].
+pub fn choose_resumed(
+    data: &Packed,
+    backend: &dyn Backend,
+    seed: u64,
+    resume: &Arc<Resume>,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<(Candidate, Choice)> {
+    let candidates = candidates_resumed(seed, resume);
     match sample_items(data, seed) {
-        Some((sample, _)) => choose_on_sample(&sample, backend, seed, on_fit),
-        None => choose_on_sample(data, backend, seed, on_fit),
+        Some((sample, _)) => choose_among(&sample, &candidates, backend, seed, on_fit),
+        None => choose_among(data, &candidates, backend, seed, on_fit),
     }
+}
+
+/// [`candidates`], then (with `resume`) the EM ones again fitted from an
+/// earlier job's workers, named `<name> + model`.
+pub fn candidates_resumed(seed: u64, resume: &Arc<Resume>) -> Vec<Candidate> {
+    let plain = candidates(seed);
+    if resume.is_empty() {
+        return plain;
+    }
+    let resumed: Vec<Candidate> = plain
+        .iter()
+        .filter_map(|c| {
+            let name = resumed_name(c.name)?;
+            let mut params = c.params.clone();
+            params.resume = Arc::clone(resume);
+            Some(Candidate { name, params })
+        })
+        .collect();
+    plain.into_iter().chain(resumed).collect()
+}
+
+/// The candidate named `name` (as [`Choice::chosen`] gives it), with
+/// `resume` when it is a `+ model` one.
+pub fn candidate_named(name: &str, seed: u64, resume: &Arc<Resume>) -> Option<Candidate> {
+    candidates_resumed(seed, resume)
+        .into_iter()
+        .find(|c| c.name == name)
+}
+
+/// The name of an EM candidate's variant fitted from an earlier job.
+fn resumed_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "ds" => "ds + model",
+        "ds --prior-correct 1" => "ds --prior-correct 1 + model",
+        "hds" => "hds + model",
+        "one-coin" => "one-coin + model",
+        _ => return None,
+    })
 }
 
 /// [`choose`] on annotations that are already its sample (or all of them,
@@ -255,10 +314,20 @@ pub fn choose_on_sample(
     seed: u64,
     on_fit: &mut dyn FnMut(usize, usize),
 ) -> Result<(Candidate, Choice)> {
-    let candidates = candidates(seed);
+    choose_among(on, &candidates(seed), backend, seed, on_fit)
+}
+
+/// [`choose_on_sample`] among `candidates`.
+fn choose_among(
+    on: &Packed,
+    candidates: &[Candidate],
+    backend: &dyn Backend,
+    seed: u64,
+    on_fit: &mut dyn FnMut(usize, usize),
+) -> Result<(Candidate, Choice)> {
     let none = crate::engine::pack::KnownClasses::default();
     let fits = Fits {
-        candidates: &candidates,
+        candidates,
         backend,
         seed,
         known: &none,
@@ -480,11 +549,13 @@ pub fn subset(data: &Packed, keep: impl Fn(usize) -> bool) -> Packed {
 /// the population's table: `(n_t·table[t] + pop[t]) / (n_t + 1)` with `n_t`
 /// the worker's soft count of training answers on class `t`, so that a
 /// worker never seen is predicted by the population and no answer gets
-/// probability zero).
+/// probability zero). A fit from an earlier job's workers counts their past
+/// answers (`prior`'s row sums) in `n_t` too, as its M-step did.
 fn held_out_terms(
     all: &Packed,
     training: &Packed,
     fit: &Consolidation,
+    prior: &WorkerPrior,
     hidden: impl Fn(usize) -> bool + Sync,
     out: &mut Vec<f32>,
 ) {
@@ -492,7 +563,15 @@ fn held_out_terms(
     let q = fit.posteriors.as_slice().expect("standard layout");
     let table = fit.confusion.as_slice().expect("standard layout");
     let n_workers = training.n_workers();
-    let mut soft = vec![0f64; n_workers * k];
+    let mut soft: Vec<f64> = if prior.is_empty() {
+        vec![0f64; n_workers * k]
+    } else {
+        prior
+            .counts
+            .chunks(k)
+            .map(|row| row.iter().map(|&c| c as f64).sum())
+            .collect()
+    };
     let mut population = vec![1.0 / k as f64; k * k];
     for w in 0..n_workers {
         let range = training.worker_range(w);

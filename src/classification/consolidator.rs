@@ -4,7 +4,10 @@
 
 use ndarray::ArrayView2;
 
+use std::sync::Arc;
+
 use super::calibrate::calibrate_fit;
+use super::job_model::{takes_worker_prior, Fitted, JobModel};
 use super::known::{worker_tally, KnownLabels, KnownReport, KnownTally};
 use super::spammer::spammer_scores;
 use super::{fit, Consolidation, Init, Method, Params};
@@ -50,6 +53,7 @@ pub struct Consolidator {
     categories: Option<Vec<String>>,
     known: Option<KnownLabels>,
     drop_spammers: Option<f32>,
+    workers_in: Option<Arc<JobModel>>,
 }
 
 impl std::fmt::Debug for Consolidator {
@@ -61,6 +65,10 @@ impl std::fmt::Debug for Consolidator {
             .field("categories", &self.categories)
             .field("known", &self.known.as_ref().map(KnownLabels::len))
             .field("drop_spammers", &self.drop_spammers)
+            .field(
+                "workers_in",
+                &self.workers_in.as_ref().map(|m| m.workers.len()),
+            )
             .finish()
     }
 }
@@ -81,6 +89,7 @@ impl Consolidator {
             categories: None,
             known: None,
             drop_spammers: None,
+            workers_in: None,
         }
     }
 
@@ -208,6 +217,21 @@ impl Consolidator {
         self
     }
 
+    /// Starts from an earlier job's worker model (see
+    /// [`job_model`](super::job_model)): every EM method starts from its
+    /// tables (new workers from its population table) and adds each known
+    /// worker's past counts to every M-step, a Dirichlet prior weighted by
+    /// their past answers. `auto` fits its EM candidates that way, in its
+    /// choice and in the final fit (so the held-out likelihood of this job's
+    /// answers still picks the model); `ds`, `hds`, `one-coin` and `mds`
+    /// take it as named; any other method is refused.
+    /// The classes must be the model's: [`Consolidator::fit`] uses them as
+    /// the label set unless [`Consolidator::categories`] is given.
+    pub fn workers_in(mut self, model: JobModel) -> Self {
+        self.workers_in = Some(Arc::new(model));
+        self
+    }
+
     /// The parameters a fit will use.
     pub fn params(&self) -> &Params {
         &self.params
@@ -222,7 +246,8 @@ impl Consolidator {
         L: std::fmt::Display,
     {
         self.params.validate()?;
-        let mut builder = match &self.categories {
+        let model_classes = self.workers_in.as_ref().map(|m| &m.classes);
+        let mut builder = match self.categories.as_ref().or(model_classes) {
             Some(c) => AnnotationBuilder::with_categories(c)?,
             None => AnnotationBuilder::new(),
         };
@@ -284,6 +309,10 @@ impl Consolidator {
             }
         }
         let mut params = self.params.clone();
+        let resumed = match &self.workers_in {
+            Some(model) => Some(resume_params(&mut params, model, &data)?),
+            None => None,
+        };
         let known_report = match &self.known {
             Some(known) => {
                 let (classes, report) = known.resolve(&data)?;
@@ -311,7 +340,8 @@ impl Consolidator {
                     if let Some(drop) = drop.as_ref().filter(|d| d.n_dropped() > 0) {
                         let kept = data.without_workers(&drop.dropped);
                         second.calibration = None;
-                        calibrate_fit(&kept, &params, &mut second)?;
+                        let refit = without_prior_of(&params, &drop.dropped);
+                        calibrate_fit(&kept, &refit, &mut second)?;
                     }
                     Ok((second, drop))
                 }
@@ -319,6 +349,9 @@ impl Consolidator {
         })?;
         let (fit, spammers) = ran.value;
         Ok(Labels {
+            fitted: Fitted::of_fit(&params, &fit),
+            workers_in: self.workers_in.clone(),
+            resumed,
             // Host-side methods ran on the host whatever the backend.
             backend: fit.ran_on.clone(),
             data,
@@ -330,6 +363,43 @@ impl Consolidator {
             spammers,
         })
     }
+}
+
+/// How a fit resumed from an earlier job's model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumed {
+    /// The method asked for.
+    pub method: Method,
+    /// The data's workers the model knew.
+    pub known_workers: usize,
+    /// The data's workers it did not (they start from its population table).
+    pub new_workers: usize,
+}
+
+/// Sets `params` to resume from `model` on `data`: its prior and start.
+fn resume_params(params: &mut Params, model: &JobModel, data: &Packed) -> Result<Resumed> {
+    if params.init != Init::Votes {
+        return Err(Error::invalid_param(
+            "init",
+            "does not apply with `workers_in`: EM starts from the model's tables",
+        ));
+    }
+    if params.method != Method::Auto && !takes_worker_prior(params.method) {
+        return Err(Error::invalid_param(
+            "workers_in",
+            format!(
+                "needs an EM method (ds, hds, one-coin, mds, or auto): {} does not fit confusion tables by EM",
+                params.method.name()
+            ),
+        ));
+    }
+    params.resume = Arc::new(model.resume(data)?);
+    let known_workers = params.resume.known_workers;
+    Ok(Resumed {
+        method: params.method,
+        known_workers,
+        new_workers: data.n_workers() - known_workers,
+    })
 }
 
 /// What `drop_spammers` did.
@@ -360,6 +430,25 @@ impl SpammerDrop {
 /// the one that dropped them), items only they answered keep the first
 /// fit's output, and worker accuracies are against the final posteriors
 /// over all of `data`'s answers.
+/// `params` with the dropped workers' past counts taken out of an earlier
+/// job's prior: a dropped worker has no answers left, and their record
+/// must not reach `hds`'s population table or the rules' answer counts.
+fn without_prior_of(params: &Params, dropped: &[bool]) -> Params {
+    let mut out = params.clone();
+    if params.resume.is_empty() {
+        return out;
+    }
+    let mut resume = (*params.resume).clone();
+    let cells = resume.prior.counts.len() / dropped.len().max(1);
+    for (w, cells) in resume.prior.counts.chunks_mut(cells.max(1)).enumerate() {
+        if dropped.get(w).copied().unwrap_or(false) {
+            cells.iter_mut().for_each(|c| *c = 0.0);
+        }
+    }
+    out.resume = Arc::new(resume);
+    out
+}
+
 fn refit_without_spammers(
     data: &Packed,
     backend: &dyn crate::engine::backend::Backend,
@@ -396,7 +485,12 @@ fn refit_without_spammers(
         ));
     }
     let kept = data.without_workers(&dropped);
-    let mut second = fit(&kept, backend, params, on_iteration)?;
+    let mut second = fit(
+        &kept,
+        backend,
+        &without_prior_of(params, &dropped),
+        on_iteration,
+    )?;
     let orphaned: Vec<u32> = (0..data.n_items())
         .filter(|&i| !data.item_range(i).is_empty() && kept.item_range(i).is_empty())
         .map(|i| i as u32)
@@ -447,6 +541,12 @@ pub struct Labels {
     pub known: Option<KnownReport>,
     /// What `drop_spammers` did (`None` without it).
     pub spammers: Option<SpammerDrop>,
+    /// The EM model the tables come from (for `auto`, the one it chose).
+    pub fitted: Fitted,
+    /// The model the fit started from (`None` without `workers_in`).
+    pub workers_in: Option<Arc<JobModel>>,
+    /// How it resumed from it (`None` without `workers_in`).
+    pub resumed: Option<Resumed>,
 }
 
 /// One item's consolidated label.
@@ -514,6 +614,19 @@ impl Labels {
             dropped: self.spammers.as_ref().is_some_and(|s| s.dropped[w]),
             known: tally.as_ref().map(|t| t[w]),
         })
+    }
+
+    /// The worker model this job leaves for the next (see
+    /// [`job_model`](super::job_model)): its workers, and those of the model
+    /// it started from that it did not see. Needs the annotations: call it
+    /// before [`Packed::release_annotations`].
+    pub fn job_model(&self) -> JobModel {
+        JobModel::from_fit(
+            &self.data,
+            &self.fit,
+            self.fitted.clone(),
+            self.workers_in.as_deref(),
+        )
     }
 
     /// Each worker's answers on the known items (`None` without `known`).

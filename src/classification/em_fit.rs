@@ -3,7 +3,7 @@
 
 use super::result::Run;
 use super::{spectral, Consolidation, Init, Params, StartUsed};
-use crate::engine::backend::Backend;
+use crate::engine::backend::{Backend, WithWorkerPrior};
 use crate::engine::em::{self, argmax_rows, EmFit, MStepRule, Start, Stopping};
 use crate::engine::pack::Packed;
 use crate::error::Result;
@@ -18,7 +18,8 @@ pub(crate) fn fit_start(method: super::Method) -> Start<'static> {
 }
 
 /// Runs EM from `start` under `m_rule` and labels each item with its most
-/// probable class.
+/// probable class. With `params.resume` (an earlier job's workers) EM
+/// starts from its tables instead and every M-step adds its counts.
 pub(crate) fn fit_em(
     data: &Packed,
     backend: &dyn Backend,
@@ -32,7 +33,20 @@ pub(crate) fn fit_em(
         tol: params.tol,
         test: params.stop_test,
     };
-    let fit = em::run_em(data, backend, stopping, start, m_rule, on_iteration)?;
+    if params.resume.is_empty() {
+        let fit = em::run_em(data, backend, stopping, start, m_rule, on_iteration)?;
+        return Ok(consolidation(data, params, fit));
+    }
+    let resume = &params.resume;
+    let start = Start::Given {
+        log_priors: &resume.log_priors,
+        log_confusion: &resume.log_confusion,
+    };
+    let with_prior = WithWorkerPrior {
+        inner: backend,
+        prior: &resume.prior,
+    };
+    let fit = em::run_em(data, &with_prior, stopping, start, m_rule, on_iteration)?;
     Ok(consolidation(data, params, fit))
 }
 
@@ -70,6 +84,8 @@ pub(crate) fn fit_initialised(
     let from_votes =
         |on: &mut dyn FnMut(usize, f64)| fit_em(data, backend, params, Start::Votes, m_rule, on);
     let spectral = match params.init {
+        // A resumed fit starts from the earlier job's tables (in `fit_em`).
+        _ if !params.resume.is_empty() => None,
         Init::Votes => None,
         Init::Spectral | Init::Best => spectral::spectral_start(data),
     };

@@ -12,6 +12,7 @@ pub mod calibrate;
 pub mod chooser;
 mod consolidator;
 mod em_fit;
+pub mod job_model;
 pub mod known;
 pub mod methods;
 pub mod numpy_random;
@@ -26,7 +27,8 @@ pub mod spectral;
 pub mod write;
 
 pub use calibrate::{Calibration, Confidence};
-pub use consolidator::{Consolidator, ItemLabel, Labels, SpammerDrop, WorkerModel};
+pub use consolidator::{Consolidator, ItemLabel, Labels, Resumed, SpammerDrop, WorkerModel};
+pub use job_model::JobModel;
 pub use known::{KnownEntry, KnownLabels, KnownReport, KnownTally};
 pub use methods::{fit, Method, MethodInfo, RunsOn, METHODS};
 pub use params::{Init, Params, HDS_PRIOR_CORRECT, HDS_PRIOR_STRENGTH, MDS_PRIOR_ACCURACY};

@@ -64,6 +64,12 @@ pub struct Params {
     /// answers (the default) or the method's raw posterior (see
     /// [`calibrate`](super::calibrate)). The methods themselves ignore it.
     pub confidence: Confidence,
+    /// Where every EM method starts and what prior its M-step adds: the
+    /// workers of an earlier job's model (see [`job_model`](super::job_model)).
+    /// Empty by default; the front door fills it from a model
+    /// ([`Consolidator::workers_in`](super::Consolidator::workers_in)).
+    #[serde(skip)]
+    pub resume: std::sync::Arc<super::job_model::Resume>,
 }
 
 /// Default pseudo-count of a correct answer per true class for `hds`: one
@@ -98,6 +104,7 @@ impl Params {
             ties: TieBreak::Lowest,
             known: KnownClasses::default(),
             confidence: Confidence::default(),
+            resume: Default::default(),
         }
     }
 

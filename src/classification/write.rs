@@ -286,18 +286,43 @@ fn gt_response_entry(
     })
 }
 
-/// Writes the worker report: id, annotation count, estimated accuracy,
-/// confusion matrix (`[true][given]`) and spammer score (see
-/// [`spammer`](super::spammer)). JSON when `json`, else CSV with the
-/// matrix flattened into `c_<true>_<given>` columns and `spammer_score`
-/// last.
+/// Writes the CSV worker report: id, annotation count, estimated accuracy,
+/// confusion matrix flattened into `c_<true>_<given>` columns (`[true][given]`)
+/// and spammer score (see [`spammer`](super::spammer)). The JSON report is
+/// the job's worker model ([`write_job_model`]).
 pub fn write_workers(
     out: &mut dyn Write,
     data: &Packed,
     fit: &Consolidation,
-    json: bool,
 ) -> std::io::Result<()> {
-    write_workers_with(out, data, fit, json, &WorkerExtras::default())
+    write_workers_with(out, data, fit, &WorkerExtras::default())
+}
+
+/// Writes the JSON worker report: the job's worker model (see
+/// [`job_model`](super::job_model)), whose first workers are the data's in
+/// worker-id order, with `extras`' fields added to theirs.
+pub fn write_job_model(
+    out: &mut dyn Write,
+    model: &super::JobModel,
+    extras: &WorkerExtras<'_>,
+) -> std::io::Result<()> {
+    let mut report = serde_json::to_value(model)?;
+    if let Some(workers) = report["workers"].as_array_mut() {
+        for (w, row) in workers.iter_mut().enumerate() {
+            if let Some(dropped) = extras.dropped.and_then(|d| d.get(w)) {
+                row["dropped"] = json!(dropped);
+            }
+            if let Some(&t) = extras.known.and_then(|k| k.get(w)) {
+                row["known_answered"] = json!(t.answered);
+                row["known_correct"] = json!(t.correct);
+                row["known_accuracy"] = t
+                    .accuracy()
+                    .map_or(Value::Null, |a| json!(round6(a as f32)));
+            }
+        }
+    }
+    serde_json::to_writer(&mut *out, &report)?;
+    out.write_all(b"\n")
 }
 
 /// Worker-report columns beyond the model's own.
@@ -317,42 +342,10 @@ pub fn write_workers_with(
     out: &mut dyn Write,
     data: &Packed,
     fit: &Consolidation,
-    json: bool,
     extras: &WorkerExtras<'_>,
 ) -> std::io::Result<()> {
     let k = data.n_classes();
     let scores = spammer_scores(fit);
-    if json {
-        let workers: Vec<Value> = (0..data.n_workers())
-            .map(|w| {
-                let matrix: Vec<Vec<Value>> = (0..k)
-                    .map(|t| (0..k).map(|l| prob(fit.confusion[[w, t, l]])).collect())
-                    .collect();
-                let mut row = json!({
-                    "worker": data.worker_names[w],
-                    "annotations": data.worker_range(w).len(),
-                    "accuracy": prob(fit.worker_accuracy[w]),
-                    "confusion": matrix,
-                    "spammer_score": prob(scores[w]),
-                });
-                if let Some(dropped) = extras.dropped {
-                    row["dropped"] = json!(dropped[w]);
-                }
-                if let Some(known) = extras.known {
-                    let t = known[w];
-                    row["known_answered"] = json!(t.answered);
-                    row["known_correct"] = json!(t.correct);
-                    row["known_accuracy"] = t
-                        .accuracy()
-                        .map_or(Value::Null, |a| json!(round6(a as f32)));
-                }
-                row
-            })
-            .collect();
-        let report = json!({ "classes": data.class_names, "workers": workers });
-        serde_json::to_writer(&mut *out, &report)?;
-        return out.write_all(b"\n");
-    }
     let mut w = csv::Writer::from_writer(out);
     let mut header = vec![
         "worker".to_string(),

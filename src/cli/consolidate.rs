@@ -276,6 +276,13 @@ pub struct Args {
     /// counted, named and ignored. Classification only.
     #[arg(long, value_name = "FILE", help_heading = "Method")]
     pub known: Option<PathBuf>,
+    /// Start from an earlier job's worker model (the JSON --workers-out writes): EM starts
+    /// from its tables (new workers from its population table) and each known worker's past
+    /// counts are a prior weighted by their past answers. The classes are the model's; auto
+    /// also scores its EM candidates fitted from the model and keeps the best. Classification, EM
+    /// methods only. --workers-out may name the same file to update it in place.
+    #[arg(long, value_name = "MODEL.json", help_heading = "Method")]
+    pub workers_in: Option<PathBuf>,
     /// Fit, drop the workers whose spammer score (1 − √ of Raykar & Yu's score of their fitted
     /// confusion table: 1 = answers independent of the truth, 0 = perfect) is at least
     /// THRESHOLD, and refit on the others' answers. Items only dropped workers answered keep
@@ -298,8 +305,9 @@ pub struct Args {
     /// confidence, the review list) reports, classification.
     #[arg(long, value_enum, default_value_t = ConfidenceArg::Calibrated, help_heading = "Output")]
     pub confidence: ConfidenceArg,
-    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json,
-    /// Parquet if in .parquet or .pq, else CSV.
+    /// Also write a worker report (id, annotations, accuracy, confusion); JSON if FILE ends in .json
+    /// (classification: the versioned worker model --workers-in reads), Parquet if in .parquet or
+    /// .pq, else CSV.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub workers_out: Option<PathBuf>,
     /// Also write the items most worth sending to more workers (CSV: item, label, confidence,
@@ -585,9 +593,11 @@ fn params_of(args: &Args, method: Method) -> Params {
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
-    if args.task != Task::Classification && (args.known.is_some() || args.drop_spammers.is_some()) {
+    if args.task != Task::Classification
+        && (args.known.is_some() || args.drop_spammers.is_some() || args.workers_in.is_some())
+    {
         return Err(Error::Usage(
-            "--known and --drop-spammers are for --task classification".into(),
+            "--known, --drop-spammers and --workers-in are for --task classification".into(),
         )
         .into());
     }
@@ -631,6 +641,11 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         &[&args.review_out],
         &[args.gold.as_ref(), args.known.as_ref()],
     )?;
+    // The model is read whole before anything is written, so --workers-out
+    // (only) may update it in place.
+    if let Some(model) = &args.workers_in {
+        outputs.refuse_input_except(model, args.workers_out.as_deref())?;
+    }
     // Read before any work, so a bad gold file stops the run with nothing written.
     let t = Instant::now();
     let gold = args
@@ -643,14 +658,31 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         .as_ref()
         .map(|path| accord::classification::KnownLabels::read(path))
         .transpose()?;
+    let workers_in = args
+        .workers_in
+        .as_ref()
+        .map(|path| accord::classification::JobModel::read(path))
+        .transpose()?;
     let gold_read_s = t.elapsed().as_secs_f64();
     let selected = select_backend(args.backend, args.quiet || !args.verbose)?;
 
     // Read.
     let t = Instant::now();
+    let categories = match (&args.categories, &workers_in) {
+        (Some(given), Some(model)) if *given != model.classes => {
+            return Err(Error::Usage(format!(
+                "--categories {} differ from the classes of the --workers-in model, {}",
+                given.join(","),
+                model.classes.join(",")
+            ))
+            .into())
+        }
+        (Some(given), _) => Some(given.clone()),
+        (None, model) => model.as_ref().map(|m| m.classes.clone()),
+    };
     let options = ReadOptions {
         format: args.format,
-        categories: args.categories.clone(),
+        categories,
         skip_invalid: args.skip_invalid,
         fields,
     };
@@ -680,6 +712,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     let class_order = match (&args.categories, &event) {
         (Some(_), _) => "(in --categories order)",
+        (None, _) if workers_in.is_some() => "(the --workers-in model's, in its order)",
         (None, Some(e)) if e.categories.is_some() => {
             "(in the Lambda event's labelCategories order)"
         }
@@ -748,6 +781,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if let Some(threshold) = args.drop_spammers {
         consolidator = consolidator.drop_spammers(threshold);
     }
+    if let Some(model) = workers_in {
+        consolidator = consolidator.workers_in(model);
+    }
     let labels = consolidator.fit_packed_on(selected, data, &mut on_iteration)?;
     spinner.finish_and_clear();
     let fit_s = t.elapsed().as_secs_f64();
@@ -810,9 +846,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 dropped: labels.spammers.as_ref().map(|s| s.dropped.as_slice()),
                 known: tally.as_deref(),
             };
-            outputs.write(path, |out| {
-                write::write_workers_with(out, data, fit, json, &extras)
-            })?;
+            if json {
+                let model = labels.job_model();
+                outputs.write(path, |out| write::write_job_model(out, &model, &extras))?;
+            } else {
+                outputs.write(path, |out| {
+                    write::write_workers_with(out, data, fit, &extras)
+                })?;
+            }
         }
     }
     if let Some(path) = &args.review_out {
@@ -834,6 +875,16 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
 
     if !args.quiet {
         super::consolidate_known::print_summary(&labels);
+        if let (Some(resumed), Some(path)) = (&labels.resumed, &args.workers_in) {
+            say!(
+                "accord: resumed from {}: {} ({} known worker{} start from their tables with their past counts as a prior; {} new from the population table)",
+                path.display(),
+                resumed.method.name(),
+                resumed.known_workers,
+                if resumed.known_workers == 1 { "" } else { "s" },
+                resumed.new_workers,
+            );
+        }
         say!("accord: {}", fit_summary(fit));
         if let Some(calibration) = &fit.calibration {
             say!("accord: {}", calibration_summary(calibration));

@@ -74,7 +74,7 @@ impl Stopping {
 }
 
 /// When EM stops before `max_iter`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StopTest {
     /// The marginal log-likelihood's relative change: `|ΔLL| ≤ tol·|LL|`.

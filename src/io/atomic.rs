@@ -386,14 +386,19 @@ impl OutputSet {
     /// Refuses `input` (an input of the run) when it is one of the outputs,
     /// under any name: writing would destroy what is being read.
     pub fn refuse_input(&self, input: &Path) -> Result<()> {
+        self.refuse_input_except(input, None)
+    }
+
+    /// [`OutputSet::refuse_input`], except that the output `updated` may be
+    /// `input` (a file read whole before anything is written, then replaced
+    /// atomically: `--workers-out` updating the `--workers-in` model).
+    pub fn refuse_input_except(&self, input: &Path, updated: Option<&Path>) -> Result<()> {
         let Some(identity) = file_identity(input) else {
             return Ok(());
         };
-        match self
-            .open
-            .iter()
-            .find(|o| file_identity(&o.path).as_ref() == Some(&identity))
-        {
+        match self.open.iter().find(|o| {
+            Some(o.path.as_path()) != updated && file_identity(&o.path).as_ref() == Some(&identity)
+        }) {
             Some(o) => Err(Error::Usage(format!(
                 "the output {} is the input file {}: choose another path",
                 o.path.display(),

@@ -23,3 +23,4 @@ mod segmentation;
 mod shaders;
 mod spans;
 mod support;
+mod workers_in;

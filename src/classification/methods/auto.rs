@@ -34,7 +34,15 @@ fn fit(
     refuse_settings(params)?;
     // The choice is made on the CPU whatever the backend, so that both
     // backends choose the same model (their scores differ in the last bits).
-    let (candidate, choice) = chooser::choose(data, &CpuBackend, params.seed, &mut |_, _| {})?;
+    // With an earlier job's workers (`params.resume`) the EM candidates are
+    // fitted from them, in the choice as in the final fit.
+    let (candidate, choice) = chooser::choose_resumed(
+        data,
+        &CpuBackend,
+        params.seed,
+        &params.resume,
+        &mut |_, _| {},
+    )?;
     let mut candidate_params = candidate.params;
     candidate_params.ties = params.ties;
     // Control tasks clamp the final fit (the choice reads the answers only).
