@@ -8,6 +8,8 @@ core's buffers on first read.
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Optional
 
 import numpy as np
@@ -129,11 +131,21 @@ class _Aggregator:
 
     # -- fitting ----------------------------------------------------------
 
-    def fit(self, data: Any) -> "_Aggregator":
+    def fit(self, data: Any, *, workers_in: Any = None) -> "_Aggregator":
         """Fits the model to `data`: a DataFrame (pandas or polars) or Arrow
-        table with columns task (or item), worker and label."""
+        table with columns task (or item), worker and label.
+
+        `workers_in` (EM methods and `Accord`): an earlier job's worker model
+        (a fitted aggregator, its ``worker_model_`` dict, or the path of a
+        model file the CLI's ``--workers-out FILE.json`` wrote). EM starts
+        from its workers' tables and adds each known worker's past counts to
+        every M-step (a prior weighted by their past answers); new workers
+        start from its population table; the classes are the model's."""
         prepared = prepare(data)
         options = self._options()
+        model = _model_text(workers_in)
+        if model is not None:
+            options["workers_in"] = model
         try:
             core = _accord.fit(
                 prepared.table.__arrow_c_stream__(),
@@ -227,10 +239,37 @@ class _Aggregator:
         return pa.table(columns)
 
     @property
+    def worker_model_(self) -> dict[str, Any]:
+        """accord's: the worker model this fit leaves for the next job (the
+        CLI's versioned ``--workers-out FILE.json``): classes, the fitted
+        model, class priors, a population table and per worker their table
+        and expected counts. Pass it (or this aggregator) to a later
+        ``fit(..., workers_in=...)``, or ``json.dump`` it for the CLI."""
+        f = self._result()
+        # A fresh dict each time: editing it does not change the fit's.
+        return json.loads(f.get("worker_model_", f.core.worker_model))
+
+    @property
     def run_info_(self) -> dict[str, Any]:
         """accord's: iterations, convergence, the backend the fit ran on and
         why, and the input's counts."""
         return dict(self._result().core.run_info())
+
+
+def _model_text(workers_in: Any) -> Optional[str]:
+    """A worker model as the JSON text the core parses."""
+    if workers_in is None:
+        return None
+    if isinstance(workers_in, _Aggregator):
+        return json.dumps(workers_in.worker_model_)
+    if isinstance(workers_in, dict):
+        return json.dumps(workers_in)
+    if isinstance(workers_in, (str, os.PathLike)):
+        with open(workers_in, encoding="utf-8") as f:
+            return f.read()
+    raise TypeError(
+        f"`workers_in` must be a fitted aggregator, a worker model dict or a model file path, not a {type(workers_in).__name__}"
+    )
 
 
 def _crowdkit_names(message: str) -> str:
@@ -316,10 +355,11 @@ class MajorityVote(_SkillsMixin, _Aggregator):
     def _options(self) -> dict[str, Any]:
         return {"ties": self.ties, "seed": self.random_state}
 
-    def fit(self, data: Any, skills: Any = None) -> "MajorityVote":  # type: ignore[override]
-        """Fits; crowd-kit's optional `skills` (given vote weights) are not supported."""
+    def fit(self, data: Any, skills: Any = None, *, workers_in: Any = None) -> "MajorityVote":  # type: ignore[override]
+        """Fits; crowd-kit's optional `skills` (given vote weights) are not
+        supported (nor is `workers_in`: majority vote has no worker model to resume)."""
         _only("MajorityVote.fit", "skills", skills, None)
-        super().fit(data)
+        super().fit(data, workers_in=workers_in)
         return self
 
 
@@ -371,11 +411,14 @@ class DawidSkene(_ErrorsMixin, _EMAggregator):
             "init": self.init,
         }
 
-    def fit(self, data: Any, true_labels: Any = None, initial_error: Any = None) -> "DawidSkene":  # type: ignore[override]
-        """Fits; crowd-kit's optional `true_labels` and `initial_error` are not supported."""
+    def fit(  # type: ignore[override]
+        self, data: Any, true_labels: Any = None, initial_error: Any = None, *, workers_in: Any = None
+    ) -> "DawidSkene":
+        """Fits; crowd-kit's optional `true_labels` and `initial_error` are
+        not supported; `workers_in` as for every EM class (see `_Aggregator.fit`)."""
         _only("DawidSkene.fit", "true_labels", true_labels, None)
         _only("DawidSkene.fit", "initial_error", initial_error, None)
-        super().fit(data)
+        super().fit(data, workers_in=workers_in)
         return self
 
 

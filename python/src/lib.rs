@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use accord::classification::{
-    skill_vote, Confidence, Consolidator, Init, Labels, Method, MethodState, METHODS,
+    skill_vote, Confidence, Consolidator, Init, JobModel, Labels, Method, MethodState, METHODS,
 };
 use accord::engine::pack::{DuplicatePolicy, Names};
 use accord::engine::select::BackendChoice;
@@ -162,6 +162,9 @@ struct Fit {
     /// Each worker's annotation count, taken before the packed annotations
     /// are released.
     worker_annotations: Vec<usize>,
+    /// The worker model the fit leaves for the next job, taken before the
+    /// packed annotations are released.
+    job_model: JobModel,
 }
 
 fn names_buffers<'py>(
@@ -313,6 +316,19 @@ impl Fit {
         self.labels.fit.log_likelihood.clone()
     }
 
+    /// The worker model for the next job, as `--workers-out FILE.json`
+    /// writes it (JSON text).
+    fn worker_model(&self) -> PyResult<String> {
+        let mut out = Vec::new();
+        accord::classification::write::write_job_model(
+            &mut out,
+            &self.job_model,
+            &Default::default(),
+        )
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        String::from_utf8(out).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
     /// Iterations run, convergence, backend, and what `auto` decided.
     fn run_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -343,7 +359,7 @@ impl Fit {
     stream, method, backend = "auto", max_iter = None, tol = None,
     prior_correct = None, prior_strength = None, smoothing = None,
     init = "votes", ties = "lowest", seed = 0, duplicates = "keep", categories = None,
-    confidence = None,
+    confidence = None, workers_in = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
@@ -362,7 +378,18 @@ fn fit(
     duplicates: &str,
     categories: Option<Vec<String>>,
     confidence: Option<&str>,
+    workers_in: Option<&str>,
 ) -> PyResult<Fit> {
+    let workers_in = workers_in
+        .map(|text| {
+            JobModel::parse(text).map_err(|(line, problem)| {
+                let at = line.map_or(String::new(), |l| format!(" (line {l})"));
+                PyValueError::new_err(format!("`workers_in`{at} {problem}"))
+            })
+        })
+        .transpose()?;
+    // The model's classes are the label set unless `categories` names them.
+    let categories = categories.or_else(|| workers_in.as_ref().map(|m| m.classes.clone()));
     let options = options(
         method,
         backend,
@@ -386,8 +413,11 @@ fn fit(
             .transpose()?,
         ..options
     };
-    let consolidator = options.consolidator();
+    let mut consolidator = options.consolidator();
     consolidator.params().validate().map_err(to_py)?;
+    if let Some(model) = workers_in {
+        consolidator = consolidator.workers_in(model);
+    }
     let reader = arrow_in::stream_reader(stream)?;
     guarded(py, move || {
         let data =
@@ -407,6 +437,7 @@ fn fit(
             (None, _) => None,
         };
         let worker_annotations = labels.workers().map(|w| w.annotations).collect();
+        let job_model = labels.job_model();
         // The fitted attributes are read by name: the annotations go before
         // pandas objects are built beside the caller's frame.
         labels.data.release_annotations();
@@ -414,6 +445,7 @@ fn fit(
             labels,
             worker_skill,
             worker_annotations,
+            job_model,
         })
     })
 }
