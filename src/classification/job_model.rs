@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chooser;
 use super::methods::Method;
+use super::write::round6;
 use super::{Consolidation, Params};
 use crate::engine::backend::cpu::ds_m_step_counts;
 use crate::engine::backend::{WorkerPrior, PROB_FLOOR};
@@ -432,11 +433,6 @@ fn check_table(what: &str, table: &[Vec<f64>], k: usize) -> std::result::Result<
         ));
     }
     Ok(())
-}
-
-/// `x` to 6 decimals, as the other reports print probabilities.
-fn round6(x: f32) -> f64 {
-    round6_f64(x as f64)
 }
 
 fn round6_f64(x: f64) -> f64 {

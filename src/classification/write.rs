@@ -102,7 +102,7 @@ pub fn now_iso8601() -> String {
 }
 
 /// A probability rounded to 6 decimals, so f32 noise stays out of outputs.
-fn round6(p: f32) -> f64 {
+pub(crate) fn round6(p: f32) -> f64 {
     (p as f64 * 1e6).round() / 1e6
 }
 

@@ -457,17 +457,7 @@ fn an_item_left_with_no_annotator_is_reported_and_keeps_a_label() {
     let dir = tmp();
     // s0 answers at random; item lonely is only s0's.
     let (data, _) = crafted(9, 800, 3, &[0.9, 0.8, 0.85, 0.75], 1, 3);
-    let mut csv = String::from("item,worker,label\n");
-    for i in 0..data.n_items() {
-        for a in data.item_range(i) {
-            csv.push_str(&format!(
-                "{},{},{}\n",
-                data.item_names.get(i),
-                data.worker_names.get(data.item_worker[a] as usize),
-                data.class_names[data.item_label[a] as usize]
-            ));
-        }
-    }
+    let mut csv = labels_csv(&data);
     csv.push_str("lonely,s0,2\n");
     let input = file(dir.path(), "in.csv", csv);
     let out = dir.path().join("out.csv");

@@ -169,6 +169,11 @@ fn batches_chained_through_the_model_beat_batches_fitted_alone() {
     );
 }
 
+/// The stderr of an `accord` run.
+fn stderr_of(args: &[&str]) -> String {
+    String::from_utf8_lossy(&accord(args).stderr).into_owned()
+}
+
 /// A two-batch job on disk: batch 1, batch 2 (a new worker "w9"), batch 1's model.
 fn two_batches(dir: &std::path::Path) -> (String, String, String) {
     let mut one = String::from("item,worker,label\n");
@@ -290,7 +295,7 @@ fn cli_bad_models_name_the_file_and_the_problem_and_write_nothing() {
         }
         assert!(!out.exists(), "{path}: an output was written");
     }
-    let stderr = accord(&[
+    let stderr = stderr_of(&[
         "consolidate",
         &one,
         "--method",
@@ -300,9 +305,8 @@ fn cli_bad_models_name_the_file_and_the_problem_and_write_nothing() {
         "-o",
         out_s,
     ]);
-    let stderr = String::from_utf8_lossy(&stderr.stderr);
     assert!(stderr.contains("needs an EM method"), "{stderr}");
-    let stderr = accord(&[
+    let stderr = stderr_of(&[
         "consolidate",
         &one,
         "--categories",
@@ -312,7 +316,6 @@ fn cli_bad_models_name_the_file_and_the_problem_and_write_nothing() {
         "-o",
         out_s,
     ]);
-    let stderr = String::from_utf8_lossy(&stderr.stderr);
     assert!(
         stderr.contains(
             "--categories dog,cat differ from the classes of the --workers-in model, cat,dog"
@@ -321,10 +324,9 @@ fn cli_bad_models_name_the_file_and_the_problem_and_write_nothing() {
     );
     assert!(!out.exists());
     // Only --workers-out may overwrite the model; EM starts from it, so --init is refused.
-    let stderr = accord(&["consolidate", &two, "--workers-in", &model, "-o", &model]);
-    let stderr = String::from_utf8_lossy(&stderr.stderr);
+    let stderr = stderr_of(&["consolidate", &two, "--workers-in", &model, "-o", &model]);
     assert!(stderr.contains("is the input file"), "{stderr}");
-    let stderr = accord(&[
+    let stderr = stderr_of(&[
         "consolidate",
         &two,
         "--method",
@@ -336,7 +338,6 @@ fn cli_bad_models_name_the_file_and_the_problem_and_write_nothing() {
         "-o",
         out_s,
     ]);
-    let stderr = String::from_utf8_lossy(&stderr.stderr);
     assert!(
         stderr.contains("does not apply with --workers-in"),
         "{stderr}"
