@@ -8,7 +8,7 @@
 use accord::classification::partitioned::{self, LabelRule, PartitionedFit};
 use accord::classification::{chooser, Params};
 use accord::engine::backend::cpu::CpuBackend;
-use accord::engine::pack::{pack, AnnotationBuilder, DuplicatePolicy};
+use accord::engine::pack::{pack, AnnotationBuilder, ClassId, DuplicatePolicy};
 use accord::engine::partial::{self, ItemRows, PartialSums, Pass};
 use accord::maths::TieBreak;
 use arrow_array::cast::AsArray;
@@ -64,7 +64,9 @@ fn item_rows(batches: &[RecordBatch]) -> PyResult<(ItemRows, Vec<u64>)> {
                 first_rows.push(at);
             }
             rows.item_worker.push(w[r]);
-            rows.item_label.push(l[r]);
+            // Out-of-range ids are refused by the pass, with the range named.
+            rows.item_label
+                .push(ClassId::try_from(l[r]).unwrap_or(ClassId::MAX));
             at += 1;
         }
     }

@@ -364,7 +364,7 @@ fn label_share(training: &Packed, fit: &Consolidation, i: usize) -> Option<f32> 
     let label = fit.labels[i];
     let agreeing = training.item_label[range.clone()]
         .iter()
-        .filter(|&&l| l == label)
+        .filter(|&&l| u32::from(l) == label)
         .count();
     Some(agreeing as f32 / range.len() as f32)
 }
@@ -512,7 +512,7 @@ pub fn subset(data: &Packed, keep: impl Fn(usize) -> bool) -> Packed {
     let worker_offsets = worker_counts.clone();
     let mut cursor = worker_counts;
     let mut worker_item = vec![0u32; item_worker.len()];
-    let mut worker_label = vec![0u32; item_worker.len()];
+    let mut worker_label = vec![0; item_worker.len()];
     for i in 0..n_items {
         for a in item_offsets[i] as usize..item_offsets[i + 1] as usize {
             let slot = &mut cursor[item_worker[a] as usize];

@@ -38,6 +38,13 @@ pub(crate) fn fit_em(
         return Ok(consolidation(data, params, fit));
     }
     let resume = &params.resume;
+    // The modified rule's population accuracy carries over as the tables do.
+    let m_rule = match (m_rule, resume.population_accuracy) {
+        (MStepRule::Modified { .. }, Some(accuracy)) => MStepRule::Modified {
+            initial_accuracy: accuracy,
+        },
+        (rule, _) => rule,
+    };
     let start = Start::Given {
         log_priors: &resume.log_priors,
         log_confusion: &resume.log_confusion,

@@ -151,6 +151,10 @@ pub struct Resume {
     pub log_confusion: Vec<f32>,
     /// How many of the data's workers the model knew.
     pub known_workers: usize,
+    /// The mean of the saved workers' accuracies: where `mds`'s
+    /// population accuracy starts instead of its fixed 0.7 (`None`: the
+    /// model has no worker).
+    pub population_accuracy: Option<f32>,
 }
 
 impl Resume {
@@ -368,11 +372,16 @@ impl JobModel {
                 None => given_true(&self.population.confusion, &mut log_confusion[cell]),
             }
         }
+        let population_accuracy = (!self.workers.is_empty()).then(|| {
+            let sum: f64 = self.workers.iter().map(|w| w.accuracy).sum();
+            (sum / self.workers.len() as f64) as f32
+        });
         Ok(Resume {
             prior: WorkerPrior { counts },
             log_priors: self.class_priors.iter().map(|&p| log(p)).collect(),
             log_confusion,
             known_workers,
+            population_accuracy,
         })
     }
 }

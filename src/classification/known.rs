@@ -195,7 +195,7 @@ pub fn worker_tally(data: &Packed, known: &KnownClasses) -> Vec<KnownTally> {
             {
                 if let Some(class) = known.class_of(i) {
                     tally.answered += 1;
-                    tally.correct += usize::from(class == l);
+                    tally.correct += usize::from(class == u32::from(l));
                 }
             }
             tally

@@ -60,7 +60,7 @@ pub fn accuracy_against(data: &Packed, labels: &[u32]) -> Vec<f64> {
             let right = data.worker_item[range.clone()]
                 .iter()
                 .zip(&data.worker_label[range])
-                .filter(|&(&i, &l)| labels[i as usize] == l)
+                .filter(|&(&i, &l)| labels[i as usize] == u32::from(l))
                 .count();
             if n > 0 {
                 right as f64 / n as f64

@@ -138,8 +138,8 @@ pub fn run_em(
     )?;
     // crowd-kit's test keeps the posteriors of the last E-step and the
     // tables fitted from them: what the session holds when the loop ends.
-    let posteriors = session.read_posteriors()?;
     let model = session.read_params()?;
+    let posteriors = session.take_posteriors()?;
     Ok(EmFit {
         posteriors,
         model,

@@ -32,11 +32,21 @@ pub fn available_bytes() -> Option<u64> {
 pub fn check_fits(needed: u64, available: Option<u64>, what: &str, instead: &str) -> Result<()> {
     match available {
         Some(free) if needed > free => Err(Error::Limit(format!(
-            "{what} need {:.1} GiB but {:.1} GiB of memory is available; {instead}",
-            needed as f64 / (1u64 << 30) as f64,
-            free as f64 / (1u64 << 30) as f64
+            "{what} need {} but {} of memory is available; {instead}",
+            size_text(needed),
+            size_text(free)
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Bytes in GiB with one decimal, or in MiB below 1 GiB (where "0.0 GiB"
+/// would say nothing).
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.0} MiB", (bytes as f64 / (1u64 << 20) as f64).max(1.0))
     }
 }
 
@@ -54,6 +64,11 @@ mod tests {
             "the tables need 3.0 GiB but 1.0 GiB of memory is available; use fewer classes"
         );
         assert!(check_fits(1 << 30, Some(3 << 30), "x", "y").is_ok());
+        let small = check_fits(3 << 20, Some(1 << 20), "x", "y").unwrap_err();
+        assert!(
+            small.to_string().contains("need 3 MiB but 1 MiB"),
+            "{small}"
+        );
         assert!(check_fits(u64::MAX, None, "x", "y").is_ok());
     }
 

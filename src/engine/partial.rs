@@ -57,7 +57,7 @@ pub struct ItemRows {
     /// Worker id of each annotation.
     pub item_worker: Vec<u32>,
     /// Class id of each annotation.
-    pub item_label: Vec<u32>,
+    pub item_label: Vec<crate::engine::pack::ClassId>,
 }
 
 impl ItemRows {
@@ -89,7 +89,7 @@ pub fn posteriors(rows: &ItemRows, pass: &Pass, k: usize) -> (Vec<f32>, Option<V
     match pass {
         Pass::Votes => {
             let counts = mv_counts(&rows.item_offsets, &rows.item_label, k);
-            (vote_shares(&counts, k, &[]), None)
+            (vote_shares(counts, k, &[]), None)
         }
         Pass::EStep {
             log_priors,

@@ -279,7 +279,7 @@ pub fn annotation_scores(data: &Packed, gold: &PackedGold) -> Scores {
         .flat_map(|(i, &g)| {
             data.item_label[data.item_range(i)]
                 .iter()
-                .map(move |&l| (g, l, None))
+                .map(move |&l| (g, u32::from(l), None))
         });
     score_ids(&gold.class_names, pairs)
 }
@@ -312,7 +312,7 @@ pub fn worker_gold_accuracy(data: &Packed, gold: &PackedGold) -> Vec<Option<(f64
                     scored += 1;
                     // A gold class nobody gave has an id past the data's
                     // classes: every annotation of it is wrong.
-                    right += u64::from(truth == given);
+                    right += u64::from(truth == u32::from(given));
                 }
             }
             (scored > 0).then(|| (right as f64 / scored as f64, scored))
@@ -338,14 +338,17 @@ pub fn krippendorff_alpha_nominal(units: &[Vec<u32>]) -> Option<f64> {
 
 /// [`krippendorff_alpha_nominal`] of units of values below `k`. Classes no
 /// unit gives add only zeros, so `k` may exceed the largest value.
-fn alpha_of_units<'a>(k: usize, units: impl Iterator<Item = &'a [u32]>) -> Option<f64> {
+fn alpha_of_units<'a, T: Copy + Into<u64> + 'a>(
+    k: usize,
+    units: impl Iterator<Item = &'a [T]>,
+) -> Option<f64> {
     let mut coincidence = vec![0f64; k * k];
     for values in units.filter(|v| v.len() >= 2) {
         let m = values.len() as f64;
         for (i, &a) in values.iter().enumerate() {
             for (j, &b) in values.iter().enumerate() {
                 if i != j {
-                    coincidence[a as usize * k + b as usize] += 1.0 / (m - 1.0);
+                    coincidence[a.into() as usize * k + b.into() as usize] += 1.0 / (m - 1.0);
                 }
             }
         }

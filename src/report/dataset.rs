@@ -272,7 +272,7 @@ fn class_distribution(
     let slot = |id: u32| position[data.class_names[id as usize].as_str()];
     let mut annotations = vec![0u64; classes.len()];
     for &l in &data.item_label {
-        annotations[slot(l)] += 1;
+        annotations[slot(u32::from(l))] += 1;
     }
     let mut labels = vec![0u64; classes.len()];
     for &l in &fit.labels {

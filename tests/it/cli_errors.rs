@@ -636,3 +636,58 @@ fn unbounded_counts_and_endless_devices_are_refused() {
     let err = accord_bad_input(&["consolidate", &input, "--gold", "/dev/zero"]);
     assert!(err.contains("is a device"), "{err}");
 }
+
+#[test]
+fn a_file_too_large_for_memory_is_refused_before_it_is_read() {
+    // 200,000 annotations need at least 16 bytes each (3.2 MB) once packed;
+    // ACCORD_MEMORY_LIMIT stands in for a machine with 1 MB. The refusal
+    // comes from the file's size, before any reading (the fit's own check
+    // would name items and classes instead).
+    let dir = tmp();
+    let mut csv = String::from("item,worker,label\n");
+    for a in 0..200_000 {
+        csv.push_str(&format!("item-{},w-{},{}\n", a / 5, a % 97, a % 3));
+    }
+    let input = file(dir.path(), "large.csv", csv.as_bytes());
+    let out = dir.path().join("out.csv");
+    let run = |limit: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(["consolidate", input.as_str(), "-o", out.to_str().unwrap()])
+            .args(["--method", "mv"])
+            .env("ACCORD_MEMORY_LIMIT", limit)
+            .output()
+            .unwrap()
+    };
+    let refused = run("1000000");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    for part in [
+        "large.csv",
+        "annotations (its size",
+        "of memory is available",
+        "split the input",
+    ] {
+        assert!(
+            stderr.contains(part),
+            "stderr should contain {part:?}: {stderr}"
+        );
+    }
+    let estimate: u64 = stderr
+        .split("about ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((180_000..=220_000).contains(&estimate), "{stderr}");
+    assert_no_output(dir.path());
+    // With room, the same file runs.
+    let fine = run("2000000000");
+    assert!(
+        fine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fine.stderr)
+    );
+}

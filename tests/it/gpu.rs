@@ -283,7 +283,7 @@ fn m_step_segments_and_combine_match_their_cpu_twins_bit_for_bit() {
     let k = data.n_classes();
     let chunks = accord::engine::backend::gpu::plan::plan_chunks(&data, 1 << 30).unwrap();
     let posteriors = cpu::vote_shares(
-        &cpu::mv_counts(&data.item_offsets, &data.item_label, k),
+        cpu::mv_counts(&data.item_offsets, &data.item_label, k),
         k,
         &[],
     );

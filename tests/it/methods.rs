@@ -87,7 +87,7 @@ fn the_spectral_start_alone_labels_better_than_majority_vote() {
             let right = data.worker_item[r.clone()]
                 .iter()
                 .zip(&data.worker_label[r.clone()])
-                .filter(|&(&i, &l)| truth[i as usize] == l)
+                .filter(|&(&i, &l)| truth[i as usize] == u32::from(l))
                 .count() as f64
                 / r.len() as f64;
             let estimate = (0..k)

@@ -349,3 +349,77 @@ fn cli_bad_models_name_the_file_and_the_problem_and_write_nothing() {
         "the model is unchanged"
     );
 }
+
+#[test]
+fn a_resumed_mds_starts_from_the_models_population_accuracy() {
+    // mds smooths each worker toward the population's accuracy, which a
+    // fresh fit starts at Ground Truth's 0.7; resumed, it starts at the
+    // saved workers' mean accuracy. Setting that mean to 0.7 must give
+    // exactly the fresh start's rule, and the real mean another fit.
+    let all = random_dataset(8, 3, 800, 30, 5, 200);
+    let (first, second) = (items_between(&all, 0, 400), items_between(&all, 400, 800));
+    let model = model_after(&first, Method::Mds);
+    let resume = model.resume(&second).unwrap();
+    let mean = model.workers.iter().map(|w| w.accuracy).sum::<f64>() / model.workers.len() as f64;
+    let population = resume.population_accuracy.unwrap();
+    assert!((population as f64 - mean).abs() < 1e-6);
+    assert!((population - 0.7).abs() > 0.02, "{population}");
+    let fit_with = |population: Option<f32>| {
+        let mut p = params(Method::Mds);
+        p.max_iter = 3;
+        let mut r = resume.clone();
+        r.population_accuracy = population;
+        p.resume = r.into();
+        fit(&second, &CpuBackend, &p, &mut |_, _| {}).unwrap()
+    };
+    let (fixed, unset, saved) = (
+        fit_with(Some(0.7)),
+        fit_with(None),
+        fit_with(Some(population)),
+    );
+    assert_eq!(fixed.confusion, unset.confusion);
+    assert_ne!(saved.confusion, unset.confusion);
+}
+
+#[test]
+fn cli_resumes_with_control_tasks_and_dropped_spammers_together() {
+    // --workers-in with --known and --drop-spammers under hds: the control
+    // task b1 keeps its known label against the workers' majority, with
+    // confidence 1, every item is labelled, and the next model is written.
+    let dir = tmp();
+    let (_, two, model) = two_batches(dir.path());
+    let known = file(dir.path(), "known.csv", "item,label\nb0,cat\nb1,cat\n");
+    let next = dir.path().join("next.json");
+    let out = dir.path().join("out.csv");
+    let run = accord(&[
+        "consolidate",
+        &two,
+        "--method",
+        "hds",
+        "--workers-in",
+        &model,
+        "--known",
+        &known,
+        "--drop-spammers",
+        "0.5",
+        "--workers-out",
+        next.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("resumed from"), "{stderr}");
+    let labels = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<Vec<&str>> = labels
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 30, "{labels}");
+    let b1 = rows.iter().find(|r| r[0] == "b1").unwrap();
+    assert_eq!((b1[1], b1[2]), ("cat", "1"), "{labels}");
+    let saved = JobModel::read(&next).unwrap();
+    assert!(saved.check().is_ok());
+    assert_eq!(saved.fitted.method, "hds");
+}

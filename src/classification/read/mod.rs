@@ -379,6 +379,7 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
         #[cfg(not(feature = "arrow"))]
         return Err(needs_arrow(format));
     }
+    refuse_beyond_memory(path, metadata.len())?;
     let open = || -> Result<_> {
         let file = std::fs::File::open(path).map_err(|source| Error::Read {
             path: path.into(),
@@ -390,6 +391,54 @@ pub fn read(path: &Path, options: &ReadOptions, progress: &(dyn Fn(u64) + Sync))
         ))
     };
     read_with(path, format, options, open)
+}
+
+/// Bytes per annotation that packing holds at the least: the input's three
+/// id columns (4 + 4 + 2) beside the by-item layout (4 + 2). A fit's peak
+/// is above this (names, posteriors), so a file refused on it could never
+/// have been consolidated here.
+const LEAST_BYTES_PER_ANNOTATION: u64 = 16;
+
+/// Refuses, before reading, a text file whose annotations cannot fit in
+/// memory: their number is estimated as the file's size over the longer
+/// of the mean line lengths of its first and its last MiB (ids numbered
+/// from 0 grow longer down a file, so the start alone would overcount),
+/// and each needs [`LEAST_BYTES_PER_ANNOTATION`]. A manifest with several
+/// annotations per line is undercounted, which only makes the check
+/// lenient. Without it the reading would run for minutes and fail when
+/// packing.
+fn refuse_beyond_memory(path: &Path, size: u64) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    const SAMPLE: u64 = 1 << 20;
+    if size <= 2 * SAMPLE {
+        return Ok(());
+    }
+    let mean_line = |from: u64| -> Result<Option<u64>> {
+        let mut sample = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| {
+                f.seek(SeekFrom::Start(from))?;
+                f.take(SAMPLE).read_to_end(&mut sample)
+            })
+            .map_err(|e| Error::read(path, e))?;
+        let lines = memchr::memchr_iter(b'\n', &sample).count() as u64;
+        Ok((lines >= 2).then(|| sample.len() as u64 / lines))
+    };
+    let (Some(head), Some(tail)) = (mean_line(0)?, mean_line(size - SAMPLE)?) else {
+        return Ok(());
+    };
+    let annotations = size / head.max(tail).max(1);
+    crate::engine::memory::check_fits(
+        annotations.saturating_mul(LEAST_BYTES_PER_ANNOTATION),
+        crate::engine::memory::available_bytes(),
+        &format!(
+            "{}: about {annotations} annotations (its size over the mean length of its first and last lines), \
+             at {LEAST_BYTES_PER_ANNOTATION} bytes each at the least,",
+            path.display()
+        ),
+        "split the input by item into runs that fit (carrying the worker model between them with \
+         `--workers-out` / `--workers-in`), or use a machine with more memory",
+    )
 }
 
 /// Reads annotations in `format` from `bytes`, as [`read`] reads a file;

@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 
-use super::{Groups, Names, PackStats, Packed};
+use super::{ClassId, Groups, Names, PackStats, Packed};
 use crate::error::{Error, Result};
 
 /// Class id of "the label does not hold" in a binary problem.
@@ -105,7 +105,7 @@ pub fn pack_binary(responses: &Responses<'_>) -> Result<Packed> {
     }
     item_offsets.push((l * r) as u32);
     let mut item_worker = vec![0u32; l * r];
-    let mut item_label = vec![0u32; l * r];
+    let mut item_label: Vec<ClassId> = vec![0; l * r];
     item_worker
         .par_chunks_mut(r.max(1))
         .zip(item_label.par_chunks_mut(r.max(1)))
@@ -114,7 +114,7 @@ pub fn pack_binary(responses: &Responses<'_>) -> Result<Packed> {
             for (slot, &resp) in by_item.iter().enumerate() {
                 let resp = resp as usize;
                 workers[slot] = responses.worker[resp] * l as u32 + label as u32;
-                labels[slot] = responses.has(resp, label) as u32;
+                labels[slot] = ClassId::from(responses.has(resp, label));
             }
         });
 
@@ -132,10 +132,10 @@ pub fn pack_binary(responses: &Responses<'_>) -> Result<Packed> {
     }
     worker_offsets.push((l * r) as u32);
     let mut worker_item = vec![0u32; l * r];
-    let mut worker_label = vec![0u32; l * r];
+    let mut worker_label: Vec<ClassId> = vec![0; l * r];
     // Split the output at person boundaries so each task writes its own.
     let mut item_parts: Vec<&mut [u32]> = Vec::with_capacity(w);
-    let mut label_parts: Vec<&mut [u32]> = Vec::with_capacity(w);
+    let mut label_parts: Vec<&mut [ClassId]> = Vec::with_capacity(w);
     let (mut items_rest, mut labels_rest) =
         (worker_item.as_mut_slice(), worker_label.as_mut_slice());
     for person in 0..w {
@@ -159,7 +159,7 @@ pub fn pack_binary(responses: &Responses<'_>) -> Result<Packed> {
                 for (slot, &resp) in own.iter().enumerate() {
                     let resp = resp as usize;
                     items[at + slot] = (label * n) as u32 + responses.item[resp];
-                    labels[at + slot] = responses.has(resp, label) as u32;
+                    labels[at + slot] = ClassId::from(responses.has(resp, label));
                 }
             }
         });
@@ -235,13 +235,13 @@ mod tests {
         assert_eq!(p.n_worker_groups(), 2);
         // The two CSRs hold the same annotations.
         let p = &p;
-        let mut by_item: Vec<(u32, u32, u32)> = (0..p.n_items())
+        let mut by_item: Vec<(u32, u32, ClassId)> = (0..p.n_items())
             .flat_map(|i| {
                 p.item_range(i)
                     .map(move |a| (i as u32, p.item_worker[a], p.item_label[a]))
             })
             .collect();
-        let mut by_worker: Vec<(u32, u32, u32)> = (0..p.n_workers())
+        let mut by_worker: Vec<(u32, u32, ClassId)> = (0..p.n_workers())
             .flat_map(|w| {
                 p.worker_range(w)
                     .map(move |a| (p.worker_item[a], w as u32, p.worker_label[a]))

@@ -123,8 +123,13 @@ impl Interner {
     /// Makes room for `names` more names of `bytes` bytes in all, so a
     /// reader that knows a batch's size interns it without regrowing.
     pub fn reserve(&mut self, names: usize, bytes: usize) {
-        self.names.text.reserve(bytes);
-        self.names.ends.reserve(names);
+        // By an eighth at a time, not doubling: at tens of millions of
+        // names the arena is a large part of the reading's memory.
+        let text = &mut self.names.text;
+        if text.capacity() - text.len() < bytes {
+            text.reserve_exact(bytes.max(text.capacity() / 8));
+        }
+        super::grow(&mut self.names.ends, names);
         let (stored, hasher) = (&self.names, &self.hasher);
         self.table
             .reserve(names, |&id| hasher.hash_one(stored.bytes(id as usize)));
@@ -153,8 +158,11 @@ impl Interner {
         &self.names
     }
 
-    /// The names in id order, dropping the lookup table.
-    pub fn into_names(self) -> Names {
+    /// The names in id order, dropping the lookup table and the arena's
+    /// unused room.
+    pub fn into_names(mut self) -> Names {
+        self.names.text.shrink_to_fit();
+        self.names.ends.shrink_to_fit();
         self.names
     }
 }

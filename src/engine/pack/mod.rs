@@ -19,6 +19,14 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+/// A class id in the packed layouts: two bytes, not four, because at 100M
+/// annotations each byte per annotation is 100 MB and the two label columns
+/// are a fifth of a fit's memory. [`MAX_CLASSES`] is the limit it sets.
+pub type ClassId = u16;
+
+/// Most distinct labels one run may hold (the width of [`ClassId`]).
+pub const MAX_CLASSES: usize = ClassId::MAX as usize + 1;
+
 /// What to do when one worker labels the same item more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -49,7 +57,7 @@ pub struct Annotations {
     /// Each annotation's worker id, aligned with `item`.
     pub worker: Vec<u32>,
     /// Each annotation's label id (into `labels`), aligned with `item`.
-    pub label: Vec<u32>,
+    pub label: Vec<ClassId>,
 }
 
 /// Interns annotations one by one; the readers' only way to produce data.
@@ -102,7 +110,7 @@ impl AnnotationBuilder {
         check_id("item", item)?;
         check_id("worker", worker)?;
         check_id("label", label)?;
-        let label_id = self.intern_label(label)?;
+        let label_id = self.intern_label(label)? as ClassId;
         let item_id = self.data.items.intern(item);
         let worker_id = self.data.workers.intern(worker);
         self.data.item.push(item_id);
@@ -121,7 +129,8 @@ impl AnnotationBuilder {
         self.data.workers.intern(worker)
     }
 
-    /// The id of a label: looked up in the fixed categories, or interned.
+    /// The id of a label: looked up in the fixed categories, or interned;
+    /// an error past [`MAX_CLASSES`] distinct labels.
     pub fn intern_label(&mut self, label: &str) -> std::result::Result<u32, String> {
         if self.data.categories_fixed {
             self.data.labels.get(label).ok_or_else(|| {
@@ -131,6 +140,13 @@ impl AnnotationBuilder {
                 )
             })
         } else {
+            if self.data.labels.len() == MAX_CLASSES && self.data.labels.get(label).is_none() {
+                return Err(format!(
+                    "label {label:?} would be the {}th distinct label; one run holds at most \
+                     {MAX_CLASSES} (is the label column the right one?)",
+                    MAX_CLASSES + 1
+                ));
+            }
             Ok(self.data.labels.intern(label))
         }
     }
@@ -145,13 +161,9 @@ impl AnnotationBuilder {
     ) {
         self.data.items.reserve(items, item_bytes);
         self.data.workers.reserve(workers, worker_bytes);
-        for ids in [
-            &mut self.data.item,
-            &mut self.data.worker,
-            &mut self.data.label,
-        ] {
-            ids.reserve(annotations);
-        }
+        grow(&mut self.data.item, annotations);
+        grow(&mut self.data.worker, annotations);
+        grow(&mut self.data.label, annotations);
     }
 
     /// Appends annotations given as ids from the `intern_*` methods.
@@ -163,7 +175,10 @@ impl AnnotationBuilder {
     ) {
         self.data.item.extend(items);
         self.data.worker.extend(workers);
-        self.data.label.extend(labels);
+        // `intern_label` keeps every id below MAX_CLASSES.
+        self.data
+            .label
+            .extend(labels.into_iter().map(|l| l as ClassId));
     }
 
     /// Number of annotations so far.
@@ -179,6 +194,17 @@ impl AnnotationBuilder {
     /// The annotations pushed, ready for [`pack`].
     pub fn finish(self) -> Annotations {
         self.data
+    }
+}
+
+/// Makes room for `additional` more entries, growing by an eighth instead
+/// of doubling: the id columns are the input's largest arrays, and a
+/// doubled 100M-row column would hold up to half its bytes unused at the
+/// memory peak. (Large reallocations move pages rather than copy them on
+/// Linux, so the extra regrowths cost little.)
+pub(crate) fn grow<T>(column: &mut Vec<T>, additional: usize) {
+    if column.capacity() - column.len() < additional {
+        column.reserve_exact(additional.max(column.capacity() / 8));
     }
 }
 
@@ -238,13 +264,13 @@ pub struct Packed {
     /// Worker id of each annotation, grouped by item.
     pub item_worker: Vec<u32>,
     /// Class id of each annotation, grouped by item.
-    pub item_label: Vec<u32>,
+    pub item_label: Vec<ClassId>,
     /// By-worker row offsets, length workers + 1.
     pub worker_offsets: Vec<u32>,
     /// Item id of each annotation, grouped by worker.
     pub worker_item: Vec<u32>,
     /// Class id of each annotation, grouped by worker.
-    pub worker_label: Vec<u32>,
+    pub worker_label: Vec<ClassId>,
     /// Counts for the run summary.
     pub stats: PackStats,
     /// Blocks of items that share class priors and of workers that share a
@@ -293,19 +319,17 @@ impl Groups {
 }
 
 impl Packed {
-    /// Frees both CSR layouts (16 bytes per annotation), keeping the names,
+    /// Frees both CSR layouts (12 bytes per annotation), keeping the names,
     /// classes, groups and [`PackStats`]: for a caller that reads results by
     /// name once the fit is done. Every row is then empty and
     /// [`Packed::n_annotations`] is 0; `stats` still counts the input.
     pub fn release_annotations(&mut self) {
         self.item_offsets = vec![0; self.n_items() + 1];
         self.worker_offsets = vec![0; self.n_workers() + 1];
-        for column in [
-            &mut self.item_worker,
-            &mut self.item_label,
-            &mut self.worker_item,
-            &mut self.worker_label,
-        ] {
+        for column in [&mut self.item_worker, &mut self.worker_item] {
+            *column = Vec::new();
+        }
+        for column in [&mut self.item_label, &mut self.worker_label] {
             *column = Vec::new();
         }
     }
@@ -423,6 +447,11 @@ pub fn pack(mut data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed
             "the input holds no annotation, so there is no label set: pass `categories`".into(),
         ));
     }
+    if n_classes > MAX_CLASSES {
+        return Err(Error::Limit(format!(
+            "{n_classes} classes; accord packs at most {MAX_CLASSES} in one run"
+        )));
+    }
     // Remap first-seen label ids to the sorted class order.
     let (class_names, label_map): (Vec<String>, Vec<u32>) = if data.categories_fixed {
         (label_names, (0..n_classes as u32).collect())
@@ -499,18 +528,18 @@ pub fn pack(mut data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed
         for &a in &dropped_indices {
             keep[a as usize] = false;
         }
-        let filter = |v: &[u32]| -> Vec<u32> {
+        fn filter<T: Copy>(v: &[T], keep: &[bool]) -> Vec<T> {
             v.iter()
-                .zip(&keep)
+                .zip(keep)
                 .filter(|(_, k)| **k)
                 .map(|(x, _)| *x)
                 .collect()
-        };
+        }
         // Each input column goes as soon as its filtered copy exists.
         let filtered = (
-            filter(&std::mem::take(&mut data.item)),
-            filter(&std::mem::take(&mut data.worker)),
-            filter(&std::mem::take(&mut data.label)),
+            filter(&std::mem::take(&mut data.item), &keep),
+            filter(&std::mem::take(&mut data.worker), &keep),
+            filter(&std::mem::take(&mut data.label), &keep),
         );
         (item_offsets, by_item) = csr_permutation(&filtered.0, n_items);
         filtered
@@ -524,17 +553,17 @@ pub fn pack(mut data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed
         .into_par_iter()
         .map(|p| worker[entry_at(&by_item, p) as usize])
         .collect();
-    let item_label: Vec<u32> = (0..n_kept)
+    let item_label: Vec<ClassId> = (0..n_kept)
         .into_par_iter()
-        .map(|p| label_map[label[entry_at(&by_item, p) as usize] as usize])
+        .map(|p| label_map[label[entry_at(&by_item, p) as usize] as usize] as ClassId)
         .collect();
     drop((item, label));
 
     // By worker, from the by-item CSR rather than the input columns, so
     // those are freed first: each annotation's slot in its worker's row
     // (input order within the row) is written over its worker id, then
-    // every by-item entry is scattered to its slot. At most 24 bytes per
-    // annotation are live (20 when the input is grouped by item).
+    // every by-item entry is scattered to its slot. At most 20 bytes per
+    // annotation are live (16 when the input is grouped by item).
     let worker_offsets = row_offsets(&worker, n_workers);
     let mut slot = worker;
     let mut cursor = worker_offsets.clone();
@@ -544,7 +573,7 @@ pub fn pack(mut data: Annotations, duplicates: DuplicatePolicy) -> Result<Packed
         *row += 1;
     }
     let mut worker_item = vec![0u32; n_kept];
-    let mut worker_label = vec![0u32; n_kept];
+    let mut worker_label: Vec<ClassId> = vec![0; n_kept];
     for i in 0..n_items {
         for p in item_offsets[i] as usize..item_offsets[i + 1] as usize {
             let s = slot[entry_at(&by_item, p) as usize] as usize;
@@ -650,7 +679,7 @@ mod tests {
                         .map(|a| {
                             (
                                 p.worker_names.get(p.item_worker[a] as usize),
-                                p.item_label[a],
+                                u32::from(p.item_label[a]),
                             )
                         })
                         .collect();
@@ -668,7 +697,7 @@ mod tests {
                         .map(|a| {
                             (
                                 p.item_names.get(p.worker_item[a] as usize),
-                                p.worker_label[a],
+                                u32::from(p.worker_label[a]),
                             )
                         })
                         .collect();

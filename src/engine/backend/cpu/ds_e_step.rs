@@ -7,7 +7,8 @@ use rayon::prelude::*;
 
 use super::ITEM_CHUNK;
 use crate::engine::backend::PROB_FLOOR;
-use crate::maths::{fixed_sum, LL_FRAC_BITS};
+use crate::engine::pack::ClassId;
+use crate::maths::{fixed_sum, fixed_sum_i64, LL_FRAC_BITS};
 
 /// What [`ds_e_step`] returns per item.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,7 +30,7 @@ pub struct EStepTerms {
 pub fn ds_e_step(
     item_offsets: &[u32],
     item_worker: &[u32],
-    item_label: &[u32],
+    item_label: &[ClassId],
     log_confusion: &[f32],
     log_priors: &[f32],
     known: &[u32],
@@ -60,7 +61,7 @@ pub fn ds_e_step(
 type EStepArgs<'a> = (
     &'a [u32],
     &'a [u32],
-    &'a [u32],
+    &'a [ClassId],
     &'a [f32],
     &'a [f32],
     &'a [u32],
@@ -209,4 +210,16 @@ fn e_step_general(args: EStepArgs, posteriors: &mut [f32]) -> EStepTerms {
 /// the same terms.
 pub fn ll_reduce(terms: &[f32]) -> f64 {
     fixed_sum(terms, LL_FRAC_BITS)
+}
+
+/// [`ll_reduce`]'s fixed-point integer: sums of blocks of terms add up to
+/// the sum of all (wrapping addition is associative), so a caller may
+/// reduce the terms a block at a time and never hold them all.
+pub fn ll_fixed(terms: &[f32]) -> i64 {
+    fixed_sum_i64(terms, LL_FRAC_BITS)
+}
+
+/// The number a sum of [`ll_fixed`] integers stands for.
+pub fn ll_from_fixed(sum: i64) -> f64 {
+    sum as f64 / (LL_FRAC_BITS as f64).exp2()
 }

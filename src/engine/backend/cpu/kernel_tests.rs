@@ -58,11 +58,11 @@ fn e_step_clamps_a_known_item_and_adds_the_log_probability_of_its_class() {
 
 #[test]
 fn vote_shares_clamp_known_items_to_one_hot() {
-    let shares = vote_shares(&[2, 1, 0, 0, 3, 1], 2, &[0, 0, 1]);
+    let shares = vote_shares(vec![2, 1, 0, 0, 3, 1], 2, &[0, 0, 1]);
     assert_eq!(shares[..2], [2.0 / 3.0, 1.0 / 3.0]);
     assert_eq!(shares[2..4], [0.5, 0.5]);
     assert_eq!(shares[4..], [1.0, 0.0]);
-    assert_eq!(vote_shares(&[0, 0], 2, &[]), vec![0.5, 0.5]);
+    assert_eq!(vote_shares(vec![0, 0], 2, &[]), vec![0.5, 0.5]);
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+use crate::engine::pack::ClassId;
+
 /// Soft counts `[worker][true][given]`, `C[t][l] = Σ posterior[item][t]` over
 /// the worker's annotations with label l, accumulated in f64 per worker. The
 /// GPU computes the same in two passes: [`ds_m_step_segments`](super::ds_m_step_segments)
@@ -14,7 +16,7 @@ use rayon::prelude::*;
 pub fn ds_m_step_counts(
     worker_offsets: &[u32],
     worker_item: &[u32],
-    worker_label: &[u32],
+    worker_label: &[ClassId],
     posteriors: &[f32],
     k: usize,
 ) -> Vec<f32> {
@@ -31,7 +33,7 @@ pub fn ds_m_step_counts(
     }
 }
 
-type MStepArgs<'a> = (&'a [u32], &'a [u32], &'a [u32], &'a [f32]);
+type MStepArgs<'a> = (&'a [u32], &'a [u32], &'a [ClassId], &'a [f32]);
 
 fn m_step_fixed<const K: usize>(args: MStepArgs) -> Vec<f32> {
     let (worker_offsets, worker_item, worker_label, posteriors) = args;

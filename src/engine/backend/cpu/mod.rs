@@ -31,7 +31,7 @@ pub use confusion_normalise::{
     annotation_counts, confusion_normalise, fit_terms, mean_worker_accuracy, population_confusion,
     symmetric_log_table, LN_EPS,
 };
-pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_reduce, EStepTerms};
+pub use ds_e_step::{ds_e_step, exp_nonpositive, ll_fixed, ll_from_fixed, ll_reduce, EStepTerms};
 pub use ds_m_step_combine::ds_m_step_combine;
 pub use ds_m_step_segments::ds_m_step_segments;
 pub use group_sums::group_sums;
@@ -56,6 +56,11 @@ use crate::maths::TieBreak;
 /// Items per rayon task: large enough to amortise scheduling, small enough
 /// to balance skewed rows.
 const ITEM_CHUNK: usize = 4096;
+
+/// Items whose E-step terms are held at once (8 MB of them): enough
+/// rayon tasks to keep every core busy, and never one pair of f32 per item
+/// of a 100M-item fit.
+const E_STEP_BLOCK: usize = 1 << 20;
 
 /// Runs the kernels on the host's cores.
 #[derive(Debug, Default, Clone, Copy)]
@@ -110,35 +115,37 @@ struct CpuSession<'a> {
 }
 
 impl<'a> CpuSession<'a> {
-    /// The E-step over each prior block in turn: posteriors, and the terms
-    /// concatenated in item order.
-    fn e_step_terms(&mut self) -> EStepTerms {
+    /// The E-step over each prior block in turn: posteriors, and the sums
+    /// of the items' log-likelihood and entropy terms. The terms are
+    /// reduced [`E_STEP_BLOCK`] items at a time, in fixed point as the
+    /// GPU's passes do, so the totals are those of one reduction over all.
+    fn e_step_sums(&mut self) -> (f64, f64) {
         let d = self.data;
         let k = d.n_classes();
-        let mut all = EStepTerms::default();
+        let (mut ll, mut entropy) = (0i64, 0i64);
         for g in 0..d.n_item_groups() {
-            let r = d.item_group_range(g);
-            let known = if self.known.is_empty() {
-                &[][..]
-            } else {
-                &self.known[r.clone()]
-            };
-            let terms = ds_e_step(
-                &d.item_offsets[r.start..=r.end],
-                &d.item_worker,
-                &d.item_label,
-                &self.log_confusion,
-                &self.log_priors[g * k..(g + 1) * k],
-                known,
-                &mut self.posteriors[r.start * k..r.end * k],
-            );
-            if d.n_item_groups() == 1 {
-                return terms;
+            let group = d.item_group_range(g);
+            for start in group.clone().step_by(E_STEP_BLOCK) {
+                let r = start..(start + E_STEP_BLOCK).min(group.end);
+                let known = if self.known.is_empty() {
+                    &[][..]
+                } else {
+                    &self.known[r.clone()]
+                };
+                let terms = ds_e_step(
+                    &d.item_offsets[r.start..=r.end],
+                    &d.item_worker,
+                    &d.item_label,
+                    &self.log_confusion,
+                    &self.log_priors[g * k..(g + 1) * k],
+                    known,
+                    &mut self.posteriors[r.start * k..r.end * k],
+                );
+                ll = ll.wrapping_add(ll_fixed(&terms.ll));
+                entropy = entropy.wrapping_add(ll_fixed(&terms.entropy));
             }
-            all.ll.extend(terms.ll);
-            all.entropy.extend(terms.entropy);
         }
-        all
+        (ll_from_fixed(ll), ll_from_fixed(entropy))
     }
 
     fn new(data: &'a Packed) -> Self {
@@ -170,7 +177,7 @@ impl EmSession for CpuSession<'_> {
         // this is where a fit's memory peaks, beside the packed input.
         self.posteriors = Vec::new();
         let counts = mv_counts(&d.item_offsets, &d.item_label, d.n_classes());
-        self.posteriors = vote_shares(&counts, d.n_classes(), &self.known);
+        self.posteriors = vote_shares(counts, d.n_classes(), &self.known);
         Ok(())
     }
 
@@ -233,18 +240,15 @@ impl EmSession for CpuSession<'_> {
     }
 
     fn e_step(&mut self) -> Result<f64> {
-        Ok(ll_reduce(&self.e_step_terms().ll))
+        Ok(self.e_step_sums().0)
     }
 
     fn e_and_m_step(&mut self, rule: ConfusionRule) -> Result<(f64, f64)> {
-        let terms = self.e_step_terms();
+        let (ll, entropy) = self.e_step_sums();
         self.m_step(rule)?;
         let k = self.data.n_classes();
         let fit = fit_terms(&self.counts, &self.log_confusion, &self.log_priors[..k], k);
-        Ok((
-            ll_reduce(&terms.ll),
-            ll_reduce(&fit) + ll_reduce(&terms.entropy),
-        ))
+        Ok((ll, ll_reduce(&fit) + entropy))
     }
 
     fn mean_worker_accuracy(&mut self) -> Result<f32> {
@@ -260,6 +264,12 @@ impl EmSession for CpuSession<'_> {
             Array2::from_shape_vec((d.n_items(), d.n_classes()), self.posteriors.clone())
                 .expect("shape"),
         )
+    }
+
+    fn take_posteriors(&mut self) -> Result<Array2<f32>> {
+        let d = self.data;
+        let posteriors = std::mem::take(&mut self.posteriors);
+        Ok(Array2::from_shape_vec((d.n_items(), d.n_classes()), posteriors).expect("shape"))
     }
 
     fn read_params(&mut self) -> Result<ModelParams> {

@@ -3,9 +3,10 @@
 use rayon::prelude::*;
 
 use super::ITEM_CHUNK;
+use crate::engine::pack::ClassId;
 
 /// Twin of `mv_counts.wgsl`: votes per `[item][class]`.
-pub fn mv_counts(item_offsets: &[u32], item_label: &[u32], k: usize) -> Vec<u32> {
+pub fn mv_counts(item_offsets: &[u32], item_label: &[ClassId], k: usize) -> Vec<u32> {
     let n_items = item_offsets.len() - 1;
     let mut counts = vec![0u32; n_items * k];
     counts

@@ -164,7 +164,7 @@ pub fn plan_chunks(data: &Packed, max_binding_bytes: u64) -> Result<Vec<Chunk>> 
                 }
             }
             chunk.wk_item.push((item - chunk.items.start) as u32);
-            chunk.wk_label.push(data.worker_label[a]);
+            chunk.wk_label.push(u32::from(data.worker_label[a]));
             open_len[c] += 1;
         }
     }

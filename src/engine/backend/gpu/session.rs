@@ -550,7 +550,13 @@ impl GpuSession {
         let range = chunk.annotations.clone();
         let item_offsets = ctx.storage("item_offsets", &chunk.item_offsets)?;
         let item_worker = ctx.storage("item_worker", &data.item_worker[range.clone()])?;
-        let item_label = ctx.storage("item_label", &data.item_label[range.clone()])?;
+        // The shaders read one class id per u32 word; the host packs two bytes.
+        let wide_labels: Vec<u32> = data.item_label[range.clone()]
+            .iter()
+            .map(|&l| u32::from(l))
+            .collect();
+        let item_label = ctx.storage("item_label", &wide_labels)?;
+        drop(wide_labels);
         let posteriors = ctx.zeroed("posteriors", (n * k) as u64 * f)?;
         // The E-step's per-workgroup sums: one pair per 256 items (and per
         // class), the rows of reduce_rows's first pass.
