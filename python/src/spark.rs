@@ -8,7 +8,7 @@
 use accord::classification::partitioned::{self, LabelRule, PartitionedFit};
 use accord::classification::{chooser, Params};
 use accord::engine::backend::cpu::CpuBackend;
-use accord::engine::pack::{pack, AnnotationBuilder, ClassId, DuplicatePolicy};
+use accord::engine::pack::{pack, AnnotationBuilder, ClassId, DuplicatePolicy, MAX_CLASSES};
 use accord::engine::partial::{self, ItemRows, PartialSums, Pass};
 use accord::maths::TieBreak;
 use arrow_array::cast::AsArray;
@@ -21,11 +21,22 @@ use pyo3::types::{PyBytes, PyCapsule, PyDict};
 
 use crate::{arrow_in, guarded, to_py, Options};
 
+/// `k`, or an error past the classes one run holds.
+fn classes_at_most_max(k: usize) -> PyResult<usize> {
+    if k > MAX_CLASSES {
+        return Err(PyValueError::new_err(format!(
+            "{k} classes; accord packs at most {MAX_CLASSES} in one run"
+        )));
+    }
+    Ok(k)
+}
+
 /// A partition's rows as the library's CSR by item. The batches have the
 /// columns `item` (string), `w` and `l` (int32 worker and class ids), sorted
-/// by item, so an item's rows are consecutive. Returns the rows and the
-/// index (over all batches) of each item's first row.
-fn item_rows(batches: &[RecordBatch]) -> PyResult<(ItemRows, Vec<u64>)> {
+/// by item, so an item's rows are consecutive; a class id of `k` or more is
+/// an error. Returns the rows and the index (over all batches) of each
+/// item's first row.
+fn item_rows(batches: &[RecordBatch], k: usize) -> PyResult<(ItemRows, Vec<u64>)> {
     let mut rows = ItemRows {
         item_offsets: vec![0],
         ..ItemRows::default()
@@ -64,9 +75,14 @@ fn item_rows(batches: &[RecordBatch]) -> PyResult<(ItemRows, Vec<u64>)> {
                 first_rows.push(at);
             }
             rows.item_worker.push(w[r]);
-            // Out-of-range ids are refused by the pass, with the range named.
-            rows.item_label
-                .push(ClassId::try_from(l[r]).unwrap_or(ClassId::MAX));
+            if l[r] as usize >= k {
+                return Err(PyValueError::new_err(format!(
+                    "class id {} is out of range ({k} classes)",
+                    l[r]
+                )));
+            }
+            // Below k, which is at most MAX_CLASSES (`classes_at_most_max`).
+            rows.item_label.push(l[r] as ClassId);
             at += 1;
         }
     }
@@ -178,7 +194,7 @@ pub fn partition_sums(
     let pass = make_pass(kind, log_priors, log_confusion)?;
     let batches = read_all(stream)?;
     let (keys, values) = guarded(py, move || {
-        let (rows, _) = item_rows(&batches)?;
+        let (rows, _) = item_rows(&batches, classes_at_most_max(k)?)?;
         let (q, ll) = partial::posteriors(&rows, &pass, k);
         let sums =
             partial::partition_sums(&rows, &q, ll.as_deref(), k, n_workers).map_err(to_py)?;
@@ -228,7 +244,7 @@ pub fn partition_labels(
     };
     let batches = read_all(stream)?;
     let (first_rows, labels, confidence, posteriors) = guarded(py, move || {
-        let (rows, first_rows) = item_rows(&batches)?;
+        let (rows, first_rows) = item_rows(&batches, classes_at_most_max(k)?)?;
         let names: Vec<String> = if matches!(rule.votes, Some((TieBreak::Random, _))) {
             item_names(&batches, &first_rows)
         } else {

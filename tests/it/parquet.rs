@@ -896,3 +896,34 @@ fn every_shared_dataset_as_parquet_gives_the_csv_labels() {
     }
     assert!(checked >= 1, "no dataset under {}", root.display());
 }
+
+#[test]
+fn more_labels_than_one_run_holds_is_an_error_naming_the_file_in_every_format() {
+    // Regression: class ids are two bytes, and a Parquet file with 65,537
+    // distinct labels (no categories) panicked in the batch merge.
+    let dir = tmp();
+    let rows: Vec<[Option<u64>; 3]> = (0..65_537u64)
+        .map(|a| [Some(a / 3), Some(a % 7), Some(a)])
+        .collect();
+    let b = batch(NAMES, ["utf8"; 3], &rows);
+    let parquet = dir.path().join("many_labels.parquet");
+    write_parquet(&parquet, &b, 20_000);
+    let csv = dir.path().join("many_labels.csv");
+    std::fs::write(&csv, csv_text(NAMES, ["utf8"; 3], &rows)).unwrap();
+    for input in [&parquet, &csv] {
+        let out = dir.path().join("out.csv");
+        let err = accord_bad_input(&[
+            "consolidate",
+            input.to_str().unwrap(),
+            "--method",
+            "mv",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            err.contains("many_labels") && err.contains("at most 65536"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}

@@ -542,8 +542,14 @@ fn record(columns: &[Column], row: usize) -> Vec<u8> {
     fields.join(",").into_bytes()
 }
 
-/// Interns a batch's local names in their order and appends its rows.
-fn merge(local: LocalBatch, builder: &mut AnnotationBuilder, rejects: &mut Vec<Reject>) {
+/// Interns a batch's local names in their order and appends its rows. A
+/// label past the most one run holds is an error naming the file.
+fn merge(
+    name: &Path,
+    local: LocalBatch,
+    builder: &mut AnnotationBuilder,
+    rejects: &mut Vec<Reject>,
+) -> Result<()> {
     let mut buffer = String::new();
     let values: Vec<Plain> = local
         .values
@@ -569,16 +575,20 @@ fn merge(local: LocalBatch, builder: &mut AnnotationBuilder, rejects: &mut Vec<R
         global[k] = first
             .iter()
             .map(|&v| {
-                let name = text(values.name(v as usize), &mut buffer);
+                let id = text(values.name(v as usize), &mut buffer);
                 match k {
-                    0 => builder.intern_item(name),
-                    1 => builder.intern_worker(name),
-                    _ => builder
-                        .intern_label(name)
-                        .expect("labels checked against the categories"),
+                    0 => Ok(builder.intern_item(id)),
+                    1 => Ok(builder.intern_worker(id)),
+                    // Labels outside fixed categories were rejected in the
+                    // batch; this is the class limit.
+                    _ => builder.intern_label(id).map_err(|problem| Error::BadInput {
+                        path: name.into(),
+                        location: crate::error::Location::File,
+                        problem,
+                    }),
                 }
             })
-            .collect();
+            .collect::<Result<_>>()?;
     }
     let [items, workers, labels] = &global;
     let [item, worker, label] = &local.columns;
@@ -588,6 +598,7 @@ fn merge(local: LocalBatch, builder: &mut AnnotationBuilder, rejects: &mut Vec<R
         label.ids.iter().map(|&l| labels[l as usize]),
     );
     rejects.extend(local.rejects);
+    Ok(())
 }
 
 /// Batches read at once on the pool, beyond which the caller's iterator
@@ -654,7 +665,7 @@ pub(super) fn pack(
                         Err(_) => return Ok(()),
                     },
                 };
-                merge(ready?, &mut builder, &mut rejects);
+                merge(name, ready?, &mut builder, &mut rejects)?;
                 *merged += 1;
             }
             Ok(())

@@ -422,7 +422,7 @@ fn refuse_beyond_memory(path: &Path, size: u64) -> Result<()> {
             })
             .map_err(|e| Error::read(path, e))?;
         let lines = memchr::memchr_iter(b'\n', &sample).count() as u64;
-        Ok((lines >= 2).then(|| sample.len() as u64 / lines))
+        Ok((lines >= 2).then(|| (sample.len() as u64).div_ceil(lines)))
     };
     let (Some(head), Some(tail)) = (mean_line(0)?, mean_line(size - SAMPLE)?) else {
         return Ok(());

@@ -90,6 +90,12 @@ impl AnnotationBuilder {
         if data.labels.is_empty() {
             return Err(Error::Usage("`categories` is empty".into()));
         }
+        if data.labels.len() > MAX_CLASSES {
+            return Err(Error::Usage(format!(
+                "`categories` names {} classes; one run holds at most {MAX_CLASSES}",
+                data.labels.len()
+            )));
+        }
         Ok(Self { data })
     }
 
@@ -175,7 +181,7 @@ impl AnnotationBuilder {
     ) {
         self.data.item.extend(items);
         self.data.worker.extend(workers);
-        // `intern_label` keeps every id below MAX_CLASSES.
+        // `intern_label` and `with_categories` keep every id below MAX_CLASSES.
         self.data
             .label
             .extend(labels.into_iter().map(|l| l as ClassId));
@@ -632,6 +638,21 @@ pub fn pack_triples<S: AsRef<str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_classes_than_a_class_id_holds_are_refused() {
+        let mut b = AnnotationBuilder::new();
+        for l in 0..MAX_CLASSES {
+            b.push("i", "w", &l.to_string()).unwrap();
+        }
+        // An existing label still goes in; a new one is refused.
+        b.push("j", "w", "7").unwrap();
+        let err = b.push("j", "w", "new").unwrap_err();
+        assert!(err.contains("at most 65536"), "{err}");
+        let many: Vec<String> = (0..=MAX_CLASSES).map(|c| c.to_string()).collect();
+        assert!(AnnotationBuilder::with_categories(&many).is_err());
+        assert!(AnnotationBuilder::with_categories(&many[..MAX_CLASSES]).is_ok());
+    }
 
     /// Both CSR layouts against a direct reading of the triples: rows in
     /// input order, on shuffled and on item-grouped inputs, with and
