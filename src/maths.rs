@@ -119,7 +119,12 @@ pub fn fixed_value(lo: u32, hi: u32, frac_bits: u32) -> f64 {
 /// The exact fixed-point sum of `values` (what repeated `reduce_rows`
 /// passes give), as a number.
 pub fn fixed_sum(values: &[f32], frac_bits: u32) -> f64 {
-    fixed_sum_i64(values, frac_bits) as f64 / (frac_bits as f64).exp2()
+    from_fixed(fixed_sum_i64(values, frac_bits), frac_bits)
+}
+
+/// The number a fixed-point integer with `frac_bits` fraction bits stands for.
+pub fn from_fixed(x: i64, frac_bits: u32) -> f64 {
+    x as f64 / (frac_bits as f64).exp2()
 }
 
 /// The exact fixed-point sum as the 64-bit integer `reduce_rows.wgsl` holds.

@@ -17,7 +17,7 @@ use super::backend::{ConfusionRule, EmSession, ModelParams, WorkerPrior, PROB_FL
 use super::em::{self, crowdkit_entropy, crowdkit_objective_from_counts};
 use super::pack::KnownClasses;
 use crate::error::{Error, Result};
-use crate::maths::{to_fixed, LL_FRAC_BITS, PROB_FRAC_BITS};
+use crate::maths::{from_fixed, to_fixed, LL_FRAC_BITS, PROB_FRAC_BITS};
 
 /// Fractional bits of the partial sum of the entropy: those of the GPU's
 /// probability sums.
@@ -134,10 +134,6 @@ pub struct PartitionSums {
 
 fn fixed_f64(x: f64, frac_bits: u32) -> i64 {
     (x * (frac_bits as f64).exp2()).round_ties_even() as i64
-}
-
-fn from_fixed(x: i64, frac_bits: u32) -> f64 {
-    x as f64 / (frac_bits as f64).exp2()
 }
 
 /// The partition's sums for posteriors `q` (and log-likelihood terms, for

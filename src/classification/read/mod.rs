@@ -413,13 +413,11 @@ fn refuse_beyond_memory(path: &Path, size: u64) -> Result<()> {
     if size <= 2 * SAMPLE {
         return Ok(());
     }
-    let mean_line = |from: u64| -> Result<Option<u64>> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let mut mean_line = |from: u64| -> Result<Option<u64>> {
         let mut sample = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| {
-                f.seek(SeekFrom::Start(from))?;
-                f.take(SAMPLE).read_to_end(&mut sample)
-            })
+        file.seek(SeekFrom::Start(from))
+            .and_then(|_| (&mut file).take(SAMPLE).read_to_end(&mut sample))
             .map_err(|e| Error::read(path, e))?;
         let lines = memchr::memchr_iter(b'\n', &sample).count() as u64;
         Ok((lines >= 2).then(|| (sample.len() as u64).div_ceil(lines)))

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::ITEM_CHUNK;
 use crate::engine::backend::PROB_FLOOR;
 use crate::engine::pack::ClassId;
-use crate::maths::{fixed_sum, fixed_sum_i64, LL_FRAC_BITS};
+use crate::maths::{fixed_sum, fixed_sum_i64, from_fixed, LL_FRAC_BITS};
 
 /// What [`ds_e_step`] returns per item.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -221,5 +221,5 @@ pub fn ll_fixed(terms: &[f32]) -> i64 {
 
 /// The number a sum of [`ll_fixed`] integers stands for.
 pub fn ll_from_fixed(sum: i64) -> f64 {
-    sum as f64 / (LL_FRAC_BITS as f64).exp2()
+    from_fixed(sum, LL_FRAC_BITS)
 }
