@@ -178,6 +178,10 @@ pub struct BoxBuilder {
     /// (answer, box, class).
     boxes: Vec<(u32, Rect, u32)>,
     clipped: usize,
+    /// The last answer a box went to, as (image, worker, image id, answer
+    /// id): a table lists an answer's boxes together, so most boxes skip
+    /// the id lookups.
+    last_answer: Option<(String, String, u32, u32)>,
 }
 
 impl BoxBuilder {
@@ -197,6 +201,7 @@ impl BoxBuilder {
             answers: Vec::new(),
             boxes: Vec::new(),
             clipped: 0,
+            last_answer: None,
         };
         for c in categories.unwrap_or(&[]) {
             let next = builder.class_names.len() as u32;
@@ -264,6 +269,9 @@ impl BoxBuilder {
 
     /// Whether `worker` has an answer on `image` already.
     pub fn has_answer(&self, image: &str, worker: &str) -> bool {
+        if self.cached_answer(image, worker).is_some() {
+            return true;
+        }
         match (self.images.get(image), self.workers.get(worker)) {
             (Some(&i), Some(&w)) => self.answer_index.contains_key(&(i, w)),
             _ => false,
@@ -279,6 +287,17 @@ impl BoxBuilder {
             return Err(format!("worker {worker:?} answered image {image:?} twice"));
         }
         Ok(self.answer_of(image, worker))
+    }
+
+    /// The (image id, answer id) of the last answer a box went to, if it
+    /// is `worker`'s on `image`.
+    fn cached_answer(&self, image: &str, worker: &str) -> Option<(u32, u32)> {
+        match &self.last_answer {
+            Some((i, w, image_id, answer)) if i == image && w == worker => {
+                Some((*image_id, *answer))
+            }
+            _ => None,
+        }
     }
 
     /// The answer of `worker` on `image`, made if new.
@@ -327,7 +346,11 @@ impl BoxBuilder {
                 id
             }
         };
-        let image_id = self.image(image) as usize;
+        let cached = self.cached_answer(image, worker);
+        let image_id = match cached {
+            Some((image_id, _)) => image_id as usize,
+            None => self.image(image) as usize,
+        };
         let mut rect = rect;
         let mut clipped = false;
         if let Some((w, h)) = self.image_sizes[image_id] {
@@ -347,7 +370,15 @@ impl BoxBuilder {
             clipped = inside != rect;
             rect = inside;
         }
-        let answer = self.answer_of(image, worker);
+        let answer = match cached {
+            Some((_, answer)) => answer,
+            None => {
+                let answer = self.answer_of(image, worker);
+                self.last_answer =
+                    Some((image.to_owned(), worker.to_owned(), image_id as u32, answer));
+                answer
+            }
+        };
         self.boxes.push((answer, rect, class));
         self.clipped += clipped as usize;
         Ok(clipped)

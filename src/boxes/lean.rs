@@ -15,7 +15,9 @@
 //! pulled boxes toward the average worker's style and lowered the IoU with
 //! the expert's boxes.) EM alternates with re-matching: each worker's boxes are
 //! assigned to the kept objects by the Hungarian method, and unmatched
-//! boxes become new candidates, until the matching stops changing.
+//! boxes become new candidates, until the matching stops changing or a
+//! round changes more than half as many images as the round before (the
+//! rest flip with every small move of the model).
 
 use rayon::prelude::*;
 
@@ -35,8 +37,6 @@ const PRIOR_VARIANCE: f64 = 0.01;
 const PRIOR_VARIANCE_WEIGHT: f64 = 8.0;
 /// Most re-matching rounds.
 const MAX_ROUNDS: usize = 10;
-/// Re-matching stops when it changes fewer than this share of the images.
-const SETTLED_SHARE: f64 = 1e-3;
 
 /// The learnt parameters.
 #[derive(Debug, Clone)]
@@ -52,18 +52,83 @@ struct Model {
     real: [bool; KINDS],
 }
 
-/// One candidate's posterior and fused box.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    post: [f64; KINDS],
-    /// P(a real object): the posterior of the real kinds.
-    real: f64,
-    rect: Rect,
+/// Every image's candidate objects, flat: image `i` holds candidates
+/// `image_start[i]..image_start[i + 1]`, candidate `c` the members
+/// `member_start[c]..member_start[c + 1]`. One allocation per array
+/// instead of one per candidate keeps an EM pass a walk through memory.
+#[derive(Debug, Default)]
+struct Candidates {
+    image_start: Vec<u32>,
+    member_start: Vec<u32>,
+    members: Vec<Member>,
+    /// Each member's worker, looked up once rather than every pass.
+    worker: Vec<u32>,
 }
 
-impl Candidate {
-    fn exists(&self) -> f64 {
-        self.real
+impl Candidates {
+    fn from_clusters(data: &BoxData, clusters: &[Clusters]) -> Candidates {
+        let n_candidates: usize = clusters.iter().map(Vec::len).sum();
+        let mut out = Candidates {
+            image_start: Vec::with_capacity(clusters.len() + 1),
+            member_start: Vec::with_capacity(n_candidates + 1),
+            members: Vec::new(),
+            worker: Vec::new(),
+        };
+        out.image_start.push(0);
+        out.member_start.push(0);
+        for image in clusters {
+            for members in image {
+                out.members.extend_from_slice(members);
+                out.member_start.push(out.members.len() as u32);
+            }
+            out.image_start.push((out.member_start.len() - 1) as u32);
+        }
+        out.worker = out
+            .members
+            .iter()
+            .map(|m| data.answer_worker[m.answer as usize])
+            .collect();
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.member_start.len() - 1
+    }
+
+    /// The candidates of `image`.
+    fn of_image(&self, image: usize) -> std::ops::Range<usize> {
+        self.image_start[image] as usize..self.image_start[image + 1] as usize
+    }
+
+    /// The member positions of candidate `c`.
+    fn members_of(&self, c: usize) -> std::ops::Range<usize> {
+        self.member_start[c] as usize..self.member_start[c + 1] as usize
+    }
+
+    /// These candidates with each image's replaced where `next` holds new
+    /// ones.
+    fn replaced(&self, data: &BoxData, next: Vec<Option<Clusters>>) -> Candidates {
+        let clusters: Vec<Clusters> = next
+            .into_iter()
+            .enumerate()
+            .map(|(image, new)| {
+                new.unwrap_or_else(|| {
+                    self.of_image(image)
+                        .map(|c| self.members[self.members_of(c)].to_vec())
+                        .collect()
+                })
+            })
+            .collect();
+        Candidates::from_clusters(data, &clusters)
+    }
+
+    /// Whether `image`'s candidates are exactly `clusters`.
+    fn image_equals(&self, image: usize, clusters: &Clusters) -> bool {
+        let range = self.of_image(image);
+        range.len() == clusters.len()
+            && range
+                .zip(clusters)
+                .all(|(c, members)| self.members[self.members_of(c)] == members[..])
     }
 }
 
@@ -76,24 +141,28 @@ pub(crate) struct LeanFit {
     pub log_likelihood: f64,
 }
 
-/// Inverse-variance weighted mean of the members' boxes, and the weights.
-fn fuse(members: &[Member], data: &BoxData, model: &Model) -> Rect {
-    let (sum, total) = weighted_sum(members, data, model);
-    Rect::from_corners(sum.map(|s| s / total))
-}
-
-/// Σ w·corners and Σ w over the members, w = 1 / their worker's variance.
-fn weighted_sum(members: &[Member], data: &BoxData, model: &Model) -> ([f64; 4], f64) {
+/// Σ w·corners and Σ w over candidate `c`'s members, w = 1 / their
+/// worker's variance.
+fn weighted_sum(c: usize, cands: &Candidates, data: &BoxData, variance: &[f64]) -> ([f64; 4], f64) {
     let mut sum = [0.0f64; 4];
     let mut total = 0.0;
-    for m in members {
-        let w = 1.0 / model.variance[data.answer_worker[m.answer as usize] as usize];
-        for (s, v) in sum.iter_mut().zip(data.boxes[m.bx as usize].corners()) {
+    for j in cands.members_of(c) {
+        let w = 1.0 / variance[cands.worker[j] as usize];
+        for (s, v) in sum
+            .iter_mut()
+            .zip(data.boxes[cands.members[j].bx as usize].corners())
+        {
             *s += w * v;
         }
         total += w;
     }
     (sum, total)
+}
+
+/// Inverse-variance weighted mean of candidate `c`'s boxes.
+fn fuse(c: usize, cands: &Candidates, data: &BoxData, variance: &[f64]) -> Rect {
+    let (sum, total) = weighted_sum(c, cands, data, variance);
+    Rect::from_corners(sum.map(|s| s / total))
 }
 
 /// A box's offsets from the object, per corner coordinate, in object sizes.
@@ -108,15 +177,16 @@ fn residual(b: &Rect, object: &Rect) -> [f64; 4] {
     ]
 }
 
-/// Posteriors and fused boxes of one image's candidates, into `out`; returns
-/// their log-likelihood.
+/// The posteriors of one image's candidates into `post` and `real` (the
+/// image's slots); returns their log-likelihood.
 fn e_step_image(
     data: &BoxData,
     image: usize,
-    clusters: &Clusters,
+    cands: &Candidates,
     model: &Model,
     logs: &PassLogs,
-    out: &mut Vec<Candidate>,
+    post: &mut [[f64; KINDS]],
+    real: &mut [f64],
 ) -> f64 {
     // Every worker who answered and drew nothing on a candidate says "not
     // here": start from all silent, then switch the members.
@@ -128,26 +198,19 @@ fn e_step_image(
         );
     }
     let mut ll = 0.0;
-    out.clear();
-    out.extend(clusters.iter().map(|members| {
+    for (i, c) in cands.of_image(image).enumerate() {
         let mut l = silent;
-        for m in members {
-            add_into(
-                &mut l,
-                &logs.workers[data.answer_worker[m.answer as usize] as usize].drawn,
-            );
+        for j in cands.members_of(c) {
+            add_into(&mut l, &logs.workers[cands.worker[j] as usize].drawn);
         }
         let max = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let scaled = l.map(|v| (v - max).exp());
         let sum: f64 = scaled.iter().sum();
         ll += max + sum.ln();
-        let post = scaled.map(|v| v / sum);
-        Candidate {
-            post,
-            real: (0..KINDS).filter(|&k| model.real[k]).map(|k| post[k]).sum(),
-            rect: fuse(members, data, model),
-        }
-    }));
+        let p = scaled.map(|v| v / sum);
+        post[i] = p;
+        real[i] = (0..KINDS).filter(|&k| model.real[k]).map(|k| p[k]).sum();
+    }
     ll
 }
 
@@ -227,24 +290,27 @@ fn add_into<const N: usize>(a: &mut [f64; N], b: &[f64; N]) {
     }
 }
 
+/// Adds one image's candidates (posteriors `post`, P(real) `real`) to the
+/// M-step's statistics.
 fn accumulate(
     stats: &mut Stats,
     data: &BoxData,
     image: usize,
-    clusters: &Clusters,
-    candidates: &[Candidate],
-    model: &Model,
+    cands: &Candidates,
+    post: &[[f64; KINDS]],
+    real: &[f64],
+    variance: &[f64],
 ) {
     let mut kinds = [0.0f64; KINDS];
-    for (members, c) in clusters.iter().zip(candidates) {
-        add_into(&mut kinds, &c.post);
-        for k in 0..KINDS {
-            stats.support[k] += c.post[k] * members.len() as f64;
+    for (i, c) in cands.of_image(image).enumerate() {
+        let (p, exists) = (&post[i], real[i]);
+        let members = cands.members_of(c);
+        add_into(&mut kinds, p);
+        for (support, pk) in stats.support.iter_mut().zip(p) {
+            *support += pk * members.len() as f64;
         }
-        let real = c.exists();
-        for m in members {
-            let w = data.answer_worker[m.answer as usize] as usize;
-            add_into(&mut stats.drawn[w], &c.post);
+        for j in members.clone() {
+            add_into(&mut stats.drawn[cands.worker[j] as usize], p);
         }
         if members.len() < 2 {
             continue;
@@ -252,17 +318,18 @@ fn accumulate(
         // Each box is measured against the fusion of the *other* boxes: a
         // worker's own box in the reference would shrink their residuals,
         // raise their weight, and so on until one worker decides every box.
-        let (sum, total) = weighted_sum(members, data, model);
-        for m in members {
-            let w = data.answer_worker[m.answer as usize] as usize;
-            let own = 1.0 / model.variance[w];
-            let b = data.boxes[m.bx as usize].corners();
-            let others = Rect::from_corners(std::array::from_fn(|j| {
-                (sum[j] - own * b[j]) / (total - own)
+        let (sum, total) = weighted_sum(c, cands, data, variance);
+        for j in members {
+            let w = cands.worker[j] as usize;
+            let own = 1.0 / variance[w];
+            let bx = &data.boxes[cands.members[j].bx as usize];
+            let b = bx.corners();
+            let others = Rect::from_corners(std::array::from_fn(|q| {
+                (sum[q] - own * b[q]) / (total - own)
             }));
-            let r = residual(&data.boxes[m.bx as usize], &others);
-            stats.square_sum[w] += real * r.iter().map(|v| v * v).sum::<f64>();
-            stats.real_boxes[w] += real;
+            let r = residual(bx, &others);
+            stats.square_sum[w] += exists * r.iter().map(|v| v * v).sum::<f64>();
+            stats.real_boxes[w] += exists;
         }
     }
     for a in data.answers(image) {
@@ -309,29 +376,59 @@ fn chunk_len(images: usize) -> usize {
     (images / 64).max(1024)
 }
 
-/// One EM pass over every image: the posteriors (into `candidates`, whose
-/// buffers are reused from pass to pass), then the new model. Returns the
-/// log-likelihood.
-fn em_pass(
-    data: &BoxData,
-    clusters: &[Clusters],
-    model: &mut Model,
-    candidates: &mut Vec<Vec<Candidate>>,
-) -> f64 {
+/// `values` cut at the candidate boundaries of each chunk of `chunk` images.
+fn split_by_images<'v, T>(
+    mut values: &'v mut [T],
+    cands: &Candidates,
+    chunk: usize,
+) -> Vec<&'v mut [T]> {
+    let images = cands.image_start.len() - 1;
+    let mut parts = Vec::with_capacity(images.div_ceil(chunk));
+    for start in (0..images).step_by(chunk) {
+        let end = (start + chunk).min(images);
+        let n = (cands.image_start[end] - cands.image_start[start]) as usize;
+        let (part, rest) = values.split_at_mut(n);
+        parts.push(part);
+        values = rest;
+    }
+    parts
+}
+
+/// The E-step's output for every candidate, reused from pass to pass.
+#[derive(Debug, Default)]
+struct Posteriors {
+    post: Vec<[f64; KINDS]>,
+    /// P(a real object): the posterior of the real kinds.
+    real: Vec<f64>,
+    /// The variances the E-step saw, which the fused boxes use.
+    variance: Vec<f64>,
+}
+
+/// One EM pass over every image: the posteriors (into `out`), then the
+/// new model. Returns the log-likelihood.
+fn em_pass(data: &BoxData, cands: &Candidates, model: &mut Model, out: &mut Posteriors) -> f64 {
     let chunk = chunk_len(data.n_images());
     let logs = pass_logs(model);
-    candidates.resize_with(data.n_images(), Vec::new);
-    let parts: Vec<(f64, Stats)> = candidates
-        .par_chunks_mut(chunk)
-        .zip(clusters.par_chunks(chunk))
+    out.post.resize(cands.len(), [0.0; KINDS]);
+    out.real.resize(cands.len(), 0.0);
+    out.variance.clone_from(&model.variance);
+    let posts = split_by_images(&mut out.post, cands, chunk);
+    let reals = split_by_images(&mut out.real, cands, chunk);
+    let parts: Vec<(f64, Stats)> = posts
+        .into_par_iter()
+        .zip(reals)
         .enumerate()
-        .map(|(c, (out, group))| {
+        .map(|(ci, (post, real))| {
             let mut stats = Stats::new(data.workers.len());
             let mut ll = 0.0;
-            for (i, (image_out, image_clusters)) in out.iter_mut().zip(group).enumerate() {
-                let image = c * chunk + i;
-                ll += e_step_image(data, image, image_clusters, model, &logs, image_out);
-                accumulate(&mut stats, data, image, image_clusters, image_out, model);
+            let images = ci * chunk..((ci + 1) * chunk).min(data.n_images());
+            let base = cands.image_start[images.start] as usize;
+            for image in images {
+                let range = cands.of_image(image);
+                let at = range.start - base..range.end - base;
+                let (p, r) = (&mut post[at.clone()], &mut real[at]);
+                ll += e_step_image(data, image, cands, model, &logs, p, r);
+                accumulate(&mut stats, data, image, cands, p, r, &model.variance);
             }
             (ll, stats)
         })
@@ -346,50 +443,72 @@ fn em_pass(
     ll
 }
 
+/// EM passes over fixed candidates until the relative change of the
+/// log-likelihood is within `tol` (or `max_iter`). Returns the passes run,
+/// the last log-likelihood, and whether the tolerance was met.
+fn run_em(
+    data: &BoxData,
+    cands: &Candidates,
+    model: &mut Model,
+    out: &mut Posteriors,
+    params: &BoxParams,
+) -> (usize, f64, bool) {
+    let mut previous = f64::NEG_INFINITY;
+    for pass in 1..=params.max_iter {
+        let ll = em_pass(data, cands, model, out);
+        if (ll - previous).abs() <= params.tol * ll.abs() {
+            return (pass, ll, true);
+        }
+        previous = ll;
+    }
+    (params.max_iter, previous, false)
+}
+
 /// The model's start: candidates drawn by at least half of the image's
 /// workers taken as easy objects, lone boxes as absent, the rest as hard,
 /// then one M-step (as Dawid-Skene starts from majority vote).
-fn start_from_votes(data: &BoxData, clusters: &[Clusters], model: &mut Model) {
+fn start_from_votes(data: &BoxData, cands: &Candidates, model: &mut Model) {
     let mut stats = Stats::new(data.workers.len());
-    for (image, image_clusters) in clusters.iter().enumerate() {
+    for image in 0..data.n_images() {
         let answered = data.answers(image).len() as f64;
-        let candidates: Vec<Candidate> = image_clusters
-            .iter()
-            .map(|members| {
-                let n = members.len() as f64;
-                let post = if n >= 0.5 * answered && n >= 2.0 {
+        let post: Vec<[f64; KINDS]> = cands
+            .of_image(image)
+            .map(|c| {
+                let n = cands.members_of(c).len() as f64;
+                if n >= 0.5 * answered && n >= 2.0 {
                     [0.0, 0.0, 1.0]
                 } else if n < 2.0 {
                     [1.0, 0.0, 0.0]
                 } else {
                     [0.0, 1.0, 0.0]
-                };
-                Candidate {
-                    post,
-                    real: 1.0 - post[0],
-                    rect: fuse(members, data, model),
                 }
             })
             .collect();
-        accumulate(&mut stats, data, image, image_clusters, &candidates, model);
+        let real: Vec<f64> = post.iter().map(|p| 1.0 - p[0]).collect();
+        accumulate(
+            &mut stats,
+            data,
+            image,
+            cands,
+            &post,
+            &real,
+            &model.variance,
+        );
     }
     m_step(model, &stats);
 }
 
+/// The fused box of every candidate, with the variances of the last E-step.
+fn fused_boxes(data: &BoxData, cands: &Candidates, posteriors: &Posteriors) -> Vec<Rect> {
+    (0..cands.len())
+        .into_par_iter()
+        .map(|c| fuse(c, cands, data, &posteriors.variance))
+        .collect()
+}
+
 /// Matches each answer's boxes to the image's kept objects again; boxes no
 /// object takes are clustered into new candidates.
-fn rematch(
-    data: &BoxData,
-    image: usize,
-    candidates: &[Candidate],
-    keep: f64,
-    threshold: f64,
-) -> Clusters {
-    let objects: Vec<Rect> = candidates
-        .iter()
-        .filter(|c| c.exists() >= keep)
-        .map(|c| c.rect)
-        .collect();
+fn rematch(data: &BoxData, image: usize, objects: &[Rect], threshold: f64) -> Clusters {
     let mut clusters: Clusters = vec![Vec::new(); objects.len()];
     let mut leftovers: Vec<(u32, Vec<u32>)> = Vec::new();
     for a in data.answers(image) {
@@ -444,7 +563,7 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
     };
     // Candidates: boxes of all classes clustered across workers (the class
     // is voted per object afterwards).
-    let mut clusters: Vec<Clusters> = (0..data.n_images())
+    let clusters: Vec<Clusters> = (0..data.n_images())
         .into_par_iter()
         .map(|image| {
             let answers: Vec<(u32, Vec<u32>)> = data
@@ -454,76 +573,66 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
             cluster_answers(&answers, &data.boxes, threshold)
         })
         .collect();
-    start_from_votes(data, &clusters, &mut model);
-    let mut iterations = 0;
-    let mut converged = false;
-    let mut ll = f64::NEG_INFINITY;
-    let mut candidates = Vec::new();
+    let mut cands = Candidates::from_clusters(data, &clusters);
+    drop(clusters);
+    start_from_votes(data, &cands, &mut model);
+    let mut posteriors = Posteriors::default();
+    let (mut iterations, mut ll, mut converged) =
+        run_em(data, &cands, &mut model, &mut posteriors, params);
+    // Rounds of re-matching and EM. They end when the matching stops
+    // changing, or stops settling: once a round changes more than half as
+    // many images as the one before, what is left is the few images whose
+    // matching flips with every small move of the model.
+    let mut previous_changed = usize::MAX;
     for _round in 0..MAX_ROUNDS {
-        let mut previous = f64::NEG_INFINITY;
-        converged = false;
-        for _ in 0..params.max_iter {
-            ll = em_pass(data, &clusters, &mut model, &mut candidates);
-            iterations += 1;
-            if (ll - previous).abs() <= params.tol * ll.abs() {
-                converged = true;
-                break;
-            }
-            previous = ll;
-        }
-        let next: Vec<Clusters> = (0..data.n_images())
+        let rects = fused_boxes(data, &cands, &posteriors);
+        let next: Vec<Option<Clusters>> = (0..data.n_images())
             .into_par_iter()
             .map(|image| {
-                rematch(
-                    data,
-                    image,
-                    &candidates[image],
-                    params.min_confidence,
-                    threshold,
-                )
+                let objects: Vec<Rect> = cands
+                    .of_image(image)
+                    .filter(|&c| posteriors.real[c] >= params.min_confidence)
+                    .map(|c| rects[c])
+                    .collect();
+                let clusters = rematch(data, image, &objects, threshold);
+                (!cands.image_equals(image, &clusters)).then_some(clusters)
             })
             .collect();
-        let changed = next.iter().zip(&clusters).filter(|(a, b)| a != b).count();
-        if changed == 0 {
+        let changed = next.iter().filter(|n| n.is_some()).count();
+        if changed == 0 || 2 * changed > previous_changed {
             break;
         }
-        clusters = next;
-        // The posteriors must describe the clusters returned.
-        ll = em_pass(data, &clusters, &mut model, &mut candidates);
-        iterations += 1;
-        // A few images can flip between two matchings for ever; past the
-        // first rounds, a change on under 0.1% of the images is settled.
-        if (changed as f64) < SETTLED_SHARE * data.n_images() as f64 {
-            break;
-        }
+        previous_changed = changed;
+        cands = cands.replaced(data, next);
+        let (passes, l, c) = run_em(data, &cands, &mut model, &mut posteriors, params);
+        (iterations, ll, converged) = (iterations + passes, l, c);
     }
-    let kept: Vec<Vec<Kept>> = clusters
-        .par_iter()
-        .zip(&candidates)
-        .enumerate()
-        .map(|(image, (image_clusters, cands))| {
-            image_clusters
-                .iter()
-                .zip(cands)
-                .enumerate()
-                .filter(|(_, (_, c))| c.exists() >= params.min_confidence)
-                .map(|(j, (members, c))| {
-                    let key = (image as u32).wrapping_mul(0x9E37_79B9) ^ j as u32;
+    let rects = fused_boxes(data, &cands, &posteriors);
+    let kept: Vec<Vec<Kept>> = (0..data.n_images())
+        .into_par_iter()
+        .map(|image| {
+            let first = cands.of_image(image).start;
+            cands
+                .of_image(image)
+                .filter(|&c| posteriors.real[c] >= params.min_confidence)
+                .map(|c| {
+                    let members = &cands.members[cands.members_of(c)];
+                    let key = (image as u32).wrapping_mul(0x9E37_79B9) ^ (c - first) as u32;
                     let (class, share) = vote_class(members, data, params.seed, key);
                     Kept {
                         fused: FusedBox {
-                            rect: c.rect,
+                            rect: rects[c],
                             class,
-                            confidence: c.exists() * share,
+                            confidence: posteriors.real[c] * share,
                             support: members.len() as u32,
                         },
-                        members: members.clone(),
+                        members: members.to_vec(),
                     }
                 })
                 .collect()
         })
         .collect();
-    let workers = worker_estimates(data, &clusters, &candidates, &model);
+    let workers = worker_estimates(data, &cands, &posteriors, &model);
     LeanFit {
         kept,
         workers,
@@ -537,16 +646,14 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
 /// expected share of their boxes on real objects) and localisation error.
 fn worker_estimates(
     data: &BoxData,
-    clusters: &[Clusters],
-    candidates: &[Vec<Candidate>],
+    cands: &Candidates,
+    posteriors: &Posteriors,
     model: &Model,
 ) -> Vec<WorkerBoxStats> {
     let mut real_boxes = vec![0.0f64; data.workers.len()];
-    for (image_clusters, cands) in clusters.iter().zip(candidates) {
-        for (members, c) in image_clusters.iter().zip(cands) {
-            for m in members {
-                real_boxes[data.answer_worker[m.answer as usize] as usize] += c.exists();
-            }
+    for c in 0..cands.len() {
+        for j in cands.members_of(c) {
+            real_boxes[cands.worker[j] as usize] += posteriors.real[c];
         }
     }
     let mut answers = vec![0u32; data.workers.len()];
