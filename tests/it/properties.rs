@@ -75,7 +75,10 @@ fn with_signal() -> impl Strategy<Value = Rows> {
 /// proptest case reaches 1.04e-4).
 fn tolerance(method: Method) -> f32 {
     match method {
-        Method::Hds => 1e-4,
+        // hds's prior pulls each worker toward the population table, which
+        // every worker's f32 counts feed: a 5-worker, 4-class proptest case
+        // (kept in proptest-regressions) ends 1.7e-4 apart.
+        Method::Hds => 5e-4,
         // Plain (maximum-likelihood) ds, the default since it follows
         // crowd-kit: a worker's cell whose soft count is near zero sits at
         // the count floor, and the order of the sums decides how near, which
