@@ -7,6 +7,7 @@ use std::io::Write;
 use serde_json::{json, Map, Value};
 
 use super::{BoxData, BoxLabels, FusedBox};
+use crate::io::decimal;
 
 /// Output formats of the box task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -62,6 +63,8 @@ fn ltwh(b: &FusedBox) -> [i64; 4] {
     [l, t, (r - l).max(1), (bottom - t).max(1)]
 }
 
+/// A value to a millionth (of a pixel, or of the image for normalised
+/// 0–1 coordinates): more than f32 holds, without its noise.
 fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
@@ -127,6 +130,9 @@ pub fn write_boxes(
                 "confidence",
                 "support",
             ])?;
+            // Fields written in place: at millions of boxes, a `String` per
+            // field costs more than the rest of the output.
+            let mut number = Vec::new();
             for (image, boxes) in labels.objects.iter().enumerate() {
                 // An image with no box is a row too, with the box fields
                 // empty: every image read is in the output.
@@ -134,16 +140,22 @@ pub fn write_boxes(
                     csv.write_record([data.images[image].as_str(), "", "", "", "", "", "", "0"])?;
                 }
                 for b in boxes {
-                    csv.write_record([
-                        data.images[image].clone(),
-                        data.classes[b.class as usize].clone(),
-                        coordinate(b.rect.x1 as f64),
-                        coordinate(b.rect.y1 as f64),
-                        coordinate(b.rect.width()),
-                        coordinate(b.rect.height()),
-                        format!("{}", round6(b.confidence)),
-                        b.support.to_string(),
-                    ])?;
+                    csv.write_field(data.images[image].as_bytes())?;
+                    csv.write_field(data.classes[b.class as usize].as_bytes())?;
+                    let fields = [
+                        b.rect.x1 as f64,
+                        b.rect.y1 as f64,
+                        b.rect.width(),
+                        b.rect.height(),
+                        b.confidence,
+                    ];
+                    for v in fields {
+                        number.clear();
+                        decimal::push_decimal(&mut number, round6(v));
+                        csv.write_field(&number)?;
+                    }
+                    csv.write_field(itoa::Buffer::new().format(b.support))?;
+                    csv.write_record(None::<&[u8]>)?;
                 }
             }
             csv.flush()
@@ -189,12 +201,6 @@ pub fn write_boxes(
             out.write_all(b"\n")
         }
     }
-}
-
-/// A coordinate to a millionth (of a pixel, or of the image for
-/// normalised 0–1 coordinates): more than f32 holds, without its noise.
-fn coordinate(v: f64) -> String {
-    format!("{}", round6(v))
 }
 
 /// Writes the worker report: CSV `worker,answers,boxes,recall,precision,localisation_error`,

@@ -4,6 +4,7 @@
 
 pub(crate) mod atomic;
 pub mod ground_truth;
+pub(crate) mod decimal;
 mod progress;
 mod rejects;
 

@@ -1,0 +1,76 @@
+//! Fast text for floats, byte for byte what `format!("{}", v)` writes.
+//!
+//! Writers of millions of coordinates spend more time in `Display`'s
+//! float formatting (and the `String` each call allocates) than in the
+//! rest of the output. `ryu` finds the same shortest round-tripping digits;
+//! only its layout differs (`1.0` for `1`, exponents outside 1e-5..1e16),
+//! and those cases are mapped back here so the outputs do not change.
+
+/// Appends `v` to `out` exactly as `Display` formats it.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, v: f64) {
+    if !v.is_finite() {
+        out.extend_from_slice(format!("{v}").as_bytes());
+        return;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(v).as_bytes();
+    if text.contains(&b'e') {
+        // Display never writes an exponent; such values are rare.
+        out.extend_from_slice(format!("{v}").as_bytes());
+    } else if let Some(whole) = text.strip_suffix(b".0") {
+        out.extend_from_slice(whole);
+    } else {
+        out.extend_from_slice(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(v: f64) -> String {
+        let mut out = Vec::new();
+        push_decimal(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn matches_display_on_edge_values() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            1e-5,
+            1e-7,
+            123456.789012,
+            1e15,
+            1e16,
+            1e21,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(text(v), format!("{v}"), "{v:e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_display_on_any_bits(bits in any::<u64>()) {
+            let v = f64::from_bits(bits);
+            prop_assert_eq!(text(v), format!("{}", v));
+        }
+
+        #[test]
+        fn matches_display_on_rounded_coordinates(v in -1e7f64..1e7) {
+            let v = (v * 1e6).round() / 1e6;
+            prop_assert_eq!(text(v), format!("{}", v));
+        }
+    }
+}
