@@ -31,63 +31,120 @@ pub fn assign(
     min_score: f64,
     score: impl Fn(usize, usize) -> f64,
 ) -> Vec<Option<usize>> {
-    let mut out = vec![None; rows];
-    if rows == 0 || columns == 0 {
-        return out;
-    }
-    // When every row's best column is a different one, taking it is
-    // optimal (it reaches the sum of the row maxima, an upper bound), and
-    // that is most answers: skip the solver.
-    let mut best = vec![(0usize, f64::NEG_INFINITY); rows];
-    for (r, b) in best.iter_mut().enumerate() {
-        for c in 0..columns {
-            let v = score(r, c);
-            if v > b.1 {
-                *b = (c, v);
+    Assigner::default()
+        .assign(rows, columns, min_score, score)
+        .to_vec()
+}
+
+/// [`assign`] with its buffers kept from call to call: clustering calls
+/// it once per answer, millions of times.
+#[derive(Debug, Default)]
+pub(crate) struct Assigner {
+    best: Vec<(usize, f64)>,
+    chosen: Vec<Option<usize>>,
+}
+
+impl Assigner {
+    /// As [`assign`]; the result lives until the next call.
+    pub(crate) fn assign(
+        &mut self,
+        rows: usize,
+        columns: usize,
+        min_score: f64,
+        score: impl Fn(usize, usize) -> f64,
+    ) -> &[Option<usize>] {
+        let out = &mut self.chosen;
+        out.clear();
+        out.resize(rows, None);
+        if rows == 0 || columns == 0 {
+            return out;
+        }
+        // When every row's best column is a different one, taking it is
+        // optimal (it reaches the sum of the row maxima, an upper bound),
+        // and that is most answers: skip the solver.
+        let best = &mut self.best;
+        best.clear();
+        best.resize(rows, (0usize, f64::NEG_INFINITY));
+        for (r, b) in best.iter_mut().enumerate() {
+            for c in 0..columns {
+                let v = score(r, c);
+                if v > b.1 {
+                    *b = (c, v);
+                }
             }
         }
-    }
-    let distinct = best.iter().enumerate().all(|(r, b)| {
-        best[..r]
-            .iter()
-            .all(|o| o.0 != b.0 || o.1 < min_score || b.1 < min_score)
-    });
-    if distinct {
-        for (o, b) in out.iter_mut().zip(&best) {
-            if b.1 >= min_score {
-                *o = Some(b.0);
+        let distinct = best.iter().enumerate().all(|(r, b)| {
+            best[..r]
+                .iter()
+                .all(|o| o.0 != b.0 || o.1 < min_score || b.1 < min_score)
+        });
+        if distinct {
+            for (o, b) in out.iter_mut().zip(best.iter()) {
+                if b.1 >= min_score {
+                    *o = Some(b.0);
+                }
             }
+            return out;
         }
-        return out;
-    }
-    // Pairs below the threshold score 0, so they never displace a real
-    // match; they are dropped after solving.
-    let scaled = |r: usize, c: usize| {
-        let s = score(r, c);
-        if s >= min_score {
-            (s * SCALE).round() as i64 + 1
+        // Pairs below the threshold score 0, so they never displace a real
+        // match; they are dropped after solving.
+        let scaled = |r: usize, c: usize| {
+            let s = score(r, c);
+            if s >= min_score {
+                (s * SCALE).round() as i64 + 1
+            } else {
+                0
+            }
+        };
+        if rows <= columns {
+            let m = Matrix::from_fn(rows, columns, |(r, c)| scaled(r, c));
+            let (_, cols) = kuhn_munkres(&m);
+            for (r, c) in cols.into_iter().enumerate() {
+                if m[(r, c)] > 0 {
+                    out[r] = Some(c);
+                }
+            }
         } else {
-            0
-        }
-    };
-    if rows <= columns {
-        let m = Matrix::from_fn(rows, columns, |(r, c)| scaled(r, c));
-        let (_, cols) = kuhn_munkres(&m);
-        for (r, c) in cols.into_iter().enumerate() {
-            if m[(r, c)] > 0 {
-                out[r] = Some(c);
+            let m = Matrix::from_fn(columns, rows, |(c, r)| scaled(r, c));
+            let (_, rows_of) = kuhn_munkres(&m);
+            for (c, r) in rows_of.into_iter().enumerate() {
+                if m[(c, r)] > 0 {
+                    out[r] = Some(c);
+                }
             }
         }
-    } else {
-        let m = Matrix::from_fn(columns, rows, |(c, r)| scaled(r, c));
-        let (_, rows_of) = kuhn_munkres(&m);
-        for (c, r) in rows_of.into_iter().enumerate() {
-            if m[(c, r)] > 0 {
-                out[r] = Some(c);
-            }
-        }
+        out
     }
-    out
+}
+
+/// Some answers of one image with some of their boxes, flat: one buffer
+/// per thread serves every image instead of a `Vec` per answer.
+#[derive(Debug, Default)]
+pub(crate) struct AnswerBoxes {
+    answers: Vec<(u32, std::ops::Range<usize>)>,
+    ids: Vec<u32>,
+}
+
+impl AnswerBoxes {
+    pub(crate) fn clear(&mut self) {
+        self.answers.clear();
+        self.ids.clear();
+    }
+
+    /// Adds answer `answer` with the boxes `boxes` (indices into
+    /// `BoxData::boxes`), in order.
+    pub(crate) fn push(&mut self, answer: u32, boxes: impl IntoIterator<Item = u32>) {
+        let start = self.ids.len();
+        self.ids.extend(boxes);
+        self.answers.push((answer, start..self.ids.len()));
+    }
+
+    /// Each answer with its boxes.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &[u32])> {
+        self.answers
+            .iter()
+            .map(|(a, range)| (*a, &self.ids[range.clone()]))
+    }
 }
 
 /// One box of a cluster: the answer it belongs to and its index in
@@ -116,24 +173,22 @@ pub(crate) fn mean_box(members: &[Member], boxes: &[Rect]) -> Rect {
 /// Greedy clustering across answers, in answer order: each answer's boxes
 /// are assigned (Hungarian, IoU ≥ `threshold`) to the clusters' running
 /// mean boxes, and the unassigned ones start clusters. A worker's boxes never
-/// merge with each other. `answers` lists each answer with its boxes.
+/// merge with each other.
 pub(crate) fn cluster_answers(
-    answers: &[(u32, Vec<u32>)],
+    answers: &AnswerBoxes,
     boxes: &[Rect],
     threshold: f64,
+    assigner: &mut Assigner,
 ) -> Clusters {
     let mut clusters: Clusters = Vec::new();
     let mut means: Vec<Rect> = Vec::new();
-    for (answer, own) in answers {
+    for (answer, own) in answers.iter() {
         let fixed = clusters.len();
-        let chosen = assign(own.len(), fixed, threshold, |r, c| {
+        let chosen = assigner.assign(own.len(), fixed, threshold, |r, c| {
             iou(&boxes[own[r] as usize], &means[c])
         });
-        for (&bx, target) in own.iter().zip(chosen) {
-            let member = Member {
-                answer: *answer,
-                bx,
-            };
+        for (&bx, &target) in own.iter().zip(chosen) {
+            let member = Member { answer, bx };
             match target {
                 Some(c) => {
                     clusters[c].push(member);
@@ -181,7 +236,10 @@ mod tests {
             Rect::from_ltwh(0.5, 0.0, 10.0, 10.0),
         ];
         // Answer 0 drew two overlapping boxes; answer 1 one between them.
-        let clusters = cluster_answers(&[(0, vec![0, 1]), (1, vec![2])], &boxes, 0.5);
+        let mut answers = AnswerBoxes::default();
+        answers.push(0, [0, 1]);
+        answers.push(1, [2]);
+        let clusters = cluster_answers(&answers, &boxes, 0.5, &mut Assigner::default());
         assert_eq!(clusters.len(), 2);
         assert_eq!(clusters.iter().map(Vec::len).sum::<usize>(), 3);
     }

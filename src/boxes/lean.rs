@@ -21,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use super::cluster::{assign, cluster_answers, iou, Clusters, Member};
+use super::cluster::{cluster_answers, iou, AnswerBoxes, Assigner, Clusters, Member};
 use super::consolidator::{FusedBox, Kept, WorkerBoxStats};
 use super::{BoxData, BoxParams, Rect};
 use crate::maths::tie_draw;
@@ -106,20 +106,48 @@ impl Candidates {
     }
 
     /// These candidates with each image's replaced where `next` holds new
-    /// ones.
+    /// ones; the other images' slices are copied as they are.
     fn replaced(&self, data: &BoxData, next: Vec<Option<Clusters>>) -> Candidates {
-        let clusters: Vec<Clusters> = next
-            .into_iter()
-            .enumerate()
-            .map(|(image, new)| {
-                new.unwrap_or_else(|| {
-                    self.of_image(image)
-                        .map(|c| self.members[self.members_of(c)].to_vec())
-                        .collect()
-                })
-            })
-            .collect();
-        Candidates::from_clusters(data, &clusters)
+        let mut out = Candidates {
+            image_start: Vec::with_capacity(self.image_start.len()),
+            member_start: Vec::with_capacity(self.member_start.len()),
+            members: Vec::with_capacity(self.members.len()),
+            worker: Vec::with_capacity(self.worker.len()),
+        };
+        out.image_start.push(0);
+        out.member_start.push(0);
+        for (image, new) in next.into_iter().enumerate() {
+            match new {
+                Some(clusters) => {
+                    for members in clusters {
+                        out.members.extend_from_slice(&members);
+                        out.worker.extend(
+                            members
+                                .iter()
+                                .map(|m| data.answer_worker[m.answer as usize]),
+                        );
+                        out.member_start.push(out.members.len() as u32);
+                    }
+                }
+                None => {
+                    let range = self.of_image(image);
+                    let (from, to) = (
+                        self.member_start[range.start] as usize,
+                        self.member_start[range.end] as usize,
+                    );
+                    let shift = out.members.len() as i64 - from as i64;
+                    out.members.extend_from_slice(&self.members[from..to]);
+                    out.worker.extend_from_slice(&self.worker[from..to]);
+                    out.member_start.extend(
+                        self.member_start[range.start + 1..=range.end]
+                            .iter()
+                            .map(|&m| (m as i64 + shift) as u32),
+                    );
+                }
+            }
+            out.image_start.push((out.member_start.len() - 1) as u32);
+        }
+        out
     }
 
     /// Whether `image`'s candidates are exactly `clusters`.
@@ -141,13 +169,18 @@ pub(crate) struct LeanFit {
     pub log_likelihood: f64,
 }
 
-/// Σ w·corners and Σ w over candidate `c`'s members, w = 1 / their
-/// worker's variance.
-fn weighted_sum(c: usize, cands: &Candidates, data: &BoxData, variance: &[f64]) -> ([f64; 4], f64) {
+/// Σ w·corners and Σ w over candidate `c`'s members, w = their worker's
+/// `precision` (1 / variance).
+fn weighted_sum(
+    c: usize,
+    cands: &Candidates,
+    data: &BoxData,
+    precision: &[f64],
+) -> ([f64; 4], f64) {
     let mut sum = [0.0f64; 4];
     let mut total = 0.0;
     for j in cands.members_of(c) {
-        let w = 1.0 / variance[cands.worker[j] as usize];
+        let w = precision[cands.worker[j] as usize];
         for (s, v) in sum
             .iter_mut()
             .zip(data.boxes[cands.members[j].bx as usize].corners())
@@ -160,21 +193,9 @@ fn weighted_sum(c: usize, cands: &Candidates, data: &BoxData, variance: &[f64]) 
 }
 
 /// Inverse-variance weighted mean of candidate `c`'s boxes.
-fn fuse(c: usize, cands: &Candidates, data: &BoxData, variance: &[f64]) -> Rect {
-    let (sum, total) = weighted_sum(c, cands, data, variance);
+fn fuse(c: usize, cands: &Candidates, data: &BoxData, precision: &[f64]) -> Rect {
+    let (sum, total) = weighted_sum(c, cands, data, precision);
     Rect::from_corners(sum.map(|s| s / total))
-}
-
-/// A box's offsets from the object, per corner coordinate, in object sizes.
-fn residual(b: &Rect, object: &Rect) -> [f64; 4] {
-    let (w, h) = (object.width().max(1.0), object.height().max(1.0));
-    let (b, o) = (b.corners(), object.corners());
-    [
-        (b[0] - o[0]) / w,
-        (b[1] - o[1]) / h,
-        (b[2] - o[2]) / w,
-        (b[3] - o[3]) / h,
-    ]
 }
 
 /// The posteriors of one image's candidates into `post` and `real` (the
@@ -204,7 +225,8 @@ fn e_step_image(
             add_into(&mut l, &logs.workers[cands.worker[j] as usize].drawn);
         }
         let max = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let scaled = l.map(|v| (v - max).exp());
+        // exp(0) is 1: the largest term needs no exp.
+        let scaled = l.map(|v| if v == max { 1.0 } else { (v - max).exp() });
         let sum: f64 = scaled.iter().sum();
         ll += max + sum.ln();
         let p = scaled.map(|v| v / sum);
@@ -299,7 +321,7 @@ fn accumulate(
     cands: &Candidates,
     post: &[[f64; KINDS]],
     real: &[f64],
-    variance: &[f64],
+    precision: &[f64],
 ) {
     let mut kinds = [0.0f64; KINDS];
     for (i, c) in cands.of_image(image).enumerate() {
@@ -318,16 +340,25 @@ fn accumulate(
         // Each box is measured against the fusion of the *other* boxes: a
         // worker's own box in the reference would shrink their residuals,
         // raise their weight, and so on until one worker decides every box.
-        let (sum, total) = weighted_sum(c, cands, data, variance);
+        let (sum, total) = weighted_sum(c, cands, data, precision);
         for j in members {
             let w = cands.worker[j] as usize;
-            let own = 1.0 / variance[w];
-            let bx = &data.boxes[cands.members[j].bx as usize];
-            let b = bx.corners();
-            let others = Rect::from_corners(std::array::from_fn(|q| {
-                (sum[q] - own * b[q]) / (total - own)
-            }));
-            let r = residual(bx, &others);
+            let own = precision[w];
+            let b = data.boxes[cands.members[j].bx as usize].corners();
+            // The residual is in units of the reference's size (at least
+            // one pixel), per corner coordinate; reciprocals keep the
+            // divisions to three per box.
+            let share = 1.0 / (total - own);
+            let o = Rect::from_corners(std::array::from_fn(|q| (sum[q] - own * b[q]) * share));
+            let inv_w = 1.0 / o.width().max(1.0);
+            let inv_h = 1.0 / o.height().max(1.0);
+            let o = o.corners();
+            let r = [
+                (b[0] - o[0]) * inv_w,
+                (b[1] - o[1]) * inv_h,
+                (b[2] - o[2]) * inv_w,
+                (b[3] - o[3]) * inv_h,
+            ];
             stats.square_sum[w] += exists * r.iter().map(|v| v * v).sum::<f64>();
             stats.real_boxes[w] += exists;
         }
@@ -400,8 +431,8 @@ struct Posteriors {
     post: Vec<[f64; KINDS]>,
     /// P(a real object): the posterior of the real kinds.
     real: Vec<f64>,
-    /// The variances the E-step saw, which the fused boxes use.
-    variance: Vec<f64>,
+    /// 1 / the variances the E-step saw: the fused boxes' weights.
+    precision: Vec<f64>,
 }
 
 /// One EM pass over every image: the posteriors (into `out`), then the
@@ -411,7 +442,9 @@ fn em_pass(data: &BoxData, cands: &Candidates, model: &mut Model, out: &mut Post
     let logs = pass_logs(model);
     out.post.resize(cands.len(), [0.0; KINDS]);
     out.real.resize(cands.len(), 0.0);
-    out.variance.clone_from(&model.variance);
+    out.precision.clear();
+    out.precision.extend(model.variance.iter().map(|v| 1.0 / v));
+    let out_precision = &out.precision[..];
     let posts = split_by_images(&mut out.post, cands, chunk);
     let reals = split_by_images(&mut out.real, cands, chunk);
     let parts: Vec<(f64, Stats)> = posts
@@ -428,7 +461,7 @@ fn em_pass(data: &BoxData, cands: &Candidates, model: &mut Model, out: &mut Post
                 let at = range.start - base..range.end - base;
                 let (p, r) = (&mut post[at.clone()], &mut real[at]);
                 ll += e_step_image(data, image, cands, model, &logs, p, r);
-                accumulate(&mut stats, data, image, cands, p, r, &model.variance);
+                accumulate(&mut stats, data, image, cands, p, r, out_precision);
             }
             (ll, stats)
         })
@@ -469,6 +502,7 @@ fn run_em(
 /// then one M-step (as Dawid-Skene starts from majority vote).
 fn start_from_votes(data: &BoxData, cands: &Candidates, model: &mut Model) {
     let mut stats = Stats::new(data.workers.len());
+    let precision: Vec<f64> = model.variance.iter().map(|v| 1.0 / v).collect();
     for image in 0..data.n_images() {
         let answered = data.answers(image).len() as f64;
         let post: Vec<[f64; KINDS]> = cands
@@ -485,15 +519,7 @@ fn start_from_votes(data: &BoxData, cands: &Candidates, model: &mut Model) {
             })
             .collect();
         let real: Vec<f64> = post.iter().map(|p| 1.0 - p[0]).collect();
-        accumulate(
-            &mut stats,
-            data,
-            image,
-            cands,
-            &post,
-            &real,
-            &model.variance,
-        );
+        accumulate(&mut stats, data, image, cands, &post, &real, &precision);
     }
     m_step(model, &stats);
 }
@@ -502,34 +528,47 @@ fn start_from_votes(data: &BoxData, cands: &Candidates, model: &mut Model) {
 fn fused_boxes(data: &BoxData, cands: &Candidates, posteriors: &Posteriors) -> Vec<Rect> {
     (0..cands.len())
         .into_par_iter()
-        .map(|c| fuse(c, cands, data, &posteriors.variance))
+        .map(|c| fuse(c, cands, data, &posteriors.precision))
         .collect()
 }
 
-/// Matches each answer's boxes to the image's kept objects again; boxes no
-/// object takes are clustered into new candidates.
-fn rematch(data: &BoxData, image: usize, objects: &[Rect], threshold: f64) -> Clusters {
+/// Buffers one thread reuses from image to image while matching.
+#[derive(Debug, Default)]
+struct MatchScratch {
+    objects: Vec<Rect>,
+    leftovers: AnswerBoxes,
+    assigner: Assigner,
+}
+
+/// Matches each answer's boxes to the image's kept objects (in
+/// `scratch.objects`) again; boxes no object takes are clustered into new
+/// candidates.
+fn rematch(data: &BoxData, image: usize, threshold: f64, scratch: &mut MatchScratch) -> Clusters {
+    let MatchScratch {
+        objects,
+        leftovers,
+        assigner,
+    } = scratch;
     let mut clusters: Clusters = vec![Vec::new(); objects.len()];
-    let mut leftovers: Vec<(u32, Vec<u32>)> = Vec::new();
+    leftovers.clear();
     for a in data.answers(image) {
-        let own: Vec<u32> = data.answer_boxes(a).map(|b| b as u32).collect();
-        let chosen = assign(own.len(), objects.len(), threshold, |r, c| {
-            iou(&data.boxes[own[r] as usize], &objects[c])
+        let own = data.answer_boxes(a);
+        let chosen = assigner.assign(own.len(), objects.len(), threshold, |r, c| {
+            iou(&data.boxes[own.start + r], &objects[c])
         });
-        let mut left = Vec::new();
-        for (&bx, target) in own.iter().zip(chosen) {
-            match target {
-                Some(c) => clusters[c].push(Member {
+        for (bx, &target) in own.clone().zip(chosen) {
+            if let Some(c) = target {
+                clusters[c].push(Member {
                     answer: a as u32,
-                    bx,
-                }),
-                None => left.push(bx),
+                    bx: bx as u32,
+                });
             }
         }
-        leftovers.push((a as u32, left));
+        let left = own.zip(chosen).filter(|(_, t)| t.is_none());
+        leftovers.push(a as u32, left.map(|(bx, _)| bx as u32));
     }
     clusters.retain(|c| !c.is_empty());
-    clusters.extend(cluster_answers(&leftovers, &data.boxes, threshold));
+    clusters.extend(cluster_answers(leftovers, &data.boxes, threshold, assigner));
     clusters
 }
 
@@ -565,13 +604,16 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
     // is voted per object afterwards).
     let clusters: Vec<Clusters> = (0..data.n_images())
         .into_par_iter()
-        .map(|image| {
-            let answers: Vec<(u32, Vec<u32>)> = data
-                .answers(image)
-                .map(|a| (a as u32, data.answer_boxes(a).map(|b| b as u32).collect()))
-                .collect();
-            cluster_answers(&answers, &data.boxes, threshold)
-        })
+        .map_init(
+            || (AnswerBoxes::default(), Assigner::default()),
+            |(answers, assigner), image| {
+                answers.clear();
+                for a in data.answers(image) {
+                    answers.push(a as u32, data.answer_boxes(a).map(|b| b as u32));
+                }
+                cluster_answers(answers, &data.boxes, threshold, assigner)
+            },
+        )
         .collect();
     let mut cands = Candidates::from_clusters(data, &clusters);
     drop(clusters);
@@ -588,13 +630,15 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
         let rects = fused_boxes(data, &cands, &posteriors);
         let next: Vec<Option<Clusters>> = (0..data.n_images())
             .into_par_iter()
-            .map(|image| {
-                let objects: Vec<Rect> = cands
-                    .of_image(image)
-                    .filter(|&c| posteriors.real[c] >= params.min_confidence)
-                    .map(|c| rects[c])
-                    .collect();
-                let clusters = rematch(data, image, &objects, threshold);
+            .map_init(MatchScratch::default, |scratch, image| {
+                scratch.objects.clear();
+                scratch.objects.extend(
+                    cands
+                        .of_image(image)
+                        .filter(|&c| posteriors.real[c] >= params.min_confidence)
+                        .map(|c| rects[c]),
+                );
+                let clusters = rematch(data, image, threshold, scratch);
                 (!cands.image_equals(image, &clusters)).then_some(clusters)
             })
             .collect();

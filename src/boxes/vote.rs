@@ -4,22 +4,20 @@
 
 use rayon::prelude::*;
 
-use super::cluster::{cluster_answers, iou, mean_box, Clusters, Member};
+use super::cluster::{cluster_answers, iou, mean_box, AnswerBoxes, Assigner, Clusters, Member};
 use super::consolidator::{FusedBox, Kept};
 use super::{BoxData, BoxMethod, BoxParams, Rect};
 
-/// Each image's answers with their boxes of class `class`.
-fn answers_of_class(data: &BoxData, image: usize, class: u32) -> Vec<(u32, Vec<u32>)> {
-    data.answers(image)
-        .map(|a| {
-            let own = data
-                .answer_boxes(a)
-                .filter(|&b| data.box_class[b] == class)
-                .map(|b| b as u32)
-                .collect();
-            (a as u32, own)
-        })
-        .collect()
+/// Each image's answers with their boxes of class `class`, into `out`.
+fn answers_of_class(data: &BoxData, image: usize, class: u32, out: &mut AnswerBoxes) {
+    out.clear();
+    for a in data.answers(image) {
+        let own = data
+            .answer_boxes(a)
+            .filter(|&b| data.box_class[b] == class)
+            .map(|b| b as u32);
+        out.push(a as u32, own);
+    }
 }
 
 /// Classes present on an image, ascending.
@@ -40,42 +38,43 @@ pub(crate) fn fit_cluster_vote(data: &BoxData, params: &BoxParams) -> Vec<Vec<Ke
     let threshold = params.iou_threshold();
     (0..data.n_images())
         .into_par_iter()
-        .map(|image| {
-            let answered = data.answers(image).len() as f64;
-            let mut kept = Vec::new();
-            for class in classes_on(data, image) {
-                let clusters: Clusters = cluster_answers(
-                    &answers_of_class(data, image, class),
-                    &data.boxes,
-                    threshold,
-                );
-                for members in clusters {
-                    if (members.len() as f64) < params.quorum * answered - 1e-9 {
-                        continue;
+        .map_init(
+            || (AnswerBoxes::default(), Assigner::default()),
+            |(answers, assigner), image| {
+                let answered = data.answers(image).len() as f64;
+                let mut kept = Vec::new();
+                for class in classes_on(data, image) {
+                    answers_of_class(data, image, class, answers);
+                    let clusters: Clusters =
+                        cluster_answers(answers, &data.boxes, threshold, assigner);
+                    for members in clusters {
+                        if (members.len() as f64) < params.quorum * answered - 1e-9 {
+                            continue;
+                        }
+                        let mean = mean_box(&members, &data.boxes);
+                        let rect = match params.method {
+                            BoxMethod::Medoid => medoid(&members, &data.boxes, &mean),
+                            _ => mean,
+                        };
+                        let agreement = members
+                            .iter()
+                            .map(|m| iou(&data.boxes[m.bx as usize], &rect))
+                            .sum::<f64>()
+                            / members.len() as f64;
+                        kept.push(Kept {
+                            fused: FusedBox {
+                                rect,
+                                class,
+                                confidence: members.len() as f64 / answered * agreement,
+                                support: members.len() as u32,
+                            },
+                            members,
+                        });
                     }
-                    let mean = mean_box(&members, &data.boxes);
-                    let rect = match params.method {
-                        BoxMethod::Medoid => medoid(&members, &data.boxes, &mean),
-                        _ => mean,
-                    };
-                    let agreement = members
-                        .iter()
-                        .map(|m| iou(&data.boxes[m.bx as usize], &rect))
-                        .sum::<f64>()
-                        / members.len() as f64;
-                    kept.push(Kept {
-                        fused: FusedBox {
-                            rect,
-                            class,
-                            confidence: members.len() as f64 / answered * agreement,
-                            support: members.len() as u32,
-                        },
-                        members,
-                    });
                 }
-            }
-            kept
-        })
+                kept
+            },
+        )
         .collect()
 }
 
@@ -103,18 +102,19 @@ pub(crate) fn fit_wbf(data: &BoxData, params: &BoxParams, weights: &[f64]) -> Ve
     let threshold = params.iou_threshold();
     (0..data.n_images())
         .into_par_iter()
-        .map(|image| {
+        .map_init(AnswerBoxes::default, |answers, image| {
             let total: f64 = data
                 .answers(image)
                 .map(|a| weights[data.answer_worker[a] as usize])
                 .sum();
             let mut kept = Vec::new();
             for class in classes_on(data, image) {
-                let mut entries: Vec<(f64, Member)> = answers_of_class(data, image, class)
-                    .into_iter()
+                answers_of_class(data, image, class, answers);
+                let mut entries: Vec<(f64, Member)> = answers
+                    .iter()
                     .flat_map(|(answer, own)| {
                         let w = weights[data.answer_worker[answer as usize] as usize];
-                        own.into_iter().map(move |bx| (w, Member { answer, bx }))
+                        own.iter().map(move |&bx| (w, Member { answer, bx }))
                     })
                     .collect();
                 // Stable: equal scores keep input order, as ensemble-boxes' argsort does not promise but we do.

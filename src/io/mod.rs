@@ -3,8 +3,8 @@
 //! live with their task (`classification::read`, `segmentation::read`).
 
 pub(crate) mod atomic;
-pub mod ground_truth;
 pub(crate) mod decimal;
+pub mod ground_truth;
 mod progress;
 mod rejects;
 
