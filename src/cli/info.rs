@@ -112,11 +112,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 writeln!(out, "backend (auto): gpu")?;
             }
         }
-        Err(e) => writeln!(
-            out,
-            "backend (auto): cpu ({})",
-            super::flags(&e.to_string())
-        )?,
+        Err(e) => {
+            writeln!(out, "backend (auto): cpu, as the GPU backend cannot start:")?;
+            for line in wrapped(&super::flags(&e.to_string()), 96) {
+                writeln!(out, "  {line}")?;
+            }
+        }
     }
     Ok(())
+}
+
+/// `text` cut at spaces into lines of at most `width` characters (a longer
+/// word keeps its own line), so a driver's long message stays readable.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped;
+
+    #[test]
+    fn wrapping_keeps_every_word_in_order_within_the_width() {
+        let text = "no GPU adapter found: install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers) or use --backend cpu";
+        let lines = wrapped(text, 30);
+        assert!(lines.len() > 3);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        assert_eq!(lines.join(" "), text);
+        let long = "a-word-longer-than-the-width x";
+        assert_eq!(wrapped(long, 10), ["a-word-longer-than-the-width", "x"]);
+        assert!(wrapped("", 10).is_empty());
+    }
 }
