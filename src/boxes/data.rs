@@ -178,10 +178,34 @@ pub struct BoxBuilder {
     /// (answer, box, class).
     boxes: Vec<(u32, Rect, u32)>,
     clipped: usize,
-    /// The last answer a box went to, as (image, worker, image id, answer
-    /// id): a table lists an answer's boxes together, so most boxes skip
-    /// the id lookups.
-    last_answer: Option<(String, String, u32, u32)>,
+    /// The last answer looked up for a box: a table lists an answer's
+    /// boxes together, so most boxes skip the id lookups.
+    last_answer: LastAnswer,
+}
+
+/// An answer remembered by name; its buffers are reused from one answer
+/// to the next.
+#[derive(Debug, Default)]
+struct LastAnswer {
+    image: String,
+    worker: String,
+    /// (image id, answer id); `None` until the first lookup.
+    ids: Option<(u32, u32)>,
+}
+
+impl LastAnswer {
+    fn get(&self, image: &str, worker: &str) -> Option<(u32, u32)> {
+        self.ids
+            .filter(|_| self.image == image && self.worker == worker)
+    }
+
+    fn set(&mut self, image: &str, worker: &str, ids: (u32, u32)) {
+        self.image.clear();
+        self.image.push_str(image);
+        self.worker.clear();
+        self.worker.push_str(worker);
+        self.ids = Some(ids);
+    }
 }
 
 impl BoxBuilder {
@@ -201,7 +225,7 @@ impl BoxBuilder {
             answers: Vec::new(),
             boxes: Vec::new(),
             clipped: 0,
-            last_answer: None,
+            last_answer: LastAnswer::default(),
         };
         for c in categories.unwrap_or(&[]) {
             let next = builder.class_names.len() as u32;
@@ -269,13 +293,25 @@ impl BoxBuilder {
 
     /// Whether `worker` has an answer on `image` already.
     pub fn has_answer(&self, image: &str, worker: &str) -> bool {
-        if self.cached_answer(image, worker).is_some() {
-            return true;
+        self.last_answer.get(image, worker).is_some() || self.lookup_answer(image, worker).is_some()
+    }
+
+    /// The answer of `worker` on `image`, if recorded; remembered, so the
+    /// [`add_box`](Self::add_box) that usually follows skips the lookup.
+    pub fn find_answer(&mut self, image: &str, worker: &str) -> Option<u32> {
+        if let Some((_, answer)) = self.last_answer.get(image, worker) {
+            return Some(answer);
         }
-        match (self.images.get(image), self.workers.get(worker)) {
-            (Some(&i), Some(&w)) => self.answer_index.contains_key(&(i, w)),
-            _ => false,
-        }
+        let ids = self.lookup_answer(image, worker)?;
+        self.last_answer.set(image, worker, ids);
+        Some(ids.1)
+    }
+
+    /// (image id, answer id) of `worker`'s answer on `image`, by the tables.
+    fn lookup_answer(&self, image: &str, worker: &str) -> Option<(u32, u32)> {
+        let i = *self.images.get(image)?;
+        let w = *self.workers.get(worker)?;
+        self.answer_index.get(&(i, w)).map(|&a| (i, a))
     }
 
     /// Records that `worker` answered `image` (with or without boxes).
@@ -289,23 +325,18 @@ impl BoxBuilder {
         Ok(self.answer_of(image, worker))
     }
 
-    /// The (image id, answer id) of the last answer a box went to, if it
-    /// is `worker`'s on `image`.
-    fn cached_answer(&self, image: &str, worker: &str) -> Option<(u32, u32)> {
-        match &self.last_answer {
-            Some((i, w, image_id, answer)) if i == image && w == worker => {
-                Some((*image_id, *answer))
-            }
-            _ => None,
-        }
-    }
-
     /// The answer of `worker` on `image`, made if new.
     fn answer_of(&mut self, image: &str, worker: &str) -> u32 {
-        let (i, w) = (self.image(image), self.worker(worker));
+        let image = self.image(image);
+        self.answer_at(image, worker)
+    }
+
+    /// The answer of `worker` on the image of id `image`, made if new.
+    fn answer_at(&mut self, image: u32, worker: &str) -> u32 {
+        let w = self.worker(worker);
         let next = self.answers.len() as u32;
-        *self.answer_index.entry((i, w)).or_insert_with(|| {
-            self.answers.push((i, w));
+        *self.answer_index.entry((image, w)).or_insert_with(|| {
+            self.answers.push((image, w));
             next
         })
     }
@@ -346,14 +377,14 @@ impl BoxBuilder {
                 id
             }
         };
-        let cached = self.cached_answer(image, worker);
+        let cached = self.last_answer.get(image, worker);
         let image_id = match cached {
-            Some((image_id, _)) => image_id as usize,
-            None => self.image(image) as usize,
+            Some((image_id, _)) => image_id,
+            None => self.image(image),
         };
         let mut rect = rect;
         let mut clipped = false;
-        if let Some((w, h)) = self.image_sizes[image_id] {
+        if let Some((w, h)) = self.image_sizes[image_id as usize] {
             let (w, h) = (w as f32, h as f32);
             if rect.x1 >= w || rect.y1 >= h || rect.x2 <= 0.0 || rect.y2 <= 0.0 {
                 return Err(format!(
@@ -370,12 +401,13 @@ impl BoxBuilder {
             clipped = inside != rect;
             rect = inside;
         }
+        // The answer is made only for a box that passed the checks (as a
+        // table without --responses has no other sign of it).
         let answer = match cached {
             Some((_, answer)) => answer,
             None => {
-                let answer = self.answer_of(image, worker);
-                self.last_answer =
-                    Some((image.to_owned(), worker.to_owned(), image_id as u32, answer));
+                let answer = self.answer_at(image_id, worker);
+                self.last_answer.set(image, worker, (image_id, answer));
                 answer
             }
         };

@@ -64,11 +64,22 @@ pub fn read_boxes(
     }
 }
 
-/// One row of a table, read by column name: a CSV/TSV record under its
-/// header, or a JSON Lines object.
-enum Row<'r> {
+/// The columns a table reader asks for, each by the names it accepts (the
+/// first is the one messages use). A row's fields are asked for by their
+/// index in this list, so a CSV header is searched once per file.
+type Columns = [&'static [&'static str]];
+
+/// One row of a table: a CSV/TSV record under its header, or a JSON Lines
+/// object.
+struct Row<'r> {
+    columns: &'r Columns,
+    fields: RowFields<'r>,
+}
+
+enum RowFields<'r> {
+    /// `at[c]`: where column `c` is in the record, if the header has it.
     Delimited {
-        header: &'r [String],
+        at: &'r [Option<usize>],
         record: &'r csv::ByteRecord,
     },
     Json(&'r serde_json::Map<String, Value>),
@@ -82,49 +93,52 @@ enum FieldRef<'r> {
 }
 
 impl<'r> Row<'r> {
-    fn field(&self, names: &[&str]) -> std::result::Result<FieldRef<'r>, String> {
-        let missing = || format!("missing column {}", names[0]);
-        match self {
-            Row::Delimited { header, record } => {
-                let at = names
-                    .iter()
-                    .find_map(|n| header.iter().position(|h| h == n))
-                    .ok_or_else(missing)?;
+    fn name(&self, column: usize) -> &'static str {
+        self.columns[column][0]
+    }
+
+    fn field(&self, column: usize) -> std::result::Result<FieldRef<'r>, String> {
+        let missing = || format!("missing column {}", self.name(column));
+        match self.fields {
+            RowFields::Delimited { at, record } => {
+                let at = at[column].ok_or_else(missing)?;
                 let bytes = record.get(at).unwrap_or(b"");
                 let text = std::str::from_utf8(bytes)
-                    .map_err(|_| format!("column {} is not valid UTF-8", names[0]))?;
+                    .map_err(|_| format!("column {} is not valid UTF-8", self.name(column)))?;
                 Ok(FieldRef::Text(text.trim()))
             }
-            Row::Json(map) => match names.iter().find_map(|n| map.get(*n)).ok_or_else(missing)? {
-                Value::String(s) => Ok(FieldRef::Text(s)),
-                Value::Number(n) => Ok(FieldRef::Number(n.as_f64().unwrap_or(f64::NAN))),
-                other => Ok(FieldRef::Other(other)),
-            },
+            RowFields::Json(map) => {
+                let names = self.columns[column];
+                match names.iter().find_map(|n| map.get(*n)).ok_or_else(missing)? {
+                    Value::String(s) => Ok(FieldRef::Text(s)),
+                    Value::Number(n) => Ok(FieldRef::Number(n.as_f64().unwrap_or(f64::NAN))),
+                    other => Ok(FieldRef::Other(other)),
+                }
+            }
         }
     }
 
     /// A non-empty text field (a JSON number is taken as its decimal text).
-    fn text(&self, names: &[&str]) -> std::result::Result<std::borrow::Cow<'r, str>, String> {
-        let value: std::borrow::Cow<'r, str> = match self.field(names)? {
+    fn text(&self, column: usize) -> std::result::Result<std::borrow::Cow<'r, str>, String> {
+        let name = self.name(column);
+        let value: std::borrow::Cow<'r, str> = match self.field(column)? {
             FieldRef::Text(s) => s.into(),
             FieldRef::Number(n) if n.fract() == 0.0 && n.abs() < 9.007e15 => format!("{n}").into(),
             FieldRef::Number(n) => {
-                return Err(format!(
-                    "{}: {n} is not an id (a string or an integer)",
-                    names[0]
-                ))
+                return Err(format!("{name}: {n} is not an id (a string or an integer)"))
             }
-            FieldRef::Other(v) => return Err(format!("{}: expected text, found {v}", names[0])),
+            FieldRef::Other(v) => return Err(format!("{name}: expected text, found {v}")),
         };
         if value.is_empty() {
-            return Err(format!("empty {}", names[0]));
+            return Err(format!("empty {name}"));
         }
         Ok(value)
     }
 
     /// A finite number.
-    fn number(&self, name: &str) -> std::result::Result<f64, String> {
-        let v = match self.field(&[name])? {
+    fn number(&self, column: usize) -> std::result::Result<f64, String> {
+        let name = self.name(column);
+        let v = match self.field(column)? {
             FieldRef::Number(n) => n,
             FieldRef::Text(s) => s
                 .parse::<f64>()
@@ -146,12 +160,14 @@ fn split_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
         .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
-/// Calls `visit(line, row, record bytes)` for every row of a CSV, TSV or
-/// JSON Lines table. A problem `visit` returns is bad input at that line.
+/// Calls `visit(row)` for every row of a CSV, TSV or JSON Lines table,
+/// whose fields are read by their index in `columns`. A problem `visit`
+/// returns is bad input at that line.
 fn for_each_row(
     path: &Path,
     bytes: &[u8],
     format: InputFormat,
+    columns: &Columns,
     rejects: &mut Rejects,
     mut visit: impl FnMut(&Row) -> std::result::Result<(), String>,
 ) -> Result<()> {
@@ -165,7 +181,10 @@ fn for_each_row(
                 .map_err(|_| "not valid UTF-8".to_string())
                 .and_then(|t| parse_json_strict(t).map_err(|e| format!("invalid JSON: {e}")))
                 .and_then(|v| match v {
-                    Value::Object(map) => visit(&Row::Json(&map)),
+                    Value::Object(map) => visit(&Row {
+                        columns,
+                        fields: RowFields::Json(&map),
+                    }),
                     _ => Err("expected a JSON object".into()),
                 });
             if let Err(problem) = parsed {
@@ -200,6 +219,14 @@ fn for_each_row(
             ));
         }
     }
+    let positions: Vec<Option<usize>> = columns
+        .iter()
+        .map(|names| {
+            names
+                .iter()
+                .find_map(|n| header.iter().position(|h| h == n))
+        })
+        .collect();
     let mut record = csv::ByteRecord::new();
     loop {
         let at = reader.position().clone();
@@ -218,9 +245,12 @@ fn for_each_row(
                 header.len()
             ))
         } else {
-            visit(&Row::Delimited {
-                header: &header,
-                record: &record,
+            visit(&Row {
+                columns,
+                fields: RowFields::Delimited {
+                    at: &positions,
+                    record: &record,
+                },
             })
         };
         if let Err(problem) = checked {
@@ -249,10 +279,12 @@ fn read_box_table(
     if let Some(path) = images {
         let bytes = read_bytes(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
-        for_each_row(path, &bytes, format, rejects, |row| {
-            let item = row.text(&["item", "image"])?;
-            let width = row.number("width")?;
-            let height = row.number("height")?;
+        let [item, width, height] = [0, 1, 2];
+        let columns: &Columns = &[&["item", "image"], &["width"], &["height"]];
+        for_each_row(path, &bytes, format, columns, rejects, |row| {
+            let item = row.text(item)?;
+            let width = row.number(width)?;
+            let height = row.number(height)?;
             let whole = |v: f64| v >= 1.0 && v.fract() == 0.0 && v <= u32::MAX as f64;
             if !whole(width) || !whole(height) {
                 return Err(format!("image size {width}x{height}: width and height must be whole numbers of pixels, at least 1"));
@@ -265,9 +297,11 @@ fn read_box_table(
     if let Some(path) = responses {
         let bytes = read_bytes(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
-        for_each_row(path, &bytes, format, rejects, |row| {
-            let item = row.text(&["item", "image"])?;
-            let worker = row.text(&["worker"])?;
+        let [item, worker] = [0, 1];
+        let columns: &Columns = &[&["item", "image"], &["worker"]];
+        for_each_row(path, &bytes, format, columns, rejects, |row| {
+            let item = row.text(item)?;
+            let worker = row.text(worker)?;
             builder.answer(&item, &worker).map(|_| ())
         })?;
     } else {
@@ -278,17 +312,27 @@ fn read_box_table(
     let responses_name = responses
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    for_each_row(input, bytes, format, rejects, |row| {
-        let item = row.text(&["item", "image"])?;
-        let worker = row.text(&["worker"])?;
-        let label = row.text(&["label", "class"])?;
+    let [item, worker, label, left, top, width, height] = [0, 1, 2, 3, 4, 5, 6];
+    let columns: &Columns = &[
+        &["item", "image"],
+        &["worker"],
+        &["label", "class"],
+        &["left"],
+        &["top"],
+        &["width"],
+        &["height"],
+    ];
+    for_each_row(input, bytes, format, columns, rejects, |row| {
+        let item = row.text(item)?;
+        let worker = row.text(worker)?;
+        let label = row.text(label)?;
         let v = [
-            row.number("left")?,
-            row.number("top")?,
-            row.number("width")?,
-            row.number("height")?,
+            row.number(left)?,
+            row.number(top)?,
+            row.number(width)?,
+            row.number(height)?,
         ];
-        if answers_listed && !builder.has_answer(&item, &worker) {
+        if answers_listed && builder.find_answer(&item, &worker).is_none() {
             return Err(format!(
                 "worker {worker:?} has a box on image {item:?} but no answer there in {responses_name}"
             ));
