@@ -59,7 +59,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     let scores = score_boxes(&pred, &gold, &images);
-    let unscored = pred.keys().filter(|i| !images.contains(i)).count();
+    let scored: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
+    let unscored = pred.keys().filter(|i| !scored.contains(i.as_str())).count();
     let workers = match &args.annotations {
         Some(path) => Some(worker_scores(args, path, &gold, &images)?),
         None => None,
