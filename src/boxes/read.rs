@@ -10,6 +10,7 @@ use super::{BoxBuilder, BoxData, Rect};
 use crate::classification::read::{detect_format_of, InputFormat};
 use crate::error::{Error, Location, Result};
 use crate::io::ground_truth::{id_text, parse_json_strict, request_objects, worker_and_content};
+use crate::io::mapped::read_file;
 use crate::io::Rejects;
 
 /// What the reader was given besides the files.
@@ -28,10 +29,6 @@ pub struct BoxInput {
     pub notes: Vec<String>,
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::read(path, e))
-}
-
 /// Reads `input`: a Ground Truth request (by extension or content), or a
 /// table of boxes with `responses` (every answer, boxes or not) and
 /// `images` (`item,width,height`).
@@ -42,7 +39,7 @@ pub fn read_boxes(
     options: &BoxReadOptions,
     rejects: &mut Rejects,
 ) -> Result<BoxInput> {
-    let bytes = read_bytes(input)?;
+    let bytes = read_file(input)?;
     match detect_format_of(input, &bytes[..bytes.len().min(4096)]) {
         InputFormat::GtRequest => {
             if responses.is_some() || images.is_some() {
@@ -277,7 +274,7 @@ fn read_box_table(
     let mut notes = Vec::new();
     // Sizes first: boxes are clipped to their image as they are added.
     if let Some(path) = images {
-        let bytes = read_bytes(path)?;
+        let bytes = read_file(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
         let [item, width, height] = [0, 1, 2];
         let columns: &Columns = &[&["item", "image"], &["width"], &["height"]];
@@ -295,7 +292,7 @@ fn read_box_table(
     // Answers next, so the images keep the order of the responses file.
     let answers_listed = responses.is_some();
     if let Some(path) = responses {
-        let bytes = read_bytes(path)?;
+        let bytes = read_file(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
         let [item, worker] = [0, 1];
         let columns: &Columns = &[&["item", "image"], &["worker"]];
@@ -352,7 +349,7 @@ pub fn read_gt_box_request(
     options: &BoxReadOptions,
     rejects: &mut Rejects,
 ) -> Result<BoxData> {
-    let bytes = read_bytes(path)?;
+    let bytes = read_file(path)?;
     parse_gt_box_request(path, &bytes, options, rejects)
 }
 

@@ -5,6 +5,7 @@
 pub(crate) mod atomic;
 pub(crate) mod decimal;
 pub mod ground_truth;
+pub(crate) mod mapped;
 mod progress;
 mod rejects;
 
