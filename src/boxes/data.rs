@@ -181,6 +181,8 @@ pub struct BoxBuilder {
     /// The last answer looked up for a box: a table lists an answer's
     /// boxes together, so most boxes skip the id lookups.
     last_answer: LastAnswer,
+    /// The image [`image`](Self::image) returned last.
+    last_image: u32,
 }
 
 /// An answer remembered by name; its buffers are reused from one answer
@@ -226,6 +228,7 @@ impl BoxBuilder {
             boxes: Vec::new(),
             clipped: 0,
             last_answer: LastAnswer::default(),
+            last_image: 0,
         };
         for c in categories.unwrap_or(&[]) {
             let next = builder.class_names.len() as u32;
@@ -239,15 +242,30 @@ impl BoxBuilder {
 
     /// The id of image `name`, added if new.
     pub fn image(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.predicted_image(name) {
+            return id;
+        }
         if let Some(&id) = self.images.get(name) {
+            self.last_image = id;
             return id;
         }
         let id = self.image_names.len() as u32;
+        self.last_image = id;
         self.images.insert(name.to_owned(), id);
         self.image_names.push(name.to_owned());
         self.image_sizes.push(None);
         self.data_objects.push(None);
         id
+    }
+
+    /// The id of image `name` if it is the last image asked for or the
+    /// one after it: tables list an image's rows together and images in
+    /// the order of the image table, so most rows skip the hash lookup.
+    fn predicted_image(&self, name: &str) -> Option<u32> {
+        let last = self.last_image as usize;
+        [last, last + 1].into_iter().find_map(|i| {
+            (self.image_names.get(i).map(String::as_str) == Some(name)).then_some(i as u32)
+        })
     }
 
     /// Whether image `name` was seen.
@@ -302,9 +320,21 @@ impl BoxBuilder {
         if let Some((_, answer)) = self.last_answer.get(image, worker) {
             return Some(answer);
         }
-        let ids = self.lookup_answer(image, worker)?;
+        let ids = self
+            .next_answer_in_order(image, worker)
+            .or_else(|| self.lookup_answer(image, worker))?;
         self.last_answer.set(image, worker, ids);
         Some(ids.1)
+    }
+
+    /// (image id, answer id) of the answer recorded after the last one
+    /// found, if it is `worker`'s on `image`: a box table usually lists
+    /// answers in the order of the responses table.
+    fn next_answer_in_order(&self, image: &str, worker: &str) -> Option<(u32, u32)> {
+        let next = self.last_answer.ids.map_or(0, |(_, a)| a + 1);
+        let &(i, w) = self.answers.get(next as usize)?;
+        (self.image_names[i as usize] == image && self.worker_names[w as usize] == worker)
+            .then_some((i, next))
     }
 
     /// (image id, answer id) of `worker`'s answer on `image`, by the tables.
@@ -504,4 +534,99 @@ pub(crate) fn require_answers(data: &BoxData) -> Result<()> {
         return Err(Error::Usage("the input holds no answers".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    type ByName = BTreeMap<(String, String), Vec<(String, [u64; 4])>>;
+
+    /// Every answer's boxes by (image, worker) name, in the answer's order.
+    fn by_name(data: &BoxData) -> ByName {
+        let mut out = ByName::new();
+        for (i, image) in data.images.iter().enumerate() {
+            for a in data.answers(i) {
+                let worker = data.workers[data.answer_worker[a] as usize].clone();
+                let boxes = data
+                    .answer_boxes(a)
+                    .map(|b| {
+                        let class = data.classes[data.box_class[b] as usize].clone();
+                        (class, data.boxes[b].corners().map(f64::to_bits))
+                    })
+                    .collect();
+                out.insert((image.clone(), worker), boxes);
+            }
+        }
+        out
+    }
+
+    /// Builds a job from (image, worker, box number) rows in `order`, with
+    /// every answer listed first as `responses` are.
+    fn build(rows: &[(usize, usize, usize)], answers: &[(usize, usize)]) -> BoxData {
+        let mut b = BoxBuilder::new(None);
+        for i in 0..6 {
+            b.set_size(&format!("img{i}"), 100, 100).unwrap();
+        }
+        for &(i, w) in answers {
+            b.answer(&format!("img{i}"), &format!("w{w}")).unwrap();
+        }
+        for &(i, w, k) in rows {
+            let (image, worker) = (format!("img{i}"), format!("w{w}"));
+            assert!(b.find_answer(&image, &worker).is_some());
+            let at = (10 * k + i + w) as f64;
+            let rect = Rect::from_ltwh(at, at / 2.0, 5.0 + k as f64, 7.0);
+            b.add_box(&image, &worker, &format!("c{}", k % 2), rect)
+                .unwrap();
+        }
+        b.finish()
+    }
+
+    /// A seeded Fisher-Yates shuffle.
+    fn shuffle<T>(v: &mut [T], state: &mut u64) {
+        for j in (1..v.len()).rev() {
+            *state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            v.swap(j, (*state >> 33) as usize % (j + 1));
+        }
+    }
+
+    #[test]
+    fn tables_in_any_order_give_the_same_job() {
+        // The lookups predict the next image and answer from the last one;
+        // a job read in a shuffled order must not differ.
+        let answers: Vec<(usize, usize)> = (0..6)
+            .flat_map(|i| (0..3).map(move |w| (i, (w + i) % 4)))
+            .collect();
+        let rows: Vec<(usize, usize, usize)> = answers
+            .iter()
+            .filter(|&&(i, w)| (i + w) % 5 != 0)
+            .flat_map(|&(i, w)| (0..1 + (i + w) % 3).map(move |k| (i, w, k)))
+            .collect();
+        let ordered = by_name(&build(&rows, &answers));
+        let mut state = 7u64;
+        for _ in 0..20 {
+            let (mut rows2, mut answers2) = (rows.clone(), answers.clone());
+            shuffle(&mut rows2, &mut state);
+            shuffle(&mut answers2, &mut state);
+            // Within an answer, boxes keep their relative order, which the
+            // shuffle may change: compare as sets of boxes.
+            let sorted = |m: ByName| -> ByName {
+                m.into_iter()
+                    .map(|(k, mut v)| {
+                        v.sort();
+                        (k, v)
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                sorted(by_name(&build(&rows2, &answers2))),
+                sorted(ordered.clone())
+            );
+        }
+        assert_eq!(ordered.len(), answers.len());
+    }
 }
