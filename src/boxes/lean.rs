@@ -369,7 +369,8 @@ fn accumulate(
     add_into(&mut stats.kinds, &kinds);
 }
 
-fn m_step(model: &mut Model, stats: &Stats) {
+/// The M-step; returns whether it re-ordered the kinds.
+fn m_step(model: &mut Model, stats: &Stats) -> bool {
     let mut pool = [0.0f64; KINDS];
     for k in 0..KINDS {
         let drawn: f64 = stats.drawn.iter().map(|d| d[k]).sum();
@@ -391,7 +392,8 @@ fn m_step(model: &mut Model, stats: &Stats) {
     // Keep kind 0 the one drawn least (absent), kind 2 the most (easy).
     let mut order = [0usize, 1, 2];
     order.sort_by(|&a, &b| pool[a].total_cmp(&pool[b]));
-    if order != [0, 1, 2] {
+    let reordered = order != [0, 1, 2];
+    if reordered {
         model.prior = order.map(|k| model.prior[k]);
         for d in &mut model.draw {
             *d = order.map(|k| d[k]);
@@ -399,6 +401,7 @@ fn m_step(model: &mut Model, stats: &Stats) {
     }
     model.real = order.map(|k| stats.kinds[k] < 1e-9 || stats.support[k] / stats.kinds[k] >= 1.5);
     model.real[0] = false;
+    reordered
 }
 
 /// Images per accumulation chunk: fixed chunks summed in order keep the
@@ -436,8 +439,14 @@ struct Posteriors {
 }
 
 /// One EM pass over every image: the posteriors (into `out`), then the
-/// new model. Returns the log-likelihood.
-fn em_pass(data: &BoxData, cands: &Candidates, model: &mut Model, out: &mut Posteriors) -> f64 {
+/// new model. Returns the log-likelihood, and whether the M-step
+/// re-ordered the kinds.
+fn em_pass(
+    data: &BoxData,
+    cands: &Candidates,
+    model: &mut Model,
+    out: &mut Posteriors,
+) -> (f64, bool) {
     let chunk = chunk_len(data.n_images());
     let logs = pass_logs(model);
     out.post.resize(cands.len(), [0.0; KINDS]);
@@ -472,8 +481,7 @@ fn em_pass(data: &BoxData, cands: &Candidates, model: &mut Model, out: &mut Post
         ll += l;
         stats.add(&s);
     }
-    m_step(model, &stats);
-    ll
+    (ll, m_step(model, &stats))
 }
 
 /// EM passes over fixed candidates until the relative change of the
@@ -486,8 +494,10 @@ fn em_pass(data: &BoxData, cands: &Candidates, model: &mut Model, out: &mut Post
 /// plain passes θ0 → θ1 → θ2 give the step r = θ1 − θ0 and its change
 /// v = θ2 − θ1 − r; the cycle jumps to θ0 − 2αr + α²v (α = −|r|/|v|, at
 /// most −1, which is θ2) and runs one pass from there. A jump whose
-/// log-likelihood falls below θ1's is dropped for θ2, so the cycle is
-/// never worse than two plain passes. The jump is taken in unbounded
+/// log-likelihood falls below θ1's is dropped for θ2 and followed by a
+/// plain pass (so the posteriors returned are never a dropped jump's). No
+/// jump follows a cycle in which the M-step re-ordered the kinds, whose
+/// parameters would then not line up. The jump is taken in unbounded
 /// coordinates (logits of the draw rates, logs of variances and prior).
 fn run_em(
     data: &BoxData,
@@ -505,22 +515,26 @@ fn run_em(
     let mut previous = f64::NEG_INFINITY;
     loop {
         let theta0 = Unbounded::of(model);
-        let ll0 = pass(model, out, &mut passes);
+        let (ll0, reordered0) = pass(model, out, &mut passes);
         if settled(ll0, previous) || passes >= params.max_iter {
             return (passes, ll0, settled(ll0, previous));
         }
         let theta1 = Unbounded::of(model);
-        let ll1 = pass(model, out, &mut passes);
+        let (ll1, reordered1) = pass(model, out, &mut passes);
         if settled(ll1, ll0) || passes >= params.max_iter {
             return (passes, ll1, settled(ll1, ll0));
         }
         previous = ll1;
+        // A dropped jump needs one more pass from θ2.
+        if reordered0 || reordered1 || passes + 2 > params.max_iter {
+            continue;
+        }
         let theta2 = model.clone();
         let Some(jump) = theta0.squarem_jump(&theta1, &Unbounded::of(model)) else {
             continue;
         };
         jump.write_into(model);
-        let ll_jump = pass(model, out, &mut passes);
+        let (ll_jump, _) = pass(model, out, &mut passes);
         if ll_jump.is_finite() && ll_jump >= ll1 {
             previous = ll_jump;
         } else {
@@ -858,7 +872,7 @@ mod tests {
         let mut passes = 0;
         let plain_ll = loop {
             passes += 1;
-            let ll = em_pass(&data, &cands, &mut plain, &mut out);
+            let (ll, _) = em_pass(&data, &cands, &mut plain, &mut out);
             if (ll - previous).abs() <= params.tol * ll.abs() || passes == 1000 {
                 break ll;
             }
@@ -874,6 +888,31 @@ mod tests {
         );
         assert!(converged);
         ((passes, plain_ll), (fast_passes, fast_ll))
+    }
+
+    #[test]
+    fn accelerated_em_keeps_to_max_iter_with_finite_posteriors() {
+        let spec = BoxSpec {
+            images: 300,
+            seed: 4,
+            ..BoxSpec::default()
+        };
+        let data = generate_boxes(&spec)
+            .unwrap()
+            .to_data(spec.width, spec.height);
+        for max_iter in 1..=8 {
+            let params = BoxParams {
+                max_iter,
+                ..BoxParams::new(crate::boxes::BoxMethod::Lean)
+            };
+            let fit = fit_lean(&data, &params);
+            assert!(fit.log_likelihood.is_finite(), "max_iter {max_iter}");
+            let kept: usize = fit.kept.iter().map(Vec::len).sum();
+            assert!(kept > 0, "max_iter {max_iter}: no box kept");
+            for k in fit.kept.iter().flatten() {
+                assert!(k.fused.confidence.is_finite(), "max_iter {max_iter}");
+            }
+        }
     }
 
     #[test]
