@@ -243,6 +243,7 @@ impl BoxBuilder {
     /// The id of image `name`, added if new.
     pub fn image(&mut self, name: &str) -> u32 {
         if let Some(id) = self.predicted_image(name) {
+            self.last_image = id;
             return id;
         }
         if let Some(&id) = self.images.get(name) {
@@ -392,21 +393,13 @@ impl BoxBuilder {
                 rect.height()
             ));
         }
-        let class = match self.classes.get(label) {
-            Some(&c) => c,
-            None if self.fixed_classes => {
-                return Err(format!(
-                    "label {label:?} is not one of --categories ({})",
-                    self.class_names.join(", ")
-                ))
-            }
-            None => {
-                let id = self.class_names.len() as u32;
-                self.classes.insert(label.to_owned(), id);
-                self.class_names.push(label.to_owned());
-                id
-            }
-        };
+        let known_class = self.classes.get(label).copied();
+        if known_class.is_none() && self.fixed_classes {
+            return Err(format!(
+                "label {label:?} is not one of --categories ({})",
+                self.class_names.join(", ")
+            ));
+        }
         let cached = self.last_answer.get(image, worker);
         let image_id = match cached {
             Some((image_id, _)) => image_id,
@@ -431,8 +424,15 @@ impl BoxBuilder {
             clipped = inside != rect;
             rect = inside;
         }
-        // The answer is made only for a box that passed the checks (as a
-        // table without --responses has no other sign of it).
+        // The answer and a new class are made only for a box that passed
+        // the checks (a table without --responses has no other sign of the
+        // answer, and a rejected box's label is no class of the job).
+        let class = known_class.unwrap_or_else(|| {
+            let id = self.class_names.len() as u32;
+            self.classes.insert(label.to_owned(), id);
+            self.class_names.push(label.to_owned());
+            id
+        });
         let answer = match cached {
             Some((_, answer)) => answer,
             None => {
@@ -592,6 +592,20 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             v.swap(j, (*state >> 33) as usize % (j + 1));
         }
+    }
+
+    #[test]
+    fn a_rejected_box_adds_no_class_and_no_answer() {
+        let mut b = BoxBuilder::new(None);
+        b.set_size("img0", 100, 100).unwrap();
+        let outside = Rect::from_ltwh(150.0, 10.0, 5.0, 5.0);
+        let err = b.add_box("img0", "w0", "ghost", outside).unwrap_err();
+        assert!(err.contains("wholly outside"), "{err}");
+        b.add_box("img0", "w1", "car", Rect::from_ltwh(1.0, 1.0, 5.0, 5.0))
+            .unwrap();
+        let data = b.finish();
+        assert_eq!(data.classes, ["car"]);
+        assert_eq!(data.n_answers(), 1);
     }
 
     #[test]
