@@ -31,16 +31,19 @@ impl std::ops::Deref for FileBytes {
 }
 
 /// The bytes of the file at `path`. A regular file of at least 1 MiB is
-/// mapped (read-only, private); pipes, special files and small files are
-/// read. Errors name the path.
+/// mapped (read-only); pipes, special files and small files are read.
+/// Errors name the path.
 pub fn read_file(path: &Path) -> Result<FileBytes> {
     let file = File::open(path).map_err(|e| Error::read(path, e))?;
     let meta = file.metadata().map_err(|e| Error::read(path, e))?;
     if meta.is_file() && meta.len() >= MAP_FROM_BYTES {
-        // SAFETY: the mapping is read-only and private. Like every reader
-        // that maps its input (ripgrep, for one), this relies on no other
-        // process truncating the file while it is read; accord's inputs
-        // are finished files.
+        // SAFETY: a read-only shared mapping. Like every reader that maps
+        // its input (ripgrep, for one), this relies on no other process
+        // truncating or rewriting the file while it is read (that would
+        // fault or change the bytes under the slice); accord's inputs are
+        // finished files, and accord's own outputs are written to a
+        // temporary file and renamed (io/atomic.rs), so an output written
+        // over an input leaves the mapped file alone.
         if let Ok(map) = unsafe { memmap2::MmapOptions::new().map(&file) } {
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
