@@ -556,3 +556,50 @@ fn texts_without_any_entity_or_answer_give_empty_results_in_every_method() {
     ]);
     assert!(err.contains("--gold is for classification"), "{err}");
 }
+
+#[test]
+fn seq_stopped_at_max_iter_does_not_advise_more_iterations() {
+    // More iterations can lower `seq`'s precision on generated crowds
+    // (README, Spans): the summary points to --strict-bio instead, and
+    // keeps the usual hint under --strict-bio.
+    let dir = tmp();
+    let d = dir.path().to_str().unwrap();
+    accord_ok(&[
+        "generate", "--task", "spans", "--items", "300", "--seed", "3", "-o", d,
+    ]);
+    let summary = |extra: &[&str]| {
+        let mut args = vec![
+            "consolidate",
+            "--task",
+            "spans",
+            "--max-iter",
+            "1",
+            "-o",
+            "-",
+        ];
+        let spans = format!("{d}/spans.csv");
+        let responses = format!("{d}/responses.csv");
+        let texts = format!("{d}/texts.jsonl");
+        args.extend([spans.as_str(), "--responses", &responses, "--texts", &texts]);
+        args.extend(extra);
+        let run = accord(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
+    let plain = summary(&[]);
+    assert!(
+        plain.contains(
+            "not converged (more iterations can add spurious spans; --strict-bio settles sooner)"
+        ),
+        "{plain}"
+    );
+    let strict = summary(&["--strict-bio"]);
+    assert!(
+        strict.contains("not converged (raise --max-iter?)"),
+        "{strict}"
+    );
+}
