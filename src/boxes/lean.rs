@@ -693,9 +693,10 @@ fn vote_class(members: &[Member], data: &BoxData, seed: u32, key: u32) -> (u32, 
     (class, top as f64 / members.len().max(1) as f64)
 }
 
-/// Fits `lean` and returns the kept boxes and the worker estimates.
-pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
-    let threshold = params.iou_threshold();
+/// The first candidates (boxes of all classes clustered across workers;
+/// the class is voted per object afterwards) and the model started from
+/// their votes.
+fn start(data: &BoxData, threshold: f64) -> (Candidates, Model) {
     let workers = data.workers.len();
     let mut model = Model {
         draw: vec![[0.05, 0.5, 0.95]; workers],
@@ -703,8 +704,6 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
         prior: [1.0 / KINDS as f64; KINDS],
         real: [false, true, true],
     };
-    // Candidates: boxes of all classes clustered across workers (the class
-    // is voted per object afterwards).
     let clusters: Vec<Clusters> = (0..data.n_images())
         .into_par_iter()
         .map_init(
@@ -718,9 +717,16 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
             },
         )
         .collect();
-    let mut cands = Candidates::from_clusters(data, &clusters);
+    let cands = Candidates::from_clusters(data, &clusters);
     drop(clusters);
     start_from_votes(data, &cands, &mut model);
+    (cands, model)
+}
+
+/// Fits `lean` and returns the kept boxes and the worker estimates.
+pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
+    let threshold = params.iou_threshold();
+    let (mut cands, mut model) = start(data, threshold);
     let mut posteriors = Posteriors::default();
     let (mut iterations, mut ll, mut converged) =
         run_em(data, &cands, &mut model, &mut posteriors, params);
@@ -847,27 +853,9 @@ mod tests {
         let synth = generate_boxes(spec).unwrap();
         let data = synth.to_data(spec.width, spec.height);
         let params = BoxParams::new(crate::boxes::BoxMethod::Lean);
-        let mut assigner = Assigner::default();
-        let clusters: Vec<Clusters> = (0..data.n_images())
-            .map(|image| {
-                let mut answers = AnswerBoxes::default();
-                for a in data.answers(image) {
-                    answers.push(a as u32, data.answer_boxes(a).map(|b| b as u32));
-                }
-                cluster_answers(&answers, &data.boxes, params.iou_threshold(), &mut assigner)
-            })
-            .collect();
-        let cands = Candidates::from_clusters(&data, &clusters);
-        let workers = data.workers.len();
-        let mut start = Model {
-            draw: vec![[0.05, 0.5, 0.95]; workers],
-            variance: vec![PRIOR_VARIANCE; workers],
-            prior: [1.0 / KINDS as f64; KINDS],
-            real: [false, true, true],
-        };
-        start_from_votes(&data, &cands, &mut start);
+        let (cands, first) = start(&data, params.iou_threshold());
 
-        let (mut plain, mut out) = (start.clone(), Posteriors::default());
+        let (mut plain, mut out) = (first.clone(), Posteriors::default());
         let mut previous = f64::NEG_INFINITY;
         let mut passes = 0;
         let plain_ll = loop {
@@ -878,7 +866,7 @@ mod tests {
             }
             previous = ll;
         };
-        let mut fast = start;
+        let mut fast = first;
         let (fast_passes, fast_ll, converged) = run_em(
             &data,
             &cands,

@@ -1,5 +1,6 @@
 //! `accord evaluate --task boxes`: consolidated boxes against gold boxes.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use accord::boxes::{read_boxes, BoxReadOptions};
@@ -39,11 +40,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let scored: HashSet<&str> = images.iter().map(String::as_str).collect();
     if let Some(list) = &args.gold_images {
-        let listed: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
         let mut outside: Vec<&String> = gold
             .iter()
-            .filter(|(image, boxes)| !boxes.is_empty() && !listed.contains(image.as_str()))
+            .filter(|(image, boxes)| !boxes.is_empty() && !scored.contains(image.as_str()))
             .map(|(image, _)| image)
             .collect();
         outside.sort();
@@ -59,10 +60,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     let scores = score_boxes(&pred, &gold, &images);
-    let scored: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
     let unscored = pred.keys().filter(|i| !scored.contains(i.as_str())).count();
     let workers = match &args.annotations {
-        Some(path) => Some(worker_scores(args, path, &gold, &images)?),
+        Some(path) => Some(worker_scores(args, path, &gold, &scored)?),
         None => None,
     };
     let mut out = std::io::stdout().lock();
@@ -135,7 +135,7 @@ fn worker_scores(
     args: &Args,
     path: &std::path::Path,
     gold: &BoxesByImage,
-    images: &[String],
+    scored: &HashSet<&str>,
 ) -> anyhow::Result<Vec<(String, usize, accord::eval::boxes::DetectionCounts)>> {
     let input = read_boxes(
         path,
@@ -145,12 +145,11 @@ fn worker_scores(
         &mut Rejects::strict(),
     )?;
     let data = input.data;
-    let gold_set: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
     let mut per_worker: Vec<(BoxesByImage, Vec<String>)> =
         vec![Default::default(); data.workers.len()];
     for image in 0..data.n_images() {
         let name = &data.images[image];
-        if !gold_set.contains(name.as_str()) {
+        if !scored.contains(name.as_str()) {
             continue;
         }
         for a in data.answers(image) {
