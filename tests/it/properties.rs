@@ -83,9 +83,10 @@ fn tolerance(method: Method) -> f32 {
         // crowd-kit: a worker's cell whose soft count is near zero sits at
         // the count floor, and the order of the sums decides how near, which
         // moves posteriors by up to ~1.3e-4 twenty iterations on (a
-        // 3-worker, 2-class proptest case); `--prior-correct 1` stays within
-        // 1e-4.
-        Method::Ds => 1e-3,
+        // 3-worker, 2-class proptest case), and by 1.33e-3 on a 55-item,
+        // 5-worker, 2-class case whose rows were shuffled (kept in
+        // proptest-regressions); `--prior-correct 1` stays within 1e-4.
+        Method::Ds => 2e-3,
         // mds's n·M(acc) term feeds each worker's own estimate back into the
         // next M-step, so f32 differences between the backends' summation
         // orders grow over its 20 epochs: 5.3e-4 on a 77-item, 3-worker,
