@@ -34,6 +34,7 @@ pub fn params_of(args: &Args) -> anyhow::Result<SpanParams> {
     params.seed = args.seed;
     params.tokens = args.tokens;
     params.strict_bio = args.strict_bio;
+    params.patience = args.patience;
     params.validate()?;
     Ok(params)
 }
@@ -207,13 +208,15 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 fit.iterations,
                 if fit.iterations == 1 { "" } else { "s" },
                 if fit.converged {
-                    "converged"
+                    "converged".to_string()
+                } else if fit.settled {
+                    settled_note(&fit.changed)
                 } else if args.strict_bio {
-                    "not converged (raise --max-iter?)"
+                    "not converged (raise --max-iter?)".to_string()
                 } else {
                     // Measured: on generated crowds the likelihood keeps
                     // rising toward spurious spans (README, Spans).
-                    "not converged (more iterations can add spurious spans; --strict-bio settles sooner)"
+                    "not converged (more iterations can add spurious spans; --strict-bio settles sooner)".to_string()
                 },
                 fit.log_likelihood
                     .last()
@@ -243,4 +246,17 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Why `seq` stopped under `--patience`: where its decisions settled most.
+fn settled_note(changed: &[u64]) -> String {
+    let (at, fewest) = changed
+        .iter()
+        .enumerate()
+        .min_by_key(|&(i, &c)| (c, i))
+        .map_or((0, 0), |(i, &c)| (i + 1, c));
+    format!(
+        "decisions settled (fewest tokens changing their most probable tag: {fewest} at iteration {at}, none fewer in the {} since; --patience)",
+        changed.len() - at
+    )
 }

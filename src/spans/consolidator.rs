@@ -81,6 +81,13 @@ impl SpanConsolidator {
         self
     }
 
+    /// `seq`: iterations without a new low in changed decisions before EM
+    /// stops (0: off).
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.params.patience = patience;
+        self
+    }
+
     /// `jaccard`: the share of a text's workers a cluster needs.
     pub fn quorum(mut self, quorum: f64) -> Self {
         self.params.quorum = quorum;

@@ -446,6 +446,67 @@ fn the_default_beats_voting_on_generated_spans() {
 }
 
 #[test]
+fn seq_stops_where_its_decisions_settle_and_scores_no_lower() {
+    // On generated crowds the loose chain's likelihood keeps rising toward
+    // spurious spans (README, Spans); `--patience` stops EM once the count
+    // of tokens changing their most probable tag stops falling.
+    let dir = tmp();
+    write_span_dataset(&SpanSpec::new(20_000, 12), dir.path()).unwrap();
+    let d = dir.path();
+    let input = read_tables(
+        &d.join("spans.csv"),
+        Some(&d.join("responses.csv")),
+        &d.join("texts.jsonl"),
+        &SpanReadOptions::default(),
+    )
+    .unwrap();
+    let gold: Vec<SpanRow> = read_span_table(&d.join("gold.csv"))
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    let fit = |patience: usize| {
+        SpanConsolidator::new()
+            .patience(patience)
+            .fit_batch(input.batch.clone())
+            .unwrap()
+    };
+    let (settling, plain) = (fit(3), fit(0));
+    let (f1_settling, f1_plain) = (
+        score_spans(&gold, &rows(&settling), None).micro.f1,
+        score_spans(&gold, &rows(&plain), None).micro.f1,
+    );
+    let trace = &settling.fit;
+    eprintln!(
+        "patience 3: {} iterations, F1 {f1_settling:.4}; patience 0: {} iterations, F1 {f1_plain:.4}; changed {:?}",
+        trace.iterations, plain.fit.iterations, trace.changed
+    );
+    assert!(
+        trace.settled && !trace.converged,
+        "{} iterations, changed {:?}",
+        trace.iterations,
+        trace.changed
+    );
+    assert!(trace.iterations < plain.fit.iterations);
+    assert_eq!(trace.changed.len(), trace.iterations);
+    // The first pass sets every answered token's tag.
+    let tokens: u64 = (0..input.batch.n_items())
+        .filter(|&i| !input.batch.responses(i).is_empty())
+        .map(|i| input.batch.texts[i].split_whitespace().count() as u64)
+        .sum();
+    assert_eq!(trace.changed[0], tokens);
+    // The stop: the fewest changes lie exactly `patience` iterations back.
+    let fewest = trace.changed.iter().min().unwrap();
+    let at = trace.changed.iter().position(|c| c == fewest).unwrap();
+    assert_eq!(trace.iterations - 1 - at, 3, "{:?}", trace.changed);
+    assert!(!plain.fit.settled);
+    assert!(
+        f1_settling >= f1_plain,
+        "settling {f1_settling:.4} against {f1_plain:.4}"
+    );
+}
+
+#[test]
 #[ignore = "needs the real datasets (ACCORD_DATASETS, default ../shared/datasets): run with -- --ignored"]
 fn the_default_beats_voting_on_the_conll_crowd_set() {
     let Some(root) = shared_datasets() else {
@@ -602,4 +663,43 @@ fn seq_stopped_at_max_iter_does_not_advise_more_iterations() {
         strict.contains("not converged (raise --max-iter?)"),
         "{strict}"
     );
+}
+
+#[test]
+fn seq_says_when_it_stopped_because_its_decisions_settled() {
+    let dir = tmp();
+    let d = dir.path().to_str().unwrap();
+    accord_ok(&[
+        "generate", "--task", "spans", "--items", "20000", "--seed", "12", "-o", d,
+    ]);
+    let spans = format!("{d}/spans.csv");
+    let responses = format!("{d}/responses.csv");
+    let texts = format!("{d}/texts.jsonl");
+    let run = |patience: &str| {
+        let run = accord(&[
+            "consolidate",
+            "--task",
+            "spans",
+            &spans,
+            "--responses",
+            &responses,
+            "--texts",
+            &texts,
+            "--patience",
+            patience,
+            "-o",
+            &format!("{d}/out.csv"),
+        ]);
+        assert!(run.status.success());
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
+    let settled = run("3");
+    assert!(
+        settled.contains("decisions settled (fewest tokens changing their most probable tag: ")
+            && settled.contains("none fewer in the 3 since; --patience)"),
+        "{settled}"
+    );
+    // Off: this set runs to --max-iter.
+    let off = run("0");
+    assert!(off.contains("50 iterations, not converged"), "{off}");
 }

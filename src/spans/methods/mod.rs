@@ -90,11 +90,17 @@ pub struct SpanParams {
     /// `seq`: the true tag chain obeys BIO (`I-L` only after `B-L` or
     /// `I-L`). Off by default: see the README's measurements.
     pub strict_bio: bool,
+    /// `seq`: stop once the count of tokens whose most probable true tag
+    /// changed in an iteration has not reached a new low for this many
+    /// iterations in a row: the decisions have stopped settling and further
+    /// iterations only trade them (0: stop on `tol` and `max_iter` only).
+    pub patience: usize,
 }
 
 impl SpanParams {
-    /// `method` with the defaults: 50 iterations, tolerance 1e-5, priors 2
-    /// and 0.1, quorum 0.5, Jaccard threshold 0.5, seed 0, word tokens.
+    /// `method` with the defaults: 50 iterations, tolerance 1e-5, patience
+    /// 3, priors 2 and 0.1, quorum 0.5, Jaccard threshold 0.5, seed 0, word
+    /// tokens.
     pub fn new(method: SpanMethod) -> Self {
         SpanParams {
             method,
@@ -107,6 +113,7 @@ impl SpanParams {
             seed: 0,
             tokens: crate::spans::tokens::Tokens::Words,
             strict_bio: false,
+            patience: 3,
         }
     }
 
@@ -200,6 +207,12 @@ pub struct SpanConsolidation {
     pub iterations: usize,
     /// Whether EM met `tol` (always true for the one-pass methods).
     pub converged: bool,
+    /// Whether `seq` stopped because its decisions stopped settling
+    /// (`patience`) before meeting `tol`.
+    pub settled: bool,
+    /// `seq`: per iteration, the tokens whose most probable true tag
+    /// changed (every token with an answer, the first time).
+    pub changed: Vec<u64>,
     /// The log-likelihood after each iteration (`seq`).
     pub log_likelihood: Vec<f64>,
 }
@@ -265,24 +278,16 @@ pub fn fit(batch: &SpanBatch, params: &SpanParams) -> Result<SpanConsolidation> 
     if batch.n_labels() == 0 && batch.n_spans() > 0 {
         return Err(Error::Usage("spans without labels".into()));
     }
-    let (list, model, iterations, converged, ll) = match params.method {
+    let (list, model, em) = match params.method {
         SpanMethod::Seq => {
             let out = seq::fit(batch, params);
-            (
-                out.spans,
-                Some(out.workers),
-                out.iterations,
-                out.converged,
-                out.log_likelihood,
-            )
+            (out.spans, Some(out.workers), out.em)
         }
-        SpanMethod::Jaccard => (jaccard::fit(batch, params), None, 1, true, Vec::new()),
+        SpanMethod::Jaccard => (jaccard::fit(batch, params), None, seq::EmTrace::one_pass()),
         SpanMethod::TokenMv => (
             token_mv::fit(batch, params.tokens),
             None,
-            1,
-            true,
-            Vec::new(),
+            seq::EmTrace::one_pass(),
         ),
     };
     let support = support(batch, &list);
@@ -302,9 +307,11 @@ pub fn fit(batch: &SpanBatch, params: &SpanParams) -> Result<SpanConsolidation> 
         confidence: list.confidence,
         support,
         workers,
-        iterations,
-        converged,
-        log_likelihood: ll,
+        iterations: em.iterations,
+        converged: em.converged,
+        settled: em.settled,
+        changed: em.changed,
+        log_likelihood: em.log_likelihood,
     })
 }
 

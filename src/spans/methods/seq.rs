@@ -41,9 +41,59 @@ pub(crate) struct SeqOutput {
     /// Per worker: (precision, recall) per label, token-level, expected
     /// under the final posteriors.
     pub workers: Vec<LabelScores>,
+    pub em: EmTrace,
+}
+
+/// How EM went: see the fields of the same names in
+/// [`super::SpanConsolidation`].
+pub(crate) struct EmTrace {
     pub iterations: usize,
     pub converged: bool,
+    pub settled: bool,
+    pub changed: Vec<u64>,
     pub log_likelihood: Vec<f64>,
+}
+
+impl EmTrace {
+    /// The trace of a method without EM.
+    pub fn one_pass() -> Self {
+        EmTrace {
+            iterations: 1,
+            converged: true,
+            settled: false,
+            changed: Vec::new(),
+            log_likelihood: Vec::new(),
+        }
+    }
+}
+
+/// The `patience` rule: counts the iterations since the fewest changed
+/// decisions so far.
+struct Settling {
+    patience: usize,
+    fewest: u64,
+    since: usize,
+}
+
+impl Settling {
+    fn new(patience: usize) -> Self {
+        Settling {
+            patience,
+            fewest: u64::MAX,
+            since: 0,
+        }
+    }
+
+    /// Records an iteration's changed count; true when EM should stop.
+    fn stalled(&mut self, changed: u64) -> bool {
+        if changed < self.fewest {
+            self.fewest = changed;
+            self.since = 0;
+        } else {
+            self.since += 1;
+        }
+        self.patience > 0 && self.since >= self.patience
+    }
 }
 
 /// Expected counts of one pass.
@@ -56,6 +106,8 @@ struct Counts {
     /// `[z]` of each text's first token.
     start: Vec<f64>,
     ll: f64,
+    /// Tokens whose most probable tag differs from `prev_top`'s.
+    changed: u64,
 }
 
 impl Counts {
@@ -65,6 +117,7 @@ impl Counts {
             trans: vec![0.0; s * s],
             start: vec![0.0; s],
             ll: 0.0,
+            changed: 0,
         }
     }
 
@@ -74,6 +127,7 @@ impl Counts {
         add(&mut self.trans, &other.trans);
         add(&mut self.start, &other.start);
         self.ll += other.ll;
+        self.changed += other.changed;
     }
 }
 
@@ -449,30 +503,57 @@ fn dim<const S: usize>(dynamic: usize) -> usize {
 
 /// [`e_pass_with`] with the tag count fixed at compile time for 1 to 6
 /// labels (3 to 13 tags), the sizes that matter for speed.
-fn e_pass(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> Counts {
+fn e_pass(batch: &SpanBatch, tagged: &Tagged, model: &Model, top: &mut [u16]) -> Counts {
     match model.s {
-        3 => e_pass_with::<3>(batch, tagged, model),
-        5 => e_pass_with::<5>(batch, tagged, model),
-        7 => e_pass_with::<7>(batch, tagged, model),
-        9 => e_pass_with::<9>(batch, tagged, model),
-        11 => e_pass_with::<11>(batch, tagged, model),
-        13 => e_pass_with::<13>(batch, tagged, model),
-        _ => e_pass_with::<0>(batch, tagged, model),
+        3 => e_pass_with::<3>(batch, tagged, model, top),
+        5 => e_pass_with::<5>(batch, tagged, model, top),
+        7 => e_pass_with::<7>(batch, tagged, model, top),
+        9 => e_pass_with::<9>(batch, tagged, model, top),
+        11 => e_pass_with::<11>(batch, tagged, model, top),
+        13 => e_pass_with::<13>(batch, tagged, model, top),
+        _ => e_pass_with::<0>(batch, tagged, model, top),
     }
 }
 
 /// One E-step over every text with `model`: the next M-step's counts.
-fn e_pass_with<const S: usize>(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> Counts {
+/// `top` holds each token's most probable true tag (`u16::MAX` before the
+/// first pass); the pass updates it and counts the tokens that changed.
+fn e_pass_with<const S: usize>(
+    batch: &SpanBatch,
+    tagged: &Tagged,
+    model: &Model,
+    top: &mut [u16],
+) -> Counts {
     let s = model.s;
-    let parts: Vec<Counts> = chunk_ranges(batch.n_items())
+    let chunks = chunk_ranges(batch.n_items());
+    // Each chunk's items own a contiguous run of tokens.
+    let mut slices = Vec::with_capacity(chunks.len());
+    let mut rest = top;
+    for items in &chunks {
+        let n = tagged.token_offsets[items.end] - tagged.token_offsets[items.start];
+        let (mine, after) = rest.split_at_mut(n);
+        slices.push(mine);
+        rest = after;
+    }
+    let parts: Vec<Counts> = chunks
         .into_par_iter()
-        .map(|items| {
+        .zip(slices)
+        .map(|(items, top)| {
             let mut c = Counts::zeros(batch.n_workers(), s);
             let mut sc = Scratch::default();
+            let base = tagged.token_offsets[items.start];
             for i in items {
                 if let Some(ll) = forward_backward::<S>(batch, tagged, model, i, &mut sc) {
                     c.ll += ll;
                     accumulate::<S>(batch, tagged, model, i, &mut sc, &mut c);
+                    let first = tagged.token_offsets[i] - base;
+                    for (t, g) in sc.gamma.chunks_exact(s).enumerate() {
+                        let best = most_probable(g);
+                        if top[first + t] != best {
+                            top[first + t] = best;
+                            c.changed += 1;
+                        }
+                    }
                 }
             }
             c
@@ -481,23 +562,39 @@ fn e_pass_with<const S: usize>(batch: &SpanBatch, tagged: &Tagged, model: &Model
     sum(parts, batch.n_workers(), s)
 }
 
+/// The index of the largest entry (the first of equals).
+fn most_probable(g: &[f64]) -> u16 {
+    let mut best = 0;
+    for (z, &p) in g.iter().enumerate() {
+        if p > g[best] {
+            best = z;
+        }
+    }
+    best as u16
+}
+
 /// Fits the model and decodes every text.
 pub(crate) fn fit(batch: &SpanBatch, params: &SpanParams) -> SeqOutput {
     let tagged = tag_all(batch, params.tokens);
     let s = 2 * batch.n_labels() + 1;
     let mut model = Model::from_counts(&vote_counts(batch, &tagged, s), s, params);
     let mut log_likelihood = Vec::new();
-    let mut converged = false;
+    let mut changed = Vec::new();
+    let (mut converged, mut settled) = (false, false);
+    let mut settling = Settling::new(params.patience);
+    // Each token's most probable true tag at the last E-step.
+    let mut top = vec![u16::MAX; tagged.token_start.len()];
     for _ in 0..params.max_iter {
-        let counts = e_pass(batch, &tagged, &model);
+        let counts = e_pass(batch, &tagged, &model, &mut top);
         let ll = counts.ll;
-        let settled = log_likelihood
+        converged = log_likelihood
             .last()
             .is_some_and(|&prev: &f64| (ll - prev).abs() <= params.tol * ll.abs());
+        settled = !converged && settling.stalled(counts.changed);
         log_likelihood.push(ll);
+        changed.push(counts.changed);
         model = Model::from_counts(&counts, s, params);
-        if settled {
-            converged = true;
+        if converged || settled {
             break;
         }
     }
@@ -505,9 +602,13 @@ pub(crate) fn fit(batch: &SpanBatch, params: &SpanParams) -> SeqOutput {
     SeqOutput {
         spans,
         workers,
-        iterations: log_likelihood.len(),
-        converged,
-        log_likelihood,
+        em: EmTrace {
+            iterations: log_likelihood.len(),
+            converged,
+            settled,
+            changed,
+            log_likelihood,
+        },
     }
 }
 
@@ -658,4 +759,26 @@ fn span_posterior(model: &Model, sc: &Scratch, path: &[u16], a: usize, b: usize)
         p *= tail;
     }
     p.clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settling;
+
+    #[test]
+    fn settling_stops_after_patience_iterations_without_a_new_low() {
+        let mut rule = Settling::new(3);
+        let stops: Vec<bool> = [1000, 50, 60, 40, 45, 41, 40, 39, 39, 39, 39]
+            .iter()
+            .map(|&c| rule.stalled(c))
+            .collect();
+        // 40 at the 4th; 45, 41, 40 set no new low; 39 would have.
+        assert_eq!(stops.iter().position(|&s| s), Some(6));
+        let mut rule = Settling::new(3);
+        let stops: Vec<bool> = [9, 8, 8, 8, 8].iter().map(|&c| rule.stalled(c)).collect();
+        assert_eq!(stops, [false, false, false, false, true]);
+        // 0 turns the rule off.
+        let mut off = Settling::new(0);
+        assert!((0..100).all(|_| !off.stalled(5)));
+    }
 }
