@@ -405,8 +405,8 @@ pub struct Args {
     #[arg(long, help_heading = "Spans")]
     pub strict_bio: bool,
     /// Spans, seq: stop when the count of tokens whose most probable tag changed in an iteration
-    /// has not set a new low for this many iterations (the decisions have stopped settling);
-    /// 0: stop on --tol and --max-iter only.
+    /// has not set a new low for this many iterations (the decisions have settled as far as they
+    /// will), with or without --strict-bio; 0: stop on --tol and --max-iter only.
     #[arg(long, default_value_t = 3, value_name = "N", help_heading = "Spans")]
     pub patience: usize,
     /// Spans, jaccard: character Jaccard similarity at which two spans join a cluster.

@@ -19,7 +19,10 @@
 //! forward-backward over each text (E) and normalised expected counts plus
 //! Dirichlet pseudo-counts (M): `prior_correct + prior_other` on the cell
 //! `x = z` of every row, `prior_other` on the others; one per transition
-//! cell. Stops when `|ΔLL| / |LL| < tol` or after `max_iter` iterations.
+//! cell. Stops when `|ΔLL| / |LL| <= tol`, after `max_iter` iterations, or
+//! when the count of tokens whose most probable true tag changed has set no
+//! new low for `patience` iterations (the decisions have settled as far as
+//! they will; past that the loose chain drifts, see the README).
 //! Output: the Viterbi path of each text, read as CoNLL spans (never
 //! overlapping); a span's confidence is its posterior probability: that
 //! its tokens carry exactly these tags and the next token does not continue
@@ -106,7 +109,8 @@ struct Counts {
     /// `[z]` of each text's first token.
     start: Vec<f64>,
     ll: f64,
-    /// Tokens whose most probable tag differs from `prev_top`'s.
+    /// Tokens whose most probable true tag differs from the one the
+    /// previous pass gave them.
     changed: u64,
 }
 
@@ -763,7 +767,65 @@ fn span_posterior(model: &Model, sc: &Scratch, path: &[u16], a: usize, b: usize)
 
 #[cfg(test)]
 mod tests {
-    use super::Settling;
+    use super::*;
+    use crate::engine::pack::spans::SpanBuilder;
+
+    /// Texts with and without answers and tokens, more than one chunk's worth.
+    fn mixed_batch() -> SpanBatch {
+        let mut b = SpanBuilder::new();
+        let per = b.label("PER").unwrap();
+        for t in 0..200 {
+            let item = b
+                .text(
+                    &format!("t{t}"),
+                    match t % 4 {
+                        0 => "Ada wrote to Bob today",
+                        1 => "",
+                        2 => "nobody answered this one",
+                        _ => "Carl met Dana and Eve",
+                    },
+                )
+                .unwrap();
+            if t % 4 == 2 {
+                continue;
+            }
+            for w in 0..3 {
+                let r = b.response(item, &format!("w{w}")).unwrap();
+                if t % 4 != 1 && (t + w) % 3 != 0 {
+                    b.span(r, 0, 3, per);
+                }
+            }
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn a_pass_with_the_same_model_changes_no_decision() {
+        let batch = mixed_batch();
+        let params = SpanParams::new(super::super::SpanMethod::Seq);
+        let tagged = tag_all(&batch, params.tokens);
+        let s = 2 * batch.n_labels() + 1;
+        let model = Model::from_counts(&vote_counts(&batch, &tagged, s), s, &params);
+        let mut top = vec![u16::MAX; tagged.token_start.len()];
+        let first = e_pass(&batch, &tagged, &model, &mut top);
+        // Every token of an answered text, once: 100 texts of 5 words.
+        assert_eq!(first.changed, 500);
+        let unanswered = top.iter().filter(|&&t| t == u16::MAX).count();
+        assert_eq!(
+            unanswered,
+            50 * 4,
+            "the unanswered texts' tokens stay unset"
+        );
+        let again = e_pass(&batch, &tagged, &model, &mut top);
+        assert_eq!(again.changed, 0);
+        // Each token's tag sits at its own text's position: "Ada" is
+        // marked by two of three workers on the texts that have it.
+        for i in (0..batch.n_items()).filter(|i| i % 4 == 0) {
+            let t = tagged.tokens(i).start;
+            assert!(is_begin(top[t]), "text {i}: {:?}", &top[t..t + 5]);
+            assert_eq!(top[t + 1], 0);
+        }
+    }
 
     #[test]
     fn settling_stops_after_patience_iterations_without_a_new_low() {
