@@ -619,6 +619,36 @@ fn texts_without_any_entity_or_answer_give_empty_results_in_every_method() {
     assert!(err.contains("--gold is for classification"), "{err}");
 }
 
+/// `accord consolidate --task spans` on the generated tables in `d` with
+/// `extra` flags; its summary (stderr). The run must succeed.
+fn spans_summary(d: &str, extra: &[&str]) -> String {
+    let (spans, responses, texts) = (
+        format!("{d}/spans.csv"),
+        format!("{d}/responses.csv"),
+        format!("{d}/texts.jsonl"),
+    );
+    let mut args = vec![
+        "consolidate",
+        "--task",
+        "spans",
+        &spans,
+        "--responses",
+        &responses,
+        "--texts",
+        &texts,
+        "-o",
+        "-",
+    ];
+    args.extend(extra);
+    let run = accord(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stderr).into_owned()
+}
+
 #[test]
 fn seq_stopped_at_max_iter_does_not_advise_more_iterations() {
     // More iterations can lower `seq`'s precision on generated crowds
@@ -629,37 +659,14 @@ fn seq_stopped_at_max_iter_does_not_advise_more_iterations() {
     accord_ok(&[
         "generate", "--task", "spans", "--items", "300", "--seed", "3", "-o", d,
     ]);
-    let summary = |extra: &[&str]| {
-        let mut args = vec![
-            "consolidate",
-            "--task",
-            "spans",
-            "--max-iter",
-            "1",
-            "-o",
-            "-",
-        ];
-        let spans = format!("{d}/spans.csv");
-        let responses = format!("{d}/responses.csv");
-        let texts = format!("{d}/texts.jsonl");
-        args.extend([spans.as_str(), "--responses", &responses, "--texts", &texts]);
-        args.extend(extra);
-        let run = accord(&args);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        String::from_utf8_lossy(&run.stderr).into_owned()
-    };
-    let plain = summary(&[]);
+    let plain = spans_summary(d, &["--max-iter", "1"]);
     assert!(
         plain.contains(
             "not converged (more iterations can add spurious spans; --strict-bio settles sooner)"
         ),
         "{plain}"
     );
-    let strict = summary(&["--strict-bio"]);
+    let strict = spans_summary(d, &["--max-iter", "1", "--strict-bio"]);
     assert!(
         strict.contains("not converged (raise --max-iter?)"),
         "{strict}"
@@ -673,29 +680,7 @@ fn seq_says_when_it_stopped_because_its_decisions_settled() {
     accord_ok(&[
         "generate", "--task", "spans", "--items", "20000", "--seed", "12", "-o", d,
     ]);
-    let spans = format!("{d}/spans.csv");
-    let responses = format!("{d}/responses.csv");
-    let texts = format!("{d}/texts.jsonl");
-    let run = |patience: &str| {
-        let run = accord(&[
-            "consolidate",
-            "--task",
-            "spans",
-            &spans,
-            "--responses",
-            &responses,
-            "--texts",
-            &texts,
-            "--patience",
-            patience,
-            "--max-iter",
-            "20",
-            "-o",
-            &format!("{d}/out.csv"),
-        ]);
-        assert!(run.status.success());
-        String::from_utf8_lossy(&run.stderr).into_owned()
-    };
+    let run = |patience: &str| spans_summary(d, &["--patience", patience, "--max-iter", "20"]);
     let settled = run("3");
     assert!(
         settled.contains("decisions settled (fewest tokens changing their most probable tag: ")

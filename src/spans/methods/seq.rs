@@ -802,7 +802,7 @@ mod tests {
     #[test]
     fn a_pass_with_the_same_model_changes_no_decision() {
         let batch = mixed_batch();
-        let params = SpanParams::new(super::super::SpanMethod::Seq);
+        let params = SpanParams::new(crate::spans::SpanMethod::Seq);
         let tagged = tag_all(&batch, params.tokens);
         let s = 2 * batch.n_labels() + 1;
         let model = Model::from_counts(&vote_counts(&batch, &tagged, s), s, &params);
