@@ -175,8 +175,15 @@ pub struct BoxBuilder {
     /// (image, worker) of every answer, with its position in `answers`.
     answer_index: HashMap<(u32, u32), u32>,
     answers: Vec<(u32, u32)>,
-    /// (answer, box, class).
-    boxes: Vec<(u32, Rect, u32)>,
+    /// Every box, its answer and its class, as three arrays: when the
+    /// input lists boxes answer by answer, `finish` keeps the last two as
+    /// they are.
+    box_answer: Vec<u32>,
+    boxes: Vec<Rect>,
+    box_class: Vec<u32>,
+    /// The label [`add_box`](Self::add_box) saw last and its class: most
+    /// jobs have one or a few classes, so most boxes skip the hash lookup.
+    last_label: Option<(String, u32)>,
     clipped: usize,
     /// The last answer looked up for a box: a table lists an answer's
     /// boxes together, so most boxes skip the id lookups.
@@ -225,7 +232,10 @@ impl BoxBuilder {
             fixed_classes: categories.is_some(),
             answer_index: HashMap::new(),
             answers: Vec::new(),
+            box_answer: Vec::new(),
             boxes: Vec::new(),
+            box_class: Vec::new(),
+            last_label: None,
             clipped: 0,
             last_answer: LastAnswer::default(),
             last_image: 0,
@@ -238,6 +248,21 @@ impl BoxBuilder {
             });
         }
         builder
+    }
+
+    /// Makes room for about `images` more images, `answers` answers and
+    /// `boxes` boxes (a reader's estimate from its files' sizes), sparing
+    /// the tables their growth.
+    pub fn reserve(&mut self, images: usize, answers: usize, boxes: usize) {
+        self.images.reserve(images);
+        self.image_names.reserve(images);
+        self.image_sizes.reserve(images);
+        self.data_objects.reserve(images);
+        self.answer_index.reserve(answers);
+        self.answers.reserve(answers);
+        self.box_answer.reserve(boxes);
+        self.boxes.reserve(boxes);
+        self.box_class.reserve(boxes);
     }
 
     /// The id of image `name`, added if new.
@@ -350,16 +375,21 @@ impl BoxBuilder {
     pub fn answer(&mut self, image: &str, worker: &str) -> std::result::Result<u32, String> {
         check_id("image", image)?;
         check_id("worker", worker)?;
-        if self.has_answer(image, worker) {
-            return Err(format!("worker {worker:?} answered image {image:?} twice"));
+        // A repeated answer's image and worker are known already: looking
+        // them up (adding them if new) before the check changes nothing.
+        let i = self.image(image);
+        let w = self.worker(worker);
+        let next = self.answers.len() as u32;
+        match self.answer_index.entry((i, w)) {
+            hashbrown::hash_map::Entry::Occupied(_) => {
+                Err(format!("worker {worker:?} answered image {image:?} twice"))
+            }
+            hashbrown::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next);
+                self.answers.push((i, w));
+                Ok(next)
+            }
         }
-        Ok(self.answer_of(image, worker))
-    }
-
-    /// The answer of `worker` on `image`, made if new.
-    fn answer_of(&mut self, image: &str, worker: &str) -> u32 {
-        let image = self.image(image);
-        self.answer_at(image, worker)
     }
 
     /// The answer of `worker` on the image of id `image`, made if new.
@@ -393,7 +423,10 @@ impl BoxBuilder {
                 rect.height()
             ));
         }
-        let known_class = self.classes.get(label).copied();
+        let known_class = match &self.last_label {
+            Some((name, class)) if name == label => Some(*class),
+            _ => self.classes.get(label).copied(),
+        };
         if known_class.is_none() && self.fixed_classes {
             return Err(format!(
                 "label {label:?} is not one of --categories ({})",
@@ -433,6 +466,10 @@ impl BoxBuilder {
             self.class_names.push(label.to_owned());
             id
         });
+        match &mut self.last_label {
+            Some((name, last)) if name == label => *last = class,
+            slot => *slot = Some((label.to_owned(), class)),
+        }
         let answer = match cached {
             Some((_, answer)) => answer,
             None => {
@@ -441,7 +478,9 @@ impl BoxBuilder {
                 answer
             }
         };
-        self.boxes.push((answer, rect, class));
+        self.box_answer.push(answer);
+        self.boxes.push(rect);
+        self.box_class.push(class);
         self.clipped += clipped as usize;
         Ok(clipped)
     }
@@ -463,8 +502,8 @@ impl BoxBuilder {
             for (new, &old) in order.iter().enumerate() {
                 remap[old as usize] = new as u32;
             }
-            for b in &mut self.boxes {
-                b.2 = remap[b.2 as usize];
+            for class in &mut self.box_class {
+                *class = remap[*class as usize];
             }
             self.class_names = order
                 .iter()
@@ -472,12 +511,26 @@ impl BoxBuilder {
                 .collect();
         }
         let n_images = self.image_names.len();
-        // Answers grouped by image (in order of arrival within an image).
-        let mut answer_order: Vec<u32> = (0..self.answers.len() as u32).collect();
-        answer_order.sort_by_key(|&a| self.answers[a as usize].0);
-        let mut new_of_old = vec![0u32; self.answers.len()];
-        for (new, &old) in answer_order.iter().enumerate() {
-            new_of_old[old as usize] = new as u32;
+        // Answers grouped by image (in order of arrival within an image):
+        // a table that lists each image's answers together needs no move.
+        let answers_in_order = self.answers.windows(2).all(|p| p[0].0 <= p[1].0);
+        let new_of_old: Option<Vec<u32>> = (!answers_in_order).then(|| {
+            let mut answer_order: Vec<u32> = (0..self.answers.len() as u32).collect();
+            answer_order.sort_by_key(|&a| self.answers[a as usize].0);
+            let mut new_of_old = vec![0u32; self.answers.len()];
+            for (new, &old) in answer_order.iter().enumerate() {
+                new_of_old[old as usize] = new as u32;
+            }
+            self.answers = answer_order
+                .iter()
+                .map(|&a| self.answers[a as usize])
+                .collect();
+            new_of_old
+        });
+        if let Some(new_of_old) = &new_of_old {
+            for a in &mut self.box_answer {
+                *a = new_of_old[*a as usize];
+            }
         }
         let mut image_offsets = vec![0usize; n_images + 1];
         for &(image, _) in &self.answers {
@@ -486,32 +539,41 @@ impl BoxBuilder {
         for i in 0..n_images {
             image_offsets[i + 1] += image_offsets[i];
         }
-        let answer_worker: Vec<u32> = answer_order
-            .iter()
-            .map(|&a| self.answers[a as usize].1)
-            .collect();
+        let answer_worker: Vec<u32> = self.answers.iter().map(|a| a.1).collect();
         let mut answer_offsets = vec![0usize; answer_worker.len() + 1];
-        for b in &self.boxes {
-            answer_offsets[new_of_old[b.0 as usize] as usize + 1] += 1;
+        for &a in &self.box_answer {
+            answer_offsets[a as usize + 1] += 1;
         }
         for a in 0..answer_worker.len() {
             answer_offsets[a + 1] += answer_offsets[a];
         }
-        let mut fill = answer_offsets.clone();
-        let empty = Rect {
-            x1: 0.0,
-            y1: 0.0,
-            x2: 0.0,
-            y2: 0.0,
+        // Boxes grouped by answer, in order of arrival within an answer;
+        // a table that lists each answer's boxes together is kept as it is.
+        let (boxes, box_class) = if self.box_answer.windows(2).all(|p| p[0] <= p[1]) {
+            // A reader's reservation may have been generous.
+            self.boxes.shrink_to_fit();
+            self.box_class.shrink_to_fit();
+            (self.boxes, self.box_class)
+        } else {
+            let mut fill = answer_offsets.clone();
+            let empty = Rect {
+                x1: 0.0,
+                y1: 0.0,
+                x2: 0.0,
+                y2: 0.0,
+            };
+            let mut boxes = vec![empty; self.boxes.len()];
+            let mut box_class = vec![0u32; self.boxes.len()];
+            for ((&a, &rect), &class) in
+                self.box_answer.iter().zip(&self.boxes).zip(&self.box_class)
+            {
+                let a = a as usize;
+                boxes[fill[a]] = rect;
+                box_class[fill[a]] = class;
+                fill[a] += 1;
+            }
+            (boxes, box_class)
         };
-        let mut boxes = vec![empty; self.boxes.len()];
-        let mut box_class = vec![0u32; self.boxes.len()];
-        for &(answer, rect, class) in &self.boxes {
-            let a = new_of_old[answer as usize] as usize;
-            boxes[fill[a]] = rect;
-            box_class[fill[a]] = class;
-            fill[a] += 1;
-        }
         BoxData {
             images: self.image_names,
             image_sizes: self.image_sizes,

@@ -30,6 +30,7 @@ mod data;
 mod lean;
 mod methods;
 pub mod read;
+mod rows;
 mod vote;
 pub mod write;
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::rows::{for_each_row, number, text};
 use super::{BoxBuilder, BoxData, Rect};
 use crate::classification::read::{detect_format_of, InputFormat};
 use crate::error::{Error, Location, Result};
@@ -61,205 +62,6 @@ pub fn read_boxes(
     }
 }
 
-/// The columns a table reader asks for, each by the names it accepts (the
-/// first is the one messages use). A row's fields are asked for by their
-/// index in this list, so a CSV header is searched once per file.
-type Columns = [&'static [&'static str]];
-
-/// One row of a table: a CSV/TSV record under its header, or a JSON Lines
-/// object.
-struct Row<'r> {
-    columns: &'r Columns,
-    fields: RowFields<'r>,
-}
-
-enum RowFields<'r> {
-    /// `at[c]`: where column `c` is in the record, if the header has it.
-    Delimited {
-        at: &'r [Option<usize>],
-        record: &'r csv::ByteRecord,
-    },
-    Json(&'r serde_json::Map<String, Value>),
-}
-
-/// A field as the table gave it.
-enum FieldRef<'r> {
-    Text(&'r str),
-    Number(f64),
-    Other(&'r Value),
-}
-
-impl<'r> Row<'r> {
-    fn name(&self, column: usize) -> &'static str {
-        self.columns[column][0]
-    }
-
-    fn field(&self, column: usize) -> std::result::Result<FieldRef<'r>, String> {
-        let missing = || format!("missing column {}", self.name(column));
-        match self.fields {
-            RowFields::Delimited { at, record } => {
-                let at = at[column].ok_or_else(missing)?;
-                let bytes = record.get(at).unwrap_or(b"");
-                let text = std::str::from_utf8(bytes)
-                    .map_err(|_| format!("column {} is not valid UTF-8", self.name(column)))?;
-                Ok(FieldRef::Text(text.trim()))
-            }
-            RowFields::Json(map) => {
-                let names = self.columns[column];
-                match names.iter().find_map(|n| map.get(*n)).ok_or_else(missing)? {
-                    Value::String(s) => Ok(FieldRef::Text(s)),
-                    Value::Number(n) => Ok(FieldRef::Number(n.as_f64().unwrap_or(f64::NAN))),
-                    other => Ok(FieldRef::Other(other)),
-                }
-            }
-        }
-    }
-
-    /// A non-empty text field (a JSON number is taken as its decimal text).
-    fn text(&self, column: usize) -> std::result::Result<std::borrow::Cow<'r, str>, String> {
-        let name = self.name(column);
-        let value: std::borrow::Cow<'r, str> = match self.field(column)? {
-            FieldRef::Text(s) => s.into(),
-            FieldRef::Number(n) if n.fract() == 0.0 && n.abs() < 9.007e15 => format!("{n}").into(),
-            FieldRef::Number(n) => {
-                return Err(format!("{name}: {n} is not an id (a string or an integer)"))
-            }
-            FieldRef::Other(v) => return Err(format!("{name}: expected text, found {v}")),
-        };
-        if value.is_empty() {
-            return Err(format!("empty {name}"));
-        }
-        Ok(value)
-    }
-
-    /// A finite number.
-    fn number(&self, column: usize) -> std::result::Result<f64, String> {
-        let name = self.name(column);
-        let v = match self.field(column)? {
-            FieldRef::Number(n) => n,
-            FieldRef::Text(s) => s
-                .parse::<f64>()
-                .map_err(|_| format!("{name}: {s:?} is not a number"))?,
-            FieldRef::Other(v) => return Err(format!("{name}: expected a number, found {v}")),
-        };
-        if v.is_finite() {
-            Ok(v)
-        } else {
-            Err(format!("{name}: {v} is not a finite number"))
-        }
-    }
-}
-
-fn split_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-}
-
-/// Calls `visit(row)` for every row of a CSV, TSV or JSON Lines table,
-/// whose fields are read by their index in `columns`. A problem `visit`
-/// returns is bad input at that line.
-fn for_each_row(
-    path: &Path,
-    bytes: &[u8],
-    format: InputFormat,
-    columns: &Columns,
-    rejects: &mut Rejects,
-    mut visit: impl FnMut(&Row) -> std::result::Result<(), String>,
-) -> Result<()> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if format == InputFormat::Jsonl {
-        for (line, text) in split_lines(bytes) {
-            if text.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let parsed = std::str::from_utf8(text)
-                .map_err(|_| "not valid UTF-8".to_string())
-                .and_then(|t| parse_json_strict(t).map_err(|e| format!("invalid JSON: {e}")))
-                .and_then(|v| match v {
-                    Value::Object(map) => visit(&Row {
-                        columns,
-                        fields: RowFields::Json(&map),
-                    }),
-                    _ => Err("expected a JSON object".into()),
-                });
-            if let Err(problem) = parsed {
-                rejects.bad(Error::at_line(path, line, problem), text)?;
-            }
-        }
-        return Ok(());
-    }
-    let delimiter = if format == InputFormat::Tsv {
-        b'\t'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        // Flexible: a row of the wrong length is that row's problem (a
-        // reject under --skip-invalid), not the end of the file.
-        .flexible(true)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::at_line(path, 1, format!("cannot read the header: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    for (i, name) in header.iter().enumerate() {
-        if header[..i].contains(name) {
-            return Err(Error::at_line(
-                path,
-                1,
-                format!("the header names the column {name:?} twice"),
-            ));
-        }
-    }
-    let positions: Vec<Option<usize>> = columns
-        .iter()
-        .map(|names| {
-            names
-                .iter()
-                .find_map(|n| header.iter().position(|h| h == n))
-        })
-        .collect();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let at = reader.position().clone();
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(at.line(), |p| p.line());
-                return Err(Error::at_line(path, line, format!("{e}")));
-            }
-        }
-        let checked = if record.len() != header.len() {
-            Err(format!(
-                "{} fields where the header has {}",
-                record.len(),
-                header.len()
-            ))
-        } else {
-            visit(&Row {
-                columns,
-                fields: RowFields::Delimited {
-                    at: &positions,
-                    record: &record,
-                },
-            })
-        };
-        if let Err(problem) = checked {
-            let line = record.position().map_or(at.line(), |p| p.line());
-            let start = record.position().map_or(0, |p| p.byte() as usize);
-            let end = (reader.position().byte() as usize).min(bytes.len());
-            rejects.bad(Error::at_line(path, line, problem), &bytes[start..end])?;
-        }
-    }
-    Ok(())
-}
-
 /// The long-table reader.
 fn read_box_table(
     input: &Path,
@@ -271,13 +73,25 @@ fn read_box_table(
     rejects: &mut Rejects,
 ) -> Result<BoxInput> {
     let mut builder = BoxBuilder::new(options.categories.as_deref());
+    // Rows of these tables are rarely shorter than these many bytes: room
+    // for that many saves the tables' growth (an overestimate costs
+    // address space, not memory).
+    let rows = |path: Option<&Path>, bytes_per_row: u64| {
+        path.and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| (m.len() / bytes_per_row) as usize)
+    };
+    builder.reserve(rows(images, 16), rows(responses, 12), bytes.len() / 32);
     let mut notes = Vec::new();
     // Sizes first: boxes are clipped to their image as they are added.
     if let Some(path) = images {
         let bytes = read_file(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
         let [item, width, height] = [0, 1, 2];
-        let columns: &Columns = &[&["item", "image"], &["width"], &["height"]];
+        let columns = &[
+            text(&["item", "image"]),
+            number(&["width"]),
+            number(&["height"]),
+        ];
         for_each_row(path, &bytes, format, columns, rejects, |row| {
             let item = row.text(item)?;
             let width = row.number(width)?;
@@ -295,7 +109,7 @@ fn read_box_table(
         let bytes = read_file(path)?;
         let format = detect_format_of(path, &bytes[..bytes.len().min(4096)]);
         let [item, worker] = [0, 1];
-        let columns: &Columns = &[&["item", "image"], &["worker"]];
+        let columns = &[text(&["item", "image"]), text(&["worker"])];
         for_each_row(path, &bytes, format, columns, rejects, |row| {
             let item = row.text(item)?;
             let worker = row.text(worker)?;
@@ -310,14 +124,14 @@ fn read_box_table(
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let [item, worker, label, left, top, width, height] = [0, 1, 2, 3, 4, 5, 6];
-    let columns: &Columns = &[
-        &["item", "image"],
-        &["worker"],
-        &["label", "class"],
-        &["left"],
-        &["top"],
-        &["width"],
-        &["height"],
+    let columns = &[
+        text(&["item", "image"]),
+        text(&["worker"]),
+        text(&["label", "class"]),
+        number(&["left"]),
+        number(&["top"]),
+        number(&["width"]),
+        number(&["height"]),
     ];
     for_each_row(input, bytes, format, columns, rejects, |row| {
         let item = row.text(item)?;
