@@ -180,10 +180,32 @@ pub(crate) fn cluster_answers(
     threshold: f64,
     assigner: &mut Assigner,
 ) -> Clusters {
-    let mut clusters: Clusters = Vec::new();
-    let mut means: Vec<Rect> = Vec::new();
+    let mut scratch = ClusterScratch::default();
+    cluster_answers_into(answers, boxes, threshold, assigner, &mut scratch).to_vec()
+}
+
+/// The buffers of [`cluster_answers_into`], kept from image to image: the
+/// clusters' member lists keep their capacity, so clustering millions of
+/// images allocates almost nothing.
+#[derive(Debug, Default)]
+pub(crate) struct ClusterScratch {
+    clusters: Vec<Vec<Member>>,
+    means: Vec<Rect>,
+}
+
+/// [`cluster_answers`] into `scratch`; the clusters live until its next use.
+pub(crate) fn cluster_answers_into<'s>(
+    answers: &AnswerBoxes,
+    boxes: &[Rect],
+    threshold: f64,
+    assigner: &mut Assigner,
+    scratch: &'s mut ClusterScratch,
+) -> &'s [Vec<Member>] {
+    let ClusterScratch { clusters, means } = scratch;
+    let mut used = 0;
+    means.clear();
     for (answer, own) in answers.iter() {
-        let fixed = clusters.len();
+        let fixed = used;
         let chosen = assigner.assign(own.len(), fixed, threshold, |r, c| {
             iou(&boxes[own[r] as usize], &means[c])
         });
@@ -195,13 +217,18 @@ pub(crate) fn cluster_answers(
                     means[c] = mean_box(&clusters[c], boxes);
                 }
                 None => {
-                    clusters.push(vec![member]);
+                    if used == clusters.len() {
+                        clusters.push(Vec::new());
+                    }
+                    clusters[used].clear();
+                    clusters[used].push(member);
                     means.push(boxes[bx as usize]);
+                    used += 1;
                 }
             }
         }
     }
-    clusters
+    &clusters[..used]
 }
 
 #[cfg(test)]
@@ -242,5 +269,28 @@ mod tests {
         let clusters = cluster_answers(&answers, &boxes, 0.5, &mut Assigner::default());
         assert_eq!(clusters.len(), 2);
         assert_eq!(clusters.iter().map(Vec::len).sum::<usize>(), 3);
+    }
+
+    #[test]
+    fn clustering_with_reused_buffers_gives_what_fresh_ones_give() {
+        let boxes: Vec<Rect> = (0..60)
+            .map(|i| {
+                let at = (i % 7) as f64 * 12.0 + (i % 3) as f64;
+                Rect::from_ltwh(at, at / 2.0, 10.0 + (i % 4) as f64, 10.0)
+            })
+            .collect();
+        let mut scratch = ClusterScratch::default();
+        let mut assigner = Assigner::default();
+        // Images of different sizes one after the other, as a thread sees them.
+        for (first, answers, per_answer) in [(0, 5, 6), (30, 2, 3), (36, 6, 4), (0, 1, 1)] {
+            let mut image = AnswerBoxes::default();
+            for a in 0..answers {
+                let start = first + a * per_answer;
+                image.push(a as u32, (start..start + per_answer).map(|b| b as u32));
+            }
+            let fresh = cluster_answers(&image, &boxes, 0.5, &mut Assigner::default());
+            let reused = cluster_answers_into(&image, &boxes, 0.5, &mut assigner, &mut scratch);
+            assert_eq!(reused, &fresh[..]);
+        }
     }
 }

@@ -96,19 +96,30 @@ impl BoxConsolidator {
         self.params.validate()?;
         require_answers(data)?;
         let params = &self.params;
-        let (kept, workers, iterations, converged, ll) = match params.method {
+        // The votes measure their workers against their own boxes; lean
+        // estimates them.
+        let measured = |kept: Vec<Vec<Kept>>| {
+            let workers = measured_workers(data, &kept);
+            let objects = kept
+                .into_iter()
+                .map(|image| image.into_iter().map(|k| k.fused).collect())
+                .collect();
+            (objects, workers)
+        };
+        let (objects, workers, iterations, converged, ll) = match params.method {
             BoxMethod::Lean => {
                 let fit = lean::fit_lean(data, params);
                 (
-                    fit.kept,
-                    Some(fit.workers),
+                    fit.objects,
+                    fit.workers,
                     fit.iterations,
                     fit.converged,
                     Some(fit.log_likelihood),
                 )
             }
             BoxMethod::IouMean | BoxMethod::Medoid => {
-                (vote::fit_cluster_vote(data, params), None, 0, true, None)
+                let (objects, workers) = measured(vote::fit_cluster_vote(data, params));
+                (objects, workers, 0, true, None)
             }
             BoxMethod::Wbf => {
                 // The weights: each worker's precision as lean estimates it
@@ -127,30 +138,26 @@ impl BoxConsolidator {
                         }
                     })
                     .collect();
+                let (objects, workers) = measured(vote::fit_wbf(data, params, &weights));
                 (
-                    vote::fit_wbf(data, params, &weights),
-                    None,
+                    objects,
+                    workers,
                     fit.iterations,
                     fit.converged,
                     Some(fit.log_likelihood),
                 )
             }
         };
-        let workers = workers.unwrap_or_else(|| measured_workers(data, &kept));
-        let objects = kept
-            .into_iter()
-            .map(|image| {
-                let mut boxes: Vec<FusedBox> = image.into_iter().map(|k| k.fused).collect();
-                // Most confident first, as detectors list them; then left to right.
-                boxes.sort_by(|a, b| {
-                    b.confidence
-                        .total_cmp(&a.confidence)
-                        .then(a.rect.x1.total_cmp(&b.rect.x1))
-                        .then(a.rect.y1.total_cmp(&b.rect.y1))
-                });
-                boxes
-            })
-            .collect();
+        let mut objects: Vec<Vec<FusedBox>> = objects;
+        for boxes in &mut objects {
+            // Most confident first, as detectors list them; then left to right.
+            boxes.sort_by(|a, b| {
+                b.confidence
+                    .total_cmp(&a.confidence)
+                    .then(a.rect.x1.total_cmp(&b.rect.x1))
+                    .then(a.rect.y1.total_cmp(&b.rect.y1))
+            });
+        }
         Ok(BoxLabels {
             method: params.method,
             objects,

@@ -21,8 +21,11 @@
 
 use rayon::prelude::*;
 
-use super::cluster::{cluster_answers, iou, AnswerBoxes, Assigner, Clusters, Member};
-use super::consolidator::{FusedBox, Kept, WorkerBoxStats};
+use super::cluster::{
+    cluster_answers, cluster_answers_into, iou, AnswerBoxes, Assigner, ClusterScratch, Clusters,
+    Member,
+};
+use super::consolidator::{FusedBox, WorkerBoxStats};
 use super::{BoxData, BoxParams, Rect};
 use crate::maths::tie_draw;
 
@@ -66,28 +69,50 @@ struct Candidates {
 }
 
 impl Candidates {
-    fn from_clusters(data: &BoxData, clusters: &[Clusters]) -> Candidates {
-        let n_candidates: usize = clusters.iter().map(Vec::len).sum();
-        let mut out = Candidates {
-            image_start: Vec::with_capacity(clusters.len() + 1),
-            member_start: Vec::with_capacity(n_candidates + 1),
+    /// No images yet.
+    fn empty() -> Candidates {
+        Candidates {
+            image_start: vec![0],
+            member_start: vec![0],
             members: Vec::new(),
             worker: Vec::new(),
-        };
-        out.image_start.push(0);
-        out.member_start.push(0);
-        for image in clusters {
-            for members in image {
-                out.members.extend_from_slice(members);
-                out.member_start.push(out.members.len() as u32);
-            }
-            out.image_start.push((out.member_start.len() - 1) as u32);
         }
-        out.worker = out
-            .members
-            .iter()
-            .map(|m| data.answer_worker[m.answer as usize])
-            .collect();
+    }
+
+    /// Appends an image with candidates `clusters`.
+    fn push_image(&mut self, data: &BoxData, clusters: &[Vec<Member>]) {
+        for members in clusters {
+            self.members.extend_from_slice(members);
+            self.worker.extend(
+                members
+                    .iter()
+                    .map(|m| data.answer_worker[m.answer as usize]),
+            );
+            self.member_start.push(self.members.len() as u32);
+        }
+        self.image_start.push((self.member_start.len() - 1) as u32);
+    }
+
+    /// The images of `parts`, in order.
+    fn concat(parts: Vec<Candidates>) -> Candidates {
+        let mut out = Candidates::empty();
+        out.image_start
+            .reserve(parts.iter().map(|p| p.image_start.len() - 1).sum());
+        out.member_start
+            .reserve(parts.iter().map(|p| p.member_start.len() - 1).sum());
+        out.members
+            .reserve(parts.iter().map(|p| p.members.len()).sum());
+        out.worker
+            .reserve(parts.iter().map(|p| p.worker.len()).sum());
+        for part in parts {
+            let (c, m) = (out.member_start.len() as u32 - 1, out.members.len() as u32);
+            out.image_start
+                .extend(part.image_start[1..].iter().map(|&s| s + c));
+            out.member_start
+                .extend(part.member_start[1..].iter().map(|&s| s + m));
+            out.members.extend_from_slice(&part.members);
+            out.worker.extend_from_slice(&part.worker);
+        }
         out
     }
 
@@ -106,14 +131,18 @@ impl Candidates {
     }
 
     /// These candidates with each image's replaced where `next` holds new
-    /// ones; the other images' slices are copied as they are.
-    fn replaced(&self, data: &BoxData, next: Vec<Option<Clusters>>) -> Candidates {
-        let mut out = Candidates {
-            image_start: Vec::with_capacity(self.image_start.len()),
-            member_start: Vec::with_capacity(self.member_start.len()),
-            members: Vec::with_capacity(self.members.len()),
-            worker: Vec::with_capacity(self.worker.len()),
-        };
+    /// ones (the other images' slices are copied as they are), written
+    /// into `out`, whose buffers are reused: a round's fresh arrays would
+    /// be pages the system must zero again.
+    fn replace_into(&self, data: &BoxData, next: Vec<Option<Clusters>>, out: &mut Candidates) {
+        out.image_start.clear();
+        out.member_start.clear();
+        out.members.clear();
+        out.worker.clear();
+        out.image_start.reserve(self.image_start.len());
+        out.member_start.reserve(self.member_start.len());
+        out.members.reserve(self.members.len());
+        out.worker.reserve(self.worker.len());
         out.image_start.push(0);
         out.member_start.push(0);
         for (image, new) in next.into_iter().enumerate() {
@@ -147,7 +176,6 @@ impl Candidates {
             }
             out.image_start.push((out.member_start.len() - 1) as u32);
         }
-        out
     }
 
     /// Whether `image`'s candidates are exactly `clusters`.
@@ -162,7 +190,8 @@ impl Candidates {
 
 /// The outcome of a fit.
 pub(crate) struct LeanFit {
-    pub kept: Vec<Vec<Kept>>,
+    /// Per image, its kept boxes.
+    pub objects: Vec<Vec<FusedBox>>,
     pub workers: Vec<WorkerBoxStats>,
     pub iterations: usize,
     pub converged: bool,
@@ -604,35 +633,51 @@ impl Unbounded {
 /// workers taken as easy objects, lone boxes as absent, the rest as hard,
 /// then one M-step (as Dawid-Skene starts from majority vote).
 fn start_from_votes(data: &BoxData, cands: &Candidates, model: &mut Model) {
-    let mut stats = Stats::new(data.workers.len());
     let precision: Vec<f64> = model.variance.iter().map(|v| 1.0 / v).collect();
-    for image in 0..data.n_images() {
-        let answered = data.answers(image).len() as f64;
-        let post: Vec<[f64; KINDS]> = cands
-            .of_image(image)
-            .map(|c| {
-                let n = cands.members_of(c).len() as f64;
-                if n >= 0.5 * answered && n >= 2.0 {
-                    [0.0, 0.0, 1.0]
-                } else if n < 2.0 {
-                    [1.0, 0.0, 0.0]
-                } else {
-                    [0.0, 1.0, 0.0]
-                }
-            })
-            .collect();
-        let real: Vec<f64> = post.iter().map(|p| 1.0 - p[0]).collect();
-        accumulate(&mut stats, data, image, cands, &post, &real, &precision);
+    let chunk = chunk_len(data.n_images());
+    let starts: Vec<usize> = (0..data.n_images()).step_by(chunk).collect();
+    // Fixed chunks summed in order, as in an EM pass.
+    let parts: Vec<Stats> = starts
+        .into_par_iter()
+        .map(|start| {
+            let mut stats = Stats::new(data.workers.len());
+            let (mut post, mut real) = (Vec::new(), Vec::new());
+            for image in start..(start + chunk).min(data.n_images()) {
+                let answered = data.answers(image).len() as f64;
+                post.clear();
+                post.extend(cands.of_image(image).map(|c| {
+                    let n = cands.members_of(c).len() as f64;
+                    if n >= 0.5 * answered && n >= 2.0 {
+                        [0.0, 0.0, 1.0]
+                    } else if n < 2.0 {
+                        [1.0, 0.0, 0.0]
+                    } else {
+                        [0.0, 1.0, 0.0]
+                    }
+                }));
+                real.clear();
+                real.extend(post.iter().map(|p| 1.0 - p[0]));
+                accumulate(&mut stats, data, image, cands, &post, &real, &precision);
+            }
+            stats
+        })
+        .collect();
+    let mut stats = Stats::new(data.workers.len());
+    for part in &parts {
+        stats.add(part);
     }
     m_step(model, &stats);
 }
 
-/// The fused box of every candidate, with the variances of the last E-step.
-fn fused_boxes(data: &BoxData, cands: &Candidates, posteriors: &Posteriors) -> Vec<Rect> {
-    (0..cands.len())
-        .into_par_iter()
-        .map(|c| fuse(c, cands, data, &posteriors.precision))
-        .collect()
+/// The fused box of every candidate, with the variances of the last
+/// E-step, into `rects` (its buffer reused from round to round).
+fn fused_boxes(data: &BoxData, cands: &Candidates, posteriors: &Posteriors, rects: &mut Vec<Rect>) {
+    rects.clear();
+    rects.par_extend(
+        (0..cands.len())
+            .into_par_iter()
+            .map(|c| fuse(c, cands, data, &posteriors.precision)),
+    );
 }
 
 /// Buffers one thread reuses from image to image while matching.
@@ -704,21 +749,34 @@ fn start(data: &BoxData, threshold: f64) -> (Candidates, Model) {
         prior: [1.0 / KINDS as f64; KINDS],
         real: [false, true, true],
     };
-    let clusters: Vec<Clusters> = (0..data.n_images())
+    // Images in fixed chunks, each clustered into flat arrays with
+    // buffers reused from image to image, then joined in order.
+    let chunk = chunk_len(data.n_images());
+    let starts: Vec<usize> = (0..data.n_images()).step_by(chunk).collect();
+    let parts: Vec<Candidates> = starts
         .into_par_iter()
-        .map_init(
-            || (AnswerBoxes::default(), Assigner::default()),
-            |(answers, assigner), image| {
+        .map(|start| {
+            let (mut answers, mut assigner) = (AnswerBoxes::default(), Assigner::default());
+            let mut scratch = ClusterScratch::default();
+            let mut part = Candidates::empty();
+            for image in start..(start + chunk).min(data.n_images()) {
                 answers.clear();
                 for a in data.answers(image) {
                     answers.push(a as u32, data.answer_boxes(a).map(|b| b as u32));
                 }
-                cluster_answers(answers, &data.boxes, threshold, assigner)
-            },
-        )
+                let clusters = cluster_answers_into(
+                    &answers,
+                    &data.boxes,
+                    threshold,
+                    &mut assigner,
+                    &mut scratch,
+                );
+                part.push_image(data, clusters);
+            }
+            part
+        })
         .collect();
-    let cands = Candidates::from_clusters(data, &clusters);
-    drop(clusters);
+    let cands = Candidates::concat(parts);
     start_from_votes(data, &cands, &mut model);
     (cands, model)
 }
@@ -735,8 +793,9 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
     // many images as the one before, what is left is the few images whose
     // matching flips with every small move of the model.
     let mut previous_changed = usize::MAX;
+    let (mut rects, mut spare) = (Vec::new(), Candidates::default());
     for _round in 0..MAX_ROUNDS {
-        let rects = fused_boxes(data, &cands, &posteriors);
+        fused_boxes(data, &cands, &posteriors, &mut rects);
         let next: Vec<Option<Clusters>> = (0..data.n_images())
             .into_par_iter()
             .map_init(MatchScratch::default, |scratch, image| {
@@ -756,12 +815,14 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
             break;
         }
         previous_changed = changed;
-        cands = cands.replaced(data, next);
+        cands.replace_into(data, next, &mut spare);
+        std::mem::swap(&mut cands, &mut spare);
         let (passes, l, c) = run_em(data, &cands, &mut model, &mut posteriors, params);
         (iterations, ll, converged) = (iterations + passes, l, c);
     }
-    let rects = fused_boxes(data, &cands, &posteriors);
-    let kept: Vec<Vec<Kept>> = (0..data.n_images())
+    drop(spare);
+    fused_boxes(data, &cands, &posteriors, &mut rects);
+    let objects: Vec<Vec<FusedBox>> = (0..data.n_images())
         .into_par_iter()
         .map(|image| {
             let first = cands.of_image(image).start;
@@ -772,14 +833,11 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
                     let members = &cands.members[cands.members_of(c)];
                     let key = (image as u32).wrapping_mul(0x9E37_79B9) ^ (c - first) as u32;
                     let (class, share) = vote_class(members, data, params.seed, key);
-                    Kept {
-                        fused: FusedBox {
-                            rect: rects[c],
-                            class,
-                            confidence: posteriors.real[c] * share,
-                            support: members.len() as u32,
-                        },
-                        members: members.to_vec(),
+                    FusedBox {
+                        rect: rects[c],
+                        class,
+                        confidence: posteriors.real[c] * share,
+                        support: members.len() as u32,
                     }
                 })
                 .collect()
@@ -787,7 +845,7 @@ pub(crate) fn fit_lean(data: &BoxData, params: &BoxParams) -> LeanFit {
         .collect();
     let workers = worker_estimates(data, &cands, &posteriors, &model);
     LeanFit {
-        kept,
+        objects,
         workers,
         iterations,
         converged,
@@ -895,10 +953,10 @@ mod tests {
             };
             let fit = fit_lean(&data, &params);
             assert!(fit.log_likelihood.is_finite(), "max_iter {max_iter}");
-            let kept: usize = fit.kept.iter().map(Vec::len).sum();
+            let kept: usize = fit.objects.iter().map(Vec::len).sum();
             assert!(kept > 0, "max_iter {max_iter}: no box kept");
-            for k in fit.kept.iter().flatten() {
-                assert!(k.fused.confidence.is_finite(), "max_iter {max_iter}");
+            for b in fit.objects.iter().flatten() {
+                assert!(b.confidence.is_finite(), "max_iter {max_iter}");
             }
         }
     }
