@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 15; 11 targets), on
+# Runs every fuzz target for SECONDS each (default 15; 12 targets), on
 # stable Rust: the same coverage instrumentation `cargo fuzz` uses, without
 # a sanitizer (a panic, an overflow or a timeout is a finding). Seeds come
 # from the bad-input corpus (tests/corpus); what a target finds is saved in
@@ -31,9 +31,10 @@ declare -A seeds=(
   [gt_boxes]="$corpus/boxes"
   [gt_spans]="$corpus/spans"
   [multilabel]="$corpus/multilabel"
+  [box_table]="$corpus/csv"
 )
 failed=()
-for target in csv jsonl gt_request gold png_mask gt_segmentation mask_manifest lambda_event gt_boxes gt_spans multilabel; do
+for target in csv jsonl gt_request gold png_mask gt_segmentation mask_manifest lambda_event gt_boxes gt_spans multilabel box_table; do
   mkdir -p "corpus/$target" "artifacts/$target"
   echo "== $target: ${seconds} s"
   # shellcheck disable=SC2086 # the seed folders are words

@@ -39,4 +39,9 @@ pub use consolidator::{BoxConsolidator, BoxLabels, FusedBox, WorkerBoxStats};
 pub use data::{BoxBuilder, BoxData, Rect, MAX_COORDINATE};
 pub use methods::{BoxMethod, BoxParams};
 pub use read::{read_boxes, BoxInput, BoxReadOptions};
+/// For the fuzz target `box_table`: panics where the fast table reader and
+/// the general one disagree.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use rows::assert_readers_agree;
 pub use write::{write_box_workers, write_boxes, BoxOutputFormat, BoxWriteOptions};
