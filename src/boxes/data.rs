@@ -250,15 +250,18 @@ impl BoxBuilder {
         builder
     }
 
-    /// Makes room for about `images` more images, `answers` answers and
-    /// `boxes` boxes (a reader's estimate from its files' sizes), sparing
-    /// the tables their growth.
+    /// Makes room for up to about `images` more images, `answers` answers
+    /// and `boxes` boxes (a reader's generous estimate from its files'
+    /// sizes), sparing the tables most of their growth. An array's unused
+    /// room is address space only; a hash table spreads its entries over
+    /// all its pages, so the tables get half the estimate (one more
+    /// doubling, where it was right).
     pub fn reserve(&mut self, images: usize, answers: usize, boxes: usize) {
-        self.images.reserve(images);
+        self.images.reserve(images / 2);
         self.image_names.reserve(images);
         self.image_sizes.reserve(images);
         self.data_objects.reserve(images);
-        self.answer_index.reserve(answers);
+        self.answer_index.reserve(answers / 2);
         self.answers.reserve(answers);
         self.box_answer.reserve(boxes);
         self.boxes.reserve(boxes);

@@ -74,8 +74,7 @@ fn read_box_table(
 ) -> Result<BoxInput> {
     let mut builder = BoxBuilder::new(options.categories.as_deref());
     // Rows of these tables are rarely shorter than these many bytes: room
-    // for that many saves the tables' growth (an overestimate costs
-    // address space, not memory).
+    // for that many spares the tables most of their growth.
     let rows = |path: Option<&Path>, bytes_per_row: u64| {
         path.and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| (m.len() / bytes_per_row) as usize)

@@ -148,7 +148,9 @@ type Visit<'v> = dyn FnMut(&Row) -> std::result::Result<(), String> + 'v;
 
 /// Calls `visit(row)` for every row of a CSV, TSV or JSON Lines table, in
 /// input order, whose fields are read by their index in `columns`. A
-/// problem `visit` returns is bad input at that line.
+/// problem `visit` returns is bad input at that line. A row `visit`
+/// refuses may be visited again (the fast path hands it to the general
+/// reader), so a refusal must leave no trace.
 pub(super) fn for_each_row(
     path: &Path,
     bytes: &[u8],
@@ -364,7 +366,7 @@ mod fast {
     use super::{FieldRef, Resume, Row, RowFields, Table, Visit};
 
     /// Bytes per piece: large enough that a piece's bookkeeping is noise,
-    /// small enough that the pieces in flight stay a few megabytes.
+    /// small enough that the pieces in flight stay bounded.
     pub(super) const PIECE_BYTES: usize = 1 << 20;
 
     /// One piece's rows, parsed.
@@ -391,7 +393,10 @@ mod fast {
         visit: &mut Visit,
     ) -> Option<Resume> {
         let cuts = cut(table.bytes, at.offset, piece_bytes);
-        let window = rayon::current_num_threads() * 4;
+        // Pieces parsed ahead of the one handed over: enough to keep the
+        // pool busy, bounded because a parsed piece holds about four times
+        // its bytes (at most 32 pieces, some 130 MB).
+        let window = (rayon::current_num_threads() * 2).clamp(4, 32);
         let (sender, receiver) = std::sync::mpsc::channel();
         rayon::in_place_scope(|scope| {
             // A piece's buffers go to the next piece spawned: fresh ones
