@@ -126,36 +126,48 @@ pub fn tokenize(
 /// overlap each other: the first (by start) keeps the shared tokens.
 pub fn tag_all(batch: &SpanBatch, mode: Tokens) -> Tagged {
     use rayon::prelude::*;
-    let per_item: Vec<(Vec<u32>, Vec<u32>, Vec<u16>)> = (0..batch.n_items())
+    // Flat arrays per run of items, joined in order: one allocation per
+    // run, not three per text (fresh pages are dear).
+    const ITEMS_PER_RUN: usize = 8192;
+    let runs: Vec<Tagged> = (0..batch.n_items().div_ceil(ITEMS_PER_RUN))
         .into_par_iter()
-        .with_min_len(1024)
-        .map(|i| {
-            let (mut starts, mut ends) = (Vec::new(), Vec::new());
-            tokenize(batch, i, mode, &mut starts, &mut ends);
-            let n = starts.len();
-            let mut tags = vec![0u16; n * batch.responses(i).len()];
-            for (k, r) in batch.responses(i).enumerate() {
-                let row = &mut tags[k * n..(k + 1) * n];
-                tag_response(batch, r, &starts, &ends, row);
+        .map(|run| {
+            let items = run * ITEMS_PER_RUN..((run + 1) * ITEMS_PER_RUN).min(batch.n_items());
+            let mut part = Tagged::default();
+            part.token_offsets.push(0);
+            for i in items {
+                tokenize(batch, i, mode, &mut part.token_start, &mut part.token_end);
+                let first = *part.token_offsets.last().unwrap_or(&0);
+                let (starts, ends) = (&part.token_start[first..], &part.token_end[first..]);
+                let n = starts.len();
+                for r in batch.responses(i) {
+                    let at = part.tags.len();
+                    part.tag_offsets.push(at);
+                    part.tags.resize(at + n, 0);
+                    tag_response(batch, r, starts, ends, &mut part.tags[at..]);
+                }
+                part.token_offsets.push(part.token_start.len());
             }
-            (starts, ends, tags)
+            part
         })
         .collect();
     let mut out = Tagged {
         token_offsets: Vec::with_capacity(batch.n_items() + 1),
         tag_offsets: Vec::with_capacity(batch.n_responses()),
-        ..Default::default()
+        token_start: Vec::with_capacity(runs.iter().map(|p| p.token_start.len()).sum()),
+        token_end: Vec::with_capacity(runs.iter().map(|p| p.token_end.len()).sum()),
+        tags: Vec::with_capacity(runs.iter().map(|p| p.tags.len()).sum()),
     };
     out.token_offsets.push(0);
-    for (i, (starts, ends, tags)) in per_item.into_iter().enumerate() {
-        let n = starts.len();
-        for k in 0..batch.responses(i).len() {
-            out.tag_offsets.push(out.tags.len() + k * n);
-        }
-        out.token_start.extend(starts);
-        out.token_end.extend(ends);
-        out.tags.extend(tags);
-        out.token_offsets.push(out.token_start.len());
+    for part in runs {
+        let (tokens, tags) = (out.token_start.len(), out.tags.len());
+        out.token_offsets
+            .extend(part.token_offsets[1..].iter().map(|o| o + tokens));
+        out.tag_offsets
+            .extend(part.tag_offsets.iter().map(|o| o + tags));
+        out.token_start.extend_from_slice(&part.token_start);
+        out.token_end.extend_from_slice(&part.token_end);
+        out.tags.extend_from_slice(&part.tags);
     }
     out
 }
