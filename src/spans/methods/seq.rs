@@ -141,8 +141,12 @@ struct Model {
     s: usize,
     log_emit: Vec<f64>,
     trans: Vec<f64>,
+    /// `trans` transposed: `[z][z_prev]`, so the backward pass runs over
+    /// rows too.
+    trans_t: Vec<f64>,
     start: Vec<f64>,
-    log_trans: Vec<f64>,
+    /// Logs of `trans_t`, for Viterbi's maximum over previous tags.
+    log_trans_t: Vec<f64>,
     log_start: Vec<f64>,
 }
 
@@ -199,8 +203,11 @@ impl Model {
         Model {
             s,
             log_emit,
-            log_trans: trans.iter().map(|p| p.ln()).collect(),
+            log_trans_t: (0..s * s)
+                .map(|k| trans[(k % s) * s + k / s].ln())
+                .collect(),
             log_start: start.iter().map(|p| p.ln()).collect(),
+            trans_t: (0..s * s).map(|k| trans[(k % s) * s + k / s]).collect(),
             trans,
             start,
         }
@@ -219,14 +226,22 @@ struct Scratch {
     /// Tokens where every worker says `O` after `O`: they share one
     /// emission row, computed once per text.
     quiet: Vec<bool>,
+    quiet_row: Vec<f64>,
+    quiet_em: Vec<f64>,
     next: Vec<f64>,
-    outer: Vec<f64>,
+    /// `Σ_t α_t(y) em_{t+1}(z) β_{t+1}(z) / c_{t+1}` over every text of the
+    /// chunk: times `A(y, z)`, the expected transition counts. `A` is the
+    /// same for every text, so it multiplies the chunk's sum once.
+    xi: Vec<f64>,
     quiet_gamma: Vec<f64>,
 }
 
-/// Forward-backward over item `i`; fills `scratch` (gamma included) and
-/// returns the log-likelihood of the workers' tags. `None` for a text
-/// without tokens or answers.
+/// Forward-backward over item `i`; fills `scratch` (gamma included, and
+/// adds the text's transition sums to `scratch.xi`) and returns the
+/// log-likelihood of the workers' tags. `None` for a text without tokens
+/// or answers. Inlined into its callers so that each gets the loops for its
+/// own tag count.
+#[inline(always)]
 fn forward_backward<const S: usize>(
     batch: &SpanBatch,
     tagged: &Tagged,
@@ -256,38 +271,40 @@ fn forward_backward<const S: usize>(
     }
     sc.log_em.clear();
     sc.log_em.resize(n * s, 0.0);
-    // The shared row of the quiet tokens, in slot 0 of `next` for now.
-    sc.next.clear();
-    sc.next.resize(s, 0.0);
+    // The shared row of the quiet tokens.
+    sc.quiet_row.clear();
+    sc.quiet_row.resize(s, 0.0);
     for r in responses.clone() {
         let w = batch.response_worker[r] as usize;
         let base = (w * s * s) * s;
-        sc.next
-            .iter_mut()
-            .zip(&model.log_emit[base..base + s])
-            .for_each(|(a, b)| *a += b);
+        let row = &model.log_emit[base..base + s];
+        sc.quiet_row.iter_mut().zip(row).for_each(|(a, b)| *a += b);
         let tags = tagged.tags_of(r, n);
         let mut prev = 0usize;
         for (t, &x) in tags.iter().enumerate() {
             if !sc.quiet[t] {
                 let base = ((w * s + prev) * s + x as usize) * s;
                 let row = &model.log_emit[base..base + s];
-                sc.log_em[t * s..(t + 1) * s]
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(a, b)| *a += b);
+                let out = &mut sc.log_em[t * s..(t + 1) * s];
+                out.iter_mut().zip(row).for_each(|(a, b)| *a += b);
             }
             prev = x as usize;
         }
     }
-    let quiet_top = sc.next.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let quiet_em: Vec<f64> = sc.next.iter().map(|v| (v - quiet_top).exp()).collect();
+    let quiet_top = sc
+        .quiet_row
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    sc.quiet_em.clear();
+    sc.quiet_em
+        .extend(sc.quiet_row.iter().map(|v| (v - quiet_top).exp()));
     sc.em.resize(n * s, 0.0);
     let mut ll = 0.0;
     for t in 0..n {
         if sc.quiet[t] {
-            sc.log_em[t * s..(t + 1) * s].copy_from_slice(&sc.next);
-            sc.em[t * s..(t + 1) * s].copy_from_slice(&quiet_em);
+            sc.log_em[t * s..(t + 1) * s].copy_from_slice(&sc.quiet_row);
+            sc.em[t * s..(t + 1) * s].copy_from_slice(&sc.quiet_em);
             ll += quiet_top;
             continue;
         }
@@ -300,48 +317,75 @@ fn forward_backward<const S: usize>(
     }
     sc.alpha.resize(n * s, 0.0);
     sc.scale.resize(n, 0.0);
+    let em = &sc.em[..n * s];
+    let alpha = &mut sc.alpha[..n * s];
     for z in 0..s {
-        sc.alpha[z] = model.start[z] * sc.em[z];
+        alpha[z] = model.start[z] * em[z];
     }
+    // The scales' product, its log taken only when it gets small: every
+    // scale is at most 1 (α sums to 1, rows of A too, em at most 1).
+    let mut product = 1.0f64;
     for t in 0..n {
         if t > 0 {
-            let (done, rest) = sc.alpha.split_at_mut(t * s);
+            let (done, rest) = alpha.split_at_mut(t * s);
             let prev = &done[(t - 1) * s..];
             let cur = &mut rest[..s];
-            cur.iter_mut().for_each(|v| *v = 0.0);
-            for (y, &ay) in prev.iter().enumerate() {
-                let row = &model.trans[y * s..(y + 1) * s];
+            cur.fill(0.0);
+            for (&ay, row) in prev.iter().zip(model.trans.chunks_exact(s)) {
                 cur.iter_mut().zip(row).for_each(|(c, a)| *c += ay * a);
             }
-            cur.iter_mut()
-                .zip(&sc.em[t * s..(t + 1) * s])
-                .for_each(|(c, e)| *c *= e);
+            let e = &em[t * s..(t + 1) * s];
+            cur.iter_mut().zip(e).for_each(|(c, e)| *c *= e);
         }
-        let c: f64 = sc.alpha[t * s..(t + 1) * s].iter().sum();
+        let a = &mut alpha[t * s..(t + 1) * s];
+        let c: f64 = a.iter().sum();
         sc.scale[t] = c;
         let inv = 1.0 / c;
-        sc.alpha[t * s..(t + 1) * s]
-            .iter_mut()
-            .for_each(|v| *v *= inv);
-        ll += c.ln();
+        a.iter_mut().for_each(|v| *v *= inv);
+        if c < 1e-100 {
+            ll += c.ln();
+        } else {
+            product *= c;
+            if product < 1e-150 {
+                ll += product.ln();
+                product = 1.0;
+            }
+        }
     }
+    ll += product.ln();
+    // Backward, with each token's posterior and the transition sums on
+    // the way: `next` is what both the β recursion and ξ need.
     sc.beta.resize(n * s, 0.0);
-    sc.beta[(n - 1) * s..].iter_mut().for_each(|v| *v = 1.0);
-    for t in (0..n - 1).rev() {
-        let inv = 1.0 / sc.scale[t + 1];
-        for z in 0..s {
-            sc.next[z] = sc.em[(t + 1) * s + z] * sc.beta[(t + 1) * s + z] * inv;
-        }
-        for y in 0..s {
-            let row = &model.trans[y * s..(y + 1) * s];
-            sc.beta[t * s + y] = row.iter().zip(&sc.next).map(|(a, b)| a * b).sum();
-        }
-    }
     sc.gamma.resize(n * s, 0.0);
-    for t in 0..n {
-        let g = &mut sc.gamma[t * s..(t + 1) * s];
+    sc.next.resize(s, 0.0);
+    sc.xi.resize(s * s, 0.0);
+    let beta = &mut sc.beta[..n * s];
+    let gamma = &mut sc.gamma[..n * s];
+    beta[(n - 1) * s..].fill(1.0);
+    for t in (0..n).rev() {
+        if t + 1 < n {
+            let inv = 1.0 / sc.scale[t + 1];
+            let next = &mut sc.next[..s];
+            let (e, b) = (
+                &em[(t + 1) * s..(t + 2) * s],
+                &beta[(t + 1) * s..(t + 2) * s],
+            );
+            for ((v, e), b) in next.iter_mut().zip(e).zip(b) {
+                *v = e * b * inv;
+            }
+            let a = &alpha[t * s..(t + 1) * s];
+            for (&ay, row) in a.iter().zip(sc.xi.chunks_exact_mut(s)) {
+                row.iter_mut().zip(&*next).for_each(|(x, v)| *x += ay * v);
+            }
+            let cur = &mut beta[t * s..(t + 1) * s];
+            cur.fill(0.0);
+            for (&nz, col) in next.iter().zip(model.trans_t.chunks_exact(s)) {
+                cur.iter_mut().zip(col).for_each(|(c, a)| *c += a * nz);
+            }
+        }
+        let (a, b) = (&alpha[t * s..(t + 1) * s], &beta[t * s..(t + 1) * s]);
+        let g = &mut gamma[t * s..(t + 1) * s];
         let mut total = 0.0;
-        let (a, b) = (&sc.alpha[t * s..(t + 1) * s], &sc.beta[t * s..(t + 1) * s]);
         for ((g, a), b) in g.iter_mut().zip(a).zip(b) {
             *g = a * b;
             total += *g;
@@ -352,7 +396,9 @@ fn forward_backward<const S: usize>(
     Some(ll)
 }
 
-/// Adds item `i`'s expected counts (after [`forward_backward`]) to `c`.
+/// Adds item `i`'s expected start and emission counts (after
+/// [`forward_backward`]) to `c`.
+#[inline(always)]
 fn accumulate<const S: usize>(
     batch: &SpanBatch,
     tagged: &Tagged,
@@ -366,51 +412,26 @@ fn accumulate<const S: usize>(
     for z in 0..s {
         c.start[z] += sc.gamma[z];
     }
-    // ξ_t(y, z) = α_{t-1}(y) A(y, z) em_t(z) β_t(z) / c_t: the A factor is
-    // the same for every t, so it multiplies the sum once.
-    sc.outer.clear();
-    sc.outer.resize(s * s, 0.0);
-    sc.next.resize(s, 0.0);
-    for t in 1..n {
-        let inv = 1.0 / sc.scale[t];
-        for z in 0..s {
-            sc.next[z] = sc.em[t * s + z] * sc.beta[t * s + z] * inv;
-        }
-        for y in 0..s {
-            let ay = sc.alpha[(t - 1) * s + y];
-            sc.outer[y * s..(y + 1) * s]
-                .iter_mut()
-                .zip(&sc.next)
-                .for_each(|(o, v)| *o += ay * v);
-        }
-    }
-    for (k, o) in sc.outer.iter().enumerate() {
-        c.trans[k] += o * model.trans[k];
-    }
     // Emissions: the quiet tokens' posteriors summed once per text.
     sc.quiet_gamma.clear();
     sc.quiet_gamma.resize(s, 0.0);
     for t in (0..n).filter(|&t| sc.quiet[t]) {
-        sc.quiet_gamma
-            .iter_mut()
-            .zip(&sc.gamma[t * s..(t + 1) * s])
-            .for_each(|(a, g)| *a += g);
+        let g = &sc.gamma[t * s..(t + 1) * s];
+        sc.quiet_gamma.iter_mut().zip(g).for_each(|(a, g)| *a += g);
     }
     for r in batch.responses(i) {
         let w = batch.response_worker[r] as usize;
         let base = (w * s * s) * s;
-        c.emit[base..base + s]
-            .iter_mut()
+        let cell = &mut c.emit[base..base + s];
+        cell.iter_mut()
             .zip(&sc.quiet_gamma)
             .for_each(|(a, g)| *a += g);
         let mut prev = 0usize;
         for (t, &x) in tagged.tags_of(r, n).iter().enumerate() {
             if !sc.quiet[t] {
                 let base = ((w * s + prev) * s + x as usize) * s;
-                c.emit[base..base + s]
-                    .iter_mut()
-                    .zip(&sc.gamma[t * s..(t + 1) * s])
-                    .for_each(|(a, g)| *a += g);
+                let (cell, g) = (&mut c.emit[base..base + s], &sc.gamma[t * s..(t + 1) * s]);
+                cell.iter_mut().zip(g).for_each(|(a, g)| *a += g);
             }
             prev = x as usize;
         }
@@ -542,28 +563,42 @@ fn e_pass_with<const S: usize>(
     let parts: Vec<Counts> = chunks
         .into_par_iter()
         .zip(slices)
-        .map(|(items, top)| {
-            let mut c = Counts::zeros(batch.n_workers(), s);
-            let mut sc = Scratch::default();
-            let base = tagged.token_offsets[items.start];
-            for i in items {
-                if let Some(ll) = forward_backward::<S>(batch, tagged, model, i, &mut sc) {
-                    c.ll += ll;
-                    accumulate::<S>(batch, tagged, model, i, &mut sc, &mut c);
-                    let first = tagged.token_offsets[i] - base;
-                    for (t, g) in sc.gamma.chunks_exact(s).enumerate() {
-                        let best = most_probable(g);
-                        if top[first + t] != best {
-                            top[first + t] = best;
-                            c.changed += 1;
-                        }
-                    }
-                }
-            }
-            c
-        })
+        .map(|(items, top)| chunk_pass::<S>(batch, tagged, model, items, top))
         .collect();
     sum(parts, batch.n_workers(), s)
+}
+
+/// The E-step over one chunk of texts; `top` is the chunk's tokens' slice.
+fn chunk_pass<const S: usize>(
+    batch: &SpanBatch,
+    tagged: &Tagged,
+    model: &Model,
+    items: std::ops::Range<usize>,
+    top: &mut [u16],
+) -> Counts {
+    let s = dim::<S>(model.s);
+    let mut c = Counts::zeros(batch.n_workers(), s);
+    let mut sc = Scratch::default();
+    let base = tagged.token_offsets[items.start];
+    for i in items {
+        if let Some(ll) = forward_backward::<S>(batch, tagged, model, i, &mut sc) {
+            c.ll += ll;
+            accumulate::<S>(batch, tagged, model, i, &mut sc, &mut c);
+            let first = tagged.token_offsets[i] - base;
+            for (t, g) in sc.gamma.chunks_exact(s).enumerate() {
+                let best = most_probable(g);
+                if top[first + t] != best {
+                    top[first + t] = best;
+                    c.changed += 1;
+                }
+            }
+        }
+    }
+    // ξ times A: the expected transition counts.
+    for (k, x) in sc.xi.iter().enumerate() {
+        c.trans[k] += x * model.trans[k];
+    }
+    c
 }
 
 /// The index of the largest entry (the first of equals).
@@ -618,7 +653,24 @@ pub(crate) fn fit(batch: &SpanBatch, params: &SpanParams) -> SeqOutput {
 
 /// Viterbi paths, span confidences and the workers' expected token scores.
 fn decode_all(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> (SpanList, Vec<LabelScores>) {
-    let s = model.s;
+    match model.s {
+        3 => decode_all_with::<3>(batch, tagged, model),
+        5 => decode_all_with::<5>(batch, tagged, model),
+        7 => decode_all_with::<7>(batch, tagged, model),
+        9 => decode_all_with::<9>(batch, tagged, model),
+        11 => decode_all_with::<11>(batch, tagged, model),
+        13 => decode_all_with::<13>(batch, tagged, model),
+        _ => decode_all_with::<0>(batch, tagged, model),
+    }
+}
+
+/// [`decode_all`] with the tag count `S` fixed (0: taken from the model).
+fn decode_all_with<const S: usize>(
+    batch: &SpanBatch,
+    tagged: &Tagged,
+    model: &Model,
+) -> (SpanList, Vec<LabelScores>) {
+    let s = dim::<S>(model.s);
     let k = batch.n_labels() + 1; // O, then each label
     let parts: Vec<(SpanList, Vec<f64>)> = chunk_ranges(batch.n_items())
         .into_par_iter()
@@ -630,12 +682,12 @@ fn decode_all(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> (SpanList, V
             let (mut v, mut back, mut path, mut truth) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for i in items {
-                if forward_backward::<0>(batch, tagged, model, i, &mut sc).is_none() {
+                if forward_backward::<S>(batch, tagged, model, i, &mut sc).is_none() {
                     list.end_item();
                     continue;
                 }
                 let n = tagged.tokens(i).len();
-                viterbi(model, &sc.log_em, n, &mut v, &mut back, &mut path);
+                viterbi::<S>(model, &sc.log_em, n, &mut v, &mut back, &mut path);
                 let first = tagged.tokens(i).start;
                 decode(&path, |a, b, l| {
                     list.push(
@@ -691,7 +743,7 @@ fn decode_all(batch: &SpanBatch, tagged: &Tagged, model: &Model) -> (SpanList, V
 }
 
 /// The most probable tag path of a text of `n` tokens, into `path`.
-fn viterbi(
+fn viterbi<const S: usize>(
     model: &Model,
     log_em: &[f64],
     n: usize,
@@ -699,7 +751,7 @@ fn viterbi(
     back: &mut Vec<u16>,
     path: &mut Vec<u16>,
 ) {
-    let s = model.s;
+    let s = dim::<S>(model.s);
     v.clear();
     v.resize(2 * s, 0.0);
     back.clear();
@@ -711,8 +763,9 @@ fn viterbi(
         let (prev, cur) = v.split_at_mut(s);
         for z in 0..s {
             let mut best = (f64::NEG_INFINITY, 0usize);
-            for (y, p) in prev.iter().enumerate() {
-                let score = p + model.log_trans[y * s + z];
+            let into_z = &model.log_trans_t[z * s..(z + 1) * s];
+            for (y, (p, a)) in prev.iter().zip(into_z).enumerate() {
+                let score = p + a;
                 if score > best.0 {
                     best = (score, y);
                 }
