@@ -361,7 +361,7 @@ fn json_rows(
 
 /// The parallel reader of quote-free tables.
 mod fast {
-    use std::collections::BTreeMap;
+    use crate::io::in_order::InOrder;
 
     use super::{FieldRef, Resume, Row, RowFields, Table, Visit};
 
@@ -397,37 +397,27 @@ mod fast {
         // pool busy, bounded because a parsed piece holds about four times
         // its bytes (at most 32 pieces, some 130 MB).
         let window = (rayon::current_num_threads() * 2).clamp(4, 32);
-        let (sender, receiver) = std::sync::mpsc::channel();
+        let mut parsed = InOrder::new();
         rayon::in_place_scope(|scope| {
             // A piece's buffers go to the next piece spawned: fresh ones
             // would each be a new mapping whose pages the system zeroes.
-            let spawn = |index: usize, buffers: Piece<'b>| {
+            let spawn = |parsed: &InOrder<Piece<'b>>, index: usize, buffers: Piece<'b>| {
                 let Some(&(start, end)) = cuts.get(index) else {
                     return;
                 };
-                let sender = sender.clone();
-                scope.spawn(move |_| {
-                    // The receiver outlives the scope: sending cannot fail.
-                    let _ = sender.send((index, parse(table, start, end, buffers)));
-                });
+                let sender = parsed.sender();
+                scope.spawn(move |_| sender.run(index, || parse(table, start, end, buffers)));
             };
-            (0..window).for_each(|index| spawn(index, Piece::default()));
-            let mut waiting = BTreeMap::new();
+            (0..window).for_each(|index| spawn(&parsed, index, Piece::default()));
             let mut line = at.line;
             for next in 0..cuts.len() {
-                let piece = loop {
-                    if let Some(piece) = waiting.remove(&next) {
-                        break piece;
-                    }
-                    let (index, piece) = receiver.recv().expect("every piece is sent");
-                    waiting.insert(index, piece);
-                };
+                let piece = parsed.take(next);
                 if let Some(stop) = hand_over(table, &piece, line, visit) {
                     // Pieces still parsing finish into the channel, unread.
                     return Some(stop);
                 }
                 line += piece.newlines;
-                spawn(next + window, piece);
+                spawn(&parsed, next + window, piece);
             }
             None
         })

@@ -1,10 +1,12 @@
 //! I/O plumbing every task shares: atomic outputs, the rejects file of
-//! `--skip-invalid`, and a byte-counting reader for progress. Task formats
+//! `--skip-invalid`, a byte-counting reader for progress, and the parallel
+//! readers' pieces taken in order ([`in_order`]). Task formats
 //! live with their task (`classification::read`, `segmentation::read`).
 
 pub(crate) mod atomic;
 pub(crate) mod decimal;
 pub mod ground_truth;
+pub(crate) mod in_order;
 pub(crate) mod mapped;
 mod progress;
 mod rejects;

@@ -13,6 +13,7 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use crate::engine::pack::{AnnotationBuilder, MAX_ID_BYTES};
 use crate::error::{Error, Result};
+use crate::io::in_order::InOrder;
 
 /// Bytes read per block.
 const BLOCK_BYTES: usize = 64 << 20;
@@ -398,25 +399,16 @@ fn parse_and_merge(
     cols: Columns,
     builder: &mut AnnotationBuilder,
 ) -> Result<()> {
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut parsed = InOrder::new();
     rayon::in_place_scope(|scope| {
         for (index, &(bytes, line)) in pieces.iter().enumerate() {
-            let sender = sender.clone();
-            scope.spawn(move |_| {
-                // The receiver outlives the scope, so sending cannot fail.
-                let _ = sender.send((index, parse_piece(bytes, line, delimiter, cols)));
-            });
+            let sender = parsed.sender();
+            scope.spawn(move |_| sender.run(index, || parse_piece(bytes, line, delimiter, cols)));
         }
-        let mut waiting = std::collections::BTreeMap::new();
         for next in 0..pieces.len() {
-            let piece = loop {
-                if let Some(piece) = waiting.remove(&next) {
-                    break piece;
-                }
-                let (index, piece) = receiver.recv().expect("every piece is sent");
-                waiting.insert(index, piece);
-            };
-            let piece = piece.map_err(|(line, problem)| Error::at_line(path, line, problem))?;
+            let piece = parsed
+                .take(next)
+                .map_err(|(line, problem)| Error::at_line(path, line, problem))?;
             merge(path, &piece, builder)?;
         }
         Ok(())
