@@ -1,6 +1,6 @@
 //! I/O plumbing every task shares: atomic outputs, the rejects file of
 //! `--skip-invalid`, a byte-counting reader for progress, and the parallel
-//! readers' pieces taken in order ([`in_order`]). Task formats
+//! readers' pieces taken in order (`in_order`). Task formats
 //! live with their task (`classification::read`, `segmentation::read`).
 
 pub(crate) mod atomic;
