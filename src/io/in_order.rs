@@ -15,7 +15,10 @@ use std::thread::Result as Caught;
 pub(crate) struct InOrder<T> {
     sender: Sender<(usize, Caught<T>)>,
     receiver: Receiver<(usize, Caught<T>)>,
-    waiting: BTreeMap<usize, T>,
+    /// Results that came before their turn, panics included: a panic is
+    /// resumed only when its piece's turn comes, as a sequential reader
+    /// would meet it (an earlier piece's error comes first).
+    waiting: BTreeMap<usize, Caught<T>>,
 }
 
 /// What a job sends its result with.
@@ -41,18 +44,22 @@ impl<T> InOrder<T> {
     pub fn take(&mut self, index: usize) -> T {
         loop {
             if let Some(result) = self.waiting.remove(&index) {
-                return result;
+                return result.unwrap_or_else(|panic| resume_unwind(panic));
             }
             // `self` holds a sender, so the channel never closes: a job
             // that was started always sends, panic or not.
             let (got, result) = self.receiver.recv().expect("a sender is held");
-            match result {
-                Ok(value) => {
-                    self.waiting.insert(got, value);
-                }
-                Err(panic) => resume_unwind(panic),
-            }
+            self.waiting.insert(got, result);
         }
+    }
+
+    /// Job `index`'s result if it is in, without waiting.
+    pub fn try_take(&mut self, index: usize) -> Option<T> {
+        while let Ok((got, result)) = self.receiver.try_recv() {
+            self.waiting.insert(got, result);
+        }
+        let result = self.waiting.remove(&index)?;
+        Some(result.unwrap_or_else(|panic| resume_unwind(panic)))
     }
 }
 
@@ -81,6 +88,25 @@ mod tests {
             let got: Vec<usize> = (0..50).map(|i| results.take(i)).collect();
             assert_eq!(got, (0..50).map(|i| i * 10).collect::<Vec<_>>());
         });
+    }
+
+    #[test]
+    fn an_earlier_jobs_result_comes_before_a_later_jobs_panic() {
+        let mut results = InOrder::new();
+        rayon::in_place_scope(|scope| {
+            let (slow, broken) = (results.sender(), results.sender());
+            scope.spawn(move |_| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                slow.run(0, || Err::<usize, _>("piece 0 has a bad line"))
+            });
+            scope.spawn(move |_| broken.run(1, || panic!("piece 1 is broken")));
+            assert_eq!(results.take(0), Err("piece 0 has a bad line"));
+        });
+        let mut results = InOrder::new();
+        let sender = results.sender();
+        assert_eq!(results.try_take(0), None::<usize>);
+        sender.run(0, || 7);
+        assert_eq!(results.try_take(0), Some(7));
     }
 
     #[test]

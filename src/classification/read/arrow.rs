@@ -23,6 +23,7 @@ use hashbrown::HashMap;
 use super::{repeated_field, ColumnTypes, FieldNames, IdType, Input, InputFormat, ReadOptions};
 use crate::engine::pack::{AnnotationBuilder, MAX_ID_BYTES};
 use crate::error::{Error, Location, Result};
+use crate::io::in_order::InOrder;
 use crate::io::{Reject, Rejects};
 
 /// Packs Arrow record batches holding the item, worker and label columns
@@ -642,48 +643,38 @@ pub(super) fn pack(
     let mut rejects = Vec::new();
     let limit = batches_in_flight();
     rayon::in_place_scope(|scope| -> Result<()> {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let mut waiting = std::collections::BTreeMap::new();
+        let mut parsed = InOrder::new();
         let (mut sent, mut merged) = (0usize, 0usize);
         let mut rows = 0u64;
         // Merges what is ready, in order; waits for the next batch while
         // more than `keep` are in flight.
-        let mut settle = |keep: usize, sent: usize, merged: &mut usize| -> Result<()> {
-            while *merged < sent {
-                let ready = match waiting.remove(merged) {
-                    Some(batch) => batch,
-                    None if sent - *merged > keep => {
-                        let (index, batch) = receiver.recv().expect("every batch is sent");
-                        waiting.insert(index, batch);
-                        continue;
-                    }
-                    None => match receiver.try_recv() {
-                        Ok((index, batch)) => {
-                            waiting.insert(index, batch);
-                            continue;
+        let mut settle =
+            |parsed: &mut InOrder<_>, keep: usize, sent: usize, merged: &mut usize| -> Result<()> {
+                while *merged < sent {
+                    let ready = if sent - *merged > keep {
+                        parsed.take(*merged)
+                    } else {
+                        match parsed.try_take(*merged) {
+                            Some(batch) => batch,
+                            None => return Ok(()),
                         }
-                        Err(_) => return Ok(()),
-                    },
-                };
-                merge(name, ready?, &mut builder, &mut rejects)?;
-                *merged += 1;
-            }
-            Ok(())
-        };
+                    };
+                    merge(name, ready?, &mut builder, &mut rejects)?;
+                    *merged += 1;
+                }
+                Ok(())
+            };
         for batch in batches {
             let batch = batch?;
             let first = rows;
             rows += batch.num_rows() as u64;
-            let (sender, context, index) = (sender.clone(), &context, sent);
-            scope.spawn(move |_| {
-                // Fails only once an error ended the merging: then unread.
-                let _ = sender.send((index, context.local(&batch, index, first)));
-            });
+            let (sender, context, index) = (parsed.sender(), &context, sent);
+            scope.spawn(move |_| sender.run(index, || context.local(&batch, index, first)));
             sent += 1;
-            settle(limit, sent, &mut merged)?;
+            settle(&mut parsed, limit, sent, &mut merged)?;
             progress(rows);
         }
-        settle(0, sent, &mut merged)
+        settle(&mut parsed, 0, sent, &mut merged)
     })?;
     if builder.is_empty() && options.categories.is_none() {
         return Err(no_annotation(name));
