@@ -127,12 +127,16 @@ pub fn tokenize(
 pub fn tag_all(batch: &SpanBatch, mode: Tokens) -> Tagged {
     use rayon::prelude::*;
     // Flat arrays per run of items, joined in order: one allocation per
-    // run, not three per text (fresh pages are dear).
-    const ITEMS_PER_RUN: usize = 8192;
-    let runs: Vec<Tagged> = (0..batch.n_items().div_ceil(ITEMS_PER_RUN))
+    // run, not three per text (fresh pages are dear). Runs of at most
+    // 8,192 texts, and a few per thread on small batches.
+    let per_run = batch
+        .n_items()
+        .div_ceil(rayon::current_num_threads() * 4)
+        .clamp(1, 8192);
+    let runs: Vec<Tagged> = (0..batch.n_items().div_ceil(per_run))
         .into_par_iter()
         .map(|run| {
-            let items = run * ITEMS_PER_RUN..((run + 1) * ITEMS_PER_RUN).min(batch.n_items());
+            let items = run * per_run..((run + 1) * per_run).min(batch.n_items());
             let mut part = Tagged::default();
             part.token_offsets.push(0);
             for i in items {
