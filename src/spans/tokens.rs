@@ -126,22 +126,17 @@ pub fn tokenize(
 /// overlap each other: the first (by start) keeps the shared tokens.
 pub fn tag_all(batch: &SpanBatch, mode: Tokens) -> Tagged {
     use rayon::prelude::*;
-    // Flat arrays per run of items, joined in order: one allocation per
-    // run, not three per text (fresh pages are dear). Runs of at most
-    // 8,192 texts, and a few per thread on small batches.
-    let per_run = batch
-        .n_items()
-        .div_ceil(rayon::current_num_threads() * 4)
-        .clamp(1, 8192);
-    let runs: Vec<Tagged> = (0..batch.n_items().div_ceil(per_run))
+    // Flat arrays per run of items (a few runs per thread), joined in
+    // order: one allocation per run, not three per text (fresh pages are
+    // dear).
+    let runs: Vec<Tagged> = crate::spans::methods::token_mv::chunk_ranges(batch.n_items())
         .into_par_iter()
-        .map(|run| {
-            let items = run * per_run..((run + 1) * per_run).min(batch.n_items());
+        .map(|items| {
             let mut part = Tagged::default();
             part.token_offsets.push(0);
             for i in items {
+                let first = part.token_start.len();
                 tokenize(batch, i, mode, &mut part.token_start, &mut part.token_end);
-                let first = *part.token_offsets.last().unwrap_or(&0);
                 let (starts, ends) = (&part.token_start[first..], &part.token_end[first..]);
                 let n = starts.len();
                 for r in batch.responses(i) {

@@ -200,14 +200,13 @@ impl Model {
         };
         let total: f64 = (0..s).map(cell).sum();
         let start: Vec<f64> = (0..s).map(|z| cell(z) / total).collect();
+        let trans_t: Vec<f64> = (0..s * s).map(|k| trans[(k % s) * s + k / s]).collect();
         Model {
             s,
             log_emit,
-            log_trans_t: (0..s * s)
-                .map(|k| trans[(k % s) * s + k / s].ln())
-                .collect(),
             log_start: start.iter().map(|p| p.ln()).collect(),
-            trans_t: (0..s * s).map(|k| trans[(k % s) * s + k / s]).collect(),
+            log_trans_t: trans_t.iter().map(|p| p.ln()).collect(),
+            trans_t,
             trans,
             start,
         }
